@@ -1,0 +1,54 @@
+package testtool
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// Path returns the path of tool, failing the test under CI=true when it is
+// missing and skipping it otherwise (`make test` installs every tool).
+func Path(t testing.TB, tool string) string {
+	t.Helper()
+	p, err := exec.LookPath(tool)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required under CI=true but not installed (run `make tools`)", tool)
+	}
+	t.Skipf("%s not installed; `make test` installs it", tool)
+	return ""
+}
+
+// Run runs tool with args and optional stdin, bounded to two minutes, and
+// returns stdout, stderr and the error (an *exec.ExitError for a non-zero
+// exit). It never fails the test by itself: oracles are expected to refuse
+// bad input and the caller decides.
+func Run(t testing.TB, stdin []byte, tool string, args ...string) (stdout, stderr []byte, err error) {
+	t.Helper()
+	p := Path(t, tool)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, p, args...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.Bytes(), e.Bytes(), err
+}
+
+// MustRun is Run that fails the test on a non-zero exit, printing stderr.
+func MustRun(t testing.TB, stdin []byte, tool string, args ...string) []byte {
+	t.Helper()
+	out, errb, err := Run(t, stdin, tool, args...)
+	if err != nil {
+		t.Fatalf("%s %v: %v\nstdout: %s\nstderr: %s", tool, args, err, out, errb)
+	}
+	return out
+}

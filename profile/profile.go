@@ -1,0 +1,237 @@
+package profile
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Key types a profile can ask for.
+const (
+	KeyRSA = "RSA"
+	KeyEC  = "EC"
+)
+
+// Heartbeat describes how a device family adapts its DirectPush heartbeat
+// (reference/activesync.md, "Device heartbeat adaptation"). Seconds.
+type Heartbeat struct {
+	Start, Min, Max, Step int
+	// NeverRaiseAfterDrop is Android's rule: after one failed interval the
+	// client stays at the lower value.
+	NeverRaiseAfterDrop bool
+}
+
+// Profile is what one family of devices accepts and speaks.
+type Profile struct {
+	Name        string
+	Description string
+
+	// KeyType and KeyBits / Curve are what pushca generates by default.
+	KeyType string
+	KeyBits int
+	Curve   string
+	// AllowEC says whether devices accept ECDSA keys anywhere in the chain.
+	AllowEC bool
+	// Signature is the algorithm pushca signs with for this profile.
+	Signature x509.SignatureAlgorithm
+	// AllowSHA2 says whether devices accept SHA-2 signed certificates.
+	// Windows Mobile 5.0-6.5 fail on them with 0x80072F0D.
+	AllowSHA2 bool
+	// MinRSABits is the smallest RSA modulus issued for the profile.
+	MinRSABits int
+	// Wildcards says whether a *.example.com name matches on the device.
+	Wildcards bool
+	// MaxLeafDays caps the validity of a server certificate (0: no cap).
+	MaxLeafDays int
+
+	// TLS settings a server must offer these devices.
+	MinTLS, MaxTLS uint16
+	// Suites for TLS 1.0-1.2; nil means Go's defaults.
+	Suites []uint16
+
+	// CAB packaging: Compress says whether MSZIP may be used at all (WM5 and
+	// earlier Pocket PCs need _setup.xml stored uncompressed).
+	CABCompressOK bool
+	// Legacy marks Windows Mobile profiles: SHA-1 chains, CAB packages.
+	Legacy bool
+
+	// EASVersion is the ActiveSync protocol version the device speaks.
+	// Confirmed only for wm5 (2.5); the others are "as commonly reported".
+	EASVersion string
+	Heartbeat  Heartbeat
+}
+
+// RSA key-exchange suites Windows Mobile speaks. WM5 has no AES; WM6 adds it.
+// The exact lists are unconfirmed (reference/windows-mobile.md section 5), so
+// they are the table's, visible and changeable in one place. No DHE: WM6 broke
+// against DHE-RSA-AES suites.
+var (
+	wm5Suites = []uint16{
+		tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA,
+		tls.TLS_RSA_WITH_RC4_128_SHA,
+	}
+	wm6Suites = []uint16{
+		tls.TLS_RSA_WITH_AES_128_CBC_SHA,
+		tls.TLS_RSA_WITH_AES_256_CBC_SHA,
+		tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA,
+		tls.TLS_RSA_WITH_RC4_128_SHA,
+	}
+	wmHeartbeat      = Heartbeat{Start: 480, Min: 480, Max: 1680, Step: 300}
+	androidHeartbeat = Heartbeat{Start: 470, Min: 290, Max: 1010, Step: 180, NeverRaiseAfterDrop: true}
+)
+
+func wm(name, desc, eas string, suites []uint16, compress bool) Profile {
+	return Profile{
+		Name: name, Description: desc,
+		KeyType: KeyRSA, KeyBits: 2048, MinRSABits: 2048,
+		Signature: x509.SHA1WithRSA,
+		MinTLS:    tls.VersionTLS10, MaxTLS: tls.VersionTLS10, Suites: suites,
+		CABCompressOK: compress, Legacy: true,
+		EASVersion: eas, Heartbeat: wmHeartbeat,
+	}
+}
+
+func modernRSA(name, desc, eas string, maxDays int, hb Heartbeat) Profile {
+	return Profile{
+		Name: name, Description: desc,
+		KeyType: KeyRSA, KeyBits: 2048, MinRSABits: 2048,
+		Signature: x509.SHA256WithRSA, AllowSHA2: true, Wildcards: true,
+		MaxLeafDays: maxDays,
+		MinTLS:      tls.VersionTLS12, MaxTLS: tls.VersionTLS13,
+		EASVersion: eas, Heartbeat: hb,
+	}
+}
+
+// table is read-only; Get and All hand out copies.
+var table = []Profile{
+	wm("wm5", "Windows Mobile 5.0 (AKU2+): SHA-1 chain, RSA 2048, TLS 1.0, no AES, stored CABs", "2.5", wm5Suites, false),
+	wm("wm6", "Windows Mobile 6.0/6.1: SHA-1 chain, RSA 2048, TLS 1.0", "12.0", wm6Suites, true),
+	wm("wm65", "Windows Mobile 6.5: SHA-1 chain, RSA 2048, TLS 1.0", "12.1", wm6Suites, true),
+	// Apple caps TLS server certificates at 825 days since iOS 13 and wants
+	// the names in the SAN, SHA-2 and RSA of 2048 bits or more.
+	modernRSA("ios", "iPhone/iPad: SHA-256, RSA 2048, TLS 1.2+, at most 825 days", "14.1", 825, Heartbeat{}),
+	modernRSA("android", "Android: SHA-256, RSA 2048, TLS 1.2+", "14.1", 0, androidHeartbeat),
+	{
+		Name: "modern", Description: "current clients: ECDSA P-256 (RSA allowed), SHA-256, TLS 1.2+",
+		KeyType: KeyEC, Curve: "P-256", AllowEC: true, MinRSABits: 2048,
+		Signature: x509.ECDSAWithSHA256, AllowSHA2: true, Wildcards: true,
+		MinTLS: tls.VersionTLS12, MaxTLS: tls.VersionTLS13,
+		EASVersion: "14.1", Heartbeat: androidHeartbeat,
+	},
+}
+
+// Default is the profile used when none is named: the oldest devices, so a
+// chain issued without thinking works everywhere.
+const Default = "wm5"
+
+// Get returns the named profile or an error listing the valid names.
+func Get(name string) (Profile, error) {
+	for _, p := range table {
+		if p.Name == name {
+			return p.clone(), nil
+		}
+	}
+	return Profile{}, fmt.Errorf("unknown device profile %q (valid: %s)", name, strings.Join(Names(), ", "))
+}
+
+// All returns every profile in table order.
+func All() []Profile {
+	out := make([]Profile, len(table))
+	for i, p := range table {
+		out[i] = p.clone()
+	}
+	return out
+}
+
+// Names returns the profile names in table order.
+func Names() []string {
+	out := make([]string, len(table))
+	for i, p := range table {
+		out[i] = p.Name
+	}
+	return out
+}
+
+func (p Profile) clone() Profile {
+	p.Suites = append([]uint16(nil), p.Suites...)
+	return p
+}
+
+// SignatureFor returns the signature algorithm to use with an issuer key of
+// the given type: the profile's, adjusted to the key (an EC issuer signs
+// ECDSAWithSHA256 even under a profile whose default key is RSA).
+func (p Profile) SignatureFor(keyType string) x509.SignatureAlgorithm {
+	if keyType == KeyEC {
+		return x509.ECDSAWithSHA256
+	}
+	if p.AllowSHA2 {
+		return x509.SHA256WithRSA
+	}
+	return x509.SHA1WithRSA
+}
+
+// Strictest returns the profile among names that accepts the least, so one
+// chain can serve every family named: legacy beats modern, no-wildcard beats
+// wildcard. It is how a CA serving wm6 and ios at once picks its rules.
+func Strictest(names []string) (Profile, error) {
+	if len(names) == 0 {
+		return Get(Default)
+	}
+	ps := make([]Profile, 0, len(names))
+	for _, n := range names {
+		p, err := Get(n)
+		if err != nil {
+			return Profile{}, err
+		}
+		ps = append(ps, p)
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].rank() > ps[j].rank() })
+	return ps[0], nil
+}
+
+func (p Profile) rank() int {
+	r := 0
+	if p.Legacy {
+		r += 100
+	}
+	if !p.CABCompressOK {
+		r += 10
+	}
+	if !p.Wildcards {
+		r++
+	}
+	return r
+}
+
+// TLSVersionName returns "TLS 1.0" style names for reports.
+func TLSVersionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS10:
+		return "TLS 1.0"
+	case tls.VersionTLS11:
+		return "TLS 1.1"
+	case tls.VersionTLS12:
+		return "TLS 1.2"
+	case tls.VersionTLS13:
+		return "TLS 1.3"
+	}
+	return fmt.Sprintf("0x%04x", v)
+}
+
+// ValidityDays clamps a requested leaf lifetime to the profile's cap and
+// reports whether it had to.
+func (p Profile) ValidityDays(days int) (int, error) {
+	if days <= 0 {
+		return 0, fmt.Errorf("validity must be at least 1 day, got %d", days)
+	}
+	if p.MaxLeafDays > 0 && days > p.MaxLeafDays {
+		return 0, fmt.Errorf("profile %s: devices reject server certificates valid for more than %d days (asked %d)", p.Name, p.MaxLeafDays, days)
+	}
+	return days, nil
+}
+
+// DefaultLeafLifetime is used when no --days is given.
+const DefaultLeafLifetime = 397 * 24 * time.Hour

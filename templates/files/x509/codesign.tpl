@@ -1,0 +1,6 @@
+{
+	"subject": {{ toJson .Subject }},
+	"keyUsage": ["digitalSignature"],
+	"extKeyUsage": ["codeSigning"],
+	"signatureAlgorithm": {{ toJson .Insecure.User.signatureAlgorithm }}
+}
