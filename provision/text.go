@@ -1,0 +1,90 @@
+package provision
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxText bounds every value that reaches a document: generous for real
+// names, small enough that a pasted file is refused rather than packaged.
+const maxText = 1024
+
+// checkText refuses what cannot come back out of a document as the same
+// text: invalid UTF-8, control characters (XML forbids most, and attribute
+// normalisation would change tabs and newlines), and XML's non-characters.
+func checkText(field, s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s %q: not valid UTF-8", field, s)
+	}
+	if n := utf8.RuneCountInString(s); n > maxText {
+		return fmt.Errorf("%s: %d characters, at most %d", field, n, maxText)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == 0xFFFE || r == 0xFFFF {
+			return fmt.Errorf("%s %q: control or non-XML character %U", field, s, r)
+		}
+	}
+	return nil
+}
+
+// xmlText escapes s for element text or a double- or single-quoted
+// attribute. checkText has already refused what XML cannot carry.
+func xmlText(s string) string {
+	var b strings.Builder
+	// Writing to a strings.Builder cannot fail.
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+// asciiXML is xmlText with every non-ASCII character written as a character
+// reference, so Windows Mobile documents are plain ASCII: the reference notes
+// that ASCII content satisfies every device whatever its code page.
+func asciiXML(s string) string {
+	e := xmlText(s)
+	var b strings.Builder
+	for _, r := range e {
+		if r < utf8.RuneSelf {
+			b.WriteRune(r)
+		} else {
+			fmt.Fprintf(&b, "&#x%X;", r)
+		}
+	}
+	return b.String()
+}
+
+// parseCheck decodes the whole document with encoding/xml: hand-made
+// provisioning files in the wild are often malformed, and a device rejects
+// them without saying why, so nothing leaves this package unparsed.
+func parseCheck(what string, doc []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	roots := 0
+	depth := 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return fmt.Errorf("%s is not well-formed XML: %w", what, err)
+		}
+		switch tok.(type) {
+		case xml.StartElement:
+			if depth == 0 {
+				roots++
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		}
+	}
+	if roots != 1 {
+		return fmt.Errorf("%s has %d root elements, want 1", what, roots)
+	}
+	return nil
+}
