@@ -44,7 +44,15 @@ func testKeys(t testing.TB) [3]*rsa.PrivateKey {
 
 func newPKI(t testing.TB, alg x509.SignatureAlgorithm) testPKI {
 	t.Helper()
-	k := testKeys(t)
+	return newPKIWithKeys(t, alg, 0, 1)
+}
+
+// newPKIWithKeys picks which of the shared keys the root and intermediate
+// use, for a second, unrelated PKI with the same names.
+func newPKIWithKeys(t testing.TB, alg x509.SignatureAlgorithm, rootKey, interKey int) testPKI {
+	t.Helper()
+	all := testKeys(t)
+	k := [3]*rsa.PrivateKey{all[rootKey], all[interKey], all[2]}
 	notBefore := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 	mk := func(tmpl *x509.Certificate, parent *x509.Certificate, pub *rsa.PublicKey, signer *rsa.PrivateKey) *x509.Certificate {
 		tmpl.SignatureAlgorithm = alg
