@@ -34,12 +34,27 @@ func (l Layout) DB() string { return l.path("db", "pushca.db") }
 // CRL is the most recent certificate revocation list (DER).
 func (l Layout) CRL() string { return l.path("certs", "crl.der") }
 
-// ServerDir holds a server certificate's files, one directory per host.
+// ServerDir holds a host's server certificates: one subdirectory per
+// serial number and a symlink "current" to the one in use. Swapping the
+// symlink is atomic, so a server never reads a key and a certificate that do
+// not belong together.
 func (l Layout) ServerDir(host string) string { return l.path("servers", host) }
+
+// ServerVersion is the directory of one issued certificate.
+func (l Layout) ServerVersion(host, serial string) string { return l.path("servers", host, serial) }
+
+// ServerCurrent is the symlink to the version in use.
+func (l Layout) ServerCurrent(host string) string { return l.path("servers", host, "current") }
 
 // ServerCert is the leaf alone, ServerChain the leaf plus intermediate (what a
 // TLS server sends), ServerKey its private key (unencrypted, 0600: a server
-// must start unattended).
-func (l Layout) ServerCert(host string) string  { return filepath.Join(l.ServerDir(host), "cert.pem") }
-func (l Layout) ServerChain(host string) string { return filepath.Join(l.ServerDir(host), "chain.pem") }
-func (l Layout) ServerKey(host string) string   { return filepath.Join(l.ServerDir(host), "key.pem") }
+// must start unattended). They resolve through the "current" symlink.
+func (l Layout) ServerCert(host string) string  { return filepath.Join(l.ServerCurrent(host), certFile) }
+func (l Layout) ServerChain(host string) string { return filepath.Join(l.ServerCurrent(host), chainFile) }
+func (l Layout) ServerKey(host string) string   { return filepath.Join(l.ServerCurrent(host), keyFile) }
+
+const (
+	certFile  = "cert.pem"
+	chainFile = "chain.pem"
+	keyFile   = "key.pem"
+)

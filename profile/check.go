@@ -35,8 +35,13 @@ func (p Profile) Check(cert *x509.Certificate, role Role) []error {
 	add := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s certificate %q: "+format, append([]any{role, cert.Subject.CommonName}, args...)...))
 	}
-	if err := p.CheckSignature(cert.SignatureAlgorithm); err != nil {
-		add("%v", err)
+	// Modern clients never check a root's self-signature, so a SHA-1 root
+	// is fine for them; Windows Mobile is documented only with SHA-1
+	// throughout, so legacy profiles check the root too.
+	if role != Root || !p.AllowSHA2 {
+		if err := p.CheckSignature(cert.SignatureAlgorithm); err != nil {
+			add("%v", err)
+		}
 	}
 	if err := p.CheckKey(cert.PublicKey); err != nil {
 		add("%v", err)

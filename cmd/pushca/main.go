@@ -16,7 +16,8 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newApp().RunContext(ctx, os.Args)
+	app := newApp()
+	err := app.RunContext(ctx, interspersed(app, os.Args))
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pushca: %v\n", err)
@@ -40,7 +41,7 @@ func newApp() *cli.App {
 				EnvVars: []string{"PUSHCA_DIR"},
 				Value:   "./pushca-data",
 			},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "debug logging on stderr"},
+			&cli.BoolFlag{Name: "verbose", Usage: "debug logging on stderr"},
 		},
 		Commands: []*cli.Command{
 			initCommand(),

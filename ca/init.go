@@ -1,0 +1,246 @@
+package ca
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/smallstep/certificates/authority/provisioner"
+	"go.step.sm/crypto/jose"
+	"go.step.sm/crypto/x509util"
+
+	"github.com/pushca/pushca/internal/atomicfile"
+	"github.com/pushca/pushca/profile"
+	"github.com/pushca/pushca/templates"
+)
+
+// InitOptions says how to create a CA.
+type InitOptions struct {
+	// Name prefixes the subjects: "<Name> Root CA", "<Name> Intermediate CA".
+	Name string
+	// Profile is the device profile the chain is issued under; choose the
+	// oldest device family of the fleet.
+	Profile  string
+	Password []byte
+	// Lifetimes; zero means the defaults below.
+	RootValidity, IntermediateValidity time.Duration
+	// CRLURL, when set, is written into every certificate issued.
+	CRLURL string
+}
+
+// Default CA lifetimes. The root stays below 2050 for decades to come so its
+// dates remain UTCTime, the only form some old X.509 parsers read.
+const (
+	DefaultRootValidity         = 20 * 365 * 24 * time.Hour
+	DefaultIntermediateValidity = 10 * 365 * 24 * time.Hour
+)
+
+// Init creates a new state directory at dir: root and intermediate with
+// encrypted keys, the step-ca configuration and an empty inventory. It builds
+// everything in a temporary sibling directory and renames it into place, so
+// a failure or crash never leaves a half-made CA at dir.
+func Init(ctx context.Context, dir string, opt InitOptions) error {
+	if opt.Name == "" {
+		opt.Name = "pushca"
+	}
+	if opt.RootValidity == 0 {
+		opt.RootValidity = DefaultRootValidity
+	}
+	if opt.IntermediateValidity == 0 {
+		opt.IntermediateValidity = DefaultIntermediateValidity
+	}
+	if opt.IntermediateValidity > opt.RootValidity {
+		return fmt.Errorf("intermediate validity %v exceeds root validity %v", opt.IntermediateValidity, opt.RootValidity)
+	}
+	if len(opt.Password) == 0 {
+		return errors.New("a CA password is required: the CA keys are stored encrypted")
+	}
+	p, err := profile.Get(opt.Profile)
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	if err := checkEmpty(abs); err != nil {
+		return err
+	}
+	parent := filepath.Dir(abs)
+	if err := atomicfile.MkdirAll(parent); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(abs)+".init-*")
+	if err != nil {
+		return fmt.Errorf("create state directory in %s: %w", parent, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, atomicfile.DirMode); err != nil {
+		return err
+	}
+	if err := build(ctx, Layout{Dir: tmp}, Layout{Dir: abs}, p, opt); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, abs); err != nil {
+		return fmt.Errorf("move new state directory into %s: %w", abs, err)
+	}
+	ok = true
+	return nil
+}
+
+// checkEmpty refuses to initialise over anything: an existing CA must never
+// be replaced by accident.
+func checkEmpty(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	if len(ents) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(Layout{Dir: dir}.State()); err == nil {
+		return fmt.Errorf("state directory %s already holds a CA; use another --dir, or remove it if you really mean to start over", dir)
+	}
+	return fmt.Errorf("state directory %s is not empty and is not a pushca directory; choose an empty or new --dir", dir)
+}
+
+// build writes a complete CA into tmp. final is where it will live; the
+// step-ca configuration names final's paths.
+func build(ctx context.Context, tmp, final Layout, p profile.Profile, opt InitOptions) error {
+	for _, d := range []string{"config", "certs", "secrets", "db", "servers"} {
+		if err := atomicfile.MkdirAll(filepath.Join(tmp.Dir, d)); err != nil {
+			return err
+		}
+	}
+	rootKey, err := generateKey(p)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	interKey, err := generateKey(p)
+	if err != nil {
+		return err
+	}
+	now := time.Now().Truncate(time.Second)
+	root, err := createCA("root", opt.Name+" Root CA", rootKey, nil, rootKey, p, now, opt.RootValidity, "")
+	if err != nil {
+		return err
+	}
+	inter, err := createCA("intermediate", opt.Name+" Intermediate CA", interKey, root, rootKey, p, now, opt.IntermediateValidity, opt.CRLURL)
+	if err != nil {
+		return err
+	}
+	if errs := checkCAChain(p, root, inter); len(errs) > 0 {
+		return fmt.Errorf("self-check of the new CA failed: %w", errors.Join(errs...))
+	}
+	if err := writeEncryptedKey(tmp.RootKey(), rootKey, opt.Password); err != nil {
+		return err
+	}
+	if err := writeEncryptedKey(tmp.IntermediateKey(), interKey, opt.Password); err != nil {
+		return err
+	}
+	if err := writeCerts(tmp.RootCert(), root); err != nil {
+		return err
+	}
+	if err := writeCerts(tmp.IntermediateCert(), inter); err != nil {
+		return err
+	}
+	if err := writeStepConfig(tmp, final, opt.Password, opt.CRLURL); err != nil {
+		return err
+	}
+	// The state file last: its presence means the directory is complete.
+	return writeState(tmp, State{Format: FormatVersion, Name: opt.Name, Profile: p.Name, Created: now.UTC(), CRLURL: opt.CRLURL})
+}
+
+// createCA makes a root (parent nil) or an intermediate from the embedded
+// templates, signed with the profile's algorithm.
+func createCA(kind, cn string, key crypto.Signer, parent *x509.Certificate, parentKey crypto.Signer, p profile.Profile, now time.Time, validity time.Duration, crlURL string) (*x509.Certificate, error) {
+	tpl, err := templates.Read("x509/" + kind + ".tpl")
+	if err != nil {
+		return nil, err
+	}
+	csr, err := x509util.CreateCertificateRequest(cn, nil, key)
+	if err != nil {
+		return nil, fmt.Errorf("%s certificate: %w", kind, err)
+	}
+	data := x509util.CreateTemplateData(cn, nil)
+	data.SetUserData(map[string]any{
+		"signatureAlgorithm": sigAlgName(p.SignatureFor(keyType(parentKey.Public()))),
+		"crlURL":             crlURL,
+	})
+	c, err := x509util.NewCertificate(csr, x509util.WithTemplate(string(tpl), data))
+	if err != nil {
+		return nil, fmt.Errorf("%s certificate template: %w", kind, err)
+	}
+	t := c.GetCertificate()
+	t.NotBefore, t.NotAfter = now.Add(-time.Minute), now.Add(validity)
+	if parent == nil {
+		parent = t
+	}
+	cert, err := x509util.CreateCertificate(t, parent, key.Public(), parentKey)
+	if err != nil {
+		return nil, fmt.Errorf("sign %s certificate: %w", kind, err)
+	}
+	return cert, nil
+}
+
+func checkCAChain(p profile.Profile, root, inter *x509.Certificate) []error {
+	errs := append(p.Check(root, profile.Root), p.Check(inter, profile.Intermediate)...)
+	if err := profile.CheckSignedBy(root, root); err != nil {
+		errs = append(errs, err)
+	}
+	if err := profile.CheckSignedBy(inter, root); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// writeStepConfig writes config/ca.json with one JWK provisioner whose key
+// is encrypted with the CA password, as `step ca init` does, so that
+// `step-ca config/ca.json` can serve this directory as it is.
+func writeStepConfig(tmp, final Layout, password []byte, crlURL string) error {
+	pub, jwe, err := jose.GenerateDefaultKeyPair(password)
+	if err != nil {
+		return fmt.Errorf("step-ca provisioner key: %w", err)
+	}
+	enc, err := jwe.CompactSerialize()
+	if err != nil {
+		return fmt.Errorf("step-ca provisioner key: %w", err)
+	}
+	prov := provisioner.List{&provisioner.JWK{Type: "JWK", Name: "pushca", Key: pub, EncryptedKey: enc}}
+	b, err := json.MarshalIndent(stepConfig(final, prov, crlURL), "", "  ")
+	if err != nil {
+		return fmt.Errorf("step-ca configuration: %w", err)
+	}
+	return atomicfile.WriteFile(tmp.Config(), append(b, '\n'), atomicfile.FileMode)
+}
+
+// sigAlgName is the x509util template name of a signature algorithm.
+func sigAlgName(a x509.SignatureAlgorithm) string {
+	switch a {
+	case x509.SHA1WithRSA:
+		return x509util.SHA1WithRSA
+	case x509.SHA256WithRSA:
+		return x509util.SHA256WithRSA
+	case x509.ECDSAWithSHA256:
+		return x509util.ECDSAWithSHA256
+	}
+	return a.String()
+}

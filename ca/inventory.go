@@ -1,0 +1,171 @@
+package ca
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net"
+	"sort"
+	"time"
+
+	"github.com/smallstep/nosql"
+	"github.com/smallstep/nosql/database"
+)
+
+// Certificate states in the inventory.
+const (
+	// StatePending: signed and recorded, files not yet complete. A crash
+	// leaves this; the next Open finishes or abandons it.
+	StatePending = "pending"
+	// StateActive: the current certificate for its host.
+	StateActive = "active"
+	// StateSuperseded: replaced by a renewal or rotation; still valid until
+	// it expires, so servers mid-switch keep working.
+	StateSuperseded = "superseded"
+	StateRevoked    = "revoked"
+	// StateAbandoned: a crash lost the key before the files were written; the
+	// certificate is revoked so nobody can ever use it.
+	StateAbandoned = "abandoned"
+)
+
+// Record is one issued certificate in the inventory.
+type Record struct {
+	Serial        string    `json:"serial"`
+	Host          string    `json:"host"`
+	DNSNames      []string  `json:"dnsNames,omitempty"`
+	IPs           []string  `json:"ips,omitempty"`
+	Profile       string    `json:"profile"`
+	Signature     string    `json:"signature"`
+	Key           string    `json:"key"`
+	KeySource     string    `json:"keySource"` // "generated" or "csr"
+	NotBefore     time.Time `json:"notBefore"`
+	NotAfter      time.Time `json:"notAfter"`
+	State         string    `json:"state"`
+	Replaces      string    `json:"replaces,omitempty"`
+	RevokedReason string    `json:"revokedReason,omitempty"`
+	Issued        time.Time `json:"issued"`
+	Cert          []byte    `json:"cert"` // DER
+}
+
+// DaysLeft is the number of whole days until NotAfter (negative when expired).
+func (r Record) DaysLeft(now time.Time) int {
+	return int(r.NotAfter.Sub(now).Hours() / 24)
+}
+
+// Certificate parses the stored DER.
+func (r Record) Certificate() (*x509.Certificate, error) {
+	c, err := x509.ParseCertificate(r.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("inventory record %s: %w", r.Serial, err)
+	}
+	return c, nil
+}
+
+var inventoryTable = []byte("pushca_certs")
+
+// inventory is pushca's table beside step-ca's own tables in the same
+// database; step-ca ignores it.
+type inventory struct{ db nosql.DB }
+
+func openInventory(db nosql.DB) (*inventory, error) {
+	if err := db.CreateTable(inventoryTable); err != nil {
+		return nil, err
+	}
+	return &inventory{db: db}, nil
+}
+
+func newRecord(cert *x509.Certificate, host, prof, keySource, state string) Record {
+	r := Record{
+		Serial:    cert.SerialNumber.String(),
+		Host:      host,
+		DNSNames:  cert.DNSNames,
+		Profile:   prof,
+		Signature: cert.SignatureAlgorithm.String(),
+		Key:       publicKeyDesc(cert.PublicKey),
+		KeySource: keySource,
+		NotBefore: cert.NotBefore.UTC(),
+		NotAfter:  cert.NotAfter.UTC(),
+		State:     state,
+		Issued:    time.Now().UTC(),
+		Cert:      cert.Raw,
+	}
+	for _, ip := range cert.IPAddresses {
+		r.IPs = append(r.IPs, ip.String())
+	}
+	return r
+}
+
+// put writes records in one transaction: a state change of two certificates
+// (new active, old superseded) is never half done.
+func (inv *inventory) put(recs ...Record) error {
+	tx := new(database.Tx)
+	for _, r := range recs {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		tx.Set(inventoryTable, []byte(r.Serial), b)
+	}
+	if err := inv.db.Update(tx); err != nil {
+		return fmt.Errorf("inventory: %w", err)
+	}
+	return nil
+}
+
+func (inv *inventory) get(serial string) (Record, error) {
+	var r Record
+	b, err := inv.db.Get(inventoryTable, []byte(serial))
+	if err != nil {
+		if database.IsErrNotFound(err) {
+			return r, fmt.Errorf("no certificate with serial %s in the inventory", serial)
+		}
+		return r, fmt.Errorf("inventory: %w", err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("inventory record %s is damaged: %w", serial, err)
+	}
+	return r, nil
+}
+
+// all returns every record, oldest issue first.
+func (inv *inventory) all() ([]Record, error) {
+	ents, err := inv.db.List(inventoryTable)
+	if err != nil {
+		if database.IsErrNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("inventory: %w", err)
+	}
+	out := make([]Record, 0, len(ents))
+	for _, e := range ents {
+		var r Record
+		if err := json.Unmarshal(e.Value, &r); err != nil {
+			return nil, fmt.Errorf("inventory record %s is damaged: %w", e.Key, err)
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Issued.Before(out[j].Issued) })
+	return out, nil
+}
+
+// active returns the active record for host, if any.
+func (inv *inventory) active(host string) (Record, bool, error) {
+	recs, err := inv.all()
+	if err != nil {
+		return Record{}, false, err
+	}
+	for _, r := range recs {
+		if r.Host == host && r.State == StateActive {
+			return r, true, nil
+		}
+	}
+	return Record{}, false, nil
+}
+
+func parseIPs(ss []string) []net.IP {
+	out := make([]net.IP, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, net.ParseIP(s))
+	}
+	return out
+}

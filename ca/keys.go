@@ -1,0 +1,137 @@
+package ca
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"go.step.sm/crypto/keyutil"
+	"go.step.sm/crypto/pemutil"
+
+	"github.com/pushca/pushca/internal/atomicfile"
+	"github.com/pushca/pushca/profile"
+)
+
+// generateKey makes a key of the profile's default type.
+func generateKey(p profile.Profile) (crypto.Signer, error) {
+	k, err := keyutil.GenerateSigner(p.KeyType, p.Curve, p.KeyBits)
+	if err != nil {
+		return nil, fmt.Errorf("generate %s key for profile %s: %w", p.KeyType, p.Name, err)
+	}
+	return k, nil
+}
+
+// writeEncryptedKey stores a CA key as PKCS#8 encrypted with PBES2 (what
+// step-ca's softkms reads), mode 0600, atomically.
+func writeEncryptedKey(path string, key crypto.Signer, password []byte) error {
+	if len(password) == 0 {
+		return errors.New("a CA key needs a password: refusing to write it unencrypted")
+	}
+	blk, err := pemutil.Serialize(key, pemutil.WithPKCS8(true), pemutil.WithPassword(password))
+	if err != nil {
+		return fmt.Errorf("encrypt key %s: %w", path, err)
+	}
+	return atomicfile.WriteFile(path, pem.EncodeToMemory(blk), atomicfile.FileMode)
+}
+
+// writePlainKey stores a server key unencrypted (a server must start
+// unattended), mode 0600, atomically.
+func writePlainKey(path string, key crypto.Signer) error {
+	blk, err := pemutil.Serialize(key, pemutil.WithPKCS8(true))
+	if err != nil {
+		return fmt.Errorf("encode key %s: %w", path, err)
+	}
+	return atomicfile.WriteFile(path, pem.EncodeToMemory(blk), atomicfile.FileMode)
+}
+
+// ErrWrongPassword is returned when a CA key does not decrypt.
+var ErrWrongPassword = errors.New("wrong CA password")
+
+// readEncryptedKey decrypts a CA key, telling a wrong password apart from a
+// damaged or missing file.
+func readEncryptedKey(path string, password []byte) (crypto.Signer, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("CA key %s is missing: the state directory is incomplete; restore it from backup", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read CA key %s: %w", path, err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("CA key %s is damaged: no PEM block", path)
+	}
+	if blk.Type != "ENCRYPTED PRIVATE KEY" {
+		return nil, fmt.Errorf("CA key %s is not encrypted (PEM type %q): refusing to use it", path, blk.Type)
+	}
+	k, err := pemutil.ParseKey(b, pemutil.WithPassword(password), pemutil.WithFilename(path))
+	if err != nil {
+		if strings.Contains(err.Error(), "decrypt") || strings.Contains(err.Error(), "password") {
+			return nil, fmt.Errorf("CA key %s: %w", path, ErrWrongPassword)
+		}
+		return nil, fmt.Errorf("CA key %s is damaged: %w", path, err)
+	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("CA key %s: %T is not a signing key", path, k)
+	}
+	return s, nil
+}
+
+func readPlainKey(path string) (crypto.Signer, error) {
+	k, err := pemutil.Read(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key %s: %w", path, err)
+	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("key %s: %T is not a signing key", path, k)
+	}
+	return s, nil
+}
+
+func writeCerts(path string, certs ...*x509.Certificate) error {
+	var b []byte
+	for _, c := range certs {
+		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	// Certificates are public, but 0600 keeps the state directory uniform;
+	// packages copy what devices need.
+	return atomicfile.WriteFile(path, b, atomicfile.FileMode)
+}
+
+func readCert(path string) (*x509.Certificate, error) {
+	c, err := pemutil.ReadCertificate(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("certificate %s is missing: the state directory is incomplete", path)
+		}
+		return nil, fmt.Errorf("read certificate %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// samePublicKey reports whether a key belongs to a certificate.
+func samePublicKey(cert *x509.Certificate, key crypto.Signer) bool {
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	pub, ok := key.Public().(equaler)
+	return ok && pub.Equal(cert.PublicKey)
+}
+
+// publicKeyDesc is "RSA 2048" or "EC P-256", for listings.
+func publicKeyDesc(pub crypto.PublicKey) string {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA %d", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		return "EC " + k.Curve.Params().Name
+	}
+	return fmt.Sprintf("%T", pub)
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/pushca/pushca/internal/atomicfile"
+)
+
+func caCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ca",
+		Usage: "inspect the CA and publish its CRL",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "crl",
+				Usage:     "regenerate the certificate revocation list",
+				UsageText: "pushca ca crl\n   pushca ca crl --out /var/www/pushca.crl --pem",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "out", Usage: "also write the CRL to this file"},
+					&cli.BoolFlag{Name: "pem", Usage: "write --out as PEM instead of DER"},
+					passwordFileFlag(),
+				},
+				Action: func(c *cli.Context) error {
+					authority, err := openCA(c)
+					if err != nil {
+						return err
+					}
+					defer authority.Close()
+					der, err := authority.CRL(c.Context)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "CRL written to %s (%d bytes)\n", authority.Layout().CRL(), len(der))
+					out := c.String("out")
+					if out == "" {
+						return nil
+					}
+					if c.Bool("pem") {
+						der = pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+					}
+					if err := atomicfile.WriteFile(out, der, 0o644); err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "CRL copied to %s\n", out)
+					return nil
+				},
+			},
+			{
+				Name:      "inspect",
+				Usage:     "show the CA certificates, their fingerprints and the CA profile",
+				UsageText: "pushca ca inspect\n   pushca ca inspect --json",
+				Flags:     []cli.Flag{passwordFileFlag(), jsonFlag},
+				Action: func(c *cli.Context) error {
+					authority, err := openCA(c)
+					if err != nil {
+						return err
+					}
+					defer authority.Close()
+					type certInfo struct {
+						Subject   string    `json:"subject"`
+						Serial    string    `json:"serial"`
+						Signature string    `json:"signature"`
+						NotAfter  time.Time `json:"notAfter"`
+						SHA256    string    `json:"sha256"`
+						SHA1      string    `json:"sha1"`
+					}
+					info := func(x *x509.Certificate) certInfo {
+						return certInfo{x.Subject.CommonName, x.SerialNumber.String(), x.SignatureAlgorithm.String(), x.NotAfter.UTC(),
+							fmt.Sprintf("%X", sha256.Sum256(x.Raw)), fmt.Sprintf("%X", sha1.Sum(x.Raw))}
+					}
+					out := map[string]any{
+						"dir": authority.Layout().Dir, "profile": authority.Profile().Name,
+						"root": info(authority.Root()), "intermediate": info(authority.Intermediate()),
+					}
+					if c.Bool("json") {
+						return printJSON(c.App.Writer, out)
+					}
+					fmt.Fprintf(c.App.Writer, "state directory: %s\nprofile: %s\n", authority.Layout().Dir, authority.Profile().Name)
+					for _, k := range []string{"root", "intermediate"} {
+						ci := out[k].(certInfo)
+						fmt.Fprintf(c.App.Writer, "%s: %s\n  serial %s, %s, expires %s\n  SHA-256 %s\n  SHA-1   %s\n",
+							k, ci.Subject, ci.Serial, ci.Signature, ci.NotAfter.Format("2006-01-02"), ci.SHA256, ci.SHA1)
+					}
+					return nil
+				},
+			},
+		},
+	}
+}
+

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"crypto/x509"
+	"fmt"
+	"strconv"
+	"strings"
+	"io"
+	"net"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"go.step.sm/crypto/pemutil"
+
+	"github.com/pushca/pushca/ca"
+)
+
+func certCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "cert",
+		Usage: "issue, renew, rotate, revoke and list server certificates",
+		Subcommands: []*cli.Command{
+			certIssueCommand(),
+			certReissueCommand("renew", "new certificate with the same key, names and profile",
+				"pushca cert renew mail.example.com", false),
+			certReissueCommand("rotate", "new certificate with a new key (or the key of --csr)",
+				"pushca cert rotate mail.example.com", true),
+			certRevokeCommand(),
+			certListCommand(),
+			certStatusCommand(),
+		},
+	}
+}
+
+// nameFlags are the names a server certificate covers besides its host.
+func nameFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "san", Usage: "extra DNS name (repeatable)"},
+		&cli.StringSliceFlag{Name: "ip", Usage: "IP address SAN (repeatable)"},
+	}
+}
+
+func parseIPs(ss []string) ([]net.IP, error) {
+	var out []net.IP
+	for _, s := range ss {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return nil, fmt.Errorf("--ip %q is not an IP address", s)
+		}
+		out = append(out, ip)
+	}
+	return out, nil
+}
+
+func certIssueCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "issue",
+		Usage:     "issue a server certificate for HOST",
+		ArgsUsage: "HOST",
+		UsageText: `pushca cert issue mail.example.com --san autodiscover.example.com
+   pushca cert issue mail.example.com --profile wm6 --days 365
+   pushca cert issue mail.example.com --csr mail.csr --force`,
+		Flags: append(nameFlags(),
+			&cli.StringFlag{Name: "profile", Usage: "device profile of the clients (default: the CA's)"},
+			&cli.IntFlag{Name: "days", Usage: "validity in days (default 397, capped by the profile)"},
+			&cli.StringFlag{Name: "csr", Usage: "PEM certificate request supplying the public key; no key is written"},
+			&cli.BoolFlag{Name: "force", Usage: "issue even though HOST has an active certificate"},
+			passwordFileFlag(), jsonFlag,
+		),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("cert issue needs exactly one HOST argument (see --help)")
+			}
+			ips, err := parseIPs(c.StringSlice("ip"))
+			if err != nil {
+				return err
+			}
+			req := ca.IssueRequest{
+				Host: c.Args().First(), DNS: c.StringSlice("san"), IPs: ips,
+				Profile: c.String("profile"), Days: c.Int("days"), Force: c.Bool("force"),
+			}
+			if f := c.String("csr"); f != "" {
+				if req.CSR, err = pemutil.ReadCertificateRequest(f); err != nil {
+					return fmt.Errorf("--csr %s: %w", f, err)
+				}
+			}
+			authority, err := openCA(c)
+			if err != nil {
+				return err
+			}
+			defer authority.Close()
+			is, err := authority.Issue(c.Context, req)
+			if err != nil {
+				return err
+			}
+			return printIssued(c, is)
+		},
+	}
+}
+
+func certReissueCommand(name, usage, example string, rotate bool) *cli.Command {
+	flags := []cli.Flag{passwordFileFlag(), jsonFlag}
+	if rotate {
+		flags = append(flags, &cli.StringFlag{Name: "csr", Usage: "PEM certificate request with the new public key"})
+	}
+	return &cli.Command{
+		Name:      name,
+		Usage:     usage,
+		ArgsUsage: "HOST",
+		UsageText: example,
+		Flags:     flags,
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("cert %s needs exactly one HOST argument (see --help)", name)
+			}
+			authority, err := openCA(c)
+			if err != nil {
+				return err
+			}
+			defer authority.Close()
+			var is *ca.Issued
+			if rotate {
+				var csr *x509.CertificateRequest
+				if f := c.String("csr"); f != "" {
+					if csr, err = pemutil.ReadCertificateRequest(f); err != nil {
+						return fmt.Errorf("--csr %s: %w", f, err)
+					}
+				}
+				is, err = authority.Rotate(c.Context, c.Args().First(), csr)
+			} else {
+				is, err = authority.Renew(c.Context, c.Args().First())
+			}
+			if err != nil {
+				return err
+			}
+			return printIssued(c, is)
+		},
+	}
+}
+
+func printIssued(c *cli.Context, is *ca.Issued) error {
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, struct {
+			ca.Record
+			CertFile  string `json:"certFile"`
+			ChainFile string `json:"chainFile"`
+			KeyFile   string `json:"keyFile,omitempty"`
+		}{is.Record, is.CertFile, is.ChainFile, is.KeyFile})
+	}
+	r := is.Record
+	w := c.App.Writer
+	fmt.Fprintf(w, "issued %s for %s (profile %s, %s, %s)\n", r.Serial, r.Host, r.Profile, r.Key, r.Signature)
+	fmt.Fprintf(w, "  names:     %v %v\n", r.DNSNames, r.IPs)
+	fmt.Fprintf(w, "  valid:     %s to %s\n", r.NotBefore.Format(time.RFC3339), r.NotAfter.Format(time.RFC3339))
+	fmt.Fprintf(w, "  chain:     %s\n", is.ChainFile)
+	if is.KeyFile != "" {
+		fmt.Fprintf(w, "  key:       %s\n", is.KeyFile)
+	}
+	return nil
+}
+
+func certRevokeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "revoke",
+		Usage:     "revoke a certificate by serial number or host, and regenerate the CRL",
+		ArgsUsage: "SERIAL|HOST",
+		UsageText: `pushca cert revoke 2912384928347 --reason key-compromise
+   pushca cert revoke mail.example.com --reason superseded`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "reason", Value: "unspecified", Usage: "unspecified, key-compromise, ca-compromise, affiliation-changed, superseded, cessation-of-operation"},
+			passwordFileFlag(), jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("cert revoke needs exactly one SERIAL or HOST argument (see --help)")
+			}
+			code, err := ca.ReasonCode(c.String("reason"))
+			if err != nil {
+				return err
+			}
+			authority, err := openCA(c)
+			if err != nil {
+				return err
+			}
+			defer authority.Close()
+			r, err := authority.Revoke(c.Context, c.Args().First(), c.String("reason"), code)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, r)
+			}
+			fmt.Fprintf(c.App.Writer, "revoked %s for %s (%s); CRL written to %s\n", r.Serial, r.Host, r.RevokedReason, authority.Layout().CRL())
+			if r.State == ca.StateRevoked {
+				fmt.Fprintf(c.App.Writer, "servers still presenting it must get a new one: pushca cert issue %s --force\n", r.Host)
+			}
+			return nil
+		},
+	}
+}
+
+func certListCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "list",
+		Usage:     "list every certificate in the inventory",
+		UsageText: "pushca cert list\n   pushca cert list --json | jq '.[] | select(.state==\"active\")'",
+		Flags:     []cli.Flag{passwordFileFlag(), jsonFlag},
+		Action: func(c *cli.Context) error {
+			authority, err := openCA(c)
+			if err != nil {
+				return err
+			}
+			defer authority.Close()
+			recs, err := authority.List(c.Context)
+			if err != nil {
+				return err
+			}
+			return printRecords(c, recs)
+		},
+	}
+}
+
+func printRecords(c *cli.Context, recs []ca.Record) error {
+	if c.Bool("json") {
+		if recs == nil {
+			recs = []ca.Record{}
+		}
+		return printJSON(c.App.Writer, recs)
+	}
+	writeTable(c.App.Writer, recs)
+	return nil
+}
+
+func writeTable(out io.Writer, recs []ca.Record) {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "SERIAL\tHOST\tPROFILE\tKEY\tNOT AFTER\tDAYS LEFT\tSTATE")
+	now := time.Now()
+	for _, r := range recs {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Serial, r.Host, r.Profile, r.Key, r.NotAfter.Format("2006-01-02"), r.DaysLeft(now), r.State)
+	}
+	w.Flush()
+}
+
+func certStatusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "exit 3 when an active certificate expires within --within (for cron)",
+		UsageText: `pushca cert status --within 30d || mail -s "renew pushca certificates" admin
+   pushca cert status --json`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "within", Value: "30d", Usage: "warning window: days (30d) or a Go duration (720h)"},
+			passwordFileFlag(), jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			authority, err := openCA(c)
+			if err != nil {
+				return err
+			}
+			defer authority.Close()
+			within, err := parseWithin(c.String("within"))
+			if err != nil {
+				return err
+			}
+			recs, err := authority.Expiring(c.Context, time.Now(), within)
+			if err != nil {
+				return err
+			}
+			if err := printRecords(c, recs); err != nil {
+				return err
+			}
+			if len(recs) > 0 {
+				return exitf(3, "%d active certificate(s) expire within %s: run `pushca cert renew HOST`", len(recs), c.String("within"))
+			}
+			if !c.Bool("json") {
+				fmt.Fprintf(c.App.Writer, "no active certificate expires within %s\n", c.String("within"))
+			}
+			return nil
+		},
+	}
+}
+
+// parseWithin reads "30d" as days, anything else as a Go duration.
+func parseWithin(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("--within %q: want a number of days like 30d, or a duration like 720h", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("--within %q: want a number of days like 30d, or a duration like 720h", s)
+	}
+	return v, nil
+}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/pushca/pushca/ca"
+)
+
+// openCA opens the state directory of --dir with the CA password and
+// finishes anything a crash interrupted, saying what it did.
+func openCA(c *cli.Context) (*ca.CA, error) {
+	pw, err := caPassword(c, false)
+	if err != nil {
+		return nil, err
+	}
+	authority, err := ca.Open(c.Context, c.String("dir"), pw)
+	if err != nil {
+		return nil, err
+	}
+	notes, err := authority.Repair(c.Context)
+	for _, n := range notes {
+		fmt.Fprintln(stderr(c), "pushca: repair:", n)
+	}
+	if err != nil {
+		authority.Close()
+		return nil, err
+	}
+	return authority, nil
+}

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// jsonFlag is shared by every command whose output is data.
+var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON"}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// logger writes to stderr; --verbose shows debug lines.
+func logger(c *cli.Context) *slog.Logger {
+	lvl := slog.LevelInfo
+	if c.Bool("verbose") {
+		lvl = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(stderr(c), &slog.HandlerOptions{Level: lvl}))
+}
+
+// exitf is an error with its own exit code, for commands (like cert status)
+// whose non-zero exit carries meaning for cron.
+func exitf(code int, format string, args ...any) error {
+	return cli.Exit(fmt.Sprintf(format, args...), code)
+}
+
+func stderr(c *cli.Context) io.Writer {
+	if c.App.ErrWriter != nil {
+		return c.App.ErrWriter
+	}
+	return os.Stderr
+}
