@@ -49,9 +49,11 @@ func (l Layout) ServerCurrent(host string) string { return l.path("servers", hos
 // ServerCert is the leaf alone, ServerChain the leaf plus intermediate (what a
 // TLS server sends), ServerKey its private key (unencrypted, 0600: a server
 // must start unattended). They resolve through the "current" symlink.
-func (l Layout) ServerCert(host string) string  { return filepath.Join(l.ServerCurrent(host), certFile) }
-func (l Layout) ServerChain(host string) string { return filepath.Join(l.ServerCurrent(host), chainFile) }
-func (l Layout) ServerKey(host string) string   { return filepath.Join(l.ServerCurrent(host), keyFile) }
+func (l Layout) ServerCert(host string) string { return filepath.Join(l.ServerCurrent(host), certFile) }
+func (l Layout) ServerChain(host string) string {
+	return filepath.Join(l.ServerCurrent(host), chainFile)
+}
+func (l Layout) ServerKey(host string) string { return filepath.Join(l.ServerCurrent(host), keyFile) }
 
 const (
 	certFile  = "cert.pem"

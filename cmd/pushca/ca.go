@@ -94,4 +94,3 @@ func caCommand() *cli.Command {
 		},
 	}
 }
-

@@ -3,10 +3,10 @@ package main
 import (
 	"crypto/x509"
 	"fmt"
-	"strconv"
-	"strings"
 	"io"
 	"net"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
