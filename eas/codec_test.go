@@ -45,6 +45,17 @@ var goldenVectors = []struct {
 			"AirSync:Options(AirSync:FilterType=0 AirSyncBase:BodyPreference(AirSyncBase:Type=1 AirSyncBase:TruncationSize=32768)))))"},
 }
 
+func goldenBytes(t testing.TB, name string) []byte {
+	t.Helper()
+	for _, v := range goldenVectors {
+		if v.name == name {
+			return mustHex(t, v.hex)
+		}
+	}
+	t.Fatalf("no golden vector %q", name)
+	return nil
+}
+
 // dump renders a tree compactly: Tag=text or Tag(children...).
 func dump(e *Element) string {
 	var b strings.Builder

@@ -43,6 +43,19 @@ func typedVectors() []struct {
 			SyncKey: "{5eeee8f8-fdee-4522-9867-fa03057677cc}1",
 			Changes: &FolderChanges{Count: 1, Add: []Folder{{ServerID: "root", ParentID: "0", DisplayName: "Inbox", Type: FolderInbox}}}},
 			func(b []byte) (Message, error) { return ParseFolderSyncResponse(b) }},
+		{"provision phase 1", gv["provision phase 1"], &ProvisionRequest{Policies: []PolicyAck{{PolicyType: PolicyTypeWBXML}}},
+			func(b []byte) (Message, error) { return ParseProvisionRequest(b) }},
+		{"provision phase 2", gv["provision phase 2"], &ProvisionRequest{Policies: []PolicyAck{{
+			PolicyType: PolicyTypeWBXML, PolicyKey: 515170180, Status: PolicyOK}}},
+			func(b []byte) (Message, error) { return ParseProvisionRequest(b) }},
+		{"sync request key 0", gv["sync request key 0"], &SyncRequest{Collections: []SyncCollection{{
+			SyncKey: InitialSyncKey, CollectionID: "root"}}},
+			func(b []byte) (Message, error) { return ParseSyncRequest(b) }},
+		{"sync request options", gv["sync request options"], &SyncRequest{Collections: []SyncCollection{{
+			SyncKey: "{a5f0f644-4ec9-40ac-98d2-0fbdd684bf89}1", CollectionID: "root",
+			DeletesAsMoves: new(true), GetChanges: new(true), WindowSize: 25,
+			Options: &SyncOptions{FilterType: new(0), BodyPreference: []BodyPreference{{Type: BodyPlain, TruncationSize: 32768}}}}}},
+			func(b []byte) (Message, error) { return ParseSyncRequest(b) }},
 	}
 }
 
@@ -67,6 +80,23 @@ func TestTypedGoldenVectors(t *testing.T) {
 				t.Fatalf("parse\n got %+v\nwant %+v", got, v.msg)
 			}
 		})
+	}
+}
+
+func TestProvisionAcknowledgement(t *testing.T) {
+	p1, err := ParseProvisionRequest(goldenBytes(t, "provision phase 1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p1.Acknowledgement(); ok {
+		t.Error("phase 1 taken for an acknowledgement")
+	}
+	p2, err := ParseProvisionRequest(goldenBytes(t, "provision phase 2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack, ok := p2.Acknowledgement(); !ok || ack.PolicyKey != 515170180 || ack.Status != PolicyOK {
+		t.Errorf("phase 2: %+v %v", ack, ok)
 	}
 }
 

@@ -13,12 +13,11 @@ import (
 // `wbxml:"Page:Name[,option...]"` tags read by Marshal and Unmarshal:
 //
 //	omitempty  leave the element out when the value is the zero value
+//	flag       a bool sent as an empty element when true, omitted when false
+//	chardata   the element's own text (tag name left empty)
 //
 // A tag "Outer>Inner" puts the values inside one Outer element, created only
 // when there is a value to put in it (Ping:Folders>Ping:Folder).
-//
-//	flag       a bool sent as an empty element when true, omitted when false
-//	chardata   the element's own text (tag name left empty)
 //
 // Slices repeat their element, pointers are optional elements, structs nest,
 // []byte travels as OPAQUE, bools as 0/1, time.Time as EAS UTC time, and
