@@ -127,6 +127,9 @@ func stepConfig(l Layout, prov provisioner.List, crlURL string) *config.Config {
 
 func (c *CA) startAuthority() error {
 	cfg := stepConfig(c.layout, nil, c.state.CRLURL)
+	// pushca signs its own CRLs (see CRL); smallstep's generator would also
+	// re-sign one on every open and run a ticker goroutine.
+	cfg.CRL = nil
 	a, err := authority.NewEmbedded(
 		authority.WithConfig(cfg),
 		authority.WithQuietInit(),

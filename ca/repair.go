@@ -15,6 +15,7 @@ func (c *CA) Repair(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	var notes []string
+	abandoned := false
 	for _, r := range recs {
 		if r.State != StatePending {
 			continue
@@ -40,7 +41,13 @@ func (c *CA) Repair(ctx context.Context) ([]string, error) {
 		if err := c.removeVersion(r); err != nil {
 			return notes, fmt.Errorf("remove partial files of serial %s: %w", r.Serial, err)
 		}
+		abandoned = true
 		notes = append(notes, fmt.Sprintf("abandoned the interrupted issuance of %s (serial %s): its files were incomplete, so it was revoked; issue again", r.Host, r.Serial))
+	}
+	if abandoned {
+		if _, err := c.CRL(ctx); err != nil {
+			return notes, err
+		}
 	}
 	return notes, nil
 }

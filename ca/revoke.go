@@ -2,12 +2,20 @@ package ca
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
 	"fmt"
+	"math/big"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/smallstep/certificates/authority"
 	"github.com/smallstep/certificates/authority/provisioner"
+	"github.com/smallstep/certificates/db"
 
 	"github.com/pushca/pushca/internal/atomicfile"
 )
@@ -84,21 +92,90 @@ func (c *CA) revokeSerial(ctx context.Context, cert *x509.Certificate, reason st
 	return nil
 }
 
-// CRL regenerates the certificate revocation list, writes it to certs/crl.der
-// and returns it (DER).
+// crlLifetime is how long a CRL is valid; pushca serve regenerates it
+// daily, so a week leaves room for a stopped server.
+const crlLifetime = 7 * 24 * time.Hour
+
+// CRL regenerates the certificate revocation list from step-ca's revocation
+// table, writes it to certs/crl.der and returns it (DER). pushca signs it
+// itself rather than through smallstep's generator, which always adds a
+// critical Issuing Distribution Point (https://localhost/1.0/crl when no URL
+// is set): a CRL with a distribution point that the certificates do not
+// name is out of scope for them, and OpenSSL refuses to apply it.
 func (c *CA) CRL(ctx context.Context) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := c.auth.GenerateCertificateRevocationList(); err != nil {
+	crlDB, ok := c.auth.GetDatabase().(db.CertificateRevocationListDB)
+	if !ok {
+		return nil, errors.New("generate CRL: the database keeps no revocations")
+	}
+	revoked, err := crlDB.GetRevokedCertificates()
+	if err != nil {
 		return nil, fmt.Errorf("generate CRL: %w", err)
 	}
-	info, err := c.auth.GetCertificateRevocationList()
-	if err != nil {
-		return nil, fmt.Errorf("read CRL: %w", err)
+	now := time.Now().UTC().Truncate(time.Second)
+	tpl := &x509.RevocationList{
+		Number:             c.nextCRLNumber(),
+		ThisUpdate:         now,
+		NextUpdate:         now.Add(crlLifetime),
+		SignatureAlgorithm: c.profile.SignatureFor(keyType(c.signer.Public())),
 	}
-	if err := atomicfile.WriteFile(c.layout.CRL(), info.Data, atomicfile.FileMode); err != nil {
+	for _, r := range *revoked {
+		if !r.ExpiresAt.IsZero() && r.ExpiresAt.Before(now) {
+			continue // expired certificates need no revocation entry
+		}
+		sn, ok := new(big.Int).SetString(r.Serial, 10)
+		if !ok {
+			return nil, fmt.Errorf("generate CRL: revoked serial %q is not a number", r.Serial)
+		}
+		tpl.RevokedCertificateEntries = append(tpl.RevokedCertificateEntries, x509.RevocationListEntry{
+			SerialNumber: sn, RevocationTime: r.RevokedAt, ReasonCode: r.ReasonCode,
+		})
+	}
+	if c.state.CRLURL != "" {
+		idp, err := issuingDistributionPoint(c.state.CRLURL)
+		if err != nil {
+			return nil, err
+		}
+		tpl.ExtraExtensions = []pkix.Extension{idp}
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tpl, c.inter, c.signer)
+	if err != nil {
+		return nil, fmt.Errorf("sign CRL: %w", err)
+	}
+	if err := atomicfile.WriteFile(c.layout.CRL(), der, atomicfile.FileMode); err != nil {
 		return nil, err
 	}
-	return info.Data, nil
+	return der, nil
+}
+
+// nextCRLNumber continues the number of the CRL on disk: RFC 5280 wants it
+// to grow monotonically.
+func (c *CA) nextCRLNumber() *big.Int {
+	b, err := os.ReadFile(c.layout.CRL())
+	if err != nil {
+		return big.NewInt(1)
+	}
+	prev, err := x509.ParseRevocationList(b)
+	if err != nil || prev.Number == nil {
+		return big.NewInt(1)
+	}
+	return new(big.Int).Add(prev.Number, big.NewInt(1))
+}
+
+// issuingDistributionPoint marks the CRL as the one published at url, the
+// URL also written into every certificate's CRL distribution points.
+func issuingDistributionPoint(url string) (pkix.Extension, error) {
+	type distributionPointName struct {
+		FullName []asn1.RawValue `asn1:"optional,tag:0"`
+	}
+	type idp struct {
+		DistributionPoint distributionPointName `asn1:"optional,tag:0"`
+	}
+	v, err := asn1.Marshal(idp{distributionPointName{[]asn1.RawValue{{Tag: 6, Class: asn1.ClassContextSpecific, Bytes: []byte(url)}}}})
+	if err != nil {
+		return pkix.Extension{}, fmt.Errorf("CRL distribution point %q: %w", url, err)
+	}
+	return pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 28}, Critical: true, Value: v}, nil
 }
