@@ -275,3 +275,35 @@ func TestDatesWithCabextract(t *testing.T) {
 		}
 	}
 }
+
+// TestMSZIPRuns covers the inputs on which compress/flate's output fails
+// in cabextract (a lone distance code is an incomplete Huffman code to
+// libmspack): runs of one byte, short periods, and at the other end noise
+// that must fall back to stored deflate blocks. cabextract and gcab must
+// extract them all, and the runs must really compress.
+func TestMSZIPRuns(t *testing.T) {
+	noise := make([]byte, 70000)
+	rng := rand.New(rand.NewPCG(9, 9))
+	for i := range noise {
+		noise[i] = byte(rng.Uint32())
+	}
+	for _, f := range []File{
+		{Name: "one-zero", Data: []byte{0}},
+		{Name: "zeros-32767", Data: make([]byte, 32767)},
+		{Name: "zeros-100000", Data: make([]byte, 100000)},
+		{Name: "a-40000", Data: bytes.Repeat([]byte("a"), 40000)},
+		{Name: "ab-40000", Data: bytes.Repeat([]byte("ab"), 20000)},
+		{Name: "noise", Data: noise},
+	} {
+		t.Run(f.Name, func(t *testing.T) {
+			b, err := Build([]File{f}, Options{Compression: MSZIP})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkExtracted(t, writeTemp(t, f.Name+".cab", b), []File{f})
+			if len(f.Data) > 1000 && f.Name != "noise" && len(b) > len(f.Data)/50 {
+				t.Errorf("%d bytes of runs take %d in the cabinet", len(f.Data), len(b))
+			}
+		})
+	}
+}

@@ -1,8 +1,6 @@
 package cab
 
 import (
-	"bytes"
-	"compress/flate"
 	"fmt"
 	"io"
 	"os"
@@ -62,10 +60,7 @@ func Build(files []File, opt Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, nblocks, err := dataBlocks(files, opt.Compression)
-	if err != nil {
-		return nil, err
-	}
+	data, nblocks := dataBlocks(files, opt.Compression)
 	coffFiles := headerSize + folderSize
 	coffData := coffFiles + len(entries)
 	size := coffData + len(data)
@@ -170,78 +165,53 @@ func isASCII(s string) bool {
 
 // dataBlocks returns the CFDATA blocks of the files' concatenated bytes and
 // their number.
-func dataBlocks(files []File, c Compression) ([]byte, int, error) {
-	var out, payload bytes.Buffer
-	var zw *flate.Writer
+func dataBlocks(files []File, c Compression) ([]byte, int) {
+	var out, payload []byte
+	var d *deflater
+	if c == MSZIP {
+		d = new(deflater)
+	}
 	n := 0
-	err := eachBlock(files, func(block []byte) error {
+	eachBlock(files, func(block []byte) {
 		n++
 		data := block
-		if c == MSZIP {
-			payload.Reset()
-			payload.WriteString("CK")
-			// Reset, not one long stream: every block must inflate on its
-			// own, as gcab writes them, so a reader that drops history
-			// between blocks still decodes ours.
-			if zw == nil {
-				var err error
-				if zw, err = flate.NewWriter(&payload, flate.BestCompression); err != nil {
-					return err
-				}
-			} else {
-				zw.Reset(&payload)
-			}
-			if _, err := zw.Write(block); err != nil {
-				return err
-			}
-			if err := zw.Close(); err != nil {
-				return err
-			}
-			data = payload.Bytes()
+		if d != nil {
+			// Every block deflates on its own, as gcab writes them, so a
+			// reader that drops history between blocks still decodes ours.
+			payload = d.mszip(payload[:0], block)
+			data = payload
 		}
-		// A deflated block outgrows its input by a few bytes at most, so
-		// cbData always fits its u16.
+		// Deflated, a block grows by 7 bytes at most, so cbData fits its u16.
 		cbData, cbUncomp := uint16(len(data)), uint16(len(block))
-		var h [dataHeaderSize]byte
-		le.PutUint32(h[0:], blockChecksum(data, cbData, cbUncomp))
-		le.PutUint16(h[4:], cbData)
-		le.PutUint16(h[6:], cbUncomp)
-		out.Write(h[:])
-		out.Write(data)
-		return nil
+		out = le.AppendUint32(out, blockChecksum(data, cbData, cbUncomp))
+		out = le.AppendUint16(out, cbData)
+		out = le.AppendUint16(out, cbUncomp)
+		out = append(out, data...)
 	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("cab: compress: %w", err)
-	}
-	return out.Bytes(), n, nil
+	return out, n
 }
 
 // eachBlock calls fn with each consecutive 32768-byte piece of the files'
 // concatenated data, the last one shorter. fn must not keep the slice.
-func eachBlock(files []File, fn func([]byte) error) error {
+func eachBlock(files []File, fn func([]byte)) {
 	buf := make([]byte, 0, maxBlock)
 	for _, f := range files {
 		d := f.Data
 		for len(d) > 0 {
 			if len(buf) == 0 && len(d) >= maxBlock {
-				if err := fn(d[:maxBlock]); err != nil {
-					return err
-				}
+				fn(d[:maxBlock])
 				d = d[maxBlock:]
 				continue
 			}
 			n := min(maxBlock-len(buf), len(d))
 			buf, d = append(buf, d[:n]...), d[n:]
 			if len(buf) == maxBlock {
-				if err := fn(buf); err != nil {
-					return err
-				}
+				fn(buf)
 				buf = buf[:0]
 			}
 		}
 	}
 	if len(buf) > 0 {
-		return fn(buf)
+		fn(buf)
 	}
-	return nil
 }
