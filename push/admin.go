@@ -1,0 +1,208 @@
+package push
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/pushca/pushca/internal/atomicfile"
+)
+
+// maxAdminBody bounds an admin request; a test message needs little.
+const maxAdminBody = 64 << 10
+
+// Admin API paths.
+const (
+	AdminDeliverPath = "/v1/deliver"
+	AdminDevicesPath = "/v1/devices"
+)
+
+// LoadOrCreateToken returns the admin bearer token stored at path,
+// generating a random one (0600) when the file does not exist.
+func LoadOrCreateToken(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		tok := strings.TrimSpace(string(data))
+		if len(tok) < 32 {
+			return "", fmt.Errorf("admin token %s is too short; delete it to get a new one", path)
+		}
+		return tok, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read admin token: %w", err)
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	tok := hex.EncodeToString(b)
+	if err := atomicfile.WriteFile(path, []byte(tok+"\n"), atomicfile.FileMode); err != nil {
+		return "", fmt.Errorf("save admin token: %w", err)
+	}
+	return tok, nil
+}
+
+// ListenLoopback listens on addr only when its host is a loopback address
+// or "localhost": the admin API has no TLS and must not leave the machine.
+func ListenLoopback(ctx context.Context, addr string) (net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("admin address %q: must be a loopback address such as 127.0.0.1:8444 (the admin API is plain HTTP)", addr)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	return ln, nil
+}
+
+// DeliverRequest is the body of POST /v1/deliver.
+type DeliverRequest struct {
+	User    string `json:"user"`
+	From    string `json:"from,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	Body    string `json:"body,omitempty"`
+}
+
+// DeliverResult is its answer: the stored message and how many held Pings
+// watch the user's Inbox (each answers Status 2 at once).
+type DeliverResult struct {
+	Message Message `json:"message"`
+	Woken   int     `json:"woken"`
+}
+
+// ParseDeliverRequest decodes and checks a delivery request body.
+func ParseDeliverRequest(data []byte) (DeliverRequest, error) {
+	var req DeliverRequest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return DeliverRequest{}, fmt.Errorf("delivery request: %w", err)
+	}
+	if dec.More() {
+		return DeliverRequest{}, errors.New("delivery request: trailing data after the JSON object")
+	}
+	user, err := NormalizeUser(req.User)
+	if err != nil {
+		return DeliverRequest{}, fmt.Errorf("delivery request: %w", err)
+	}
+	req.User = user
+	if req.Subject == "" {
+		req.Subject = "pushca test message"
+	}
+	if req.From == "" {
+		req.From = "pushca <pushca@localhost>"
+	}
+	return req, nil
+}
+
+type admin struct {
+	token   [sha256.Size]byte
+	hub     *Hub
+	users   *Users
+	devices *Devices
+	log     *slog.Logger
+}
+
+func newAdmin(token string, hub *Hub, users *Users, devices *Devices, log *slog.Logger) http.Handler {
+	a := &admin{token: sha256.Sum256([]byte(token)), hub: hub, users: users, devices: devices, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+AdminDeliverPath, a.deliver)
+	mux.HandleFunc("GET "+AdminDevicesPath, a.listDevices)
+	return a.authorize(mux)
+}
+
+// authorize compares hashes of the tokens so the comparison takes the same
+// time whatever the length or content of the presented one.
+func (a *admin) authorize(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(sum[:], a.token[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pushca admin"`)
+			http.Error(w, "admin token required (the token is in the state directory, push/admin.token)", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *admin) deliver(w http.ResponseWriter, r *http.Request) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	if err != nil {
+		http.Error(w, "read request: "+err.Error(), http.StatusRequestEntityTooLarge)
+		return
+	}
+	req, err := ParseDeliverRequest(data)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if !a.users.Has(req.User) {
+		http.Error(w, fmt.Sprintf("no user %s (add one with `pushca users add %s`)", req.User, req.User), http.StatusNotFound)
+		return
+	}
+	m, woken := a.hub.Deliver(req.User, Message{From: req.From, To: req.User, Subject: req.Subject, Body: req.Body})
+	a.log.Info("test message delivered", "user", req.User, "id", m.ID, "pings_woken", woken)
+	writeJSON(w, DeliverResult{Message: m, Woken: woken})
+}
+
+func (a *admin) listDevices(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, a.devices.List())
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// Deliver asks a running server's admin API (base URL such as
+// http://127.0.0.1:8444) to deliver a test message.
+func Deliver(ctx context.Context, base, token string, req DeliverRequest) (DeliverResult, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return DeliverResult{}, err
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+AdminDeliverPath, bytes.NewReader(body))
+	if err != nil {
+		return DeliverResult{}, fmt.Errorf("admin request: %w", err)
+	}
+	hreq.Header.Set("Authorization", "Bearer "+token)
+	hreq.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		return DeliverResult{}, fmt.Errorf("admin API at %s (is `pushca serve` running?): %w", base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAdminBody))
+	if err != nil {
+		return DeliverResult{}, fmt.Errorf("admin API answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return DeliverResult{}, fmt.Errorf("admin API: %s: %s", resp.Status, strings.TrimSpace(string(data)))
+	}
+	var res DeliverResult
+	if err := json.Unmarshal(data, &res); err != nil {
+		return DeliverResult{}, fmt.Errorf("admin API answer: %w", err)
+	}
+	return res, nil
+}

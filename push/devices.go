@@ -1,0 +1,224 @@
+package push
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// How a Ping ended, as recorded per device.
+const (
+	PingChanges    = "changes"    // Status 2
+	PingExpired    = "expired"    // Status 1, the heartbeat ran out
+	PingSuperseded = "superseded" // Status 1, a newer Ping from the same device
+	PingShutdown   = "shutdown"   // Status 1, the server stopped
+	PingCut        = "cut"        // the connection went away before the heartbeat ended
+)
+
+// pingLogSize is how many Pings a device record keeps: Exchange averages the
+// last 200 heartbeats.
+const pingLogSize = 200
+
+// lowHeartbeat is Exchange's warning threshold: an average at or below it
+// means something on the path cuts idle connections (KB 905013).
+const lowHeartbeat = 540
+
+// PingLog is one Ping of a device.
+type PingLog struct {
+	Start     time.Time `json:"start"`
+	Heartbeat int       `json:"heartbeat"`
+	Outcome   string    `json:"outcome"`
+	// Held is how long the request was parked, in whole seconds.
+	Held int `json:"held"`
+}
+
+// SyncState is where a device stands in one collection.
+type SyncState struct {
+	Key string `json:"key"`
+	// Seq is the folder sequence number the device has seen up to.
+	Seq uint64 `json:"seq"`
+}
+
+// Device is everything the endpoint remembers about one device of one user.
+type Device struct {
+	User     string `json:"user"`
+	ID       string `json:"id"`
+	Type     string `json:"type,omitempty"`
+	Protocol string `json:"protocol,omitempty"`
+
+	// PolicyKey is the acknowledged key; PendingPolicyKey the temporary one
+	// handed out in the first Provision phase.
+	PolicyKey        uint32 `json:"policyKey,omitempty"`
+	PendingPolicyKey uint32 `json:"pendingPolicyKey,omitempty"`
+
+	FolderSyncKey string               `json:"folderSyncKey,omitempty"`
+	Sync          map[string]SyncState `json:"sync,omitempty"`
+
+	// Heartbeat and Folders are the last valid Ping's, reused by an empty Ping.
+	Heartbeat int       `json:"heartbeat,omitempty"`
+	Folders   []string  `json:"folders,omitempty"`
+	Pings     []PingLog `json:"pings,omitempty"`
+	LowWarned bool      `json:"lowWarned,omitempty"`
+
+	FirstSeen time.Time `json:"firstSeen"`
+	LastSeen  time.Time `json:"lastSeen"`
+}
+
+// AverageHeartbeat is the mean of the recorded heartbeats (0 when none).
+func (d Device) AverageHeartbeat() int {
+	if len(d.Pings) == 0 {
+		return 0
+	}
+	sum := 0
+	for _, p := range d.Pings {
+		sum += p.Heartbeat
+	}
+	return sum / len(d.Pings)
+}
+
+func (d Device) clone() Device {
+	d.Folders = slices.Clone(d.Folders)
+	d.Pings = slices.Clone(d.Pings)
+	if d.Sync != nil {
+		m := make(map[string]SyncState, len(d.Sync))
+		for k, v := range d.Sync {
+			m[k] = v
+		}
+		d.Sync = m
+	}
+	return d
+}
+
+var devicesBucket = []byte("devices")
+
+// Devices keeps device records in memory and writes each change through to
+// a bbolt file, so a restart keeps policy keys, sync keys and Ping history.
+type Devices struct {
+	db  *bolt.DB
+	log *slog.Logger
+
+	mu sync.Mutex
+	m  map[string]*Device
+}
+
+func deviceKey(user, id string) string { return user + "\x00" + id }
+
+// OpenDevices opens (creating it if needed) the device database at path.
+// A second server on the same state directory fails here instead of
+// waiting forever for the file lock.
+func OpenDevices(path string, log *slog.Logger) (*Devices, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open device database %s (is another pushca serve running?): %w", path, err)
+	}
+	d := &Devices{db: db, log: log, m: map[string]*Device{}}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(devicesBucket)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var dev Device
+			if err := json.Unmarshal(v, &dev); err != nil {
+				return fmt.Errorf("device record %q: %w", k, err)
+			}
+			d.m[string(k)] = &dev
+			return nil
+		})
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read device database %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// Close closes the database file.
+func (d *Devices) Close() error { return d.db.Close() }
+
+// Get returns a copy of a device record.
+func (d *Devices) Get(user, id string) (Device, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	dev, ok := d.m[deviceKey(user, id)]
+	if !ok {
+		return Device{}, false
+	}
+	return dev.clone(), true
+}
+
+// List returns copies of every record, ordered by user and device id.
+func (d *Devices) List() []Device {
+	d.mu.Lock()
+	out := make([]Device, 0, len(d.m))
+	for _, dev := range d.m {
+		out = append(out, dev.clone())
+	}
+	d.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].User != out[j].User {
+			return out[i].User < out[j].User
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Update applies fn to the record of (user, id), creating it when missing,
+// stamps LastSeen and writes it to disk before returning the new record.
+// On a write error the in-memory record is left as it was.
+func (d *Devices) Update(user, id string, fn func(*Device)) (Device, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := deviceKey(user, id)
+	now := time.Now().UTC()
+	var dev Device
+	if old, ok := d.m[k]; ok {
+		dev = old.clone()
+	} else {
+		dev = Device{User: user, ID: id, FirstSeen: now}
+	}
+	fn(&dev)
+	dev.LastSeen = now
+	data, err := json.Marshal(dev)
+	if err != nil {
+		return Device{}, fmt.Errorf("encode device %s/%s: %w", user, id, err)
+	}
+	err = d.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(devicesBucket).Put([]byte(k), data)
+	})
+	if err != nil {
+		return Device{}, fmt.Errorf("save device %s/%s: %w", user, id, err)
+	}
+	d.m[k] = &dev
+	return dev.clone(), nil
+}
+
+// logPing appends a finished Ping to the device's history and warns once
+// each time the average heartbeat drops to the threshold.
+func (d *Devices) logPing(user, id string, p PingLog) error {
+	var warn bool
+	dev, err := d.Update(user, id, func(dev *Device) {
+		dev.Pings = append(dev.Pings, p)
+		if n := len(dev.Pings); n > pingLogSize {
+			dev.Pings = slices.Delete(dev.Pings, 0, n-pingLogSize)
+		}
+		low := dev.AverageHeartbeat() <= lowHeartbeat
+		warn = low && !dev.LowWarned
+		dev.LowWarned = low
+	})
+	if err != nil {
+		return err
+	}
+	if warn {
+		d.log.Warn("average heartbeat is low: something on the path probably cuts idle connections; firewall and NAT idle timeouts should be 15 minutes or more (KB 905013)",
+			"user", user, "device", id, "average_s", dev.AverageHeartbeat(), "pings", len(dev.Pings), "threshold_s", lowHeartbeat)
+	}
+	return nil
+}

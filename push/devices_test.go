@@ -1,0 +1,70 @@
+package push
+
+import (
+	"bytes"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDevicesSurviveRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "devices.db")
+	d, err := OpenDevices(path, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Update("alice", "dev1", func(dev *Device) {
+		dev.Type, dev.Protocol, dev.PolicyKey = "PocketPC", "2.5", 1234
+		dev.Sync = map[string]SyncState{inboxID: {Key: "7", Seq: 3}}
+		dev.Heartbeat, dev.Folders = 900, []string{inboxID}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.logPing("alice", "dev1", PingLog{Heartbeat: 900, Outcome: PingExpired}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenDevices(path, testLog(t)); err == nil {
+		t.Fatal("a second server opened the same database")
+	}
+	d.Close()
+
+	d, err = OpenDevices(path, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	dev, ok := d.Get("alice", "dev1")
+	if !ok || dev.PolicyKey != 1234 || dev.Sync[inboxID].Key != "7" || dev.Heartbeat != 900 || len(dev.Pings) != 1 || dev.Type != "PocketPC" {
+		t.Fatalf("after restart: %+v", dev)
+	}
+}
+
+func TestLowHeartbeatWarning(t *testing.T) {
+	var buf bytes.Buffer
+	d, err := OpenDevices(filepath.Join(t.TempDir(), "devices.db"), slog.New(slog.NewTextHandler(&buf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	log := func(hb int) { d.logPing("alice", "dev1", PingLog{Heartbeat: hb, Start: time.Now()}) }
+	log(900)
+	log(900)
+	if buf.Len() != 0 {
+		t.Fatalf("warned at 900 s: %s", buf.String())
+	}
+	log(60) // average (900+900+60)/3 = 620
+	log(60) // 480: warn
+	log(60) // still low: no second warning
+	if n := strings.Count(buf.String(), "average heartbeat is low"); n != 1 {
+		t.Fatalf("%d warnings:\n%s", n, buf.String())
+	}
+	for range pingLogSize + 10 {
+		log(1000)
+	}
+	dev, _ := d.Get("alice", "dev1")
+	if len(dev.Pings) != pingLogSize || dev.AverageHeartbeat() != 1000 || dev.LowWarned {
+		t.Fatalf("%d pings kept, average %d, warned %v", len(dev.Pings), dev.AverageHeartbeat(), dev.LowWarned)
+	}
+}

@@ -1,0 +1,11 @@
+// Package push owns the SSL-only DirectPush verification endpoint: the TLS
+// listener with certificate hot reload, Basic auth against a users file, the
+// per-user mailbox and Ping hub, per-device records (bbolt), the ActiveSync
+// handler, the plain-HTTP enrollment listener and the loopback admin API.
+//
+// It reads server certificates and the root from the state directory by
+// their layout paths and never writes them; it takes device TLS rules only
+// from package profile and WBXML only from package eas. It must never serve
+// the ActiveSync path without TLS, never read credentials on plain HTTP, and
+// never log a password or an Authorization header.
+package push

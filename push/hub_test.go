@@ -1,0 +1,212 @@
+package push
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+func newTestHub(t testing.TB, bounds HeartbeatBounds) *Hub {
+	t.Helper()
+	d, err := OpenDevices(filepath.Join(t.TempDir(), "devices.db"), testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	h, err := NewHub(d, bounds, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+type pingDone struct {
+	res PingResult
+	err error
+}
+
+// startPing parks a Ping in a goroutine and waits until the hub holds it,
+// so the test knows it did not answer early.
+func startPing(t *testing.T, ctx context.Context, h *Hub, user, device string, req PingRequest) <-chan pingDone {
+	t.Helper()
+	before := h.heldBy(user, device)
+	c := make(chan pingDone, 1)
+	go func() {
+		res, err := h.Ping(ctx, user, device, req)
+		c <- pingDone{res, err}
+	}()
+	waitFor(t, func() bool {
+		p := h.heldBy(user, device)
+		return p != nil && p != before
+	})
+	return c
+}
+
+// waitFor polls a condition the test has no event for, bounded in count.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 2000 {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("condition not reached")
+}
+
+func (h *Hub) heldBy(user, device string) *heldPing {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.held[deviceKey(user, device)]
+}
+
+func recv(t *testing.T, c <-chan pingDone) PingResult {
+	t.Helper()
+	select {
+	case d := <-c:
+		if d.err != nil {
+			t.Fatal(d.err)
+		}
+		return d.res
+	case <-time.After(30 * time.Second):
+		t.Fatal("Ping did not return")
+	}
+	return PingResult{}
+}
+
+func notYet(t *testing.T, c <-chan pingDone) {
+	t.Helper()
+	select {
+	case d := <-c:
+		t.Fatalf("Ping returned early: %+v", d.res)
+	default:
+	}
+}
+
+var longPing = PingRequest{Heartbeat: 3000, Folders: []string{inboxID}}
+
+func TestNewerPingEndsOlder(t *testing.T) {
+	h := newTestHub(t, HeartbeatBounds{1, 3540})
+	ctx := context.Background()
+	first := startPing(t, ctx, h, "alice", "dev1", longPing)
+	other := startPing(t, ctx, h, "alice", "dev2", longPing)
+	second := startPing(t, ctx, h, "alice", "dev1", longPing)
+	if r := recv(t, first); r.Status != PingStatusExpired || r.Outcome != PingSuperseded {
+		t.Fatalf("older Ping: %+v, want Status 1 superseded", r)
+	}
+	notYet(t, second)
+	notYet(t, other)
+	h.Close()
+	for _, c := range []<-chan pingDone{second, other} {
+		if r := recv(t, c); r.Status != PingStatusExpired || r.Outcome != PingShutdown {
+			t.Fatalf("on close: %+v, want Status 1 shutdown", r)
+		}
+	}
+}
+
+func TestDeliveryWakesEveryInboxPing(t *testing.T) {
+	h := newTestHub(t, HeartbeatBounds{1, 3540})
+	ctx := context.Background()
+	a := startPing(t, ctx, h, "alice", "dev1", longPing)
+	b := startPing(t, ctx, h, "alice", "dev2", PingRequest{Heartbeat: 3000, Folders: []string{"6", inboxID}})
+	cal := startPing(t, ctx, h, "alice", "dev3", PingRequest{Heartbeat: 3000, Folders: []string{"6"}})
+	bob := startPing(t, ctx, h, "bob", "dev4", longPing)
+	notYet(t, a)
+
+	if _, woken := h.Deliver("alice", Message{Subject: "hi"}); woken != 2 {
+		t.Fatalf("woken = %d, want 2", woken)
+	}
+	for _, c := range []<-chan pingDone{a, b} {
+		r := recv(t, c)
+		if r.Status != PingStatusChanges || !slices.Equal(r.Folders, []string{inboxID}) {
+			t.Fatalf("got %+v, want Status 2 for the Inbox", r)
+		}
+	}
+	notYet(t, cal)
+	notYet(t, bob)
+	h.Close()
+	recv(t, cal)
+	recv(t, bob)
+}
+
+func TestPendingChangesAnswerAtOnce(t *testing.T) {
+	h := newTestHub(t, HeartbeatBounds{1, 3540})
+	h.Deliver("alice", Message{Subject: "before the Ping"})
+	r, err := h.Ping(context.Background(), "alice", "dev1", longPing)
+	if err != nil || r.Status != PingStatusChanges {
+		t.Fatalf("got %+v %v, want Status 2: the device has not synced the Inbox", r, err)
+	}
+}
+
+func TestHeartbeatExpires(t *testing.T) {
+	h := newTestHub(t, HeartbeatBounds{1, 3540})
+	r, err := h.Ping(context.Background(), "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID}})
+	if err != nil || r.Status != PingStatusExpired || r.Outcome != PingExpired {
+		t.Fatalf("got %+v %v, want Status 1 expired", r, err)
+	}
+	dev, _ := h.devices.Get("alice", "dev1")
+	if len(dev.Pings) != 1 || dev.Pings[0].Outcome != PingExpired || dev.Pings[0].Heartbeat != 1 {
+		t.Fatalf("device record: %+v", dev.Pings)
+	}
+}
+
+func TestEmptyPingUsesCache(t *testing.T) {
+	h := newTestHub(t, HeartbeatBounds{1, 3540})
+	ctx := context.Background()
+	if r, _ := h.Ping(ctx, "alice", "dev1", PingRequest{}); r.Status != PingStatusMissing {
+		t.Fatalf("empty Ping with nothing cached: %+v, want Status 3", r)
+	}
+	if r, _ := h.Ping(ctx, "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID, "6"}}); r.Status != PingStatusExpired {
+		t.Fatalf("full Ping: %+v", r)
+	}
+	c := startPing(t, ctx, h, "alice", "dev1", PingRequest{})
+	if p := h.heldBy("alice", "dev1"); !slices.Equal(p.folders, []string{inboxID, "6"}) {
+		t.Fatalf("empty Ping watches %v, want the cached folders", p.folders)
+	}
+	if r := recv(t, c); r.Status != PingStatusExpired || r.Outcome != PingExpired {
+		t.Fatalf("empty Ping: %+v, want Status 1 after the cached 1 s heartbeat", r)
+	}
+}
+
+func TestPingErrors(t *testing.T) {
+	h := newTestHub(t, HeartbeatBounds{60, 3540})
+	many := make([]string, maxPingFolders+1)
+	for i := range many {
+		many[i] = inboxID
+	}
+	for _, tc := range []struct {
+		name string
+		req  PingRequest
+		want PingResult
+	}{
+		{"too short", PingRequest{Heartbeat: 59, Folders: []string{inboxID}}, PingResult{Status: PingStatusBadHeartbeat, Heartbeat: 60}},
+		{"too long", PingRequest{Heartbeat: 3541, Folders: []string{inboxID}}, PingResult{Status: PingStatusBadHeartbeat, Heartbeat: 3540}},
+		{"too many folders", PingRequest{Heartbeat: 60, Folders: many}, PingResult{Status: PingStatusTooManyFolders, MaxFolders: maxPingFolders}},
+		{"unknown folder", PingRequest{Heartbeat: 60, Folders: []string{inboxID, "99"}}, PingResult{Status: PingStatusHierarchyStale}},
+		{"no folders", PingRequest{Heartbeat: 60}, PingResult{Status: PingStatusMissing}},
+	} {
+		r, err := h.Ping(context.Background(), "alice", "dev1", tc.req)
+		if err != nil || r.Status != tc.want.Status || r.Heartbeat != tc.want.Heartbeat || r.MaxFolders != tc.want.MaxFolders {
+			t.Errorf("%s: got %+v %v, want %+v", tc.name, r, err, tc.want)
+		}
+	}
+	if dev, ok := h.devices.Get("alice", "dev1"); ok && dev.Heartbeat != 0 {
+		t.Errorf("a refused Ping was cached: %+v", dev)
+	}
+}
+
+func TestCutPingIsRecorded(t *testing.T) {
+	h := newTestHub(t, HeartbeatBounds{1, 3540})
+	ctx, cancel := context.WithCancel(context.Background())
+	c := startPing(t, ctx, h, "alice", "dev1", longPing)
+	cancel()
+	if r := recv(t, c); r.Outcome != PingCut {
+		t.Fatalf("got %+v, want outcome cut", r)
+	}
+	dev, _ := h.devices.Get("alice", "dev1")
+	if len(dev.Pings) != 1 || dev.Pings[0].Outcome != PingCut {
+		t.Fatalf("device record: %+v", dev.Pings)
+	}
+}

@@ -1,0 +1,230 @@
+package push
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pushca/pushca/ca"
+	"github.com/pushca/pushca/internal/atomicfile"
+	"github.com/pushca/pushca/profile"
+)
+
+// Files of the endpoint inside the state directory, beside the CA's.
+func stateDir(dir string) string { return filepath.Join(dir, "push") }
+
+// UsersPath is the users file (htpasswd format, 0600).
+func UsersPath(dir string) string { return filepath.Join(stateDir(dir), "users") }
+
+// TokenPath is the admin API bearer token (0600).
+func TokenPath(dir string) string { return filepath.Join(stateDir(dir), "admin.token") }
+
+// DevicesPath is the device database (bbolt).
+func DevicesPath(dir string) string { return filepath.Join(stateDir(dir), "devices.db") }
+
+// HTTP limits. Requests are small WBXML documents; a Ping holds the response,
+// not the request, so read timeouts stay short.
+const (
+	maxBody           = 1 << 20
+	maxHeaderBytes    = 64 << 10
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = time.Minute
+	idleTimeout       = 2 * time.Minute
+	// writeSlack is added to a Ping's heartbeat for its write deadline.
+	writeSlack = time.Minute
+	// shutdownGrace is how long held Pings get to write Status 1 on exit.
+	shutdownGrace = 10 * time.Second
+)
+
+// Config says what to serve and where.
+type Config struct {
+	// Dir is the state directory.
+	Dir string
+	// Host names the server certificate, servers/<Host>/ in Dir; ignored
+	// when Pairs is set.
+	Host  string
+	Pairs []KeyPair
+	// Profiles are the device profiles served; they decide the TLS versions
+	// and suites.
+	Profiles []profile.Profile
+	// HTTPSAddr is required; HTTPAddr and AdminAddr are optional.
+	HTTPSAddr, HTTPAddr, AdminAddr string
+	Heartbeat                      HeartbeatBounds
+	// BcryptCost of the dummy hash compared for unknown users; it should
+	// match the users file's. Zero means bcrypt.DefaultCost.
+	BcryptCost int
+	Log        *slog.Logger
+}
+
+// Server is the running endpoint.
+type Server struct {
+	cfg     Config
+	certs   *Certificates
+	users   *Users
+	devices *Devices
+	hub     *Hub
+	token   string
+	log     *slog.Logger
+
+	https, http, admin *http.Server
+	lns                map[*http.Server]net.Listener
+}
+
+// New opens the state the server needs: certificates, users, device
+// database and admin token (created when missing).
+func New(cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Heartbeat == (HeartbeatBounds{}) {
+		cfg.Heartbeat = HeartbeatBounds{DefaultHeartbeatMin, DefaultHeartbeatMax}
+	}
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = bcrypt.DefaultCost
+	}
+	if cfg.HTTPSAddr == "" {
+		return nil, errors.New("an HTTPS address is required: ActiveSync is served over TLS only")
+	}
+	pairs := cfg.Pairs
+	if len(pairs) == 0 {
+		if cfg.Host == "" {
+			return nil, errors.New("name the server certificate: a host (servers/<host>/ in the state directory) or certificate and key files")
+		}
+		l := ca.Layout{Dir: cfg.Dir}
+		pairs = []KeyPair{{l.ServerChain(cfg.Host), l.ServerKey(cfg.Host)}}
+	}
+	if err := atomicfile.MkdirAll(stateDir(cfg.Dir)); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, lns: map[*http.Server]net.Listener{}}
+	var err error
+	if s.certs, err = LoadCertificates(pairs, cfg.Profiles, cfg.Log); err != nil {
+		return nil, err
+	}
+	if s.users, err = OpenUsers(UsersPath(cfg.Dir), cfg.BcryptCost); err != nil {
+		return nil, err
+	}
+	if s.token, err = LoadOrCreateToken(TokenPath(cfg.Dir)); err != nil {
+		return nil, err
+	}
+	if s.devices, err = OpenDevices(DevicesPath(cfg.Dir), cfg.Log); err != nil {
+		return nil, err
+	}
+	if s.hub, err = NewHub(s.devices, cfg.Heartbeat, cfg.Log); err != nil {
+		s.devices.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Reload re-reads the certificate files now (SIGHUP).
+func (s *Server) Reload() error { return s.certs.Reload() }
+
+func (s *Server) newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		// TLS handshake failures land here: the first thing to read when a
+		// device does not trust the chain or shares no suite.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// No HTTP/2: ActiveSync is HTTP/1.1.
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+	}
+}
+
+// Listen binds every configured address, so that a port in use is reported
+// before anything is served.
+func (s *Server) Listen(ctx context.Context) error {
+	var lc net.ListenConfig
+	s.https = s.newHTTPServer(newActiveSync(s.users, s.hub, s.devices, s.cfg.Heartbeat, s.log))
+	s.https.TLSConfig = TLSConfig(s.certs, s.cfg.Profiles)
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.HTTPSAddr)
+	if err != nil {
+		return fmt.Errorf("HTTPS listener: %w", err)
+	}
+	s.lns[s.https] = tls.NewListener(ln, s.https.TLSConfig)
+	if s.cfg.HTTPAddr != "" {
+		s.http = s.newHTTPServer(enrollHandler(ca.Layout{Dir: s.cfg.Dir}.RootCert(), s.log))
+		ln, err := lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("HTTP listener: %w", err)
+		}
+		s.lns[s.http] = ln
+	}
+	if s.cfg.AdminAddr != "" {
+		s.admin = s.newHTTPServer(newAdmin(s.token, s.hub, s.users, s.devices, s.log))
+		ln, err := ListenLoopback(ctx, s.cfg.AdminAddr)
+		if err != nil {
+			s.closeListeners()
+			return err
+		}
+		s.lns[s.admin] = ln
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+}
+
+func (s *Server) addr(srv *http.Server) string {
+	if ln, ok := s.lns[srv]; ok && srv != nil {
+		return ln.Addr().String()
+	}
+	return ""
+}
+
+// HTTPSAddr, HTTPAddr and AdminAddr are the bound addresses after Listen
+// ("" when not configured).
+func (s *Server) HTTPSAddr() string { return s.addr(s.https) }
+func (s *Server) HTTPAddr() string  { return s.addr(s.http) }
+func (s *Server) AdminAddr() string { return s.addr(s.admin) }
+
+// Token is the admin API bearer token.
+func (s *Server) Token() string { return s.token }
+
+// Serve serves until ctx ends, then answers held Pings with Status 1, lets
+// in-flight requests finish (bounded) and closes the device database.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, len(s.lns))
+	var wg sync.WaitGroup
+	for srv, ln := range s.lns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.hub.Close()
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	for srv := range s.lns {
+		if e := srv.Shutdown(shutCtx); e != nil {
+			srv.Close()
+		}
+	}
+	wg.Wait()
+	return errors.Join(err, s.devices.Close())
+}

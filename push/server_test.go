@@ -1,0 +1,192 @@
+package push
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/profile"
+)
+
+type testServer struct {
+	*Server
+	dir, rootPath string
+	root          *testCA
+	stop          func() error
+}
+
+// startServer runs a full server on loopback ephemeral ports with a chain
+// made in the test and alice/secret in the users file.
+func startServer(t *testing.T, bounds HeartbeatBounds, profiles ...string) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	root := newTestCA(t)
+	rootPath := root.writeRoot(t, dir)
+	root.writeServer(t, dir, true, testHost)
+	u, err := OpenUsers(UsersPath(dir), bcrypt.MinCost)
+	if err == nil {
+		err = u.Add("alice", "secret")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []profile.Profile
+	for _, n := range profiles {
+		p, err := profile.Get(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	s, err := New(Config{
+		Dir: dir, Host: testHost, Profiles: ps,
+		HTTPSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
+		Heartbeat: bounds, BcryptCost: bcrypt.MinCost, Log: testLog(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := s.Listen(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("server did not stop")
+		}
+		return nil
+	}
+	t.Cleanup(func() { stop() })
+	return &testServer{Server: s, dir: dir, rootPath: rootPath, root: root, stop: stop}
+}
+
+// curl runs curl against the HTTPS side as a device would, trusting only
+// the test root; it returns the response headers and body.
+func (ts *testServer) curl(t *testing.T, args ...string) (headers, body string) {
+	t.Helper()
+	port := ts.HTTPSAddr()[strings.LastIndexByte(ts.HTTPSAddr(), ':')+1:]
+	hfile := filepath.Join(t.TempDir(), "headers")
+	base := []string{"-sS", "--max-time", "60", "--cacert", ts.rootPath,
+		"--resolve", testHost + ":" + port + ":127.0.0.1", "-D", hfile}
+	out := testtool.MustRun(t, nil, "curl", append(base, append(args, "https://"+testHost+":"+port+ActiveSyncPath)...)...)
+	h, _ := os.ReadFile(hfile)
+	return string(h), string(out)
+}
+
+func TestOptionsWithCurl(t *testing.T) {
+	ts := startServer(t, HeartbeatBounds{1, 3540})
+	h, _ := ts.curl(t, "-X", "OPTIONS")
+	if !strings.HasPrefix(h, "HTTP/1.1 401") || !strings.Contains(h, `WWW-Authenticate: Basic realm="pushca ActiveSync"`) {
+		t.Fatalf("without credentials:\n%s", h)
+	}
+	h, _ = ts.curl(t, "-X", "OPTIONS", "-u", `CORP\alice:secret`)
+	for _, want := range []string{
+		"HTTP/1.1 200", "MS-ASProtocolVersions: 2.5,12.0,12.1,14.0,14.1", "MS-ASProtocolCommands: Sync,FolderSync,GetItemEstimate,Ping,Provision,Settings",
+		"MS-Server-ActiveSync: 14.1", "Allow: OPTIONS,POST", "Public: OPTIONS,POST",
+	} {
+		if !strings.Contains(h, want) {
+			t.Errorf("OPTIONS headers lack %q:\n%s", want, h)
+		}
+	}
+}
+
+func TestPlainHTTP(t *testing.T) {
+	ts := startServer(t, HeartbeatBounds{1, 3540})
+	base := "http://" + ts.HTTPAddr()
+	req, _ := http.NewRequest(http.MethodPost, base+ActiveSyncPath+"?Cmd=Ping&User=alice&DeviceId=A&DeviceType=PocketPC", nil)
+	req.SetBasicAuth("alice", "secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, resp)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "HTTPS only") {
+		t.Fatalf("ActiveSync on plain HTTP: %d %s", resp.StatusCode, body)
+	}
+	resp, err = http.Get(base + "/root.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if der := readAll(t, resp); der != string(ts.root.cert.Raw) || resp.Header.Get("Content-Type") != "application/x-x509-ca-cert" {
+		t.Fatalf("root.crt: %s, %d bytes", resp.Header.Get("Content-Type"), len(der))
+	}
+	resp, err = http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page := readAll(t, resp); !strings.Contains(page, fingerprint(sha256Of(ts.root.cert.Raw))) {
+		t.Fatalf("page lacks the SHA-256 fingerprint:\n%s", page)
+	}
+	out := testtool.MustRun(t, nil, "curl", "-sS", "http://"+ts.HTTPAddr()+"/root.pem")
+	if _, errb, err := testtool.Run(t, out, "openssl", "x509", "-noout", "-subject"); err != nil {
+		t.Fatalf("openssl cannot read root.pem: %v %s", err, errb)
+	}
+}
+
+func TestAdminAPI(t *testing.T) {
+	ts := startServer(t, HeartbeatBounds{1, 3540})
+	base := "http://" + ts.AdminAddr()
+	if fi, err := os.Stat(TokenPath(ts.dir)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v %v", fi, err)
+	}
+	resp, err := http.Post(base+AdminDeliverPath, "application/json", strings.NewReader(`{"user":"alice"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readAll(t, resp); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("without token: %d", resp.StatusCode)
+	}
+	ctx := context.Background()
+	if _, err := Deliver(ctx, base, "wrong"+ts.Token(), DeliverRequest{User: "alice"}); err == nil {
+		t.Fatal("wrong token accepted")
+	}
+	if _, err := Deliver(ctx, base, ts.Token(), DeliverRequest{User: "nobody"}); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("unknown user: %v", err)
+	}
+	res, err := Deliver(ctx, base, ts.Token(), DeliverRequest{User: `CORP\Alice`, Subject: "hello"})
+	if err != nil || res.Message.Subject != "hello" || res.Message.To != "alice" {
+		t.Fatalf("deliver: %+v %v", res, err)
+	}
+	ts.devices.Update("alice", "dev1", func(d *Device) { d.Type = "PocketPC" })
+	req, _ := http.NewRequest(http.MethodGet, base+AdminDevicesPath, nil)
+	req.Header.Set("Authorization", "Bearer "+ts.Token())
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var devs []Device
+	if err := json.Unmarshal([]byte(readAll(t, resp)), &devs); err != nil || len(devs) != 1 || devs[0].Type != "PocketPC" {
+		t.Fatalf("devices: %+v %v", devs, err)
+	}
+}
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}

@@ -1,0 +1,220 @@
+package push
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/profile"
+)
+
+// serveTLS accepts handshakes on loopback until the test ends.
+func serveTLS(t *testing.T, cfg *tls.Config) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c.(*tls.Conn).HandshakeContext(context.Background())
+				c.Close()
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func peerCN(t *testing.T, addr string, root *x509.Certificate, cfg *tls.Config) string {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AddCert(root)
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	cfg.RootCAs, cfg.ServerName = pool, testHost
+	c, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.ConnectionState().PeerCertificates[0].Subject.CommonName
+}
+
+func TestCertificateHotReload(t *testing.T) {
+	dir := t.TempDir()
+	root := newTestCA(t)
+	pair := root.writeServer(t, dir, true, "first")
+	certs, err := LoadCertificates([]KeyPair{pair}, nil, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveTLS(t, TLSConfig(certs, nil))
+	if cn := peerCN(t, addr, root.cert, nil); cn != "first" {
+		t.Fatalf("CN %q", cn)
+	}
+	root.writeServer(t, dir, true, "second")
+	certs.watch.forget() // instead of waiting out the once-a-second stat
+	if cn := peerCN(t, addr, root.cert, nil); cn != "second" {
+		t.Fatalf("after rewriting the files: CN %q, want second", cn)
+	}
+	// A broken file keeps the last good certificate.
+	writeFile(t, pair.Key, []byte("garbage"))
+	certs.watch.forget()
+	if cn := peerCN(t, addr, root.cert, nil); cn != "second" {
+		t.Fatalf("after a broken key: CN %q", cn)
+	}
+}
+
+func TestRSAAndECDSASideBySide(t *testing.T) {
+	dir := t.TempDir()
+	root := newTestCA(t)
+	rsaPair := root.writeServer(t, dir, true, "rsa")
+	ecChain, ecKey := root.leaf(t, false, "ecdsa")
+	ecPair := KeyPair{filepath.Join(dir, "ec-chain.pem"), filepath.Join(dir, "ec-key.pem")}
+	writeFile(t, ecPair.Cert, ecChain)
+	writeFile(t, ecPair.Key, ecKey)
+	certs, err := LoadCertificates([]KeyPair{rsaPair, ecPair}, nil, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveTLS(t, TLSConfig(certs, nil))
+	if cn := peerCN(t, addr, root.cert, nil); cn != "ecdsa" {
+		t.Fatalf("modern client got %q, want the ECDSA chain", cn)
+	}
+	rsaOnly := &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}}
+	if cn := peerCN(t, addr, root.cert, rsaOnly); cn != "rsa" {
+		t.Fatalf("RSA-only client got %q, want the RSA chain", cn)
+	}
+}
+
+func TestTLSConfigPerProfile(t *testing.T) {
+	get := func(n string) profile.Profile {
+		p, err := profile.Get(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	modern := TLSConfig(&Certificates{}, []profile.Profile{get("ios"), get("modern")})
+	if modern.MinVersion != tls.VersionTLS12 || modern.CipherSuites != nil {
+		t.Fatalf("modern: min %x suites %v", modern.MinVersion, modern.CipherSuites)
+	}
+	wm5 := get("wm5")
+	mixed := TLSConfig(&Certificates{}, []profile.Profile{wm5, get("ios")})
+	if mixed.MinVersion != tls.VersionTLS10 {
+		t.Fatalf("wm5: min %x", mixed.MinVersion)
+	}
+	for _, s := range wm5.Suites {
+		if !strings.Contains(suiteNames(mixed.CipherSuites), tls.CipherSuiteName(s)) {
+			t.Errorf("wm5 suite %s missing", tls.CipherSuiteName(s))
+		}
+	}
+	if !strings.Contains(suiteNames(mixed.CipherSuites), "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256") {
+		t.Error("modern suites dropped when a wm profile is on")
+	}
+}
+
+func suiteNames(ids []uint16) string {
+	var s []string
+	for _, id := range ids {
+		s = append(s, tls.CipherSuiteName(id))
+	}
+	return strings.Join(s, ",")
+}
+
+// TestLegacyTLSWithOpenSSL asks openssl, not Go, whether a TLS 1.0 RSA key
+// exchange handshake succeeds: only when a Windows Mobile profile is on.
+func TestLegacyTLSWithOpenSSL(t *testing.T) {
+	testtool.Path(t, "openssl")
+	dir := t.TempDir()
+	root := newTestCA(t)
+	rootPath := root.writeRoot(t, dir)
+	pair := root.writeServer(t, dir, true, testHost)
+	certs, err := LoadCertificates([]KeyPair{pair}, nil, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		profile string
+		cipher  string
+		want    bool
+	}{
+		{"wm6", "AES128-SHA", true},
+		{"wm65", "AES256-SHA", true},
+		{"ios", "AES128-SHA", false},
+		{"modern", "AES256-SHA", false},
+	} {
+		p, _ := profile.Get(tc.profile)
+		addr := serveTLS(t, TLSConfig(certs, []profile.Profile{p}))
+		out, errb, err := testtool.Run(t, []byte{}, "openssl", "s_client", "-connect", addr, "-servername", testHost,
+			"-tls1", "-cipher", tc.cipher+":@SECLEVEL=0", "-CAfile", rootPath, "-verify_return_error")
+		ok := err == nil && strings.Contains(string(out), "Protocol  : TLSv1\n") && strings.Contains(string(out), "Verify return code: 0 (ok)")
+		if ok != tc.want {
+			t.Errorf("%s with %s: connected=%v, want %v\n%s\n%s", tc.profile, tc.cipher, ok, tc.want, out, errb)
+		}
+	}
+}
+
+// TestWM5SuitesWithGoClient covers the wm5 suites openssl 3 no longer
+// offers (3DES and RC4 are outside its default provider): Go 1.26 still
+// negotiates them at TLS 1.0 when the server lists them explicitly.
+func TestWM5SuitesWithGoClient(t *testing.T) {
+	dir := t.TempDir()
+	root := newTestCA(t)
+	pair := root.writeServer(t, dir, true, testHost)
+	certs, err := LoadCertificates([]KeyPair{pair}, nil, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wm5, _ := profile.Get("wm5")
+	ios, _ := profile.Get("ios")
+	legacy := serveTLS(t, TLSConfig(certs, []profile.Profile{wm5}))
+	modern := serveTLS(t, TLSConfig(certs, []profile.Profile{ios}))
+	pool := x509.NewCertPool()
+	pool.AddCert(root.cert)
+	for _, suite := range wm5.Suites {
+		cfg := &tls.Config{RootCAs: pool, ServerName: testHost, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10, CipherSuites: []uint16{suite}}
+		c, err := tls.Dial("tcp", legacy, cfg)
+		if err != nil {
+			t.Errorf("wm5 server, %s: %v", tls.CipherSuiteName(suite), err)
+			continue
+		}
+		if st := c.ConnectionState(); st.Version != tls.VersionTLS10 || st.CipherSuite != suite {
+			t.Errorf("negotiated %x %s", st.Version, tls.CipherSuiteName(st.CipherSuite))
+		}
+		c.Close()
+		if c, err := tls.Dial("tcp", modern, cfg); err == nil {
+			c.Close()
+			t.Errorf("ios-only server accepted TLS 1.0 with %s", tls.CipherSuiteName(suite))
+		}
+	}
+}
+
+func TestAdminRefusesNonLoopback(t *testing.T) {
+	for _, addr := range []string{":0", "0.0.0.0:0", "192.0.2.1:0", "example.com:0"} {
+		if ln, err := ListenLoopback(context.Background(), addr); err == nil {
+			ln.Close()
+			t.Errorf("ListenLoopback(%q) succeeded", addr)
+		}
+	}
+	ln, err := ListenLoopback(context.Background(), "localhost:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
+		t.Fatalf("bound %v", ip)
+	}
+}

@@ -1,0 +1,258 @@
+package push
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pushca/pushca/internal/atomicfile"
+)
+
+// maxPassword is bcrypt's input limit; longer passwords would be cut
+// silently by other implementations, so they are refused.
+const maxPassword = 72
+
+// NormalizeUser turns the forms a device may send — DOMAIN\user, a UPN
+// user@domain, or a bare name — into the bare lower-case name the users
+// file keys on. Windows account names are case-insensitive.
+func NormalizeUser(s string) (string, error) {
+	name := strings.TrimSpace(s)
+	if i := strings.LastIndexByte(name, '\\'); i >= 0 {
+		name = name[i+1:]
+	}
+	if i := strings.IndexByte(name, '@'); i >= 0 {
+		name = name[:i]
+	}
+	name = strings.ToLower(name)
+	if name == "" || len(name) > 64 {
+		return "", fmt.Errorf("user name %q: must be 1 to 64 characters", s)
+	}
+	for _, r := range name {
+		if r == ':' || r == '/' || r == '@' || r == '\\' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return "", fmt.Errorf("user name %q: %q is not allowed", s, r)
+		}
+	}
+	return name, nil
+}
+
+// ParseUsers reads an htpasswd-style file of "name:bcrypt-hash" lines (the
+// format of `htpasswd -B`), ignoring blank lines and # comments.
+func ParseUsers(data []byte) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, hash, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fmt.Errorf("line %d: want name:hash", n)
+		}
+		norm, err := NormalizeUser(name)
+		if err != nil || norm != name {
+			return nil, fmt.Errorf("line %d: user name %q is not in normal form", n, name)
+		}
+		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+			return nil, fmt.Errorf("line %d: user %s: not a bcrypt hash: %w", n, name, err)
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("line %d: user %s listed twice", n, name)
+		}
+		out[name] = []byte(hash)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func formatUsers(users map[string][]byte) []byte {
+	var b bytes.Buffer
+	b.WriteString("# pushca users: name:bcrypt-hash (htpasswd -B compatible). Edit with `pushca users`.\n")
+	names := make([]string, 0, len(users))
+	for n := range users {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s:%s\n", n, users[n])
+	}
+	return b.Bytes()
+}
+
+// Users is the users file, re-read when it changes on disk so that
+// `pushca users add` takes effect on a running server.
+type Users struct {
+	path  string
+	cost  int
+	watch *fileWatch
+	// dummy is compared against when the user is unknown, so the answer
+	// takes as long as for a known user with a wrong password.
+	dummy []byte
+
+	mu     sync.Mutex
+	hashes map[string][]byte
+	err    error
+}
+
+// OpenUsers reads the users file at path (a missing file is an empty list).
+// cost is the bcrypt cost of new hashes; bcrypt.DefaultCost outside tests.
+func OpenUsers(path string, cost int) (*Users, error) {
+	secret := make([]byte, 16)
+	rand.Read(secret)
+	dummy, err := bcrypt.GenerateFromPassword(secret, cost)
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	u := &Users{path: path, cost: cost, watch: newFileWatch(time.Second), dummy: dummy}
+	if err := u.refresh(); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// refresh re-reads the file when it changed. A file that became unreadable
+// or malformed keeps the last good list and is reported by the caller.
+func (u *Users) refresh() error {
+	if !u.watch.changed(u.path) {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		return u.err
+	}
+	hashes, err := u.read()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.err = err
+	if err == nil {
+		u.hashes = hashes
+	}
+	return err
+}
+
+func (u *Users) read() (map[string][]byte, error) {
+	data, err := os.ReadFile(u.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string][]byte{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read users file: %w", err)
+	}
+	hashes, err := ParseUsers(data)
+	if err != nil {
+		return nil, fmt.Errorf("users file %s: %w", u.path, err)
+	}
+	return hashes, nil
+}
+
+// Verify says whether password is name's. Unknown users cost one bcrypt
+// comparison too.
+func (u *Users) Verify(name, password string) bool {
+	_ = u.refresh() // a broken file keeps the last good list
+	norm, err := NormalizeUser(name)
+	u.mu.Lock()
+	hash, ok := u.hashes[norm]
+	u.mu.Unlock()
+	if err != nil || !ok || len(password) > maxPassword {
+		hash, ok = u.dummy, false
+	}
+	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	return ok && match
+}
+
+// Has says whether a user exists.
+func (u *Users) Has(name string) bool {
+	_ = u.refresh()
+	norm, err := NormalizeUser(name)
+	if err != nil {
+		return false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	_, ok := u.hashes[norm]
+	return ok
+}
+
+// List returns the user names in order.
+func (u *Users) List() ([]string, error) {
+	if err := u.refresh(); err != nil {
+		return nil, err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	names := make([]string, 0, len(u.hashes))
+	for n := range u.hashes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// Add sets name's password, adding the user when new, and rewrites the file
+// atomically (0600).
+func (u *Users) Add(name, password string) error {
+	norm, err := NormalizeUser(name)
+	if err != nil {
+		return err
+	}
+	if password == "" || len(password) > maxPassword {
+		return fmt.Errorf("password for %s: must be 1 to %d bytes", norm, maxPassword)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), u.cost)
+	if err != nil {
+		return fmt.Errorf("hash password for %s: %w", norm, err)
+	}
+	return u.edit(func(m map[string][]byte) error {
+		m[norm] = hash
+		return nil
+	})
+}
+
+// Remove deletes a user.
+func (u *Users) Remove(name string) error {
+	norm, err := NormalizeUser(name)
+	if err != nil {
+		return err
+	}
+	return u.edit(func(m map[string][]byte) error {
+		if _, ok := m[norm]; !ok {
+			return fmt.Errorf("no user %s", norm)
+		}
+		delete(m, norm)
+		return nil
+	})
+}
+
+// edit works on the file as it is on disk now, not on the cached copy, so
+// two `pushca users` runs in a row both land.
+func (u *Users) edit(fn func(map[string][]byte) error) error {
+	hashes, err := u.read()
+	if err != nil {
+		return err
+	}
+	if err := fn(hashes); err != nil {
+		return err
+	}
+	if err := atomicfile.MkdirAll(filepath.Dir(u.path)); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(u.path, formatUsers(hashes), atomicfile.FileMode); err != nil {
+		return fmt.Errorf("save users: %w", err)
+	}
+	u.mu.Lock()
+	u.hashes, u.err = hashes, nil
+	u.mu.Unlock()
+	u.watch.forget()
+	return nil
+}
