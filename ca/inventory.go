@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"net"
 	"sort"
 	"time"
 
@@ -61,15 +60,23 @@ func (r Record) Certificate() (*x509.Certificate, error) {
 	return c, nil
 }
 
-var inventoryTable = []byte("pushca_certs")
+var (
+	inventoryTable = []byte("pushca_certs")
+	// hostsTable maps a host to the serial of its latest active record, so
+	// issuance never scans the whole inventory. An entry may point at a
+	// record that was since revoked: active checks the state.
+	hostsTable = []byte("pushca_hosts")
+)
 
 // inventory is pushca's table beside step-ca's own tables in the same
 // database; step-ca ignores it.
 type inventory struct{ db nosql.DB }
 
 func openInventory(db nosql.DB) (*inventory, error) {
-	if err := db.CreateTable(inventoryTable); err != nil {
-		return nil, err
+	for _, t := range [][]byte{inventoryTable, hostsTable} {
+		if err := db.CreateTable(t); err != nil {
+			return nil, err
+		}
 	}
 	return &inventory{db: db}, nil
 }
@@ -105,6 +112,9 @@ func (inv *inventory) put(recs ...Record) error {
 			return err
 		}
 		tx.Set(inventoryTable, []byte(r.Serial), b)
+		if r.State == StateActive {
+			tx.Set(hostsTable, []byte(r.Host), []byte(r.Serial))
+		}
 	}
 	if err := inv.db.Update(tx); err != nil {
 		return fmt.Errorf("inventory: %w", err)
@@ -150,22 +160,16 @@ func (inv *inventory) all() ([]Record, error) {
 
 // active returns the active record for host, if any.
 func (inv *inventory) active(host string) (Record, bool, error) {
-	recs, err := inv.all()
+	serial, err := inv.db.Get(hostsTable, []byte(host))
+	if database.IsErrNotFound(err) {
+		return Record{}, false, nil
+	}
 	if err != nil {
-		return Record{}, false, err
+		return Record{}, false, fmt.Errorf("inventory: %w", err)
 	}
-	for _, r := range recs {
-		if r.Host == host && r.State == StateActive {
-			return r, true, nil
-		}
+	r, err := inv.get(string(serial))
+	if err != nil {
+		return r, false, err
 	}
-	return Record{}, false, nil
-}
-
-func parseIPs(ss []string) []net.IP {
-	out := make([]net.IP, 0, len(ss))
-	for _, s := range ss {
-		out = append(out, net.ParseIP(s))
-	}
-	return out
+	return r, r.State == StateActive, nil
 }
