@@ -1,0 +1,455 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/pushca/pushca/ca"
+	"github.com/pushca/pushca/internal/atomicfile"
+	"github.com/pushca/pushca/profile"
+	"github.com/pushca/pushca/provision"
+)
+
+func packageCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "package",
+		Usage: "build device artefacts: Windows Mobile CAB, iPhone .mobileconfig, Android .crt",
+		Subcommands: []*cli.Command{
+			packageWMCommand(),
+			packageIOSCommand(),
+			packageAndroidCommand(),
+		},
+	}
+}
+
+// chainFlags name the certificates to install; by default the state
+// directory's root and intermediate.
+func chainFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "root", Usage: "root certificate, PEM or DER (default: the state directory's certs/root_ca.crt)"},
+		&cli.StringFlag{Name: "intermediate", Usage: "intermediate certificate(s) for the device's CA store (default: the state directory's, unless --root is given)"},
+	}
+}
+
+func signFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "sign-cert", Usage: "code-signing certificate (PEM, may be followed by its issuers)"},
+		&cli.StringFlag{Name: "sign-key", Usage: "private key of --sign-cert (PEM, may be encrypted)"},
+		&cli.StringFlag{Name: "sign-p12", Usage: "code-signing key and certificate as PKCS#12 (.p12/.pfx)"},
+		&cli.StringFlag{Name: "password-file", Usage: "file holding the password of --sign-key or --sign-p12 (first line); without it pushca prompts"},
+	}
+}
+
+func accountFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "server", Usage: "Exchange server host name, without https:// or path"},
+		&cli.StringFlag{Name: "user", Usage: "account user name (the password is never packaged: the device asks)"},
+		&cli.StringFlag{Name: "domain", Usage: "Windows domain of --user"},
+	}
+}
+
+// readChain reads --root and --intermediate, falling back to the state
+// directory (global --dir).
+func readChain(c *cli.Context) (provision.Chain, error) {
+	layout := ca.Layout{Dir: c.String("dir")}
+	root, inter := c.String("root"), c.String("intermediate")
+	var inters []string
+	switch {
+	case inter != "":
+		inters = []string{inter}
+	case root == "":
+		inters = []string{layout.IntermediateCert()}
+	}
+	flag := "--root"
+	if root == "" {
+		root = layout.RootCert()
+		flag = "--dir"
+	}
+	chain, err := provision.ReadChain(root, inters...)
+	if err != nil {
+		return provision.Chain{}, fmt.Errorf("%s: %w", flag, err)
+	}
+	return chain, nil
+}
+
+// readSigner loads the signing material named by the sign flags, or nil
+// when none is given.
+func readSigner(c *cli.Context) (*provision.Signer, error) {
+	cert, key, p12 := c.String("sign-cert"), c.String("sign-key"), c.String("sign-p12")
+	pw := signingPassword(c)
+	switch {
+	case p12 != "" && (cert != "" || key != ""):
+		return nil, errors.New("give either --sign-p12 or --sign-cert with --sign-key, not both")
+	case p12 != "":
+		s, err := provision.LoadSignerPKCS12(p12, pw)
+		if err != nil {
+			return nil, fmt.Errorf("--sign-p12: %w", err)
+		}
+		return s, nil
+	case cert != "" && key != "":
+		s, err := provision.LoadSignerPEM(cert, key, pw)
+		if err != nil {
+			return nil, fmt.Errorf("--sign-cert/--sign-key: %w", err)
+		}
+		return s, nil
+	case cert != "" || key != "":
+		return nil, errors.New("--sign-cert and --sign-key go together")
+	}
+	return nil, nil
+}
+
+// signingPassword reads --password-file or prompts without echo; a
+// password is never a flag value.
+func signingPassword(c *cli.Context) provision.PasswordFunc {
+	return func(msg string) ([]byte, error) {
+		if f := c.String("password-file"); f != "" {
+			return readSecretFile(f)
+		}
+		tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+		if err != nil || !term.IsTerminal(int(tty.Fd())) {
+			return nil, fmt.Errorf("%s: give --password-file (there is no terminal to prompt on)", msg)
+		}
+		defer tty.Close()
+		return prompt(tty, msg+": ")
+	}
+}
+
+// writeArtefact writes a public artefact atomically. out must end in ext,
+// so a signed package can never be saved under an unsigned name or back.
+func writeArtefact(out, ext string, data []byte) error {
+	if !strings.EqualFold(filepath.Ext(out), ext) {
+		return fmt.Errorf("--out %s: this package must be named *%s", out, ext)
+	}
+	if err := atomicfile.WriteFile(out, data, 0o644); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
+}
+
+// artefactReport is the --json output of every package command.
+type artefactReport struct {
+	File         string   `json:"file"`
+	Size         int      `json:"size"`
+	SHA256       string   `json:"sha256"`
+	Signed       bool     `json:"signed"`
+	Profile      string   `json:"profile,omitempty"`
+	Compression  string   `json:"compression,omitempty"`
+	Instructions string   `json:"instructions,omitempty"`
+	RootSubject  string   `json:"root_subject,omitempty"`
+	RootSHA256   string   `json:"root_sha256,omitempty"`
+	RootSHA1     string   `json:"root_sha1,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
+}
+
+func newReport(file string, data []byte, chain *provision.Chain) artefactReport {
+	sum := sha256.Sum256(data)
+	r := artefactReport{File: file, Size: len(data), SHA256: hex.EncodeToString(sum[:])}
+	if chain != nil {
+		r.RootSubject = chain.Root.Subject.String()
+		r.RootSHA256 = provision.SHA256(chain.Root).Colon()
+		r.RootSHA1 = provision.SHA1(chain.Root).Colon()
+	}
+	return r
+}
+
+// print writes the report as JSON or as lines for people, warnings and
+// notes on stderr.
+func (r artefactReport) print(c *cli.Context, notes ...string) error {
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, r)
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "wrote %s (%d bytes)\n", r.File, r.Size)
+	if r.Instructions != "" {
+		fmt.Fprintf(w, "wrote %s\n", r.Instructions)
+	}
+	if r.RootSHA256 != "" {
+		fmt.Fprintf(w, "root %s\n  SHA-256 %s\n  SHA-1   %s\n", r.RootSubject, r.RootSHA256, r.RootSHA1)
+	}
+	for _, s := range r.Warnings {
+		fmt.Fprintln(stderr(c), "pushca: warning:", s)
+	}
+	for _, n := range notes {
+		fmt.Fprintln(stderr(c), "pushca: note:", n)
+	}
+	return nil
+}
+
+func packageWMCommand() *cli.Command {
+	flags := append(chainFlags(), accountFlags()...)
+	flags = append(flags,
+		&cli.StringFlag{Name: "profile", Value: profile.Default, Usage: "Windows Mobile profile: wm5, wm6 or wm65"},
+		&cli.StringFlag{Name: "out", Usage: "output file (default pushca-PROFILE.cab, or .cpf when signed)"},
+		&cli.BoolFlag{Name: "certs-only", Usage: "only the certificates (no --server/--user needed)"},
+		&cli.BoolFlag{Name: "account-only", Usage: "only the Exchange account, no certificates"},
+		&cli.BoolFlag{Name: "mszip", Usage: "compress _setup.xml (refused for wm5, which reads only stored CABs)"},
+		&cli.BoolFlag{Name: "allow-ssl-option", Usage: "let the user switch SSL off on the device"},
+		&cli.StringFlag{Name: "peak-start", Value: "0800", Usage: "start of peak time, HHMM"},
+		&cli.StringFlag{Name: "peak-end", Value: "1800", Usage: "end of peak time, HHMM"},
+		&cli.StringFlag{Name: "peak-days", Value: "Mon,Tue,Wed,Thr,Fri", Usage: "peak days, from Sun Mon Tue Wed Thr Fri Sat"},
+		&cli.IntFlag{Name: "email-age", Value: 2, Usage: "mail age filter, ActiveSync FilterType (0 all, 1 day, 2 three days, 3 week, 4 two weeks, 5 month)"},
+		&cli.IntFlag{Name: "calendar-age", Value: 4, Usage: "calendar age filter, ActiveSync FilterType (0 all, 4 two weeks, 5 month, 6 three months, 7 six months)"},
+		&cli.StringFlag{Name: "disable", Usage: "content types to leave off, from mail,calendar,contacts,tasks"},
+		&cli.IntFlag{Name: "peak-frequency", DefaultText: "not written", Usage: "UNCONFIRMED: Sync CSP PeakFrequency value"},
+		&cli.BoolFlag{Name: "save-password", DefaultText: "not written", Usage: "UNCONFIRMED: write SavePassword (=false writes 0)"},
+		&cli.BoolFlag{Name: "use-ssl", DefaultText: "not written", Usage: "UNCONFIRMED: write UseSSL (=false writes 0)"},
+		&cli.StringFlag{Name: "uri", Usage: "UNCONFIRMED: write URI, e.g. Microsoft-Server-ActiveSync"},
+		jsonFlag,
+	)
+	flags = append(flags, signFlags()...)
+	return &cli.Command{
+		Name:  "wm",
+		Usage: "Windows Mobile provisioning CAB: root and intermediates, Exchange account, or both",
+		UsageText: `pushca package wm --server mail.example.com --user jdoe --domain CORP
+   pushca package wm --certs-only --profile wm6 --mszip --out corp-root.cab
+   pushca package wm --server mail.example.com --user jdoe --sign-p12 signer.p12 --password-file pw.txt`,
+		Flags:  flags,
+		Action: packageWM,
+	}
+}
+
+func packageWM(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("package wm takes no arguments, got %q (see --help)", c.Args().Slice())
+	}
+	prof, err := profile.Get(c.String("profile"))
+	if err != nil {
+		return fmt.Errorf("--profile: %w", err)
+	}
+	if !prof.Legacy {
+		return fmt.Errorf("--profile %s: Windows Mobile packages need wm5, wm6 or wm65", prof.Name)
+	}
+	certsOnly, accountOnly := c.Bool("certs-only"), c.Bool("account-only")
+	if certsOnly && accountOnly {
+		return errors.New("--certs-only and --account-only exclude each other")
+	}
+	var doc provision.WMDocument
+	if !accountOnly {
+		chain, err := readChain(c)
+		if err != nil {
+			return err
+		}
+		doc.Chain = &chain
+	}
+	if !certsOnly {
+		if c.String("server") == "" || c.String("user") == "" {
+			return errors.New("--server and --user are required (or --certs-only)")
+		}
+		doc.Account = &provision.Account{Server: c.String("server"), User: c.String("user"), Domain: c.String("domain")}
+		if doc.Sync, err = syncOptions(c, prof); err != nil {
+			return err
+		}
+	}
+	signer, err := readSigner(c)
+	if err != nil {
+		return err
+	}
+	pkg, err := doc.Package(provision.CABOptions{Profile: prof, MSZIP: c.Bool("mszip"), Signer: signer})
+	if err != nil {
+		return err
+	}
+	out := c.String("out")
+	if out == "" {
+		out = "pushca-" + prof.Name + pkg.Ext
+	}
+	if err := writeArtefact(out, pkg.Ext, pkg.Data); err != nil {
+		return err
+	}
+	r := newReport(out, pkg.Data, doc.Chain)
+	r.Signed, r.Profile, r.Warnings = signer != nil, prof.Name, pkg.Warnings
+	r.Compression = "none"
+	if c.Bool("mszip") {
+		r.Compression = "mszip"
+	}
+	note := "unsigned: Pocket PCs install it; phone editions and locked devices usually refuse unsigned provisioning"
+	if signer != nil {
+		note = "signed: this helps only if the signer's chain ends in a certificate already in the device's SPC store"
+	}
+	return r.print(c, note)
+}
+
+// syncOptions starts from the documented defaults and applies the flags;
+// unconfirmed parms are written only when their flag is given.
+func syncOptions(c *cli.Context, prof profile.Profile) (provision.SyncOptions, error) {
+	o, err := provision.DefaultSyncOptions(prof)
+	if err != nil {
+		return o, err
+	}
+	o.AllowSSLOption = c.Bool("allow-ssl-option")
+	o.PeakStart, o.PeakEnd = c.String("peak-start"), c.String("peak-end")
+	if o.PeakDays, err = peakDays(c.String("peak-days")); err != nil {
+		return o, err
+	}
+	o.EmailAgeFilter, o.CalendarAgeFilter = c.Int("email-age"), c.Int("calendar-age")
+	if d := c.String("disable"); d != "" {
+		for _, t := range strings.Split(d, ",") {
+			switch strings.ToLower(strings.TrimSpace(t)) {
+			case "mail":
+				o.Mail = false
+			case "calendar":
+				o.Calendar = false
+			case "contacts":
+				o.Contacts = false
+			case "tasks":
+				o.Tasks = false
+			default:
+				return o, fmt.Errorf("--disable %q: not one of mail, calendar, contacts, tasks", t)
+			}
+		}
+	}
+	if c.IsSet("peak-frequency") {
+		v := c.Int("peak-frequency")
+		o.PeakFrequency = &v
+	}
+	if c.IsSet("save-password") {
+		v := c.Bool("save-password")
+		o.SavePassword = &v
+	}
+	if c.IsSet("use-ssl") {
+		v := c.Bool("use-ssl")
+		o.UseSSL = &v
+	}
+	o.URI = c.String("uri")
+	return o, nil
+}
+
+// peakDays parses "Mon,Tue" into the Sync CSP's week; "Thu" is taken for
+// the CSP's "Thr", since people type the former.
+func peakDays(s string) ([7]bool, error) {
+	var days [7]bool
+	if strings.TrimSpace(s) == "" {
+		return days, nil
+	}
+	names := []string{"sun", "mon", "tue", "wed", "thr", "fri", "sat"}
+next:
+	for _, d := range strings.Split(s, ",") {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if d == "thu" {
+			d = "thr"
+		}
+		for i, n := range names {
+			if d == n {
+				days[i] = true
+				continue next
+			}
+		}
+		return days, fmt.Errorf("--peak-days %q: not one of Sun Mon Tue Wed Thr Fri Sat", d)
+	}
+	return days, nil
+}
+
+func packageIOSCommand() *cli.Command {
+	flags := append(chainFlags(), accountFlags()...)
+	flags = append(flags,
+		&cli.StringFlag{Name: "email", Usage: "e-mail address (iOS asks when absent)"},
+		&cli.StringFlag{Name: "display-name", Usage: "profile name shown on the install screen"},
+		&cli.StringFlag{Name: "organization", Usage: "organisation shown on the install screen"},
+		&cli.BoolFlag{Name: "root-only", Usage: "only the root certificate, no account"},
+		&cli.StringFlag{Name: "out", Value: "pushca.mobileconfig", Usage: "output file"},
+		jsonFlag,
+	)
+	flags = append(flags, signFlags()...)
+	return &cli.Command{
+		Name:  "ios",
+		Usage: "iPhone/iPad configuration profile: root certificate and Exchange account (never a password)",
+		UsageText: `pushca package ios --server mail.example.com --user jdoe --email jdoe@example.com
+   pushca package ios --root-only --out corp-root.mobileconfig
+   pushca package ios --server mail.example.com --user jdoe --sign-cert signer.pem --sign-key signer.key`,
+		Flags:  flags,
+		Action: packageIOS,
+	}
+}
+
+func packageIOS(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("package ios takes no arguments, got %q (see --help)", c.Args().Slice())
+	}
+	chain, err := readChain(c)
+	if err != nil {
+		return err
+	}
+	m := provision.Mobileconfig{Chain: chain, DisplayName: c.String("display-name"), Organization: c.String("organization")}
+	switch {
+	case c.Bool("root-only"):
+		if c.IsSet("server") || c.IsSet("user") || c.IsSet("email") {
+			return errors.New("--root-only takes no --server, --user or --email")
+		}
+	case c.String("server") == "" || c.String("user") == "":
+		return errors.New("--server and --user are required (or --root-only)")
+	default:
+		m.Account = &provision.Account{Server: c.String("server"), User: c.String("user"), Domain: c.String("domain"), Email: c.String("email")}
+	}
+	signer, err := readSigner(c)
+	if err != nil {
+		return err
+	}
+	data, err := m.Plist()
+	if err != nil {
+		return err
+	}
+	ios, err := profile.Get("ios")
+	if err != nil {
+		return err
+	}
+	note := "unsigned: iOS shows the profile as \"Not Verified\"; give --sign-cert/--sign-key or --sign-p12 to sign it"
+	if signer != nil {
+		if data, err = provision.SignMobileconfig(data, signer, provision.SignatureHash(ios)); err != nil {
+			return err
+		}
+		note = "signed: iOS shows \"Verified\" only when it trusts the signer's chain"
+	}
+	out := c.String("out")
+	if err := writeArtefact(out, ".mobileconfig", data); err != nil {
+		return err
+	}
+	r := newReport(out, data, &chain)
+	r.Signed, r.Profile = signer != nil, ios.Name
+	return r.print(c, note)
+}
+
+func packageAndroidCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "android",
+		Usage: "Android root certificate (.crt, DER) with installation instructions (.txt beside it)",
+		UsageText: `pushca package android
+   pushca package android --root corp-root.pem --out corp-root.crt --json`,
+		Flags: append(chainFlags(),
+			&cli.StringFlag{Name: "out", Value: "pushca-root.crt", Usage: "output file; the instructions go to the same name with .txt"},
+			jsonFlag,
+		),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("package android takes no arguments, got %q (see --help)", c.Args().Slice())
+			}
+			chain, err := readChain(c)
+			if err != nil {
+				return err
+			}
+			// Android installs only the root; intermediates come from the server.
+			chain.Intermediates = nil
+			out := c.String("out")
+			pkg, err := provision.Android(chain, filepath.Base(out))
+			if err != nil {
+				return err
+			}
+			if err := writeArtefact(out, ".crt", pkg.CRT); err != nil {
+				return err
+			}
+			txt := strings.TrimSuffix(out, filepath.Ext(out)) + ".txt"
+			if err := atomicfile.WriteFile(txt, pkg.Instructions, 0o644); err != nil {
+				return err
+			}
+			r := newReport(out, pkg.CRT, &chain)
+			r.Instructions = txt
+			return r.print(c)
+		},
+	}
+}
