@@ -49,9 +49,6 @@ type SyncOptions struct {
 	URI string
 }
 
-// Sync CSP day names, indexed by time.Weekday; Thursday really is "Thr".
-var peakDayNames = [7]string{"Sun", "Mon", "Tue", "Wed", "Thr", "Fri", "Sat"}
-
 // DefaultSyncOptions returns the documented defaults for a Windows Mobile
 // profile: SSL fixed on, peak 08:00-18:00 Monday to Friday, all four content
 // types on, mail three days and calendar two weeks back (small devices, slow
@@ -138,7 +135,8 @@ func syncCSP(a Account, o SyncOptions) (*characteristic, error) {
 	settings.add("HeartbeatMax", strconv.Itoa(o.Heartbeat.Max))
 	settings.add("HeartbeatMin", strconv.Itoa(o.Heartbeat.Min))
 	days := &characteristic{Type: "PeakDays"}
-	for i, name := range peakDayNames {
+	// Indexed by time.Weekday; Thursday really is "Thr" in the Sync CSP.
+	for i, name := range [7]string{"Sun", "Mon", "Tue", "Wed", "Thr", "Fri", "Sat"} {
 		days.add(name, bit(o.PeakDays[i]))
 	}
 	settings.Children = append(settings.Children, days)
