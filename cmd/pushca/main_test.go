@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// pushcaBin is the binary built once for the end-to-end tests: they run
+// what users run.
+var pushcaBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pushca-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pushcaBin = filepath.Join(dir, "pushca")
+	build := exec.Command("go", "build", "-o", pushcaBin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build pushca:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runPushca runs the binary in its own session (no controlling terminal,
+// as under cron or CI), bounded to two minutes.
+func runPushca(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, pushcaBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run pushca %v: %v", args, err)
+	}
+	return result{o.String(), e.String(), code}
+}
+
+// mustPushca runs the binary and fails the test on a non-zero exit.
+func mustPushca(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	r := runPushca(t, env, args...)
+	if r.code != 0 {
+		t.Fatalf("pushca %v: exit %d\nstdout: %s\nstderr: %s", args, r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// passwordEnv writes a password file and returns the environment naming it.
+func passwordEnv(t *testing.T, pw string) []string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(f, []byte(pw+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"PUSHCA_PASSWORD_FILE=" + f}
+}
+
+// Every command a user can reach has --help text with an example.
+func TestEveryCommandHasExample(t *testing.T) {
+	var walk func(prefix string, cmds []*cli.Command)
+	walk = func(prefix string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			name := prefix + " " + c.Name
+			if len(c.Subcommands) > 0 {
+				walk(name, c.Subcommands)
+				continue
+			}
+			if !strings.Contains(c.UsageText, "pushca ") {
+				t.Errorf("%s: --help has no example (UsageText)", name)
+			}
+		}
+	}
+	walk("pushca", newApp().Commands)
+}
+
+func TestInterspersedFlags(t *testing.T) {
+	app := newApp()
+	got := interspersed(app, strings.Fields("pushca --dir d cert issue mail.example.com --san a.example.com --json --days 3 -- --odd"))
+	want := "pushca --dir d cert issue --san a.example.com --json --days 3 mail.example.com -- --odd"
+	if strings.Join(got, " ") != want {
+		t.Errorf("got  %q\nwant %q", strings.Join(got, " "), want)
+	}
+}
