@@ -73,7 +73,11 @@ func (d *deflater) fixed(src []byte) {
 		if i+minMatch <= len(src) {
 			limit := min(maxMatch, len(src)-i)
 			for cand, n := d.head[hash(i)], 0; cand >= 0 && n < maxChain; cand, n = d.prev[cand], n+1 {
-				l := matchLen(src[cand:], src[i:i+limit])
+				c := int(cand)
+				if length > 0 && src[c+length] != src[i+length] {
+					continue // cannot beat the match in hand
+				}
+				l := matchLen(src[c:], src[i:i+limit])
 				if l > length {
 					length, dist = l, i-int(cand)
 					if l >= niceMatch || l == limit {
@@ -95,8 +99,15 @@ func (d *deflater) fixed(src []byte) {
 	}
 }
 
+// matchLen returns how many leading bytes of b a repeats; a is at least as
+// long as b.
 func matchLen(a, b []byte) int {
 	n := 0
+	for ; n+8 <= len(b); n += 8 {
+		if x := le.Uint64(a[n:]) ^ le.Uint64(b[n:]); x != 0 {
+			return n + bits.TrailingZeros64(x)/8
+		}
+	}
 	for n < len(b) && a[n] == b[n] {
 		n++
 	}

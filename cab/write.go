@@ -60,15 +60,19 @@ func Build(files []File, opt Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, nblocks := dataBlocks(files, opt.Compression)
+	var total int
+	for _, f := range files {
+		total += len(f.Data)
+	}
+	nblocks := (total + maxBlock - 1) / maxBlock
 	coffFiles := headerSize + folderSize
 	coffData := coffFiles + len(entries)
-	size := coffData + len(data)
-
-	b := make([]byte, 0, size)
+	// Room for the worst case, 7 bytes of MSZIP overhead a block, so the
+	// blocks are written in place.
+	b := make([]byte, 0, coffData+total+nblocks*(dataHeaderSize+7))
 	b = append(b, "MSCF"...)
 	b = le.AppendUint32(b, 0) // reserved1
-	b = le.AppendUint32(b, uint32(size))
+	b = le.AppendUint32(b, 0) // cbCabinet, set below
 	b = le.AppendUint32(b, 0) // reserved2
 	b = le.AppendUint32(b, uint32(coffFiles))
 	b = le.AppendUint32(b, 0) // reserved3
@@ -84,7 +88,8 @@ func Build(files []File, opt Options) ([]byte, error) {
 	b = le.AppendUint16(b, uint16(opt.Compression))
 
 	b = append(b, entries...)
-	b = append(b, data...)
+	b = appendBlocks(b, files, opt.Compression)
+	le.PutUint32(b[8:], uint32(len(b)))
 	return b, nil
 }
 
@@ -163,17 +168,14 @@ func isASCII(s string) bool {
 	return true
 }
 
-// dataBlocks returns the CFDATA blocks of the files' concatenated bytes and
-// their number.
-func dataBlocks(files []File, c Compression) ([]byte, int) {
-	var out, payload []byte
+// appendBlocks appends the CFDATA blocks of the files' concatenated bytes.
+func appendBlocks(b []byte, files []File, c Compression) []byte {
+	var payload []byte
 	var d *deflater
 	if c == MSZIP {
 		d = new(deflater)
 	}
-	n := 0
 	eachBlock(files, func(block []byte) {
-		n++
 		data := block
 		if d != nil {
 			// Every block deflates on its own, as gcab writes them, so a
@@ -183,12 +185,12 @@ func dataBlocks(files []File, c Compression) ([]byte, int) {
 		}
 		// Deflated, a block grows by 7 bytes at most, so cbData fits its u16.
 		cbData, cbUncomp := uint16(len(data)), uint16(len(block))
-		out = le.AppendUint32(out, blockChecksum(data, cbData, cbUncomp))
-		out = le.AppendUint16(out, cbData)
-		out = le.AppendUint16(out, cbUncomp)
-		out = append(out, data...)
+		b = le.AppendUint32(b, blockChecksum(data, cbData, cbUncomp))
+		b = le.AppendUint16(b, cbData)
+		b = le.AppendUint16(b, cbUncomp)
+		b = append(b, data...)
 	})
-	return out, n
+	return b
 }
 
 // eachBlock calls fn with each consecutive 32768-byte piece of the files'
