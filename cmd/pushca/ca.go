@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/sha1"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -11,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pushca/pushca/internal/atomicfile"
+	"github.com/pushca/pushca/provision"
 )
 
 func caCommand() *cli.Command {
@@ -73,7 +72,7 @@ func caCommand() *cli.Command {
 					}
 					info := func(x *x509.Certificate) certInfo {
 						return certInfo{x.Subject.CommonName, x.SerialNumber.String(), x.SignatureAlgorithm.String(), x.NotAfter.UTC(),
-							fmt.Sprintf("%X", sha256.Sum256(x.Raw)), fmt.Sprintf("%X", sha1.Sum(x.Raw))}
+							provision.SHA256(x).Colon(), provision.SHA1(x).Colon()}
 					}
 					out := map[string]any{
 						"dir": authority.Layout().Dir, "profile": authority.Profile().Name,

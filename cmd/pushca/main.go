@@ -47,6 +47,8 @@ func newApp() *cli.App {
 			initCommand(),
 			certCommand(),
 			caCommand(),
+			packageCommand(),
+			qrCommand(),
 			profilesCommand(),
 		},
 		// Errors are printed once, by main.
