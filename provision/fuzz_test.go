@@ -95,15 +95,15 @@ func plistStrings(t *testing.T, doc []byte) []string {
 
 func FuzzMobileconfig(f *testing.F) {
 	for _, s := range fuzzSeeds {
-		f.Add("mail.example.com", s, s, "", s)
-		f.Add(s, "jdoe", "", s+"@example.com", "")
+		f.Add("mail.example.com", s, s, "", s, s)
+		f.Add(s, "jdoe", "", s+"@example.com", "", "")
 	}
 	p := newPKI(f, x509.SHA256WithRSA)
-	f.Fuzz(func(t *testing.T, host, user, domain, email, name string) {
-		m := Mobileconfig{Chain: p.chain(), Account: &Account{Server: host, User: user, Domain: domain, Email: email}, DisplayName: name}
+	f.Fuzz(func(t *testing.T, host, user, domain, email, name, org string) {
+		m := Mobileconfig{Chain: p.chain(), Account: &Account{Server: host, User: user, Domain: domain, Email: email}, DisplayName: name, Organization: org}
 		doc, err := m.Plist()
 		if err != nil {
-			if m.Account.check() == nil && checkText("display name", name) == nil {
+			if m.Account.check() == nil && checkText("display name", name) == nil && checkText("organization", org) == nil {
 				t.Fatalf("valid input refused: %v", err)
 			}
 			return
@@ -113,7 +113,7 @@ func FuzzMobileconfig(f *testing.F) {
 		if domain != "" {
 			wantUser = domain + `\` + user
 		}
-		for _, want := range []string{host, wantUser, email, name} {
+		for _, want := range []string{host, wantUser, email, name, org} {
 			if want != "" && !strings.Contains("\x00"+strs+"\x00", "\x00"+want+"\x00") {
 				t.Fatalf("%q is not a <string> of the output", want)
 			}

@@ -244,7 +244,7 @@ func TestCombinedDocumentOrder(t *testing.T) {
 	}
 	tree := checkWM(t, doc)
 	if len(tree) != 2 || tree[0].Type != "CertificateStore" || tree[1].Type != "Sync" {
-		t.Fatalf("top level %v, want CertificateStore then Sync", []string{tree[0].Type})
+		t.Fatalf("top level %+v, want CertificateStore then Sync", tree)
 	}
 }
 

@@ -72,6 +72,11 @@ func (d WMDocument) Package(opt CABOptions) (WMPackage, error) {
 		pkg.Warnings = chainWarnings(p, *d.Chain)
 	}
 	if s := opt.Signer; s != nil {
+		for _, c := range s.Chain {
+			if err := p.CheckSignature(c.SignatureAlgorithm); err != nil {
+				pkg.Warnings = append(pkg.Warnings, fmt.Sprintf("signing certificate %q: %v", c.Subject.CommonName, err))
+			}
+		}
 		if pkg.Data, err = cab.Sign(b, s.Key, s.Chain, SignatureHash(p)); err != nil {
 			return WMPackage{}, fmt.Errorf("sign provisioning CAB with %q: %w", s.Chain[0].Subject.CommonName, err)
 		}

@@ -132,6 +132,13 @@ func TestCABWarnsAboutSHA256ChainForWM(t *testing.T) {
 	if len(pkg.Warnings) != 2 || !strings.Contains(pkg.Warnings[0], "SHA-1") {
 		t.Fatalf("warnings %q, want one per SHA-256 certificate", pkg.Warnings)
 	}
+	s := &Signer{Key: p.sigKey, Chain: []*x509.Certificate{p.signer, p.inter}}
+	if pkg, err = (WMDocument{Chain: &c}).Package(CABOptions{Profile: wm5, Signer: s}); err != nil {
+		t.Fatal(err)
+	}
+	if len(pkg.Warnings) != 4 || !strings.Contains(pkg.Warnings[2], "signing certificate") {
+		t.Fatalf("warnings %q, want the chain's two and the signer chain's two", pkg.Warnings)
+	}
 }
 
 func TestSignedCPFVerifiesWithOsslsigncode(t *testing.T) {
@@ -142,8 +149,8 @@ func TestSignedCPFVerifiesWithOsslsigncode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pkg.Ext != ".cpf" {
-		t.Fatalf("signed package named %q, want .cpf", pkg.Ext)
+	if pkg.Ext != ".cpf" || len(pkg.Warnings) != 0 {
+		t.Fatalf("signed package named %q, warnings %q", pkg.Ext, pkg.Warnings)
 	}
 	checkCAB(t, pkg)
 	f := filepath.Join(t.TempDir(), "signed.cpf")
