@@ -3,6 +3,7 @@ package eas
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -121,15 +122,12 @@ func (enc *encoder) element(e *Element, depth int) error {
 	enc.buf = append(enc.buf, tok|contentBit)
 	switch {
 	case e.Opaque != nil:
-		enc.buf = append(enc.buf, tokOpaque)
-		enc.buf = appendMBUint32(enc.buf, uint32(len(e.Opaque)))
-		enc.buf = append(enc.buf, e.Opaque...)
+		enc.opaque(e.Opaque)
+	case strings.IndexByte(e.Text, 0) >= 0:
+		// STR_I ends at NUL, so such text (possible when it arrived as
+		// OPAQUE) goes back out as OPAQUE.
+		enc.opaque([]byte(e.Text))
 	case e.Text != "":
-		for i := 0; i < len(e.Text); i++ {
-			if e.Text[i] == 0 {
-				return fmt.Errorf("%s: text holds a NUL byte, which STR_I cannot carry", e.Tag)
-			}
-		}
 		enc.buf = append(enc.buf, tokStrI)
 		enc.buf = append(enc.buf, e.Text...)
 		enc.buf = append(enc.buf, 0)
@@ -144,6 +142,12 @@ func (enc *encoder) element(e *Element, depth int) error {
 	}
 	enc.buf = append(enc.buf, tokEnd)
 	return nil
+}
+
+func (enc *encoder) opaque(b []byte) {
+	enc.buf = append(enc.buf, tokOpaque)
+	enc.buf = appendMBUint32(enc.buf, uint32(len(b)))
+	enc.buf = append(enc.buf, b...)
 }
 
 func appendMBUint32(b []byte, v uint32) []byte {

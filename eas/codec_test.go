@@ -227,11 +227,17 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+func TestNULTextGoesAsOpaque(t *testing.T) {
+	out, err := Encode(TextElement("Ping:Status", "a\x00b"))
+	if err != nil || hex.EncodeToString(out) != "03016a00000d47c303610062"+"01" {
+		t.Fatalf("%x, %v", out, err)
+	}
+}
+
 func TestEncodeErrors(t *testing.T) {
 	for _, e := range []*Element{
 		TextElement("Ping:Nope", "1"),
 		TextElement("Nope:Ping", "1"),
-		TextElement("Ping:Status", "a\x00b"),
 		NewElement("Ping:Ping", &Element{Tag: "Ping:0x04"}),
 	} {
 		if _, err := Encode(e); err == nil {

@@ -140,3 +140,28 @@ func TestTypedParseErrors(t *testing.T) {
 		t.Errorf("65-character SyncKey: %v", err)
 	}
 }
+
+// TestUnknownChildrenSkipped: a 14.x server sends policy settings beyond our
+// subset; the typed parser must keep what it knows and skip the rest.
+func TestUnknownChildrenSkipped(t *testing.T) {
+	doc := NewElement("Provision:Provision", TextElement("Provision:Status", "1"),
+		NewElement("Provision:Policies", NewElement("Provision:Policy",
+			TextElement("Provision:PolicyType", PolicyTypeWBXML), TextElement("Provision:Status", "1"),
+			TextElement("Provision:PolicyKey", "42"),
+			NewElement("Provision:Data", NewElement("Provision:EASProvisionDoc",
+				TextElement("Provision:DevicePasswordEnabled", "1"),
+				TextElement("Provision:0x2e", "0"), // AllowBluetooth, not in our tables
+				TextElement("Provision:MinDevicePasswordLength", "6"))))))
+	b, err := Encode(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ParseProvisionResponse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := r.Policies[0].Data.EASProvisionDoc
+	if r.Policies[0].PolicyKey != 42 || !d.DevicePasswordEnabled || d.MinDevicePasswordLength != 6 {
+		t.Fatalf("%+v %+v", r.Policies[0], d)
+	}
+}

@@ -339,10 +339,10 @@ func (q *Request) Encode() (rawQuery string, h http.Header, err error) {
 	if !q.Base64 {
 		v := url.Values{}
 		v.Set("Cmd", q.Cmd)
-		v.Set("User", q.User)
 		v.Set("DeviceId", q.DeviceID)
 		v.Set("DeviceType", q.DeviceType)
 		for k, s := range map[string]string{
+			"User":           q.User,
 			"AttachmentName": q.AttachmentName, "CollectionId": q.CollectionID,
 			"ItemId": q.ItemID, "LongId": q.LongID, "Occurrence": q.Occurrence,
 		} {
