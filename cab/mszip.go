@@ -24,6 +24,7 @@ const (
 	hashBits  = 15
 	maxChain  = 128 // candidates tried per position: ratio against speed
 	niceMatch = 128 // a match this long ends the search
+	maxInsert = 32  // positions inside longer matches are not indexed
 )
 
 // deflater holds the match finder's tables between blocks so a cabinet
@@ -93,6 +94,12 @@ func (d *deflater) fixed(src []byte) {
 			continue
 		}
 		d.bw.match(length, dist)
+		if length > maxInsert {
+			// As zlib does: long matches are mostly runs, where indexing
+			// every position costs the most time and gains nothing.
+			i += length
+			continue
+		}
 		for end := i + length; i < end; i++ {
 			insert(i)
 		}
