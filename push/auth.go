@@ -1,6 +1,7 @@
 package push
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/pushca/pushca/eas"
 )
 
 // Back-off after failed logins, per client address.
@@ -41,15 +44,16 @@ func (a *Auth) Check(w http.ResponseWriter, r *http.Request) (string, bool) {
 		http.Error(w, "too many failed logins from this address; wait and retry", http.StatusTooManyRequests)
 		return "", false
 	}
-	name, password, ok := r.BasicAuth()
-	if ok && a.users.Verify(name, password) {
+	creds, err := eas.ParseBasicAuth(r.Header.Get("Authorization"))
+	if err == nil && a.users.Verify(creds.User, creds.Password) {
 		a.fails.succeeded(host)
-		user, _ := NormalizeUser(name)
+		user, _ := NormalizeUser(creds.User)
 		return user, true
 	}
-	if ok {
+	if !errors.Is(err, eas.ErrNoCredentials) {
+		// Credentials format as the login only.
 		n := a.fails.failed(host)
-		a.log.Info("login failed", "client", host, "user", name[:min(len(name), 64)], "failures", n)
+		a.log.Info("login failed", "client", host, "login", creds.String(), "failures", n)
 	}
 	// Exact case, as Exchange sends it (see options).
 	w.Header()["WWW-Authenticate"] = []string{fmt.Sprintf("Basic realm=%q", a.realm)}

@@ -51,6 +51,10 @@ type Device struct {
 	ID       string `json:"id"`
 	Type     string `json:"type,omitempty"`
 	Protocol string `json:"protocol,omitempty"`
+	// Model, OS and UserAgent are what the device says about itself.
+	Model     string `json:"model,omitempty"`
+	OS        string `json:"os,omitempty"`
+	UserAgent string `json:"userAgent,omitempty"`
 
 	// PolicyKey is the acknowledged key; PendingPolicyKey the temporary one
 	// handed out in the first Provision phase.

@@ -37,6 +37,7 @@ func (h *activeSync) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "private")
+	w.Header()["MS-Server-ActiveSync"] = []string{serverVersion}
 	switch r.Method {
 	case http.MethodOptions, http.MethodPost:
 	default:
@@ -61,7 +62,6 @@ func (h *activeSync) options(w http.ResponseWriter) {
 	hd.Set("Public", "OPTIONS,POST")
 	// Set directly, not with Set: Go would send "Ms-Asprotocolversions", and
 	// old devices may compare header names with the case Exchange uses.
-	hd["MS-Server-ActiveSync"] = []string{serverVersion}
 	hd["MS-ASProtocolVersions"] = []string{protocolVersions}
 	hd["MS-ASProtocolCommands"] = []string{protocolCommands}
 	w.WriteHeader(http.StatusOK)

@@ -8,18 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-)
 
-// Ping statuses ([MS-ASCMD] Ping).
-const (
-	PingStatusExpired        = 1
-	PingStatusChanges        = 2
-	PingStatusMissing        = 3
-	PingStatusSyntax         = 4
-	PingStatusBadHeartbeat   = 5
-	PingStatusTooManyFolders = 6
-	PingStatusHierarchyStale = 7
-	PingStatusServerError    = 8
+	"github.com/pushca/pushca/eas"
 )
 
 // Exchange 2007/2010's heartbeat bounds, seconds.
@@ -110,7 +100,7 @@ type PingRequest struct {
 // PingResult is the answer to a Ping. Folders lists changed folders (Status
 // 2); Heartbeat the allowed bound (Status 5); MaxFolders the limit (Status 6).
 type PingResult struct {
-	Status     int
+	Status     eas.PingStatus
 	Folders    []string
 	Heartbeat  int
 	MaxFolders int
@@ -238,17 +228,17 @@ func (h *Hub) Ping(ctx context.Context, user, device string, req PingRequest) (P
 	}
 	switch {
 	case hb == 0 || len(folders) == 0:
-		return PingResult{Status: PingStatusMissing}, nil
+		return PingResult{Status: eas.PingMissingParameters}, nil
 	case hb < h.bounds.Min:
-		return PingResult{Status: PingStatusBadHeartbeat, Heartbeat: h.bounds.Min}, nil
+		return PingResult{Status: eas.PingHeartbeatOutOfRange, Heartbeat: h.bounds.Min}, nil
 	case hb > h.bounds.Max:
-		return PingResult{Status: PingStatusBadHeartbeat, Heartbeat: h.bounds.Max}, nil
+		return PingResult{Status: eas.PingHeartbeatOutOfRange, Heartbeat: h.bounds.Max}, nil
 	case len(folders) > h.maxFolders:
-		return PingResult{Status: PingStatusTooManyFolders, MaxFolders: h.maxFolders}, nil
+		return PingResult{Status: eas.PingTooManyFolders, MaxFolders: h.maxFolders}, nil
 	}
 	for _, id := range folders {
 		if !isFolder(id) {
-			return PingResult{Status: PingStatusHierarchyStale}, nil
+			return PingResult{Status: eas.PingFolderSyncRequired}, nil
 		}
 	}
 	folders = slices.Clone(folders)
@@ -274,12 +264,12 @@ func (h *Hub) park(ctx context.Context, user, device string, dev Device, hb int,
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		return PingResult{Status: PingStatusExpired, Outcome: PingShutdown}
+		return PingResult{Status: eas.PingExpired, Outcome: PingShutdown}
 	}
 	b := h.box(user)
 	if changed := h.changedLocked(b, dev, folders); len(changed) > 0 {
 		h.mu.Unlock()
-		return PingResult{Status: PingStatusChanges, Folders: changed, Outcome: PingChanges}
+		return PingResult{Status: eas.PingChanges, Folders: changed, Outcome: PingChanges}
 	}
 	if old := h.held[key]; old != nil {
 		close(old.done)
@@ -308,16 +298,16 @@ func (h *Hub) park(ctx context.Context, user, device string, dev Device, hb int,
 			wake = b.changed
 			h.mu.Unlock()
 			if len(changed) > 0 {
-				return PingResult{Status: PingStatusChanges, Folders: changed, Outcome: PingChanges}
+				return PingResult{Status: eas.PingChanges, Folders: changed, Outcome: PingChanges}
 			}
 		case <-timer.C:
-			return PingResult{Status: PingStatusExpired, Outcome: PingExpired}
+			return PingResult{Status: eas.PingExpired, Outcome: PingExpired}
 		case <-me.done:
-			return PingResult{Status: PingStatusExpired, Outcome: PingSuperseded}
+			return PingResult{Status: eas.PingExpired, Outcome: PingSuperseded}
 		case <-h.closing:
-			return PingResult{Status: PingStatusExpired, Outcome: PingShutdown}
+			return PingResult{Status: eas.PingExpired, Outcome: PingShutdown}
 		case <-ctx.Done():
-			return PingResult{Status: PingStatusExpired, Outcome: PingCut}
+			return PingResult{Status: eas.PingExpired, Outcome: PingCut}
 		}
 	}
 }

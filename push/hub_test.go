@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/pushca/pushca/eas"
 )
 
 func newTestHub(t testing.TB, bounds HeartbeatBounds) *Hub {
@@ -93,14 +95,14 @@ func TestNewerPingEndsOlder(t *testing.T) {
 	first := startPing(t, ctx, h, "alice", "dev1", longPing)
 	other := startPing(t, ctx, h, "alice", "dev2", longPing)
 	second := startPing(t, ctx, h, "alice", "dev1", longPing)
-	if r := recv(t, first); r.Status != PingStatusExpired || r.Outcome != PingSuperseded {
+	if r := recv(t, first); r.Status != eas.PingExpired || r.Outcome != PingSuperseded {
 		t.Fatalf("older Ping: %+v, want Status 1 superseded", r)
 	}
 	notYet(t, second)
 	notYet(t, other)
 	h.Close()
 	for _, c := range []<-chan pingDone{second, other} {
-		if r := recv(t, c); r.Status != PingStatusExpired || r.Outcome != PingShutdown {
+		if r := recv(t, c); r.Status != eas.PingExpired || r.Outcome != PingShutdown {
 			t.Fatalf("on close: %+v, want Status 1 shutdown", r)
 		}
 	}
@@ -120,7 +122,7 @@ func TestDeliveryWakesEveryInboxPing(t *testing.T) {
 	}
 	for _, c := range []<-chan pingDone{a, b} {
 		r := recv(t, c)
-		if r.Status != PingStatusChanges || !slices.Equal(r.Folders, []string{inboxID}) {
+		if r.Status != eas.PingChanges || !slices.Equal(r.Folders, []string{inboxID}) {
 			t.Fatalf("got %+v, want Status 2 for the Inbox", r)
 		}
 	}
@@ -135,7 +137,7 @@ func TestPendingChangesAnswerAtOnce(t *testing.T) {
 	h := newTestHub(t, HeartbeatBounds{1, 3540})
 	h.Deliver("alice", Message{Subject: "before the Ping"})
 	r, err := h.Ping(context.Background(), "alice", "dev1", longPing)
-	if err != nil || r.Status != PingStatusChanges {
+	if err != nil || r.Status != eas.PingChanges {
 		t.Fatalf("got %+v %v, want Status 2: the device has not synced the Inbox", r, err)
 	}
 }
@@ -143,7 +145,7 @@ func TestPendingChangesAnswerAtOnce(t *testing.T) {
 func TestHeartbeatExpires(t *testing.T) {
 	h := newTestHub(t, HeartbeatBounds{1, 3540})
 	r, err := h.Ping(context.Background(), "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID}})
-	if err != nil || r.Status != PingStatusExpired || r.Outcome != PingExpired {
+	if err != nil || r.Status != eas.PingExpired || r.Outcome != PingExpired {
 		t.Fatalf("got %+v %v, want Status 1 expired", r, err)
 	}
 	dev, _ := h.devices.Get("alice", "dev1")
@@ -155,17 +157,17 @@ func TestHeartbeatExpires(t *testing.T) {
 func TestEmptyPingUsesCache(t *testing.T) {
 	h := newTestHub(t, HeartbeatBounds{1, 3540})
 	ctx := context.Background()
-	if r, _ := h.Ping(ctx, "alice", "dev1", PingRequest{}); r.Status != PingStatusMissing {
+	if r, _ := h.Ping(ctx, "alice", "dev1", PingRequest{}); r.Status != eas.PingMissingParameters {
 		t.Fatalf("empty Ping with nothing cached: %+v, want Status 3", r)
 	}
-	if r, _ := h.Ping(ctx, "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID, "6"}}); r.Status != PingStatusExpired {
+	if r, _ := h.Ping(ctx, "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID, "6"}}); r.Status != eas.PingExpired {
 		t.Fatalf("full Ping: %+v", r)
 	}
 	c := startPing(t, ctx, h, "alice", "dev1", PingRequest{})
 	if p := h.heldBy("alice", "dev1"); !slices.Equal(p.folders, []string{inboxID, "6"}) {
 		t.Fatalf("empty Ping watches %v, want the cached folders", p.folders)
 	}
-	if r := recv(t, c); r.Status != PingStatusExpired || r.Outcome != PingExpired {
+	if r := recv(t, c); r.Status != eas.PingExpired || r.Outcome != PingExpired {
 		t.Fatalf("empty Ping: %+v, want Status 1 after the cached 1 s heartbeat", r)
 	}
 }
@@ -181,11 +183,11 @@ func TestPingErrors(t *testing.T) {
 		req  PingRequest
 		want PingResult
 	}{
-		{"too short", PingRequest{Heartbeat: 59, Folders: []string{inboxID}}, PingResult{Status: PingStatusBadHeartbeat, Heartbeat: 60}},
-		{"too long", PingRequest{Heartbeat: 3541, Folders: []string{inboxID}}, PingResult{Status: PingStatusBadHeartbeat, Heartbeat: 3540}},
-		{"too many folders", PingRequest{Heartbeat: 60, Folders: many}, PingResult{Status: PingStatusTooManyFolders, MaxFolders: maxPingFolders}},
-		{"unknown folder", PingRequest{Heartbeat: 60, Folders: []string{inboxID, "99"}}, PingResult{Status: PingStatusHierarchyStale}},
-		{"no folders", PingRequest{Heartbeat: 60}, PingResult{Status: PingStatusMissing}},
+		{"too short", PingRequest{Heartbeat: 59, Folders: []string{inboxID}}, PingResult{Status: eas.PingHeartbeatOutOfRange, Heartbeat: 60}},
+		{"too long", PingRequest{Heartbeat: 3541, Folders: []string{inboxID}}, PingResult{Status: eas.PingHeartbeatOutOfRange, Heartbeat: 3540}},
+		{"too many folders", PingRequest{Heartbeat: 60, Folders: many}, PingResult{Status: eas.PingTooManyFolders, MaxFolders: maxPingFolders}},
+		{"unknown folder", PingRequest{Heartbeat: 60, Folders: []string{inboxID, "99"}}, PingResult{Status: eas.PingFolderSyncRequired}},
+		{"no folders", PingRequest{Heartbeat: 60}, PingResult{Status: eas.PingMissingParameters}},
 	} {
 		r, err := h.Ping(context.Background(), "alice", "dev1", tc.req)
 		if err != nil || r.Status != tc.want.Status || r.Heartbeat != tc.want.Heartbeat || r.MaxFolders != tc.want.MaxFolders {
