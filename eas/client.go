@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -154,7 +153,7 @@ type ProvisionResult struct {
 func (c *Client) Provision(ctx context.Context) (*ProvisionResult, error) {
 	ptype := PolicyTypeFor(c.Version)
 	first := &ProvisionRequest{Policies: []PolicyAck{{PolicyType: ptype}}}
-	if c.DeviceInformation != nil && versionAtLeast(c.Version, "14.1") {
+	if c.DeviceInformation != nil && VersionAtLeast(c.Version, "14.1") {
 		first.DeviceInformation = c.DeviceInformation
 	}
 	r1, err := call[ProvisionResponse](ctx, c, "Provision", first, false, noPolicyKey)
@@ -342,9 +341,4 @@ func (c *Client) http() *http.Client {
 		return c.HTTP
 	}
 	return http.DefaultClient
-}
-
-// versionAtLeast compares known protocol versions.
-func versionAtLeast(v, min string) bool {
-	return slices.Index(versions, v) >= slices.Index(versions, min)
 }

@@ -84,15 +84,16 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.record(q.Cmd + " " + key)
 	provisioned := q.PolicyKey == f.finalKey
-	refuse := func(m Message, status string) {
-		if q.Version >= "14.0" && len(q.Version) == 4 {
-			root, _ := ToElement(m)
-			root.Children = []*Element{TextElement(strings.Split(root.Tag, ":")[0]+":Status", status)}
-			b, _ := Encode(root)
-			w.Write(b)
+	refuse := func() {
+		if UsesHTTP449(q.Version) {
+			w.WriteHeader(449)
 			return
 		}
-		w.WriteHeader(449)
+		b, err := StatusBody(q.Cmd, StatusDeviceNotProvisioned)
+		if err != nil {
+			f.t.Error(err)
+		}
+		w.Write(b)
 	}
 	switch q.Cmd {
 	case "Provision":
@@ -123,7 +124,7 @@ func (f *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		f.reply(w, &ProvisionResponse{Status: ProvisionOK, Policies: []Policy{{PolicyType: ptype, Status: PolicyOK, PolicyKey: f.tempKey, Data: data}}})
 	case "FolderSync":
 		if !provisioned {
-			refuse(&FolderSyncResponse{}, "142")
+			refuse()
 			return
 		}
 		if _, err := ParseFolderSyncRequest(body); err != nil {

@@ -293,3 +293,25 @@ func TestRequestsFromXml2wbxml(t *testing.T) {
 		})
 	}
 }
+
+func TestStatusBodyThroughWbxml2xml(t *testing.T) {
+	for cmd, want := range map[string]string{
+		"Ping":            `<Ping xmlns="Ping:"><Status>142</Status></Ping>`,
+		"FolderSync":      `<FolderSync xmlns="FolderHierarchy:"><Status>142</Status></FolderSync>`,
+		"GetItemEstimate": `<GetItemEstimate xmlns="GetItemEstimate:"><Status>142</Status></GetItemEstimate>`,
+		"Sync":            `<Sync xmlns="AirSync:"><Status>142</Status></Sync>`,
+		"Settings":        `<Settings xmlns="Settings:"><Status>142</Status></Settings>`,
+		"Provision":       `<Provision xmlns="Provision:"><Status>142</Status></Provision>`,
+	} {
+		b, err := StatusBody(cmd, StatusDeviceNotProvisioned)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, w := xmlTree(t, wbxml2xml(t, b)), xmlTree(t, []byte(want)); got != w {
+			t.Errorf("%s: got %s, want %s", cmd, got, w)
+		}
+	}
+	if _, err := StatusBody("SendMail", 142); err == nil {
+		t.Error("StatusBody for a command without a WBXML response")
+	}
+}

@@ -21,6 +21,13 @@ var versions = []string{"2.5", "12.0", "12.1", "14.0", "14.1", "16.0", "16.1"}
 // Versions returns the protocol versions this package knows, oldest first.
 func Versions() []string { return slices.Clone(versions) }
 
+// VersionAtLeast reports whether protocol version v is min or later; an
+// unknown v is older than everything.
+func VersionAtLeast(v, min string) bool {
+	i := slices.Index(versions, v)
+	return i >= 0 && i >= slices.Index(versions, min)
+}
+
 // commandCodes maps the base64 query's command byte to the command name
 // ([MS-ASHTTP] 2.2.1.1.1.1.2); plain queries use the names.
 var commandCodes = map[byte]string{
@@ -116,10 +123,15 @@ func ParseQuery(rawQuery string, h http.Header) (*Request, error) {
 	if rawQuery == "" {
 		return nil, queryErr("Cmd", "missing")
 	}
-	if vals, err := url.ParseQuery(rawQuery); err == nil && vals.Has("Cmd") {
-		return parsePlain(vals, h)
+	// Base64 has '=' only as trailing padding; any other '=' means name=value.
+	if !strings.Contains(strings.TrimRight(rawQuery, "="), "=") {
+		return parseBase64(rawQuery)
 	}
-	return parseBase64(rawQuery)
+	vals, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, queryErr("query", "bad escaping: %v", err)
+	}
+	return parsePlain(vals, h)
 }
 
 func parsePlain(vals url.Values, h http.Header) (*Request, error) {
@@ -172,7 +184,7 @@ func parseBase64(raw string) (*Request, error) {
 	}
 	b, err := enc.DecodeString(s)
 	if err != nil {
-		return nil, queryErr("base64", "not base64 and no Cmd parameter")
+		return nil, queryErr("base64", "neither base64 nor name=value pairs")
 	}
 	r := byteReader{b: b}
 	q := &Request{Base64: true}

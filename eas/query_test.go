@@ -121,6 +121,8 @@ func TestParseQueryErrors(t *testing.T) {
 		{"jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob25lBwIBAQ", nil, "Options"},
 		{"jAAJBAp2MTQwRGV2aWNlAApTbWFydFBob25lCAV0ZXN0", nil, "parameter 8"},
 		{strings.Repeat("A", 3000), nil, "query"},
+		{"Cmd=Ping&DeviceId=%zz&DeviceType=B", v25, "query"},
+		{"User=a&DeviceId=A&DeviceType=B", v25, "Cmd"},
 	}
 	for _, c := range cases {
 		_, err := ParseQuery(c.raw, c.h)
@@ -128,6 +130,23 @@ func TestParseQueryErrors(t *testing.T) {
 		if !errors.As(err, &qe) || qe.Field != c.field {
 			t.Errorf("%q: got %v, want an error naming %s", c.raw, err, c.field)
 		}
+	}
+}
+
+func TestVersionAtLeast(t *testing.T) {
+	for _, c := range []struct {
+		v, min string
+		want   bool
+	}{
+		{"14.1", "14.0", true}, {"14.0", "14.0", true}, {"12.1", "14.0", false}, {"2.5", "12.0", false},
+		{"16.1", "2.5", true}, {"9.9", "2.5", false}, {"", "2.5", false},
+	} {
+		if got := VersionAtLeast(c.v, c.min); got != c.want {
+			t.Errorf("VersionAtLeast(%q, %q) = %v", c.v, c.min, got)
+		}
+	}
+	if !UsesHTTP449("12.1") || UsesHTTP449("14.0") {
+		t.Error("UsesHTTP449 wrong")
 	}
 }
 

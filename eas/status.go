@@ -1,6 +1,9 @@
 package eas
 
-import "strconv"
+import (
+	"fmt"
+	"strconv"
+)
 
 // Status codes any 14.0+ command response may carry in its Status element
 // ([MS-ASCMD] 2.2.2 common status codes); they replace HTTP 449.
@@ -29,4 +32,30 @@ func statusText(names map[int]string, v int) string {
 		return "invalid policy key"
 	}
 	return "status " + strconv.Itoa(v)
+}
+
+// statusElements name each command's root and top-level Status element.
+var statusElements = map[string][2]string{
+	"Ping":            {"Ping:Ping", "Ping:Status"},
+	"FolderSync":      {"FolderHierarchy:FolderSync", "FolderHierarchy:Status"},
+	"GetItemEstimate": {"GetItemEstimate:GetItemEstimate", "GetItemEstimate:Status"},
+	"Sync":            {"AirSync:Sync", "AirSync:Status"},
+	"Settings":        {"Settings:Settings", "Settings:Status"},
+	"Provision":       {"Provision:Provision", "Provision:Status"},
+}
+
+// StatusBody returns a response for cmd holding only its top-level Status:
+// how a 14.0+ server answers with a common status such as 142-144.
+func StatusBody(cmd string, status int) ([]byte, error) {
+	tags, ok := statusElements[cmd]
+	if !ok {
+		return nil, fmt.Errorf("eas: no status response for command %q", cmd)
+	}
+	return Encode(NewElement(tags[0], TextElement(tags[1], strconv.Itoa(status))))
+}
+
+// UsesHTTP449 reports whether a device of version expects HTTP 449 rather
+// than Status 142-144 when it must provision ([MS-ASHTTP]: up to 12.1).
+func UsesHTTP449(version string) bool {
+	return !VersionAtLeast(version, "14.0")
 }
