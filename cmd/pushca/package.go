@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +73,9 @@ func readChain(c *cli.Context) (provision.Chain, error) {
 	if root == "" {
 		root = layout.RootCert()
 		flag = "--dir"
+		if _, err := os.Stat(root); errors.Is(err, fs.ErrNotExist) {
+			return provision.Chain{}, fmt.Errorf("--dir %s holds no root certificate (%s): run `pushca init` first, or give --root", layout.Dir, root)
+		}
 	}
 	chain, err := provision.ReadChain(root, inters...)
 	if err != nil {

@@ -234,6 +234,9 @@ func TestPackageWMOptionsAndErrors(t *testing.T) {
 			t.Errorf("package wm %v: error %v, want one naming %q", tc.args, err, tc.want)
 		}
 	}
+	if _, _, err := run(t, dir, "package", "wm", "--certs-only"); err == nil || !strings.Contains(err.Error(), "pushca init") {
+		t.Errorf("empty state directory: %v, want a hint to run pushca init", err)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "x.cpf")); err == nil {
 		t.Error("a refused package was written")
 	}
