@@ -3,6 +3,8 @@ package cab
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -21,7 +23,7 @@ import (
 // testPKI is a throwaway root, intermediate and code-signing leaf.
 type testPKI struct {
 	root, inter, leaf *x509.Certificate
-	key               *rsa.PrivateKey
+	key, interKey     *rsa.PrivateKey
 	dir               string // root.pem, chain.pem (leaf, intermediate), key.pem
 }
 
@@ -58,12 +60,10 @@ func newPKI(t testing.TB, alg x509.SignatureAlgorithm) testPKI {
 			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
 	}
 	var p testPKI
-	var rootKey, interKey *rsa.PrivateKey
+	var rootKey *rsa.PrivateKey
 	p.root, rootKey = issue(ca("pushca test root"), nil, nil)
-	p.inter, interKey = issue(ca("pushca test intermediate"), p.root, rootKey)
-	p.leaf, p.key = issue(&x509.Certificate{Subject: pkix.Name{CommonName: "pushca test code signing"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}},
-		p.inter, interKey)
+	p.inter, p.interKey = issue(ca("pushca test intermediate"), p.root, rootKey)
+	p.leaf, p.key = issue(codeSigning("pushca test code signing"), p.inter, p.interKey)
 
 	p.dir = t.TempDir()
 	pemFile := func(name, typ string, ders ...[]byte) {
@@ -79,6 +79,11 @@ func newPKI(t testing.TB, alg x509.SignatureAlgorithm) testPKI {
 	pemFile("chain.pem", "CERTIFICATE", p.leaf.Raw, p.inter.Raw)
 	pemFile("key.pem", "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(p.key))
 	return p
+}
+
+func codeSigning(cn string) *x509.Certificate {
+	return &x509.Certificate{Subject: pkix.Name{CommonName: cn}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
 }
 
 func (p testPKI) path(name string) string { return filepath.Join(p.dir, name) }
@@ -278,5 +283,73 @@ func TestSignSHA1Chain(t *testing.T) {
 	checkExtracted(t, writeTemp(t, "signed.cab", signed), goldenFiles())
 	if err := Verify(signed, p.roots()); err == nil || !strings.Contains(err.Error(), "insecure algorithm SHA1-RSA") {
 		t.Errorf("Verify: err = %v, want Go's refusal of the SHA-1 chain", err)
+	}
+}
+
+// TestSignECDSA signs with a P-256 leaf under the RSA intermediate, for
+// modern Windows (Windows Mobile has no ECDSA): osslsigncode must verify it.
+func TestSignECDSA(t *testing.T) {
+	p := newPKI(t, x509.SHA256WithRSA)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := codeSigning("pushca test ECDSA code signing")
+	tmpl.SerialNumber = big.NewInt(7)
+	tmpl.NotBefore, tmpl.NotAfter = p.inter.NotBefore, p.inter.NotAfter
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.inter, &key.PublicKey, p.interKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsigned, err := Build(goldenFiles(), Options{Time: goldenTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := Sign(unsigned, key, []*x509.Certificate{leaf, p.inter}, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, ok := osslVerify(t, p, signed); !ok {
+		t.Fatalf("osslsigncode verify failed:\n%s", out)
+	}
+	if err := Verify(signed, p.roots()); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+}
+
+// TestSignRefuses checks what Sign must not sign.
+func TestSignRefuses(t *testing.T) {
+	p := newPKI(t, x509.SHA256WithRSA)
+	unsigned := mustHex(t, goldenHex)
+	signed := p.sign(t, unsigned, crypto.SHA256)
+	chain := []*x509.Certificate{p.leaf, p.inter}
+	for _, c := range []struct {
+		name  string
+		cab   []byte
+		key   crypto.Signer
+		chain []*x509.Certificate
+		hash  crypto.Hash
+		want  string
+	}{
+		{"signed twice", signed, p.key, chain, crypto.SHA256, "already has a header reserve"},
+		{"trailing bytes", append(bytes.Clone(unsigned), 0), p.key, chain, crypto.SHA256, "1 bytes follow"},
+		{"wrong key", unsigned, p.interKey, chain, crypto.SHA256, "key does not match"},
+		{"no chain", unsigned, p.key, nil, crypto.SHA256, "no signing certificate"},
+		{"SHA-512", unsigned, p.key, chain, crypto.SHA512, "use SHA-1 or SHA-256"},
+		{"not a cabinet", []byte("MZ"), p.key, chain, crypto.SHA256, "not a cabinet"},
+	} {
+		if _, err := Sign(c.cab, c.key, c.chain, c.hash); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
+		}
+	}
+	if err := Verify(unsigned, p.roots()); err == nil || !strings.Contains(err.Error(), "not signed") {
+		t.Errorf("Verify of an unsigned cabinet: %v", err)
+	}
+	if err := Verify(signed, x509.NewCertPool()); err == nil || !strings.Contains(err.Error(), "unknown authority") {
+		t.Errorf("Verify against other roots: %v", err)
 	}
 }
