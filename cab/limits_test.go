@@ -135,14 +135,7 @@ func TestReadMSZIPHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := parseHeader(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := h.folder(b, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := firstFolder(t, b)
 
 	// Block 1 again, deflated with block 0 as history.
 	var z bytes.Buffer
@@ -172,4 +165,37 @@ func TestReadMSZIPHistory(t *testing.T) {
 		t.Fatalf("Read: %v", err)
 	}
 	checkFiles(t, "history cabinet", cab.Files, files)
+}
+
+// TestReadOverlappingFolders builds by hand a cabinet whose 2000 folders
+// all claim the same 2000 empty blocks: walking them all would take 4
+// million steps and allocate for each, so Read must refuse at once.
+func TestReadOverlappingFolders(t *testing.T) {
+	const n = 2000
+	b, err := Build([]File{{Name: "a"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	le.PutUint16(b[26:], n) // cFolders
+	entries := b[headerSize+folderSize:]
+	folders := make([]byte, 0, n*folderSize)
+	for range n {
+		folders = le.AppendUint32(folders, 0) // coffCabStart, set below
+		folders = le.AppendUint16(folders, n)
+		folders = le.AppendUint16(folders, 0)
+	}
+	start := headerSize + len(folders) + len(entries)
+	for i := range n {
+		le.PutUint32(folders[i*folderSize:], uint32(start))
+	}
+	out := append(b[:headerSize:headerSize], folders...)
+	out = append(out, entries...)
+	out = append(out, make([]byte, n*dataHeaderSize)...) // n empty blocks, checksum 0
+	le.PutUint32(out[8:], uint32(len(out)))
+	le.PutUint32(out[16:], uint32(headerSize+len(folders)))
+
+	_, err = Read(out)
+	if err == nil || !strings.Contains(err.Error(), "folders overlap") {
+		t.Errorf("Read: err = %v, want the overlap refused", err)
+	}
 }

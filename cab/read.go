@@ -157,8 +157,11 @@ func ReadMax(b []byte, maxSize int64) (*Cabinet, error) {
 	cab := b[:h.size]
 	folders := make([]folder, h.nFolders)
 	var total int64
+	// Folders could all claim the same blocks; a cabinet cannot hold more
+	// block headers than it has room for, which bounds the walk below.
+	blocksLeft := len(cab) / dataHeaderSize
 	for i := range folders {
-		f, err := h.folder(cab, i)
+		f, err := h.folder(cab, i, &blocksLeft)
 		if err != nil {
 			return nil, err
 		}
@@ -181,7 +184,7 @@ func ReadMax(b []byte, maxSize int64) (*Cabinet, error) {
 	return &Cabinet{Files: files, Compression: folders[0].method, Signature: sig}, nil
 }
 
-func (h header) folder(cab []byte, i int) (folder, error) {
+func (h header) folder(cab []byte, i int, blocksLeft *int) (folder, error) {
 	var f folder
 	at := h.foldersAt + i*(folderSize+h.folderResv)
 	e := cab[at:]
@@ -195,6 +198,9 @@ func (h header) folder(cab []byte, i int) (folder, error) {
 		return f, fmt.Errorf("cab: folder %d: compression type %d (Quantum or LZX) is unsupported", i, method)
 	}
 	off, n := int64(le.Uint32(e)), int(le.Uint16(e[4:]))
+	if *blocksLeft -= n; *blocksLeft < 0 {
+		return f, fmt.Errorf("cab: folder %d: %d blocks, more than the cabinet has room for (folders overlap)", i, n)
+	}
 	f.blocks = make([]block, 0, n)
 	for j := range n {
 		hdr := off + dataHeaderSize + int64(h.dataResv)

@@ -245,15 +245,7 @@ func TestSignTampered(t *testing.T) {
 		t.Fatal(err)
 	}
 	signed := p.sign(t, unsigned, crypto.SHA256)
-	h, err := parseHeader(signed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := h.folder(signed[:h.size], 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := f.blocks[0].at
+	at := firstFolder(t, signed).blocks[0].at
 	le.PutUint32(signed[at:], 0)
 	signed[at+dataHeaderSize+1] ^= 0x20
 	if _, err := Read(signed); err != nil {

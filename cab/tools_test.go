@@ -64,19 +64,26 @@ func fileSets() []fileSet {
 // md5Of formats the digest cabextract -t prints.
 func md5Of(b []byte) string { return fmt.Sprintf("%x", md5.Sum(b)) }
 
-// blockSizes returns the cbUncomp of each data block of a one-folder cabinet.
-func blockSizes(t *testing.T, b []byte) []int {
+// firstFolder locates the data blocks of a cabinet's first folder.
+func firstFolder(t *testing.T, b []byte) folder {
 	t.Helper()
 	h, err := parseHeader(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := h.folder(b[:h.size], 0)
+	left := h.size / dataHeaderSize
+	f, err := h.folder(b[:h.size], 0, &left)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return f
+}
+
+// blockSizes returns the cbUncomp of each data block of a one-folder cabinet.
+func blockSizes(t *testing.T, b []byte) []int {
+	t.Helper()
 	var sizes []int
-	for _, bl := range f.blocks {
+	for _, bl := range firstFolder(t, b).blocks {
 		sizes = append(sizes, bl.cbUncomp)
 	}
 	return sizes
@@ -228,15 +235,7 @@ func TestCorruptBlock(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, err := parseHeader(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := h.folder(b, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			bl := f.blocks[3]
+			bl := firstFolder(t, b).blocks[3]
 			b[bl.at+dataHeaderSize+len(bl.data)/2] ^= 0x40
 
 			_, err = Read(b)
