@@ -29,23 +29,29 @@ const (
 	AdminDevicesPath = "/v1/devices"
 )
 
+// ReadToken returns the admin bearer token stored at path.
+func ReadToken(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read admin token (written by the first `pushca serve`): %w", err)
+	}
+	tok := strings.TrimSpace(string(data))
+	if len(tok) < 32 {
+		return "", fmt.Errorf("admin token %s is too short; delete it and restart `pushca serve` to get a new one", path)
+	}
+	return tok, nil
+}
+
 // LoadOrCreateToken returns the admin bearer token stored at path,
 // generating a random one (0600) when the file does not exist.
 func LoadOrCreateToken(path string) (string, error) {
-	data, err := os.ReadFile(path)
-	if err == nil {
-		tok := strings.TrimSpace(string(data))
-		if len(tok) < 32 {
-			return "", fmt.Errorf("admin token %s is too short; delete it to get a new one", path)
-		}
-		return tok, nil
-	}
+	tok, err := ReadToken(path)
 	if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read admin token: %w", err)
+		return tok, err
 	}
 	b := make([]byte, 32)
 	rand.Read(b)
-	tok := hex.EncodeToString(b)
+	tok = hex.EncodeToString(b)
 	if err := atomicfile.WriteFile(path, []byte(tok+"\n"), atomicfile.FileMode); err != nil {
 		return "", fmt.Errorf("save admin token: %w", err)
 	}

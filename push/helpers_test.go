@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
@@ -28,8 +29,9 @@ const testHost = "mail.test"
 
 // testCA is a root made in the test; no pushca code signs it.
 type testCA struct {
-	cert *x509.Certificate
-	key  crypto.Signer
+	cert     *x509.Certificate
+	key      crypto.Signer
+	versions int
 }
 
 func newTestCA(t testing.TB) *testCA {
@@ -100,15 +102,25 @@ func (c *testCA) leaf(t testing.TB, rsaKey bool, cn string) (chainPEM, keyPEM []
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})
 }
 
-// writeServer puts a leaf in the state directory layout.
+// writeServer puts a leaf in the state directory the way package ca does:
+// a new version directory, then the "current" symlink swapped by rename.
 func (c *testCA) writeServer(t testing.TB, dir string, rsaKey bool, cn string) KeyPair {
 	t.Helper()
 	l := ca.Layout{Dir: dir}
 	chain, key := c.leaf(t, rsaKey, cn)
-	p := KeyPair{l.ServerChain(testHost), l.ServerKey(testHost)}
-	writeFile(t, p.Cert, chain)
-	writeFile(t, p.Key, key)
-	return p
+	c.versions++
+	serial := fmt.Sprint(c.versions)
+	v := l.ServerVersion(testHost, serial)
+	writeFile(t, filepath.Join(v, filepath.Base(l.ServerChain(testHost))), chain)
+	writeFile(t, filepath.Join(v, filepath.Base(l.ServerKey(testHost))), key)
+	tmp := l.ServerCurrent(testHost) + ".tmp"
+	if err := os.Symlink(serial, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, l.ServerCurrent(testHost)); err != nil {
+		t.Fatal(err)
+	}
+	return KeyPair{l.ServerChain(testHost), l.ServerKey(testHost)}
 }
 
 func writeFile(t testing.TB, path string, data []byte) {

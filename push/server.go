@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/atomicfile"
 	"github.com/pushca/pushca/profile"
@@ -60,7 +58,7 @@ type Config struct {
 	HTTPSAddr, HTTPAddr, AdminAddr string
 	Heartbeat                      HeartbeatBounds
 	// BcryptCost of the dummy hash compared for unknown users; it should
-	// match the users file's. Zero means bcrypt.DefaultCost.
+	// match the users file's. Zero means bcrypt.DefaultCost (see OpenUsers).
 	BcryptCost int
 	Log        *slog.Logger
 }
@@ -87,9 +85,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Heartbeat == (HeartbeatBounds{}) {
 		cfg.Heartbeat = HeartbeatBounds{DefaultHeartbeatMin, DefaultHeartbeatMax}
-	}
-	if cfg.BcryptCost == 0 {
-		cfg.BcryptCost = bcrypt.DefaultCost
 	}
 	if cfg.HTTPSAddr == "" {
 		return nil, errors.New("an HTTPS address is required: ActiveSync is served over TLS only")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -56,6 +57,7 @@ func (c *Certificates) Reload() error {
 	var certs []*tls.Certificate
 	var errs []error
 	for _, p := range c.pairs {
+		p = resolvePair(p)
 		cert, err := tls.LoadX509KeyPair(p.Cert, p.Key)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
@@ -82,6 +84,21 @@ func (c *Certificates) Reload() error {
 	c.certs = certs
 	c.mu.Unlock()
 	return nil
+}
+
+// resolvePair follows a directory symlink once for both files: the CA
+// swaps servers/HOST/current atomically, and reading the chain through the
+// old target and the key through the new one would pair them wrongly.
+func resolvePair(p KeyPair) KeyPair {
+	dir := filepath.Dir(p.Cert)
+	if filepath.Dir(p.Key) != dir {
+		return p
+	}
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return p
+	}
+	return KeyPair{filepath.Join(real, filepath.Base(p.Cert)), filepath.Join(real, filepath.Base(p.Key))}
 }
 
 func keyRank(c *tls.Certificate) int {
@@ -116,6 +133,7 @@ func (c *Certificates) warnUnfit(certs []*tls.Certificate) {
 func (c *Certificates) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	if c.watch.changed(c.paths()...) {
 		if err := c.Reload(); err != nil {
+			c.watch.retry()
 			c.log.Error("server certificate changed on disk but cannot be loaded; still serving the previous one", "err", err)
 		}
 	}

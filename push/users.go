@@ -108,8 +108,11 @@ type Users struct {
 }
 
 // OpenUsers reads the users file at path (a missing file is an empty list).
-// cost is the bcrypt cost of new hashes; bcrypt.DefaultCost outside tests.
+// cost is the bcrypt cost of new hashes; 0 means bcrypt.DefaultCost.
 func OpenUsers(path string, cost int) (*Users, error) {
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
 	secret := make([]byte, 16)
 	rand.Read(secret)
 	dummy, err := bcrypt.GenerateFromPassword(secret, cost)

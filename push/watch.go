@@ -14,17 +14,20 @@ type fileWatch struct {
 
 	mu      sync.Mutex
 	checked time.Time
-	seen    map[string]stamp
-}
-
-type stamp struct {
-	mod  time.Time
-	size int64
-	ok   bool
+	seen    map[string]os.FileInfo
 }
 
 func newFileWatch(interval time.Duration) *fileWatch {
-	return &fileWatch{interval: interval, seen: map[string]stamp{}}
+	return &fileWatch{interval: interval, seen: map[string]os.FileInfo{}}
+}
+
+// same compares through symlinks: a swapped "current" link points at
+// another file even when time and size happen to match.
+func same(a, b os.FileInfo) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()) && a.Size() == b.Size()
 }
 
 // changed reports whether any of paths differs from the previous call that
@@ -41,13 +44,10 @@ func (w *fileWatch) changed(paths ...string) bool {
 	w.checked = now
 	diff := false
 	for _, p := range paths {
-		var s stamp
-		if fi, err := os.Stat(p); err == nil {
-			s = stamp{fi.ModTime(), fi.Size(), true}
-		}
-		if s != w.seen[p] {
+		fi, _ := os.Stat(p)
+		if !same(fi, w.seen[p]) {
 			diff = true
-			w.seen[p] = s
+			w.seen[p] = fi
 		}
 	}
 	return first || diff
@@ -57,5 +57,13 @@ func (w *fileWatch) changed(paths ...string) bool {
 func (w *fileWatch) forget() {
 	w.mu.Lock()
 	w.checked = time.Time{}
+	w.mu.Unlock()
+}
+
+// retry makes the next look (after the interval) report a change, for a
+// caller whose reload failed half-way through a rewrite of the files.
+func (w *fileWatch) retry() {
+	w.mu.Lock()
+	clear(w.seen)
 	w.mu.Unlock()
 }

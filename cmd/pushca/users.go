@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/pushca/pushca/push"
+)
+
+func usersCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "users",
+		Usage: "manage the accounts devices log in with (bcrypt hashes in the state directory, push/users)",
+		UsageText: `pushca users add alice
+   pushca users add 'CORP\bob' --password-file bob.pw
+   pushca users list --json
+   pushca users remove alice`,
+		Subcommands: []*cli.Command{
+			{
+				Name:      "add",
+				Usage:     "add a user or change a password (prompted without echo, or read from --password-file)",
+				ArgsUsage: "NAME",
+				UsageText: `pushca users add alice
+   pushca users add alice@corp.example --password-file alice.pw   # stored as "alice"`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "password-file", Usage: "file holding the password (first line); without it pushca prompts"},
+				},
+				Action: func(c *cli.Context) error {
+					name, err := oneUser(c)
+					if err != nil {
+						return err
+					}
+					pw, err := userPassword(c, name)
+					if err != nil {
+						return err
+					}
+					users, err := push.OpenUsers(push.UsersPath(c.String("dir")), 0)
+					if err != nil {
+						return err
+					}
+					if err := users.Add(name, string(pw)); err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "user %s saved\n", name)
+					return nil
+				},
+			},
+			{
+				Name:      "remove",
+				Usage:     "remove a user",
+				ArgsUsage: "NAME",
+				UsageText: `pushca users remove alice`,
+				Action: func(c *cli.Context) error {
+					name, err := oneUser(c)
+					if err != nil {
+						return err
+					}
+					users, err := push.OpenUsers(push.UsersPath(c.String("dir")), 0)
+					if err != nil {
+						return err
+					}
+					if err := users.Remove(name); err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "user %s removed\n", name)
+					return nil
+				},
+			},
+			{
+				Name:  "list",
+				Usage: "list the user names",
+				UsageText: `pushca users list
+   pushca users list --json`,
+				Flags: []cli.Flag{jsonFlag},
+				Action: func(c *cli.Context) error {
+					users, err := push.OpenUsers(push.UsersPath(c.String("dir")), 0)
+					if err != nil {
+						return err
+					}
+					names, err := users.List()
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return printJSON(c.App.Writer, names)
+					}
+					for _, n := range names {
+						fmt.Fprintln(c.App.Writer, n)
+					}
+					return nil
+				},
+			},
+		},
+	}
+}
+
+// oneUser returns the single NAME argument in its stored form.
+func oneUser(c *cli.Context) (string, error) {
+	if c.NArg() != 1 {
+		return "", fmt.Errorf("%s needs exactly one user name (see --help)", c.Command.Name)
+	}
+	return push.NormalizeUser(c.Args().First())
+}
+
+// userPassword reads a password from --password-file or prompts twice on
+// the terminal: never from a flag value.
+func userPassword(c *cli.Context, name string) ([]byte, error) {
+	if f := c.String("password-file"); f != "" {
+		return readSecretFile(f)
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil || !term.IsTerminal(int(tty.Fd())) {
+		return nil, errors.New("no password: give --password-file (there is no terminal to prompt on)")
+	}
+	defer tty.Close()
+	pw, err := prompt(tty, "Password for "+name+": ")
+	if err != nil {
+		return nil, err
+	}
+	again, err := prompt(tty, "Repeat password: ")
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(pw, again) {
+		return nil, errors.New("the two passwords differ")
+	}
+	if len(pw) == 0 {
+		return nil, errors.New("empty password")
+	}
+	return pw, nil
+}
