@@ -1,6 +1,7 @@
 package cab
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -57,6 +58,10 @@ func TestBuildGolden(t *testing.T) {
 	}
 	if string(got) != string(want) {
 		t.Fatalf("Build differs from the golden cabinet\n got %x\nwant %x", got, want)
+	}
+	var w bytes.Buffer
+	if err := Write(&w, goldenFiles(), Options{Time: goldenTime}); err != nil || !bytes.Equal(w.Bytes(), want) {
+		t.Fatalf("Write: %v\n got %x\nwant %x", err, w.Bytes(), want)
 	}
 }
 

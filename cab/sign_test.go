@@ -184,6 +184,9 @@ func TestSignLikeOsslsigncode(t *testing.T) {
 	for _, hash := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
 		t.Run(hashName(hash), func(t *testing.T) {
 			ours := p.sign(t, unsigned, hash)
+			if !bytes.Equal(ours, p.sign(t, unsigned, hash)) {
+				t.Error("signing twice with an RSA key gave different bytes")
+			}
 			out := filepath.Join(t.TempDir(), "theirs.cab")
 			testtool.MustRun(t, nil, "osslsigncode", "sign", "-certs", p.path("chain.pem"), "-key", p.path("key.pem"),
 				"-h", strings.ToLower(hashName(hash)), "-in", writeTemp(t, "unsigned.cab", unsigned), "-out", out)
