@@ -229,6 +229,7 @@ func (h header) folder(cab []byte, i int, blocksLeft *int) (folder, error) {
 func (f folder) decompress(i int) ([]byte, error) {
 	out := make([]byte, 0, f.size)
 	var zr io.ReadCloser
+	var one [1]byte
 	for j, bl := range f.blocks {
 		if bl.csum != 0 {
 			if sum := blockChecksum(bl.data, uint16(len(bl.data)), uint16(bl.cbUncomp)); sum != bl.csum {
@@ -242,9 +243,9 @@ func (f folder) decompress(i int) ([]byte, error) {
 		if len(bl.data) < 2 || bl.data[0] != 'C' || bl.data[1] != 'K' {
 			return nil, fmt.Errorf("cab: folder %d, block %d at %d: MSZIP block without its CK signature", i, j, bl.at)
 		}
-		// makecab and cabextract carry the last 32 KiB of output into the
-		// next block as deflate history; gcab and we start afresh, which
-		// the same dictionary also decodes.
+		// makecab carries the last 32 KiB of output into the next block
+		// as deflate history, and libmspack decodes it so; gcab and we
+		// start every block afresh, which the same dictionary also reads.
 		src, history := bytes.NewReader(bl.data[2:]), out[max(0, len(out)-maxBlock):]
 		if zr == nil {
 			zr = flate.NewReaderDict(src, history)
@@ -256,7 +257,7 @@ func (f folder) decompress(i int) ([]byte, error) {
 		if _, err := io.ReadFull(zr, out[n:]); err != nil {
 			return nil, fmt.Errorf("cab: folder %d, block %d at %d: inflate %d bytes: %w", i, j, bl.at, bl.cbUncomp, err)
 		}
-		if k, err := zr.Read(make([]byte, 1)); k != 0 || err != io.EOF {
+		if k, err := zr.Read(one[:]); k != 0 || err != io.EOF {
 			return nil, fmt.Errorf("cab: folder %d, block %d at %d: deflate data does not end after %d bytes (%v)", i, j, bl.at, bl.cbUncomp, err)
 		}
 	}
