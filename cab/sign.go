@@ -212,7 +212,7 @@ func addSignatureReserve(cab []byte) ([]byte, error) {
 	if uint64(h.size)+grow > 0xFFFFFFFF {
 		return nil, fmt.Errorf("cab: sign: cabinet too large for a reserve: %w", ErrTooLarge)
 	}
-	b := make([]byte, 0, len(cab)+grow+4096)
+	b := make([]byte, 0, len(cab)+grow+4096) // and room for a typical signature
 	b = append(b, cab[:headerSize]...)
 	le.PutUint32(b[8:], uint32(h.size+grow))
 	le.PutUint32(b[16:], uint32(h.coffFiles+grow))
@@ -230,8 +230,9 @@ func addSignatureReserve(cab []byte) ([]byte, error) {
 }
 
 // digestRanges are the parts of a signed cabinet its Authenticode digest
-// covers, as osslsigncode hashes them: all but reserved1, iCabinet, the
-// reserve sizes and the signature's offset and length, up to the signature.
+// covers, as osslsigncode hashes them. Left out: reserved1, iCabinet, the
+// reserve sizes, and the reserve's marker, signature offset and length and
+// first zero word, which are written after the digest.
 func digestRanges(b []byte, sigPos int) [][]byte {
 	return [][]byte{b[0:4], b[8:34], b[56:sigPos]}
 }
