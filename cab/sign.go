@@ -231,8 +231,9 @@ func addSignatureReserve(cab []byte) ([]byte, error) {
 
 // digestRanges are the parts of a signed cabinet its Authenticode digest
 // covers, as osslsigncode hashes them. Left out: reserved1, iCabinet, the
-// reserve sizes, and the reserve's marker, signature offset and length and
-// first zero word, which are written after the digest.
+// reserve sizes and the reserve's first 16 bytes (marker, signature offset
+// and length, a zero word), since the offset and length are known only
+// after signing.
 func digestRanges(b []byte, sigPos int) [][]byte {
 	return [][]byte{b[0:4], b[8:34], b[56:sigPos]}
 }
