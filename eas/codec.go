@@ -3,6 +3,7 @@ package eas
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"unicode/utf8"
 )
@@ -19,13 +20,14 @@ const (
 )
 
 // header is WBXML 1.3, unknown public id, UTF-8, empty string table.
-var header = [4]byte{0x03, 0x01, 0x6A, 0x00}
+const header = "\x03\x01\x6a\x00"
 
 // ContentType is the media type of WBXML request and response bodies.
 const ContentType = "application/vnd.ms-sync.wbxml"
 
 // Limits bound what Decode accepts from the network. A zero field takes the
-// default from DefaultLimits.
+// default from DefaultLimits. Decode sees the body only once it is read, so a
+// server reads it through io.LimitReader(body, MaxSize+1).
 type Limits struct {
 	MaxSize     int // whole document, bytes
 	MaxDepth    int // element nesting
@@ -90,7 +92,7 @@ func AppendEncode(dst []byte, root *Element) ([]byte, error) {
 	if root == nil {
 		return dst, errors.New("wbxml: encode: nil root")
 	}
-	enc := encoder{buf: append(dst, header[:]...), maxDepth: DefaultLimits().MaxDepth}
+	enc := encoder{buf: append(dst, header...), maxDepth: DefaultLimits().MaxDepth}
 	if err := enc.element(root, 1); err != nil {
 		return dst, fmt.Errorf("wbxml: encode: %w", err)
 	}
@@ -122,11 +124,15 @@ func (enc *encoder) element(e *Element, depth int) error {
 	enc.buf = append(enc.buf, tok|contentBit)
 	switch {
 	case e.Opaque != nil:
-		enc.opaque(e.Opaque)
+		if err := enc.opaque(e.Tag, e.Opaque); err != nil {
+			return err
+		}
 	case strings.IndexByte(e.Text, 0) >= 0:
 		// STR_I ends at NUL, so such text (possible when it arrived as
 		// OPAQUE) goes back out as OPAQUE.
-		enc.opaque([]byte(e.Text))
+		if err := enc.opaque(e.Tag, []byte(e.Text)); err != nil {
+			return err
+		}
 	case e.Text != "":
 		enc.buf = append(enc.buf, tokStrI)
 		enc.buf = append(enc.buf, e.Text...)
@@ -144,10 +150,14 @@ func (enc *encoder) element(e *Element, depth int) error {
 	return nil
 }
 
-func (enc *encoder) opaque(b []byte) {
+func (enc *encoder) opaque(tag string, b []byte) error {
+	if uint64(len(b)) > math.MaxUint32 {
+		return fmt.Errorf("%s: %d bytes do not fit an mb_u_int32 length", tag, len(b))
+	}
 	enc.buf = append(enc.buf, tokOpaque)
 	enc.buf = appendMBUint32(enc.buf, uint32(len(b)))
 	enc.buf = append(enc.buf, b...)
+	return nil
 }
 
 func appendMBUint32(b []byte, v uint32) []byte {
