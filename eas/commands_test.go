@@ -139,6 +139,11 @@ func TestTypedParseErrors(t *testing.T) {
 	if _, err := ParseFolderSyncRequest(long); err == nil || !strings.Contains(err.Error(), "exceeds 64") {
 		t.Errorf("65-character SyncKey: %v", err)
 	}
+	longSync := enc(NewElement("AirSync:Sync", NewElement("AirSync:Collections", NewElement("AirSync:Collection",
+		TextElement("AirSync:SyncKey", strings.Repeat("k", 65)), TextElement("AirSync:CollectionId", "1")))))
+	if _, err := ParseSyncRequest(longSync); err == nil || !strings.Contains(err.Error(), "exceeds 64") {
+		t.Errorf("65-character Sync SyncKey: %v", err)
+	}
 }
 
 // TestUnknownChildrenSkipped: a 14.x server sends policy settings beyond our

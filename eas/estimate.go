@@ -34,12 +34,7 @@ type EstimateCollection struct {
 func (*GetItemEstimateRequest) rootTag() string { return "GetItemEstimate:GetItemEstimate" }
 
 func (r *GetItemEstimateRequest) validate() error {
-	for _, c := range r.Collections {
-		if err := checkSyncKey(c.SyncKey); err != nil {
-			return err
-		}
-	}
-	return nil
+	return checkSyncKeys(r.Collections, func(c EstimateCollection) string { return c.SyncKey })
 }
 
 // ParseGetItemEstimateRequest decodes a GetItemEstimate request.

@@ -52,6 +52,16 @@ func checkSyncKey(k string) error {
 	return nil
 }
 
+// checkSyncKeys checks the SyncKey of every collection in cs.
+func checkSyncKeys[T any](cs []T, key func(T) string) error {
+	for _, c := range cs {
+		if err := checkSyncKey(key(c)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // FolderSyncRequest asks for hierarchy changes since SyncKey.
 type FolderSyncRequest struct {
 	SyncKey string `wbxml:"FolderHierarchy:SyncKey"`

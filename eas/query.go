@@ -169,7 +169,10 @@ func parsePlain(vals url.Values, h http.Header) (*Request, error) {
 	if q.Version == "" {
 		return nil, queryErr(HeaderProtocolVersion, "missing")
 	}
-	return q, q.validate()
+	if err := q.validate(); err != nil {
+		return nil, err
+	}
+	return q, nil
 }
 
 func parseBase64(raw string) (*Request, error) {
@@ -243,7 +246,10 @@ func parseBase64(raw string) (*Request, error) {
 	}
 	q.Cmd = name
 	q.DeviceID = renderDeviceID(id)
-	return q, q.validate()
+	if err := q.validate(); err != nil {
+		return nil, err
+	}
+	return q, nil
 }
 
 // renderDeviceID keeps an alphanumeric id as text and renders any other

@@ -91,12 +91,7 @@ type BodyPreference struct {
 func (*SyncRequest) rootTag() string { return "AirSync:Sync" }
 
 func (r *SyncRequest) validate() error {
-	for _, c := range r.Collections {
-		if err := checkSyncKey(c.SyncKey); err != nil {
-			return err
-		}
-	}
-	return nil
+	return checkSyncKeys(r.Collections, func(c SyncCollection) string { return c.SyncKey })
 }
 
 // ParseSyncRequest decodes a Sync request; an empty body is legal.
@@ -140,12 +135,7 @@ type SyncItem struct {
 func (*SyncResponse) rootTag() string { return "AirSync:Sync" }
 
 func (r *SyncResponse) validate() error {
-	for _, c := range r.Collections {
-		if err := checkSyncKey(c.SyncKey); err != nil {
-			return err
-		}
-	}
-	return nil
+	return checkSyncKeys(r.Collections, func(c SyncCollectionResponse) string { return c.SyncKey })
 }
 
 // ParseSyncResponse decodes a Sync response; an empty body is legal.
