@@ -67,8 +67,9 @@ func (l Limits) Unmarshal(data []byte, m Message) error {
 	return FromElement(root, m)
 }
 
-// FromElement fills m from an element tree. Unknown children are skipped,
-// as [MS-ASCMD] servers and clients do, so newer peers stay readable.
+// FromElement fills m from an element tree and checks what the type
+// constrains (SyncKey length). Unknown children are skipped, as [MS-ASCMD]
+// servers and clients do, so newer peers stay readable.
 func FromElement(root *Element, m Message) error {
 	if root.Tag != m.rootTag() {
 		return fmt.Errorf("eas: root element is %s, want %s", root.Tag, m.rootTag())
@@ -80,11 +81,17 @@ func FromElement(root *Element, m Message) error {
 	if err := fillStruct(root, v.Elem()); err != nil {
 		return fmt.Errorf("eas: %s: %w", root.Tag, err)
 	}
+	if v, ok := m.(interface{ validate() error }); ok {
+		if err := v.validate(); err != nil {
+			return fmt.Errorf("eas: %s: %w", root.Tag, err)
+		}
+	}
 	return nil
 }
 
-// parse is the body of every ParseXxx function: a fresh T decoded from data.
-// emptyOK marks commands where an empty body is legal (Ping, Sync).
+// parse is the body of every ParseXxx function: a fresh T decoded from data
+// with DefaultLimits (Limits.Unmarshal takes others). emptyOK marks commands
+// where an empty body is legal (Ping, Sync).
 func parse[T any, P interface {
 	*T
 	Message
@@ -95,11 +102,6 @@ func parse[T any, P interface {
 	}
 	if err := Unmarshal(data, p); err != nil {
 		return nil, err
-	}
-	if v, ok := any(p).(interface{ validate() error }); ok {
-		if err := v.validate(); err != nil {
-			return nil, fmt.Errorf("eas: %s: %w", p.rootTag(), err)
-		}
 	}
 	return p, nil
 }
