@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,16 +34,50 @@ func newCA(t testing.TB, prof string) *CA {
 	return newCAWith(t, InitOptions{Profile: prof, Password: testPassword})
 }
 
+// initialized holds one state directory per InitOptions, made once: RSA key
+// generation under -race costs seconds, and most tests only need a fresh
+// copy of an initialised CA.
+var initialized = struct {
+	sync.Mutex
+	root string
+	dirs map[string]string
+}{dirs: map[string]string{}}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if initialized.root != "" {
+		os.RemoveAll(initialized.root)
+	}
+	os.Exit(code)
+}
+
 func newCAWith(t testing.TB, opt InitOptions) *CA {
 	t.Helper()
-	prof := opt.Profile
-	dir := filepath.Join(t.TempDir(), "state")
-	if err := Init(context.Background(), dir, opt); err != nil {
-		t.Fatalf("init %s: %v", prof, err)
+	initialized.Lock()
+	key := opt.Profile + "|" + opt.CRLURL
+	src, ok := initialized.dirs[key]
+	if !ok {
+		if initialized.root == "" {
+			r, err := os.MkdirTemp("", "pushca-ca-test-")
+			if err != nil {
+				initialized.Unlock()
+				t.Fatal(err)
+			}
+			initialized.root = r
+		}
+		src = filepath.Join(initialized.root, fmt.Sprint(len(initialized.dirs)))
+		if err := Init(context.Background(), src, opt); err != nil {
+			initialized.Unlock()
+			t.Fatalf("init %s: %v", opt.Profile, err)
+		}
+		initialized.dirs[key] = src
 	}
+	initialized.Unlock()
+	dir := filepath.Join(t.TempDir(), "state")
+	testtool.MustRun(t, nil, "cp", "-a", src, dir)
 	c, err := Open(context.Background(), dir, testPassword)
 	if err != nil {
-		t.Fatalf("open %s: %v", prof, err)
+		t.Fatalf("open %s: %v", opt.Profile, err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
