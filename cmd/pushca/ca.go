@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/atomicfile"
 	"github.com/pushca/pushca/provision"
 )
@@ -26,12 +27,7 @@ func caCommand() *cli.Command {
 					&cli.BoolFlag{Name: "pem", Usage: "write --out as PEM instead of DER"},
 					passwordFileFlag(),
 				},
-				Action: func(c *cli.Context) error {
-					authority, err := openCA(c)
-					if err != nil {
-						return err
-					}
-					defer authority.Close()
+				Action: withCA(func(c *cli.Context, authority *ca.CA) error {
 					der, err := authority.CRL(c.Context)
 					if err != nil {
 						return err
@@ -49,19 +45,14 @@ func caCommand() *cli.Command {
 					}
 					fmt.Fprintf(c.App.Writer, "CRL copied to %s\n", out)
 					return nil
-				},
+				}),
 			},
 			{
 				Name:      "inspect",
 				Usage:     "show the CA certificates, their fingerprints and the CA profile",
 				UsageText: "pushca ca inspect\n   pushca ca inspect --json",
 				Flags:     []cli.Flag{passwordFileFlag(), jsonFlag},
-				Action: func(c *cli.Context) error {
-					authority, err := openCA(c)
-					if err != nil {
-						return err
-					}
-					defer authority.Close()
+				Action: withCA(func(c *cli.Context, authority *ca.CA) error {
 					type certInfo struct {
 						Subject   string    `json:"subject"`
 						Serial    string    `json:"serial"`
@@ -88,7 +79,7 @@ func caCommand() *cli.Command {
 							k, ci.Subject, ci.Serial, ci.Signature, ci.NotAfter.Format("2006-01-02"), ci.SHA256, ci.SHA1)
 					}
 					return nil
-				},
+				}),
 			},
 		},
 	}

@@ -206,18 +206,13 @@ func certListCommand() *cli.Command {
 		Usage:     "list every certificate in the inventory",
 		UsageText: "pushca cert list\n   pushca cert list --json | jq '.[] | select(.state==\"active\")'",
 		Flags:     []cli.Flag{passwordFileFlag(), jsonFlag},
-		Action: func(c *cli.Context) error {
-			authority, err := openCA(c)
-			if err != nil {
-				return err
-			}
-			defer authority.Close()
+		Action: withCA(func(c *cli.Context, authority *ca.CA) error {
 			recs, err := authority.List(c.Context)
 			if err != nil {
 				return err
 			}
 			return printRecords(c, recs)
-		},
+		}),
 	}
 }
 
@@ -252,12 +247,7 @@ func certStatusCommand() *cli.Command {
 			&cli.StringFlag{Name: "within", Value: "30d", Usage: "warning window: days (30d) or a Go duration (720h)"},
 			passwordFileFlag(), jsonFlag,
 		},
-		Action: func(c *cli.Context) error {
-			authority, err := openCA(c)
-			if err != nil {
-				return err
-			}
-			defer authority.Close()
+		Action: withCA(func(c *cli.Context, authority *ca.CA) error {
 			within, err := parseWithin(c.String("within"))
 			if err != nil {
 				return err
@@ -276,7 +266,7 @@ func certStatusCommand() *cli.Command {
 				fmt.Fprintf(c.App.Writer, "no active certificate expires within %s\n", c.String("within"))
 			}
 			return nil
-		},
+		}),
 	}
 }
 

@@ -29,3 +29,16 @@ func openCA(c *cli.Context) (*ca.CA, error) {
 	}
 	return authority, nil
 }
+
+// withCA runs fn with the opened CA and closes it afterwards: the action of
+// every command that needs the CA password.
+func withCA(fn func(c *cli.Context, authority *ca.CA) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		authority, err := openCA(c)
+		if err != nil {
+			return err
+		}
+		defer authority.Close()
+		return fn(c, authority)
+	}
+}
