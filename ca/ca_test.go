@@ -20,10 +20,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smallstep/certificates/authority"
+	"github.com/smallstep/certificates/authority/config"
+	"github.com/smallstep/certificates/authority/provisioner"
+	"go.step.sm/crypto/jose"
 	"go.step.sm/crypto/x509util"
 
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/profile"
+	"github.com/pushca/pushca/templates"
 )
 
 var testPassword = []byte("correct horse battery staple")
@@ -292,12 +297,11 @@ func TestInitRefusesNonEmptyAndUnwritable(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "notes.txt")); string(b) != "mine" {
 		t.Error("existing file damaged")
 	}
-	if os.Geteuid() != 0 { // root ignores permissions
-		ro := filepath.Join(t.TempDir(), "ro")
-		os.Mkdir(ro, 0o500)
-		if err := Init(ctx, filepath.Join(ro, "state"), InitOptions{Profile: "wm5", Password: testPassword}); err == nil {
-			t.Error("init in an unwritable directory succeeded")
-		}
+	// A parent that cannot hold a directory (root ignores permission bits,
+	// so a file in the way stands for "unwritable" everywhere).
+	blocked := filepath.Join(dir, "notes.txt", "state")
+	if err := Init(ctx, blocked, InitOptions{Profile: "wm5", Password: testPassword}); err == nil || !strings.Contains(err.Error(), "notes.txt") {
+		t.Errorf("init under a file: %v", err)
 	}
 	if err := Init(ctx, filepath.Join(dir, "x"), InitOptions{Profile: "wm7", Password: testPassword}); err == nil || !strings.Contains(err.Error(), "unknown device profile") {
 		t.Errorf("bad profile: %v", err)
@@ -676,4 +680,68 @@ func TestSecondOpenFailsClearly(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "in use by another pushca process") {
 		t.Fatalf("second open: %v", err)
 	}
+}
+
+// step-ca must be able to serve a pushca state directory as it is: load
+// config/ca.json the way step-ca starts (validation, softkms decrypting the
+// intermediate key with the password, the bbolt database) and sign with it.
+func TestStepCAServesTheDirectory(t *testing.T) {
+	c := newCA(t, "wm6")
+	if _, err := c.Issue(context.Background(), IssueRequest{Host: "mail.example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := c.layout.Dir
+	c.Close()
+	// ca.json names the directory Init created; the copy made by newCA must
+	// be named instead.
+	cfgText := strings.ReplaceAll(string(mustRead(t, Layout{Dir: dir}.Config())), initializedDirOf(t, dir), dir)
+	cfgFile := filepath.Join(t.TempDir(), "ca.json")
+	os.WriteFile(cfgFile, []byte(cfgText), 0o600)
+	cfg, err := config.LoadConfiguration(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("step-ca rejects config/ca.json: %v", err)
+	}
+	a, err := authority.New(cfg, authority.WithPassword(testPassword), authority.WithQuietInit())
+	if err != nil {
+		t.Fatalf("step-ca cannot start on the directory: %v", err)
+	}
+	defer a.Shutdown()
+	if len(a.GetRootCertificates()) != 1 {
+		t.Fatal("step-ca sees no root")
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	csr, _ := x509util.CreateCertificateRequest("step.example.com", []string{"step.example.com"}, key)
+	tpl, _ := templates.Read("x509/leaf.tpl")
+	data := x509util.CreateTemplateData("step.example.com", []string{"step.example.com"})
+	data.SetUserData(map[string]any{"signatureAlgorithm": "SHA256-RSA"})
+	chain, err := a.Sign(csr, provisioner.SignOptions{}, templateOption{string(tpl), data})
+	if err != nil {
+		t.Fatalf("step-ca cannot sign with the directory's intermediate: %v", err)
+	}
+	if err := profile.CheckSignedBy(chain[0], c.inter); err != nil {
+		t.Fatal(err)
+	}
+	// The provisioner key is encrypted with the CA password, as step ca init does.
+	p := cfg.AuthorityConfig.Provisioners[0].(*provisioner.JWK)
+	if _, err := jose.Decrypt([]byte(p.EncryptedKey), jose.WithPassword(testPassword)); err != nil {
+		t.Fatalf("provisioner key does not decrypt with the CA password: %v", err)
+	}
+}
+
+// initializedDirOf returns the template directory a test copy came from.
+func initializedDirOf(t *testing.T, copy string) string {
+	t.Helper()
+	initialized.Lock()
+	defer initialized.Unlock()
+	want := mustRead(t, Layout{Dir: copy}.RootCert())
+	for _, d := range initialized.dirs {
+		if b, err := os.ReadFile(Layout{Dir: d}.RootCert()); err == nil && string(b) == string(want) {
+			return d
+		}
+	}
+	t.Fatal("copy of no initialised directory")
+	return ""
 }
