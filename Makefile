@@ -1,9 +1,9 @@
 # pushca build and test entry points. `make test` is what README.md and CI run.
 GO ?= go
 # Debian packages whose tools the tests use as oracles.
-ORACLE_PKGS := openssl cabextract gcab osslsigncode libwbxml2-utils libxml2-utils zbar-tools qrencode curl
+ORACLE_PKGS := openssl cabextract gcab osslsigncode libwbxml2-utils libxml2-utils zbar-tools qrencode curl chromium
 # One binary per tool, checked to decide whether apt-get is needed at all.
-ORACLE_BINS := openssl cabextract gcab osslsigncode wbxml2xml xml2wbxml xmllint zbarimg qrencode curl
+ORACLE_BINS := openssl cabextract gcab osslsigncode wbxml2xml xml2wbxml xmllint zbarimg qrencode curl chromium
 
 .PHONY: build test tools vet fuzz bench clean
 
