@@ -229,13 +229,13 @@ func (c *call) ping() {
 	for _, f := range req.Folders {
 		folders = append(folders, f.ID)
 	}
-	res, err := c.h.hub.Ping(c.r.Context(), c.user, c.q.DeviceID, PingRequest{Heartbeat: req.HeartbeatInterval, Folders: folders})
+	err = c.h.hub.Ping(c.r.Context(), c.user, c.q.DeviceID, PingRequest{Heartbeat: req.HeartbeatInterval, Folders: folders}, func(res PingResult) {
+		c.reply(&eas.PingResponse{Status: res.Status, Folders: res.Folders, HeartbeatInterval: res.Heartbeat, MaxFolders: res.MaxFolders})
+	})
 	if err != nil {
 		c.h.log.Error("Ping", "user", c.user, "device", c.q.DeviceID, "err", err)
 		c.reply(&eas.PingResponse{Status: eas.PingServerError})
-		return
 	}
-	c.reply(&eas.PingResponse{Status: res.Status, Folders: res.Folders, HeartbeatInterval: res.Heartbeat, MaxFolders: res.MaxFolders})
 }
 
 // The hierarchy never changes, so one key names it.

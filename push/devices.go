@@ -107,8 +107,12 @@ type Devices struct {
 	db  *bolt.DB
 	log *slog.Logger
 
-	mu sync.Mutex
-	m  map[string]*Device
+	// write serialises updates, disk write included, so that the disk and
+	// the map see them in the same order; mu guards the map only, so that
+	// reads (a waking Ping) never wait for a disk flush.
+	write sync.Mutex
+	mu    sync.Mutex
+	m     map[string]*Device
 }
 
 func deviceKey(user, id string) string { return user + "\x00" + id }
@@ -178,14 +182,12 @@ func (d *Devices) List() []Device {
 // stamps LastSeen and writes it to disk before returning the new record.
 // On a write error the in-memory record is left as it was.
 func (d *Devices) Update(user, id string, fn func(*Device)) (Device, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.write.Lock()
+	defer d.write.Unlock()
 	k := deviceKey(user, id)
 	now := time.Now().UTC()
-	var dev Device
-	if old, ok := d.m[k]; ok {
-		dev = old.clone()
-	} else {
+	dev, ok := d.Get(user, id)
+	if !ok {
 		dev = Device{User: user, ID: id, FirstSeen: now}
 	}
 	fn(&dev)
@@ -200,7 +202,9 @@ func (d *Devices) Update(user, id string, fn func(*Device)) (Device, error) {
 	if err != nil {
 		return Device{}, fmt.Errorf("save device %s/%s: %w", user, id, err)
 	}
+	d.mu.Lock()
 	d.m[k] = &dev
+	d.mu.Unlock()
 	return dev.clone(), nil
 }
 

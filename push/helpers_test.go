@@ -133,7 +133,12 @@ func writeFile(t testing.TB, path string, data []byte) {
 	}
 }
 
+// testLog logs into the test's output; benchmarks discard, since b.Log
+// keeps every line in memory and would be measured with the hub.
 func testLog(t testing.TB) *slog.Logger {
+	if _, ok := t.(*testing.B); ok {
+		return slog.New(slog.DiscardHandler)
+	}
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 

@@ -214,9 +214,11 @@ func (h *Hub) changedLocked(b *mailbox, dev Device, folders []string) []string {
 // Ping validates req against the device's cache and the server bounds, then
 // parks until a watched folder changes, the heartbeat ends, a newer Ping
 // from the same device arrives, the hub closes, or ctx ends (the connection
-// went away). Nothing is decided before the return value, so the caller
-// writes nothing before it.
-func (h *Hub) Ping(ctx context.Context, user, device string, req PingRequest) (PingResult, error) {
+// went away). It calls answer once with the result — the caller writes the
+// response there and nothing before — and records the Ping on the device
+// afterwards, so a push does not wait for the disk. An error means the Ping
+// could not start and answer was not called.
+func (h *Hub) Ping(ctx context.Context, user, device string, req PingRequest, answer func(PingResult)) error {
 	start := time.Now()
 	dev, _ := h.devices.Get(user, device)
 	hb, folders := req.Heartbeat, req.Folders
@@ -226,35 +228,45 @@ func (h *Hub) Ping(ctx context.Context, user, device string, req PingRequest) (P
 	if len(folders) == 0 {
 		folders = dev.Folders
 	}
-	switch {
-	case hb == 0 || len(folders) == 0:
-		return PingResult{Status: eas.PingMissingParameters}, nil
-	case hb < h.bounds.Min:
-		return PingResult{Status: eas.PingHeartbeatOutOfRange, Heartbeat: h.bounds.Min}, nil
-	case hb > h.bounds.Max:
-		return PingResult{Status: eas.PingHeartbeatOutOfRange, Heartbeat: h.bounds.Max}, nil
-	case len(folders) > h.maxFolders:
-		return PingResult{Status: eas.PingTooManyFolders, MaxFolders: h.maxFolders}, nil
-	}
-	for _, id := range folders {
-		if !isFolder(id) {
-			return PingResult{Status: eas.PingFolderSyncRequired}, nil
-		}
+	if res, ok := h.check(hb, folders); !ok {
+		answer(res)
+		return nil
 	}
 	folders = slices.Clone(folders)
 	dev, err := h.devices.Update(user, device, func(d *Device) {
 		d.Heartbeat, d.Folders = hb, folders
 	})
 	if err != nil {
-		return PingResult{}, err
+		return err
 	}
 
 	res := h.park(ctx, user, device, dev, hb, folders)
+	answer(res)
 	log := PingLog{Start: start.UTC(), Heartbeat: hb, Outcome: res.Outcome, Held: int(time.Since(start) / time.Second)}
 	if err := h.devices.logPing(user, device, log); err != nil {
 		h.log.Error("record ping", "user", user, "device", device, "err", err)
 	}
-	return res, nil
+	return nil
+}
+
+// check refuses a Ping that cannot be parked, with the status that says why.
+func (h *Hub) check(hb int, folders []string) (PingResult, bool) {
+	switch {
+	case hb == 0 || len(folders) == 0:
+		return PingResult{Status: eas.PingMissingParameters}, false
+	case hb < h.bounds.Min:
+		return PingResult{Status: eas.PingHeartbeatOutOfRange, Heartbeat: h.bounds.Min}, false
+	case hb > h.bounds.Max:
+		return PingResult{Status: eas.PingHeartbeatOutOfRange, Heartbeat: h.bounds.Max}, false
+	case len(folders) > h.maxFolders:
+		return PingResult{Status: eas.PingTooManyFolders, MaxFolders: h.maxFolders}, false
+	}
+	for _, id := range folders {
+		if !isFolder(id) {
+			return PingResult{Status: eas.PingFolderSyncRequired}, false
+		}
+	}
+	return PingResult{}, true
 }
 
 func (h *Hub) park(ctx context.Context, user, device string, dev Device, hb int, folders []string) PingResult {

@@ -24,6 +24,14 @@ func newTestHub(t testing.TB, bounds HeartbeatBounds) *Hub {
 	return h
 }
 
+// ping is Hub.Ping returning its answer, for tests that do not care when
+// the device record is written.
+func ping(h *Hub, ctx context.Context, user, device string, req PingRequest) (PingResult, error) {
+	var res PingResult
+	err := h.Ping(ctx, user, device, req, func(r PingResult) { res = r })
+	return res, err
+}
+
 type pingDone struct {
 	res PingResult
 	err error
@@ -36,7 +44,7 @@ func startPing(t *testing.T, ctx context.Context, h *Hub, user, device string, r
 	before := h.heldBy(user, device)
 	c := make(chan pingDone, 1)
 	go func() {
-		res, err := h.Ping(ctx, user, device, req)
+		res, err := ping(h, ctx, user, device, req)
 		c <- pingDone{res, err}
 	}()
 	waitFor(t, func() bool {
@@ -136,7 +144,7 @@ func TestDeliveryWakesEveryInboxPing(t *testing.T) {
 func TestPendingChangesAnswerAtOnce(t *testing.T) {
 	h := newTestHub(t, HeartbeatBounds{1, 3540})
 	h.Deliver("alice", Message{Subject: "before the Ping"})
-	r, err := h.Ping(context.Background(), "alice", "dev1", longPing)
+	r, err := ping(h, context.Background(), "alice", "dev1", longPing)
 	if err != nil || r.Status != eas.PingChanges {
 		t.Fatalf("got %+v %v, want Status 2: the device has not synced the Inbox", r, err)
 	}
@@ -144,7 +152,7 @@ func TestPendingChangesAnswerAtOnce(t *testing.T) {
 
 func TestHeartbeatExpires(t *testing.T) {
 	h := newTestHub(t, HeartbeatBounds{1, 3540})
-	r, err := h.Ping(context.Background(), "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID}})
+	r, err := ping(h, context.Background(), "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID}})
 	if err != nil || r.Status != eas.PingExpired || r.Outcome != PingExpired {
 		t.Fatalf("got %+v %v, want Status 1 expired", r, err)
 	}
@@ -157,10 +165,10 @@ func TestHeartbeatExpires(t *testing.T) {
 func TestEmptyPingUsesCache(t *testing.T) {
 	h := newTestHub(t, HeartbeatBounds{1, 3540})
 	ctx := context.Background()
-	if r, _ := h.Ping(ctx, "alice", "dev1", PingRequest{}); r.Status != eas.PingMissingParameters {
+	if r, _ := ping(h, ctx, "alice", "dev1", PingRequest{}); r.Status != eas.PingMissingParameters {
 		t.Fatalf("empty Ping with nothing cached: %+v, want Status 3", r)
 	}
-	if r, _ := h.Ping(ctx, "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID, "6"}}); r.Status != eas.PingExpired {
+	if r, _ := ping(h, ctx, "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID, "6"}}); r.Status != eas.PingExpired {
 		t.Fatalf("full Ping: %+v", r)
 	}
 	c := startPing(t, ctx, h, "alice", "dev1", PingRequest{})
@@ -189,7 +197,7 @@ func TestPingErrors(t *testing.T) {
 		{"unknown folder", PingRequest{Heartbeat: 60, Folders: []string{inboxID, "99"}}, PingResult{Status: eas.PingFolderSyncRequired}},
 		{"no folders", PingRequest{Heartbeat: 60}, PingResult{Status: eas.PingMissingParameters}},
 	} {
-		r, err := h.Ping(context.Background(), "alice", "dev1", tc.req)
+		r, err := ping(h, context.Background(), "alice", "dev1", tc.req)
 		if err != nil || r.Status != tc.want.Status || r.Heartbeat != tc.want.Heartbeat || r.MaxFolders != tc.want.MaxFolders {
 			t.Errorf("%s: got %+v %v, want %+v", tc.name, r, err, tc.want)
 		}
