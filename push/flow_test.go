@@ -247,3 +247,32 @@ func TestDevicesSurviveServerRestart(t *testing.T) {
 		t.Fatalf("after restart: %+v", dev)
 	}
 }
+
+// TestCutPingOverTLS drops the connection of a held Ping, as a NAT would,
+// and checks the device record says so: the server notices through the
+// request context, before the heartbeat ends.
+func TestCutPingOverTLS(t *testing.T) {
+	ts := startServer(t, HeartbeatBounds{1, 3540})
+	c := ts.client("12.1", "CUT1", false)
+	if _, err := c.Provision(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Ping(ctx, inboxPing(3000))
+		done <- err
+	}()
+	waitFor(t, func() bool { return ts.hub.heldBy("alice", "CUT1") != nil })
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("cancelled Ping returned no error")
+	}
+	waitFor(t, func() bool {
+		dev, _ := ts.devices.Get("alice", "CUT1")
+		return len(dev.Pings) == 1
+	})
+	if dev, _ := ts.devices.Get("alice", "CUT1"); dev.Pings[0].Outcome != PingCut || dev.Pings[0].Heartbeat != 3000 {
+		t.Fatalf("recorded %+v, want a cut 3000 s Ping", dev.Pings[0])
+	}
+}

@@ -3,6 +3,7 @@ package push
 import (
 	"crypto/ecdsa"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,6 +62,10 @@ func (c *Certificates) Reload() error {
 		cert, err := tls.LoadX509KeyPair(p.Cert, p.Key)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
+		}
+		if err == nil && cert.Leaf == nil {
+			// Only when GODEBUG=x509keypairleaf=0 leaves it out.
+			cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0])
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("load %s with %s: %w", p.Cert, p.Key, err))

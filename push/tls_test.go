@@ -134,36 +134,30 @@ func suiteNames(ids []uint16) string {
 	return strings.Join(s, ",")
 }
 
-// TestLegacyTLSWithOpenSSL asks openssl, not Go, whether a TLS 1.0 RSA key
-// exchange handshake succeeds: only when a Windows Mobile profile is on.
+// TestLegacyTLSWithOpenSSL asks openssl, not Go, whether the running
+// server accepts a TLS 1.0 RSA key-exchange handshake: only when a Windows
+// Mobile profile is on.
 func TestLegacyTLSWithOpenSSL(t *testing.T) {
 	testtool.Path(t, "openssl")
-	dir := t.TempDir()
-	root := newTestCA(t)
-	rootPath := root.writeRoot(t, dir)
-	pair := root.writeServer(t, dir, true, testHost)
-	certs, err := LoadCertificates([]KeyPair{pair}, nil, testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
-		profile string
-		cipher  string
-		want    bool
+		profiles []string
+		cipher   string
+		want     bool
 	}{
-		{"wm6", "AES128-SHA", true},
-		{"wm65", "AES256-SHA", true},
-		{"ios", "AES128-SHA", false},
-		{"modern", "AES256-SHA", false},
+		{[]string{"wm6"}, "AES128-SHA", true},
+		{[]string{"wm65", "ios"}, "AES256-SHA", true},
+		{[]string{"ios"}, "AES128-SHA", false},
+		{[]string{"modern", "android"}, "AES128-SHA", false},
+		{nil, "AES128-SHA", false},
 	} {
-		p, _ := profile.Get(tc.profile)
-		addr := serveTLS(t, TLSConfig(certs, []profile.Profile{p}))
-		out, errb, err := testtool.Run(t, []byte{}, "openssl", "s_client", "-connect", addr, "-servername", testHost,
-			"-tls1", "-cipher", tc.cipher+":@SECLEVEL=0", "-CAfile", rootPath, "-verify_return_error")
+		ts := startServer(t, HeartbeatBounds{1, 3540}, tc.profiles...)
+		out, errb, err := testtool.Run(t, []byte{}, "openssl", "s_client", "-connect", ts.HTTPSAddr(), "-servername", testHost,
+			"-tls1", "-cipher", tc.cipher+":@SECLEVEL=0", "-CAfile", ts.rootPath, "-verify_return_error")
 		ok := err == nil && strings.Contains(string(out), "Protocol  : TLSv1\n") && strings.Contains(string(out), "Verify return code: 0 (ok)")
 		if ok != tc.want {
-			t.Errorf("%s with %s: connected=%v, want %v\n%s\n%s", tc.profile, tc.cipher, ok, tc.want, out, errb)
+			t.Errorf("%v with %s: connected=%v, want %v\n%s\n%s", tc.profiles, tc.cipher, ok, tc.want, out, errb)
 		}
+		ts.stop()
 	}
 }
 
