@@ -11,61 +11,110 @@ import (
 	"time"
 )
 
+// Problem says what part of a device's decision a VerifyChain error is
+// about, so a report can group the errors and say what to do about each.
+type Problem int
+
+const (
+	// ProblemCertificate: a certificate itself is one the devices reject
+	// (signature algorithm, key, extensions, wildcard names): Check's errors.
+	ProblemCertificate Problem = iota
+	// ProblemMissingIntermediate: the server sent its own certificate but
+	// not the intermediate that issued it.
+	ProblemMissingIntermediate
+	// ProblemUntrusted: the chain does not lead to the root (another CA, a
+	// bad signature, or no root given).
+	ProblemUntrusted
+	// ProblemValidity: a certificate has expired or is not valid yet.
+	ProblemValidity
+	// ProblemHost: the server certificate does not name the host.
+	ProblemHost
+)
+
+func (p Problem) String() string {
+	return [...]string{"certificate", "missing intermediate", "untrusted", "validity", "host name"}[p]
+}
+
+// ChainError is one VerifyChain error with its Problem; its message is the
+// wrapped error's.
+type ChainError struct {
+	Problem Problem
+	Err     error
+}
+
+func (e *ChainError) Error() string { return e.Err.Error() }
+func (e *ChainError) Unwrap() error { return e.Err }
+
 // VerifyChain checks a server chain the way a device of this profile would:
 // leaf first, then intermediates; root is the certificate installed on the
 // device. It checks every signature (SHA-1 ones too, which crypto/x509
 // refuses to verify), issuer names, CA constraints, validity at now, the host
 // name when host is not empty, and everything Check says about each
-// certificate. It returns every problem found, not only the first.
+// certificate. It returns every problem found, not only the first, each a
+// *ChainError; a nil root is one ProblemUntrusted error and the rest is
+// still checked.
 func (p Profile) VerifyChain(chain []*x509.Certificate, root *x509.Certificate, host string, now time.Time) []error {
 	if len(chain) == 0 {
-		return []error{errors.New("empty chain: the server sent no certificate")}
-	}
-	if root == nil {
-		return []error{errors.New("no root certificate to verify against")}
+		return []error{&ChainError{ProblemUntrusted, errors.New("empty chain: the server sent no certificate")}}
 	}
 	var errs []error
+	add := func(kind Problem, es ...error) {
+		for _, e := range es {
+			errs = append(errs, &ChainError{kind, e})
+		}
+	}
 	leaf := chain[0]
-	errs = append(errs, p.Check(leaf, Leaf)...)
+	add(ProblemCertificate, p.Check(leaf, Leaf)...)
 	for _, c := range chain[1:] {
-		if bytes.Equal(c.Raw, root.Raw) {
+		if root != nil && bytes.Equal(c.Raw, root.Raw) {
 			continue // servers may send the root; devices ignore it
 		}
-		errs = append(errs, p.Check(c, Intermediate)...)
+		add(ProblemCertificate, p.Check(c, Intermediate)...)
 	}
-	errs = append(errs, p.Check(root, Root)...)
-
-	// Walk up from the leaf; every certificate must be signed by the next,
-	// and the last by the root.
 	path := append([]*x509.Certificate(nil), chain...)
-	if !bytes.Equal(path[len(path)-1].Raw, root.Raw) {
-		path = append(path, root)
-	}
-	for i := 0; i+1 < len(path); i++ {
-		if err := CheckSignedBy(path[i], path[i+1]); err != nil {
-			if i+1 == len(path)-1 && !bytes.Equal(path[i].RawIssuer, root.RawSubject) {
-				errs = append(errs, fmt.Errorf("chain does not reach the root %q: %q is issued by %q; is an intermediate missing from the server's chain?",
-					root.Subject.CommonName, path[i].Subject.CommonName, path[i].Issuer.CommonName))
-			} else {
-				errs = append(errs, err)
+	if root == nil {
+		add(ProblemUntrusted, errors.New("no root certificate to verify against"))
+	} else {
+		add(ProblemCertificate, p.Check(root, Root)...)
+		// Walk up from the leaf; every certificate must be signed by the
+		// next, and the last by the root.
+		if !bytes.Equal(path[len(path)-1].Raw, root.Raw) {
+			path = append(path, root)
+		}
+		for i := 0; i+1 < len(path); i++ {
+			err := CheckSignedBy(path[i], path[i+1])
+			if err == nil {
+				continue
+			}
+			switch {
+			case i+1 == len(path)-1 && !bytes.Equal(path[i].RawIssuer, root.RawSubject):
+				if path[i].IsCA {
+					add(ProblemUntrusted, fmt.Errorf("chain does not reach the root %q: its top certificate %q is issued by %q, another CA",
+						root.Subject.CommonName, path[i].Subject.CommonName, path[i].Issuer.CommonName))
+				} else {
+					add(ProblemMissingIntermediate, fmt.Errorf("chain does not reach the root %q: %q is issued by %q; is an intermediate missing from the server's chain?",
+						root.Subject.CommonName, path[i].Subject.CommonName, path[i].Issuer.CommonName))
+				}
+			default:
+				add(ProblemUntrusted, err)
 			}
 			break
 		}
-	}
-	if err := CheckSignedBy(root, root); err != nil {
-		errs = append(errs, fmt.Errorf("root: %w", err))
+		if err := CheckSignedBy(root, root); err != nil {
+			add(ProblemUntrusted, fmt.Errorf("root: %w", err))
+		}
 	}
 	for _, c := range path {
 		if now.Before(c.NotBefore) {
-			errs = append(errs, fmt.Errorf("certificate %q is not valid before %s", c.Subject.CommonName, c.NotBefore.UTC().Format(time.RFC3339)))
+			add(ProblemValidity, fmt.Errorf("certificate %q is not valid before %s", c.Subject.CommonName, c.NotBefore.UTC().Format(time.RFC3339)))
 		}
 		if now.After(c.NotAfter) {
-			errs = append(errs, fmt.Errorf("certificate %q expired on %s", c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339)))
+			add(ProblemValidity, fmt.Errorf("certificate %q expired on %s", c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339)))
 		}
 	}
 	if host != "" {
 		if err := p.MatchHost(leaf, host); err != nil {
-			errs = append(errs, err)
+			add(ProblemHost, err)
 		}
 	}
 	return errs

@@ -24,6 +24,34 @@ type Heartbeat struct {
 	NeverRaiseAfterDrop bool
 }
 
+// Settle returns the heartbeat a device of this family ends up using on a
+// path that keeps idle connections open for limit seconds and cuts longer
+// ones: it climbs from Start by Step while Pings are answered, and on a
+// failure at Start drops to Min (Windows Mobile) or steps down and stays
+// (NeverRaiseAfterDrop, Android). ok is false when even the lowest interval
+// the device tries is cut, or when the family has no heartbeat model.
+func (h Heartbeat) Settle(limit int) (hb int, ok bool) {
+	if h.Start <= 0 || h.Step <= 0 {
+		return 0, false
+	}
+	hb = h.Start
+	if hb > limit {
+		if h.NeverRaiseAfterDrop {
+			for hb > limit && hb > h.Min {
+				hb = max(hb-h.Step, h.Min)
+			}
+			return hb, hb <= limit
+		}
+		if hb = h.Min; hb > limit {
+			return hb, false
+		}
+	}
+	for hb < h.Max && min(hb+h.Step, h.Max) <= limit {
+		hb = min(hb+h.Step, h.Max)
+	}
+	return hb, true
+}
+
 // Profile is what one family of devices accepts and speaks.
 type Profile struct {
 	Name        string

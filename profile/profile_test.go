@@ -162,6 +162,15 @@ func TestVerifyChainSaysWhatDevicesSay(t *testing.T) {
 	if errs := wm5.VerifyChain(good, root.cert, "mail.example.com", now); len(errs) != 0 {
 		t.Fatalf("good SHA-1 chain under wm5: %v", errs)
 	}
+	problem := func(name string, errs []error, want Problem) {
+		t.Helper()
+		for _, e := range errs {
+			if ce, ok := e.(*ChainError); ok && ce.Problem == want {
+				return
+			}
+		}
+		t.Errorf("%s: want a %v problem, got %v", name, want, errs)
+	}
 	expect := func(name string, errs []error, want string) {
 		t.Helper()
 		for _, e := range errs {
@@ -173,6 +182,21 @@ func TestVerifyChainSaysWhatDevicesSay(t *testing.T) {
 	}
 	expect("ios on SHA-1", ios.VerifyChain(good, root.cert, "mail.example.com", now), "ios devices reject SHA-1")
 	expect("missing intermediate", wm5.VerifyChain(good[:1], root.cert, "", now), "is an intermediate missing")
+	problem("missing intermediate", wm5.VerifyChain(good[:1], root.cert, "", now), ProblemMissingIntermediate)
+	problem("wrong host", wm5.VerifyChain(good, root.cert, "other.example.com", now), ProblemHost)
+	problem("expired", wm5.VerifyChain(good, root.cert, "", now.Add(48*time.Hour)), ProblemValidity)
+	problem("ios on SHA-1", ios.VerifyChain(good, root.cert, "mail.example.com", now), ProblemCertificate)
+	problem("no root", wm5.VerifyChain(good, nil, "mail.example.com", now), ProblemUntrusted)
+	if errs := wm5.VerifyChain(good, nil, "other.example.com", now); len(errs) != 2 {
+		t.Errorf("without a root the host is still checked: %v", errs)
+	}
+	strangerTpl := &x509.Certificate{Subject: pkix.Name{CommonName: "Stranger Root"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign, SignatureAlgorithm: x509.SHA1WithRSA}
+	stranger := mkCert(t, strangerTpl, nil, rsaKey(t))
+	strangerLeaf := mkCert(t, &x509.Certificate{Subject: pkix.Name{CommonName: "mail.example.com"}, SignatureAlgorithm: x509.SHA1WithRSA}, stranger, rsaKey(t))
+	otherChain := wm5.VerifyChain([]*x509.Certificate{strangerLeaf.cert, stranger.cert}, root.cert, "", now)
+	expect("chain of another CA", otherChain, "another CA")
+	problem("chain of another CA", otherChain, ProblemUntrusted)
 	expect("wrong host", wm5.VerifyChain(good, root.cert, "other.example.com", now), `do not match "other.example.com"`)
 	expect("expired", wm5.VerifyChain(good, root.cert, "", now.Add(48*time.Hour)), "expired on")
 	otherRoot, _, _ := chain(t, x509.SHA1WithRSA, "x")
@@ -217,5 +241,32 @@ func TestCheckKey(t *testing.T) {
 	big := &rsa.PublicKey{N: rsaKey(t).N, E: 1<<33 + 1}
 	if err := wm5.CheckKey(big); err == nil || !strings.Contains(err.Error(), "32 bits") {
 		t.Errorf("large exponent: %v", err)
+	}
+}
+
+func TestHeartbeatSettle(t *testing.T) {
+	wm, _ := Get("wm6")
+	android, _ := Get("android")
+	ios, _ := Get("ios")
+	for _, tc := range []struct {
+		name  string
+		h     Heartbeat
+		limit int
+		want  int
+		ok    bool
+	}{
+		{"wm open path", wm.Heartbeat, 3600, 1680, true},
+		{"wm cut at 1000 s", wm.Heartbeat, 1000, 780, true},
+		{"wm cut at exactly a rung", wm.Heartbeat, 1080, 1080, true},
+		{"wm cut below its minimum", wm.Heartbeat, 400, 480, false},
+		{"android open path", android.Heartbeat, 3600, 1010, true},
+		{"android cut at 600 s", android.Heartbeat, 600, 470, true},
+		{"android steps down below its start", android.Heartbeat, 400, 290, true},
+		{"android cut below its minimum", android.Heartbeat, 200, 290, false},
+		{"no model", ios.Heartbeat, 3600, 0, false},
+	} {
+		if got, ok := tc.h.Settle(tc.limit); got != tc.want || ok != tc.ok {
+			t.Errorf("%s: Settle(%d) = %d, %v; want %d, %v", tc.name, tc.limit, got, ok, tc.want, tc.ok)
+		}
 	}
 }
