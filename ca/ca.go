@@ -49,6 +49,9 @@ func Open(ctx context.Context, dir string, password []byte) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", l.State(), err)
 	}
+	if err := finishRotation(l); err != nil {
+		return nil, fmt.Errorf("finish an interrupted intermediate rotation in %s: %w", dir, err)
+	}
 	root, err := readCert(l.RootCert())
 	if err != nil {
 		return nil, err

@@ -18,6 +18,7 @@ func caCommand() *cli.Command {
 		Name:  "ca",
 		Usage: "inspect the CA and publish its CRL",
 		Subcommands: []*cli.Command{
+			caRotateIntermediateCommand(),
 			{
 				Name:      "crl",
 				Usage:     "regenerate the certificate revocation list",
@@ -81,6 +82,68 @@ func caCommand() *cli.Command {
 					return nil
 				}),
 			},
+		},
+	}
+}
+
+func caRotateIntermediateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "rotate-intermediate",
+		Usage: "make a new intermediate under the same root and reissue the active server certificates under it",
+		UsageText: `pushca ca rotate-intermediate
+   pushca ca rotate-intermediate --days 1825 --no-reissue`,
+		Description: `Devices are not touched: they trust the root. Each server certificate keeps the
+chain it was issued with until it is reissued; with --no-reissue, run
+pushca cert renew HOST for each host later. The old intermediate stays in
+certs/intermediates and secrets/intermediates.`,
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "days", Usage: "validity of the new intermediate in days (default 3650, capped by the root)"},
+			&cli.BoolFlag{Name: "no-reissue", Usage: "leave the active server certificates under the old intermediate"},
+			passwordFileFlag(), jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			pw, err := caPassword(c, false)
+			if err != nil {
+				return err
+			}
+			authority, err := ca.Open(c.Context, c.String("dir"), pw)
+			if err != nil {
+				return err
+			}
+			defer authority.Close()
+			old := authority.Intermediate().Subject.CommonName
+			if err := authority.RotateIntermediate(c.Context, pw, time.Duration(c.Int("days"))*24*time.Hour); err != nil {
+				return err
+			}
+			var reissued []ca.Record
+			if !c.Bool("no-reissue") {
+				hosts, err := authority.ActiveHosts(c.Context)
+				if err != nil {
+					return err
+				}
+				for _, h := range hosts {
+					is, err := authority.Renew(c.Context, h)
+					if err != nil {
+						return fmt.Errorf("the intermediate was rotated, but reissuing %s failed (run `pushca cert renew %s`): %w", h, h, err)
+					}
+					reissued = append(reissued, is.Record)
+				}
+			}
+			inter := authority.Intermediate()
+			if c.Bool("json") {
+				if reissued == nil {
+					reissued = []ca.Record{}
+				}
+				return printJSON(c.App.Writer, map[string]any{
+					"previous": old, "intermediate": inter.Subject.CommonName, "serial": inter.SerialNumber.String(),
+					"notAfter": inter.NotAfter.UTC(), "reissued": reissued,
+				})
+			}
+			fmt.Fprintf(c.App.Writer, "new intermediate %q (serial %s, expires %s) replaces %q\n", inter.Subject.CommonName, inter.SerialNumber, inter.NotAfter.Format("2006-01-02"), old)
+			for _, r := range reissued {
+				fmt.Fprintf(c.App.Writer, "reissued %s under it (serial %s)\n", r.Host, r.Serial)
+			}
+			return nil
 		},
 	}
 }

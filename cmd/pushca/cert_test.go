@@ -62,6 +62,19 @@ func TestCertLifecycleThroughTheBinary(t *testing.T) {
 	if !strings.Contains(crl, "Superseded") {
 		t.Errorf("CRL lacks the revocation:\n%s", crl)
 	}
+	out = mustPushca(t, env, "--dir", dir, "ca", "rotate-intermediate", "--json")
+	var rot struct {
+		Intermediate string      `json:"intermediate"`
+		Reissued     []ca.Record `json:"reissued"`
+	}
+	if err := json.Unmarshal([]byte(out), &rot); err != nil || !strings.HasSuffix(rot.Intermediate, "G2") || len(rot.Reissued) != 1 || rot.Reissued[0].Host != "mail.example.com" {
+		t.Errorf("rotate-intermediate: %v %s", err, out)
+	}
+	issuer := string(testtool.MustRun(t, nil, "openssl", "x509", "-in", l.ServerCert("mail.example.com"), "-noout", "-issuer"))
+	if !strings.Contains(issuer, "G2") {
+		t.Errorf("server certificate not reissued under the new intermediate: %s", issuer)
+	}
+	testtool.MustRun(t, nil, "openssl", "verify", "-auth_level", "0", "-CAfile", l.RootCert(), "-untrusted", l.ServerChain("mail.example.com"), l.ServerCert("mail.example.com"))
 	out = mustPushca(t, env, "--dir", dir, "ca", "inspect", "--json")
 	var info map[string]any
 	if err := json.Unmarshal([]byte(out), &info); err != nil || info["profile"] != "wm6" {
