@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pushca/pushca/ca"
+	"github.com/pushca/pushca/internal/testtool"
+)
+
+// TestServeThroughTheBinary runs what an administrator runs: init with a
+// Windows Mobile profile, users add, serve on loopback, then curl, openssl
+// and pushca push against it, and SIGTERM.
+func TestServeThroughTheBinary(t *testing.T) {
+	for _, name := range []string{"serve", "users", "push"} {
+		if findCommand(newApp().Commands, name) == nil {
+			t.Skipf("%s is not registered in main.go yet", name)
+		}
+	}
+	testtool.Path(t, "curl")
+	testtool.Path(t, "openssl")
+	dir := filepath.Join(t.TempDir(), "state") // init wants to create it
+	mustPushca(t, passwordEnv(t, "ca password"), "--dir", dir, "init", "--host", "mail.test", "--profile", "wm6")
+	pwFile := filepath.Join(t.TempDir(), "alice.pw")
+	if err := os.WriteFile(pwFile, []byte("alice secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustPushca(t, nil, "--dir", dir, "users", "add", `CORP\Alice`, "--password-file", pwFile)
+	var names []string
+	if err := json.Unmarshal([]byte(mustPushca(t, nil, "--dir", dir, "users", "list", "--json")), &names); err != nil || len(names) != 1 || names[0] != "alice" {
+		t.Fatalf("users list: %v %v", names, err)
+	}
+	if r := runPushca(t, nil, "--dir", dir, "users", "add", "bob"); r.code == 0 || !strings.Contains(r.stderr, "--password-file") {
+		t.Fatalf("users add without a terminal or file: exit %d, %s", r.code, r.stderr)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv := exec.CommandContext(ctx, pushcaBin, "--dir", dir, "serve", "--host", "mail.test", "--profile", "wm6",
+		"--https", "127.0.0.1:0", "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0")
+	srv.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	srv.Stderr = &stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Process.Kill()
+	addrs := map[string]string{}
+	sc := bufio.NewScanner(stdout)
+	for len(addrs) < 3 && sc.Scan() {
+		label, rest, _ := strings.Cut(sc.Text(), ":")
+		if f := strings.Fields(rest); len(f) > 0 {
+			u := strings.TrimPrefix(strings.TrimPrefix(f[0], "https://"), "http://")
+			addrs[label] = strings.SplitN(u, "/", 2)[0]
+		}
+	}
+	if len(addrs) < 3 {
+		t.Fatalf("serve printed %v\nstderr: %s", addrs, stderr.String())
+	}
+	https := addrs["ActiveSync"]
+	port := https[strings.LastIndexByte(https, ':')+1:]
+	root := ca.Layout{Dir: dir}.RootCert()
+
+	hfile := filepath.Join(t.TempDir(), "headers")
+	// SECLEVEL=0: OpenSSL 3 refuses the SHA-1 chain a wm6 CA issues, as a
+	// modern client should; Windows Mobile accepts nothing else.
+	testtool.MustRun(t, nil, "curl", "-sS", "--max-time", "30", "--ciphers", "DEFAULT:@SECLEVEL=0", "--cacert", root, "--resolve", "mail.test:"+port+":127.0.0.1",
+		"-D", hfile, "-X", "OPTIONS", "-u", "alice@corp.example:alice secret", "https://mail.test:"+port+"/Microsoft-Server-ActiveSync")
+	h, _ := os.ReadFile(hfile)
+	if !strings.HasPrefix(string(h), "HTTP/1.1 200") || !strings.Contains(string(h), "MS-ASProtocolVersions: 2.5,12.0,12.1,14.0,14.1") {
+		t.Fatalf("OPTIONS:\n%s", h)
+	}
+	// The chain pushca issued under wm6 (SHA-1, RSA) over TLS 1.0 with an
+	// RSA key exchange, as the device would do it.
+	out, errb, err := testtool.Run(t, []byte{}, "openssl", "s_client", "-connect", https, "-servername", "mail.test",
+		"-tls1", "-cipher", "AES128-SHA:@SECLEVEL=0", "-CAfile", root, "-verify_return_error")
+	if err != nil || !strings.Contains(string(out), "Protocol  : TLSv1\n") {
+		t.Fatalf("TLS 1.0 handshake: %v\n%s\n%s", err, out, errb)
+	}
+	if got := mustPushca(t, nil, "--dir", dir, "push", "alice", "--subject", "hello", "--admin", addrs["Admin API"]); !strings.Contains(got, "delivered") {
+		t.Fatalf("push: %s", got)
+	}
+	if r := runPushca(t, nil, "--dir", dir, "push", "nobody", "--admin", addrs["Admin API"]); r.code == 0 || !strings.Contains(r.stderr, "no user nobody") {
+		t.Fatalf("push to an unknown user: exit %d, %s", r.code, r.stderr)
+	}
+	out, _, err = testtool.Run(t, nil, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "http://"+addrs["Enrollment"]+"/Microsoft-Server-ActiveSync")
+	if err != nil || string(out) != "403" {
+		t.Fatalf("ActiveSync on plain HTTP: %s %v", out, err)
+	}
+
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v\nstderr: %s", err, stderr.String())
+	}
+}
