@@ -254,7 +254,7 @@ func (c *call) folderSync() {
 		}
 		ch := &eas.FolderChanges{}
 		for _, f := range Folders() {
-			ch.Add = append(ch.Add, eas.Folder{ServerID: f.ID, ParentID: "0", DisplayName: f.Name, Type: eas.FolderType(f.Type)})
+			ch.Add = append(ch.Add, eas.Folder{ServerID: f.ID, ParentID: "0", DisplayName: f.Name, Type: f.Type})
 		}
 		ch.Count = len(ch.Add)
 		c.reply(&eas.FolderSyncResponse{Status: eas.FolderSyncOK, SyncKey: folderSyncKey, Changes: ch})

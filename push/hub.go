@@ -29,24 +29,23 @@ const (
 
 // Folder is one folder of the fixed hierarchy every mailbox has.
 type Folder struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Class string `json:"class"`
-	// Type is the FolderHierarchy type: 2 Inbox, 3 Drafts, ...
-	Type int `json:"type"`
+	ID    string         `json:"id"`
+	Name  string         `json:"name"`
+	Class string         `json:"class"`
+	Type  eas.FolderType `json:"type"`
 }
 
 // Folders returns the standard hierarchy, top-level folders (ParentId 0).
 func Folders() []Folder {
 	return []Folder{
-		{inboxID, "Inbox", folderClassEmail, 2},
-		{"2", "Drafts", folderClassEmail, 3},
-		{"3", "Deleted Items", folderClassEmail, 4},
-		{"4", "Sent Items", folderClassEmail, 5},
-		{"5", "Outbox", folderClassEmail, 6},
-		{"6", "Calendar", "Calendar", 8},
-		{"7", "Contacts", "Contacts", 9},
-		{"8", "Tasks", "Tasks", 7},
+		{inboxID, "Inbox", folderClassEmail, eas.FolderInbox},
+		{"2", "Drafts", folderClassEmail, eas.FolderDrafts},
+		{"3", "Deleted Items", folderClassEmail, eas.FolderDeleted},
+		{"4", "Sent Items", folderClassEmail, eas.FolderSent},
+		{"5", "Outbox", folderClassEmail, eas.FolderOutbox},
+		{"6", "Calendar", "Calendar", eas.FolderCalendar},
+		{"7", "Contacts", "Contacts", eas.FolderContacts},
+		{"8", "Tasks", "Tasks", eas.FolderTasks},
 	}
 }
 
@@ -243,6 +242,7 @@ func (h *Hub) Ping(ctx context.Context, user, device string, req PingRequest, an
 	res := h.park(ctx, user, device, dev, hb, folders)
 	answer(res)
 	log := PingLog{Start: start.UTC(), Heartbeat: hb, Outcome: res.Outcome, Held: int(time.Since(start) / time.Second)}
+	h.log.Debug("ping ended", "user", user, "device", device, "heartbeat_s", hb, "outcome", res.Outcome, "held_s", log.Held)
 	if err := h.devices.logPing(user, device, log); err != nil {
 		h.log.Error("record ping", "user", user, "device", device, "err", err)
 	}
