@@ -121,9 +121,12 @@ type Hub struct {
 	maxFolders int
 	log        *slog.Logger
 
-	mu      sync.Mutex
-	boxes   map[string]*mailbox
-	held    map[string]*heldPing // by deviceKey
+	mu    sync.Mutex
+	boxes map[string]*mailbox
+	held  map[string]*heldPing // by deviceKey
+	// byUser indexes held by user, so a delivery looks at that user's
+	// devices only, however many Pings are held.
+	byUser  map[string]map[*heldPing]bool
 	nextID  uint64
 	closing chan struct{}
 	closed  bool
@@ -136,7 +139,7 @@ func NewHub(devices *Devices, bounds HeartbeatBounds, log *slog.Logger) (*Hub, e
 	}
 	return &Hub{
 		devices: devices, bounds: bounds, maxFolders: maxPingFolders, log: log,
-		boxes: map[string]*mailbox{}, held: map[string]*heldPing{}, closing: make(chan struct{}),
+		boxes: map[string]*mailbox{}, held: map[string]*heldPing{}, byUser: map[string]map[*heldPing]bool{}, closing: make(chan struct{}),
 	}, nil
 }
 
@@ -173,8 +176,8 @@ func (h *Hub) Deliver(user string, m Message) (Message, int) {
 	close(b.changed)
 	b.changed = make(chan struct{})
 	woken := 0
-	for _, p := range h.held {
-		if p.user == user && slices.Contains(p.folders, inboxID) {
+	for p := range h.byUser[user] {
+		if slices.Contains(p.folders, inboxID) {
 			woken++
 		}
 	}
@@ -285,8 +288,13 @@ func (h *Hub) park(ctx context.Context, user, device string, dev Device, hb int,
 	}
 	if old := h.held[key]; old != nil {
 		close(old.done)
+		delete(h.byUser[user], old)
 	}
 	h.held[key] = me
+	if h.byUser[user] == nil {
+		h.byUser[user] = map[*heldPing]bool{}
+	}
+	h.byUser[user][me] = true
 	wake := b.changed
 	h.mu.Unlock()
 
@@ -294,6 +302,10 @@ func (h *Hub) park(ctx context.Context, user, device string, dev Device, hb int,
 		h.mu.Lock()
 		if h.held[key] == me {
 			delete(h.held, key)
+		}
+		delete(h.byUser[user], me)
+		if len(h.byUser[user]) == 0 {
+			delete(h.byUser, user)
 		}
 		h.mu.Unlock()
 	}()
