@@ -49,6 +49,9 @@ func newApp() *cli.App {
 			caCommand(),
 			packageCommand(),
 			qrCommand(),
+			usersCommand(),
+			serveCommand(),
+			pushCommand(),
 			profilesCommand(),
 		},
 		// Errors are printed once, by main.
