@@ -1,0 +1,389 @@
+package provision
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pushca/pushca/internal/atomicfile"
+	"github.com/pushca/pushca/profile"
+)
+
+// Bundle turns a user list into what each person needs on enrollment day.
+// The same inputs always give the same bytes, except signed .mobileconfig
+// files, whose CMS signing time changes.
+type Bundle struct {
+	Chain Chain
+	// Server is the Exchange host name; Domain the default Windows domain.
+	Server, Domain string
+	// Devices are the device kinds of users whose row names none.
+	Devices []string
+	Signer  *Signer
+	// MSZIP compresses the CABs (refused when a user has a wm5 device).
+	MSZIP bool
+	// Combined puts the certificates into each account CAB instead of a
+	// shared root CAB: one file to tap, but a copy of the root per user.
+	Combined bool
+	// Zip writes users/FOLDER.zip holding the shared files too, for mailing
+	// one attachment per person, instead of a folder per user.
+	Zip bool
+	// URL gives a user's enrollment link and its expiry, drawn as a QR code
+	// and printed on the sheet; nil makes sheets without. It is called from
+	// several goroutines at once.
+	URL func(User) (string, time.Time, error)
+	// Version and Inputs go into the manifest as given.
+	Version string
+	Inputs  map[string]string
+	// Workers bounds the users built at once; 0 is runtime.GOMAXPROCS.
+	Workers int
+	// Progress is called after each user from one goroutine; may be nil.
+	Progress func(done, total int)
+}
+
+// Shared file names inside a bundle.
+const (
+	sharedDir = "shared"
+	usersDir  = "users"
+	rootCRT   = "root.crt"
+	sheetName = "index.html"
+	qrName    = "qr.png"
+	iosName   = "exchange.mobileconfig"
+)
+
+type outFile struct {
+	name string
+	data []byte
+}
+
+// shared is what every user's package refers to, built once.
+type shared struct {
+	rootCAB, crt *outFile
+	pages        *HTMLPages
+	stamp        time.Time
+}
+
+// Write builds every user's files under dir and then dir/manifest.json.
+// Files already holding the right bytes are left alone, so a run killed
+// midway is finished by running it again; files the previous manifest
+// listed that this run no longer makes are removed. skipped are rows the
+// caller dropped, recorded in the manifest.
+func (b Bundle) Write(ctx context.Context, dir string, users []User, skipped []RowError) (*Manifest, error) {
+	if err := (Account{Server: b.Server, User: "check", Domain: b.Domain}).check(); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	if len(users) == 0 {
+		return nil, errors.New("bundle: no users")
+	}
+	if _, err := ParseDevices(strings.Join(b.Devices, " ")); err != nil || len(b.Devices) == 0 {
+		return nil, fmt.Errorf("bundle: default device kinds %q: want some of %s", b.Devices, strings.Join(deviceKinds, ", "))
+	}
+	sh, err := b.shared(users)
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.MkdirAll(dir); err != nil {
+		return nil, err
+	}
+	old, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := removeTemps(dir); err != nil {
+		return nil, err
+	}
+	m := &Manifest{Version: b.Version, Inputs: b.Inputs, Users: len(users), Skipped: skipped}
+	m.Root.Subject = b.Chain.Root.Subject.String()
+	m.Root.SHA256, m.Root.SHA1 = SHA256(b.Chain.Root).Colon(), SHA1(b.Chain.Root).Colon()
+	var written []string
+	if !b.Zip {
+		for _, f := range []*outFile{sh.rootCAB, sh.crt} {
+			if f == nil {
+				continue
+			}
+			name := path.Join(sharedDir, f.name)
+			if err := writeIfChanged(filepath.Join(dir, filepath.FromSlash(name)), f.data); err != nil {
+				return nil, err
+			}
+			m.Files = append(m.Files, entry(name, "", f.data))
+			written = append(written, name)
+		}
+	}
+
+	work := make(chan User)
+	results := make(chan []ManifestFile)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(work)
+		for _, u := range users {
+			select {
+			case work <- u:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	workers := b.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	wg, wctx := errgroup.WithContext(gctx)
+	for range workers {
+		wg.Go(func() error {
+			for u := range work {
+				files, err := b.writeUser(wctx, dir, sh, u)
+				if err != nil {
+					return err
+				}
+				select {
+				case results <- files:
+				case <-wctx.Done():
+					return wctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		err := wg.Wait()
+		close(results)
+		return err
+	})
+	done := 0
+	for files := range results {
+		m.Files = append(m.Files, files...)
+		for _, f := range files {
+			written = append(written, f.Path)
+		}
+		done++
+		if b.Progress != nil {
+			b.Progress(done, len(users))
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(m.Files, func(a, b ManifestFile) int { return strings.Compare(a.Path, b.Path) })
+	if err := syncWritten(dir, written); err != nil {
+		return nil, err
+	}
+	if old != nil {
+		removeStale(dir, old, m)
+	}
+	data, err := m.encode()
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, ManifestName), data, 0o644); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// shared builds the root CAB and .crt that users refer to, for the device
+// kinds the users actually have.
+func (b Bundle) shared(users []User) (*shared, error) {
+	pages, err := ParseHTML("sheet.html.tpl")
+	if err != nil {
+		return nil, err
+	}
+	sh := &shared{pages: pages, stamp: b.Chain.Root.NotBefore.UTC()}
+	var wm []string
+	android := false
+	for _, u := range users {
+		for _, d := range b.devices(u) {
+			if strings.HasPrefix(d, "wm") {
+				wm = append(wm, d)
+			}
+			android = android || d == "android"
+		}
+	}
+	if len(wm) > 0 && !b.Combined {
+		// The strictest profile's CAB (stored when any device is a wm5)
+		// installs on every Windows Mobile version in the list.
+		p, err := profile.Strictest(wm)
+		if err != nil {
+			return nil, err
+		}
+		root := b.Chain
+		pkg, err := WMDocument{Chain: &root}.Package(CABOptions{Profile: p, MSZIP: b.MSZIP, Signer: b.Signer})
+		if err != nil {
+			return nil, fmt.Errorf("root CAB: %w", err)
+		}
+		sh.rootCAB = &outFile{"root" + pkg.Ext, pkg.Data}
+	}
+	if android {
+		pkg, err := Android(Chain{Root: b.Chain.Root}, rootCRT)
+		if err != nil {
+			return nil, err
+		}
+		sh.crt = &outFile{rootCRT, pkg.CRT}
+	}
+	return sh, nil
+}
+
+func (b Bundle) devices(u User) []string {
+	if len(u.Devices) > 0 {
+		return u.Devices
+	}
+	return b.Devices
+}
+
+// writeUser builds and writes one user's files, returning their manifest
+// entries.
+func (b Bundle) writeUser(ctx context.Context, dir string, sh *shared, u User) ([]ManifestFile, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	files, err := b.userFiles(sh, u)
+	if err != nil {
+		return nil, fmt.Errorf("line %d (user %q): %w", u.Line, u.Name, err)
+	}
+	folder := u.Folder()
+	if b.Zip {
+		data, err := zipFiles(folder, files, sh.stamp)
+		if err != nil {
+			return nil, fmt.Errorf("user %q: %w", u.Name, err)
+		}
+		name := path.Join(usersDir, folder+".zip")
+		if err := writeIfChanged(filepath.Join(dir, filepath.FromSlash(name)), data); err != nil {
+			return nil, err
+		}
+		return []ManifestFile{entry(name, u.Name, data)}, nil
+	}
+	out := make([]ManifestFile, 0, len(files))
+	for _, f := range files {
+		name := path.Join(usersDir, folder, f.name)
+		if err := writeIfChanged(filepath.Join(dir, filepath.FromSlash(name)), f.data); err != nil {
+			return nil, err
+		}
+		out = append(out, entry(name, u.Name, f.data))
+	}
+	return out, nil
+}
+
+// userFiles are the user's own files and, in zip mode, copies of the shared
+// ones; the sheet links to whichever place they are.
+func (b Bundle) userFiles(sh *shared, u User) ([]outFile, error) {
+	a := Account{Server: b.Server, User: u.Name, Domain: or(u.Domain, b.Domain), Email: u.Email}
+	devices := b.devices(u)
+	sheet := Sheet{Chain: b.Chain, Account: a, DisplayName: u.DisplayName, Devices: devices, Combined: b.Combined}
+	var files []outFile
+	sharedHref := func(f *outFile) string {
+		if b.Zip {
+			files = append(files, *f)
+			return f.name
+		}
+		return "../../" + sharedDir + "/" + f.name
+	}
+	var wm []string
+	for _, d := range devices {
+		switch {
+		case strings.HasPrefix(d, "wm"):
+			wm = append(wm, d)
+		case d == "android":
+			sheet.Links.RootCRT = sharedHref(sh.crt)
+		case d == "ios":
+			data, err := b.mobileconfig(a)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, outFile{iosName, data})
+			sheet.Links.Mobileconfig = iosName
+		}
+	}
+	if len(wm) > 0 {
+		p, err := profile.Strictest(wm)
+		if err != nil {
+			return nil, err
+		}
+		doc := WMDocument{Account: &a}
+		if b.Combined {
+			doc.Chain = &b.Chain
+		} else {
+			sheet.Links.RootCAB = sharedHref(sh.rootCAB)
+		}
+		if doc.Sync, err = DefaultSyncOptions(p); err != nil {
+			return nil, err
+		}
+		pkg, err := doc.Package(CABOptions{Profile: p, MSZIP: b.MSZIP, Signer: b.Signer})
+		if err != nil {
+			return nil, err
+		}
+		name := "account" + pkg.Ext
+		files = append(files, outFile{name, pkg.Data})
+		sheet.Links.AccountCAB = name
+	}
+	if b.URL != nil {
+		url, expires, err := b.URL(u)
+		if err != nil {
+			return nil, err
+		}
+		png, err := QRPNG(url)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, outFile{qrName, png})
+		sheet.URL, sheet.QR, sheet.Expires = url, png, expires
+	}
+	var html bytes.Buffer
+	if err := sheet.Render(&html, sh.pages); err != nil {
+		return nil, err
+	}
+	files = append(files, outFile{sheetName, html.Bytes()})
+	slices.SortFunc(files, func(x, y outFile) int { return strings.Compare(x.name, y.name) })
+	return files, nil
+}
+
+func (b Bundle) mobileconfig(a Account) ([]byte, error) {
+	data, err := Mobileconfig{Chain: b.Chain, Account: &a}.Plist()
+	if err != nil || b.Signer == nil {
+		return data, err
+	}
+	ios, err := profile.Get("ios")
+	if err != nil {
+		return nil, err
+	}
+	return SignMobileconfig(data, b.Signer, SignatureHash(ios))
+}
+
+// zipFiles packs files under folder/ with fixed times, so the archive's
+// bytes depend on the contents alone.
+func zipFiles(folder string, files []outFile, stamp time.Time) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range files {
+		method := zip.Deflate
+		if strings.HasSuffix(f.name, ".png") || strings.HasSuffix(f.name, ".cab") || strings.HasSuffix(f.name, ".cpf") {
+			method = zip.Store // already compressed or tiny and binary
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: folder + "/" + f.name, Method: method, Modified: stamp})
+		if err != nil {
+			return nil, fmt.Errorf("zip %s: %w", f.name, err)
+		}
+		if _, err := w.Write(f.data); err != nil {
+			return nil, fmt.Errorf("zip %s: %w", f.name, err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("zip: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func entry(name, user string, data []byte) ManifestFile {
+	sum := sha256.Sum256(data)
+	return ManifestFile{Path: name, Size: len(data), SHA256: hex.EncodeToString(sum[:]), User: user}
+}
