@@ -26,7 +26,7 @@ type testServer struct {
 
 // startServer runs a full server on loopback ephemeral ports with a chain
 // made in the test and alice/secret in the users file.
-func startServer(t *testing.T, bounds HeartbeatBounds, profiles ...string) *testServer {
+func startServer(t testing.TB, bounds HeartbeatBounds, profiles ...string) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	root := newTestCA(t)
