@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/atomicfile"
@@ -113,17 +112,7 @@ func readSigner(c *cli.Context) (*provision.Signer, error) {
 // signingPassword reads --password-file or prompts without echo; a
 // password is never a flag value.
 func signingPassword(c *cli.Context) provision.PasswordFunc {
-	return func(msg string) ([]byte, error) {
-		if f := c.String("password-file"); f != "" {
-			return readSecretFile(f)
-		}
-		tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-		if err != nil || !term.IsTerminal(int(tty.Fd())) {
-			return nil, fmt.Errorf("%s: give --password-file (there is no terminal to prompt on)", msg)
-		}
-		defer tty.Close()
-		return prompt(tty, msg+": ")
-	}
+	return func(msg string) ([]byte, error) { return readPassword(c, msg, false) }
 }
 
 // writeArtefact writes a public artefact atomically. out must end in ext,

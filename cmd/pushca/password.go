@@ -20,23 +20,31 @@ func passwordFileFlag() cli.Flag {
 	}
 }
 
-// caPassword reads the CA password from --password-file or a no-echo prompt
-// on the terminal. confirm asks twice, for new passwords.
+// caPassword reads the CA password from --password-file (or
+// PUSHCA_PASSWORD_FILE) or a no-echo prompt. confirm asks twice, for new
+// passwords.
 func caPassword(c *cli.Context, confirm bool) ([]byte, error) {
+	return readPassword(c, "CA password", confirm)
+}
+
+// readPassword is the one way any command gets a secret: the first line of
+// --password-file, or a no-echo prompt on the terminal asking for what;
+// never a flag value. confirm asks twice.
+func readPassword(c *cli.Context, what string, confirm bool) ([]byte, error) {
 	if f := c.String("password-file"); f != "" {
 		return readSecretFile(f)
 	}
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil || !term.IsTerminal(int(tty.Fd())) {
-		return nil, errors.New("no CA password: give --password-file or PUSHCA_PASSWORD_FILE (there is no terminal to prompt on)")
+		return nil, fmt.Errorf("no %s: give --password-file (there is no terminal to prompt on)", what)
 	}
 	defer tty.Close()
-	pw, err := prompt(tty, "CA password: ")
+	pw, err := prompt(tty, what+": ")
 	if err != nil {
 		return nil, err
 	}
 	if confirm {
-		again, err := prompt(tty, "Repeat CA password: ")
+		again, err := prompt(tty, "Repeat "+what+": ")
 		if err != nil {
 			return nil, err
 		}
@@ -45,7 +53,7 @@ func caPassword(c *cli.Context, confirm bool) ([]byte, error) {
 		}
 	}
 	if len(pw) == 0 {
-		return nil, errors.New("empty CA password")
+		return nil, fmt.Errorf("empty %s", what)
 	}
 	return pw, nil
 }

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"os"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/pushca/pushca/push"
 )
@@ -35,7 +31,7 @@ func usersCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					pw, err := userPassword(c, name)
+					pw, err := readPassword(c, "password for "+name, true)
 					if err != nil {
 						return err
 					}
@@ -105,32 +101,4 @@ func oneUser(c *cli.Context) (string, error) {
 		return "", fmt.Errorf("%s needs exactly one user name (see --help)", c.Command.Name)
 	}
 	return push.NormalizeUser(c.Args().First())
-}
-
-// userPassword reads a password from --password-file or prompts twice on
-// the terminal: never from a flag value.
-func userPassword(c *cli.Context, name string) ([]byte, error) {
-	if f := c.String("password-file"); f != "" {
-		return readSecretFile(f)
-	}
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil || !term.IsTerminal(int(tty.Fd())) {
-		return nil, errors.New("no password: give --password-file (there is no terminal to prompt on)")
-	}
-	defer tty.Close()
-	pw, err := prompt(tty, "Password for "+name+": ")
-	if err != nil {
-		return nil, err
-	}
-	again, err := prompt(tty, "Repeat password: ")
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(pw, again) {
-		return nil, errors.New("the two passwords differ")
-	}
-	if len(pw) == 0 {
-		return nil, errors.New("empty password")
-	}
-	return pw, nil
 }
