@@ -48,6 +48,7 @@ func newApp() *cli.App {
 			certCommand(),
 			caCommand(),
 			packageCommand(),
+			bundleCommand(),
 			qrCommand(),
 			usersCommand(),
 			serveCommand(),

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/pushca/pushca/provision"
+)
+
+func bundleCommand() *cli.Command {
+	flags := append(chainFlags(),
+		&cli.StringFlag{Name: "users", Usage: "CSV of users with a header row (see the columns below)", Required: true},
+		&cli.StringFlag{Name: "server", Usage: "Exchange server host name, without https:// or path", Required: true},
+		&cli.StringFlag{Name: "domain", Usage: "Windows domain of users whose row names none"},
+		&cli.StringSliceFlag{Name: "profile", Aliases: []string{"devices"}, Value: cli.NewStringSlice("wm6", "ios", "android"),
+			Usage: "device kinds of users whose row names none: wm5, wm6, wm65, ios, android"},
+		&cli.StringFlag{Name: "out", Usage: "output directory (created 0700 when missing)", Required: true},
+		&cli.BoolFlag{Name: "zip", Usage: "one users/NAME.zip per person, holding the shared root files too, instead of a folder"},
+		&cli.BoolFlag{Name: "combined", Usage: "put the certificates into each account CAB instead of a shared root CAB"},
+		&cli.BoolFlag{Name: "mszip", Usage: "compress the CABs (refused when a user has a wm5 device)"},
+		&cli.BoolFlag{Name: "skip-invalid", Usage: "write the good rows and list the bad ones, instead of writing nothing"},
+		jsonFlag,
+	)
+	flags = append(flags, signFlags()...)
+	var cols strings.Builder
+	for _, c := range provision.UserColumns {
+		fmt.Fprintf(&cols, "     %-13s %s\n", c.Name, c.Meaning)
+	}
+	return &cli.Command{
+		Name:  "bundle",
+		Usage: "enrollment-day bundles from a CSV of users: per person the packages, a QR code and a printable sheet, plus manifest.json",
+		UsageText: `pushca bundle --users staff.csv --server mail.example.com --domain CORP --out bundle
+   pushca bundle --users staff.csv --server mail.example.com --profile wm5 --zip --out mail-these
+   pushca bundle --users staff.csv --server mail.example.com --sign-p12 signer.p12 --password-file pw.txt --out bundle
+
+   Columns of --users (UTF-8, with or without BOM, CRLF or LF; names are matched
+   without regard to case, spaces, '-' or '_'):
+` + cols.String() + `
+   Every bad row is reported with its line; nothing is written unless all rows are
+   good or --skip-invalid is given. Re-running with the same inputs rewrites nothing;
+   a run stopped midway is completed by running it again.`,
+		Flags:  flags,
+		Action: bundle,
+	}
+}
+
+// bundleReport is the --json output of bundle.
+type bundleReport struct {
+	Out        string               `json:"out"`
+	Manifest   string               `json:"manifest"`
+	Users      int                  `json:"users"`
+	Files      int                  `json:"files"`
+	Bytes      int64                `json:"bytes"`
+	Skipped    []provision.RowError `json:"skipped,omitempty"`
+	RootSHA256 string               `json:"root_sha256"`
+	RootSHA1   string               `json:"root_sha1"`
+}
+
+func bundle(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("bundle takes no arguments, got %q (see --help)", c.Args().Slice())
+	}
+	usersFile := c.String("users")
+	csv, err := os.ReadFile(usersFile)
+	if err != nil {
+		return fmt.Errorf("--users: %w", err)
+	}
+	users, bad, err := provision.ReadUsers(bytes.NewReader(csv))
+	if err != nil {
+		return fmt.Errorf("--users %s: %w", usersFile, err)
+	}
+	for _, e := range bad {
+		fmt.Fprintf(stderr(c), "pushca: %s: %v\n", usersFile, e)
+	}
+	switch {
+	case len(bad) > 0 && !c.Bool("skip-invalid"):
+		return fmt.Errorf("--users %s: %d bad rows, nothing written (fix them, or give --skip-invalid to write the %d good ones)", usersFile, len(bad), len(users))
+	case len(users) == 0:
+		return fmt.Errorf("--users %s: no users to bundle", usersFile)
+	}
+	devices, err := provision.ParseDevices(strings.Join(c.StringSlice("profile"), " "))
+	if err != nil {
+		return fmt.Errorf("--profile: %w", err)
+	}
+	chain, err := readChain(c)
+	if err != nil {
+		return err
+	}
+	signer, err := readSigner(c)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(csv)
+	b := provision.Bundle{
+		Chain: chain, Server: c.String("server"), Domain: c.String("domain"), Devices: devices, Signer: signer,
+		MSZIP: c.Bool("mszip"), Combined: c.Bool("combined"), Zip: c.Bool("zip"), Version: c.App.Version,
+		// Only what decides the bytes: the same inputs give the same manifest.
+		Inputs: map[string]string{
+			"users_csv":        filepath.Base(usersFile),
+			"users_csv_sha256": hex.EncodeToString(sum[:]),
+			"server":           c.String("server"),
+			"domain":           c.String("domain"),
+			"devices":          strings.Join(devices, " "),
+			"zip":              strconv.FormatBool(c.Bool("zip")),
+			"combined":         strconv.FormatBool(c.Bool("combined")),
+			"mszip":            strconv.FormatBool(c.Bool("mszip")),
+			"signed":           strconv.FormatBool(signer != nil),
+		},
+	}
+	progress, finish := newProgress(stderr(c), len(users))
+	b.Progress = progress
+	m, err := b.Write(c.Context, c.String("out"), users, bad)
+	finish()
+	if err != nil {
+		return err
+	}
+	r := bundleReport{
+		Out: c.String("out"), Manifest: filepath.Join(c.String("out"), provision.ManifestName),
+		Users: m.Users, Files: len(m.Files), Skipped: bad, RootSHA256: m.Root.SHA256, RootSHA1: m.Root.SHA1,
+	}
+	for _, f := range m.Files {
+		r.Bytes += int64(f.Size)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, r)
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "wrote %d users, %d files (%d bytes) under %s\nmanifest %s\n", r.Users, r.Files, r.Bytes, r.Out, r.Manifest)
+	fmt.Fprintf(w, "root %s\n  SHA-256 %s\n  SHA-1   %s\n", m.Root.Subject, r.RootSHA256, r.RootSHA1)
+	if len(bad) > 0 {
+		fmt.Fprintf(w, "skipped %d bad rows (listed above and in the manifest)\n", len(bad))
+	}
+	return nil
+}
+
+// newProgress draws a bar when w is a terminal and otherwise prints a line
+// every tenth of the way, which is what a log file or CI wants.
+func newProgress(w io.Writer, total int) (progress func(done, total int), finish func()) {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		bar := progressbar.NewOptions(total,
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionSetDescription("users"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionClearOnFinish(),
+		)
+		return func(done, _ int) { bar.Set(done) }, func() { bar.Finish() }
+	}
+	step := max(total/10, 1)
+	return func(done, total int) {
+		if done%step == 0 || done == total {
+			fmt.Fprintf(w, "pushca: bundle: %d/%d users\n", done, total)
+		}
+	}, func() {}
+}
