@@ -53,6 +53,7 @@ func newApp() *cli.App {
 			usersCommand(),
 			serveCommand(),
 			pushCommand(),
+			verifyCommand(),
 			profilesCommand(),
 		},
 		// Errors are printed once, by main.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -16,21 +17,20 @@ func pushCommand() *cli.Command {
 		UsageText: `pushca push alice
    pushca push alice --subject "push test 1" --body "sent at 10:02"
    pushca push alice --admin 127.0.0.1:9444 --json`,
-		Flags: []cli.Flag{
+		Flags: append(adminFlags(),
 			&cli.StringFlag{Name: "subject", Value: "pushca test message", Usage: "message subject"},
 			&cli.StringFlag{Name: "body", Usage: "message text"},
-			&cli.StringFlag{Name: "admin", Value: "127.0.0.1:8444", Usage: "admin API address of the running server"},
 			jsonFlag,
-		},
+		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return fmt.Errorf("push needs exactly one user name (see --help)")
 			}
-			token, err := push.ReadToken(push.TokenPath(c.String("dir")))
+			deliver, err := adminDeliverer(c)
 			if err != nil {
 				return err
 			}
-			res, err := push.Deliver(c.Context, "http://"+c.String("admin"), token, push.DeliverRequest{
+			res, err := deliver(c.Context, push.DeliverRequest{
 				User: c.Args().First(), Subject: c.String("subject"), Body: c.String("body"),
 			})
 			if err != nil {
@@ -43,4 +43,31 @@ func pushCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// adminFlags name the admin API of a running `pushca serve` and its token.
+func adminFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "admin", Value: "127.0.0.1:8444", Usage: "admin API address of the running server"},
+		&cli.StringFlag{Name: "admin-token-file", Usage: "admin token file (default: push/admin.token in --dir, written by pushca serve)"},
+	}
+}
+
+type deliverFunc func(context.Context, push.DeliverRequest) (push.DeliverResult, error)
+
+// adminDeliverer reads the admin token once and returns what delivers a
+// message through the admin API named by adminFlags.
+func adminDeliverer(c *cli.Context) (deliverFunc, error) {
+	path := c.String("admin-token-file")
+	if path == "" {
+		path = push.TokenPath(c.String("dir"))
+	}
+	token, err := push.ReadToken(path)
+	if err != nil {
+		return nil, err
+	}
+	base := "http://" + c.String("admin")
+	return func(ctx context.Context, req push.DeliverRequest) (push.DeliverResult, error) {
+		return push.Deliver(ctx, base, token, req)
+	}, nil
 }

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/testtool"
@@ -37,33 +33,7 @@ func TestServeThroughTheBinary(t *testing.T) {
 		t.Fatalf("users add without a terminal or file: exit %d, %s", r.code, r.stderr)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv := exec.CommandContext(ctx, pushcaBin, "--dir", dir, "serve", "--host", "mail.test", "--profile", "wm6",
-		"--https", "127.0.0.1:0", "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0")
-	srv.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	srv.Stderr = &stderr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Process.Kill()
-	addrs := map[string]string{}
-	sc := bufio.NewScanner(stdout)
-	for len(addrs) < 3 && sc.Scan() {
-		label, rest, _ := strings.Cut(sc.Text(), ":")
-		if f := strings.Fields(rest); len(f) > 0 {
-			u := strings.TrimPrefix(strings.TrimPrefix(f[0], "https://"), "http://")
-			addrs[label] = strings.SplitN(u, "/", 2)[0]
-		}
-	}
-	if len(addrs) < 3 {
-		t.Fatalf("serve printed %v\nstderr: %s", addrs, stderr.String())
-	}
+	srv, addrs := startServe(t, dir, "--host", "mail.test", "--profile", "wm6")
 	https := addrs["ActiveSync"]
 	port := https[strings.LastIndexByte(https, ':')+1:]
 	root := ca.Layout{Dir: dir}.RootCert()
@@ -95,10 +65,5 @@ func TestServeThroughTheBinary(t *testing.T) {
 		t.Fatalf("ActiveSync on plain HTTP: %s %v", out, err)
 	}
 
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Wait(); err != nil {
-		t.Fatalf("serve after SIGTERM: %v\nstderr: %s", err, stderr.String())
-	}
+	srv.stop(t, syscall.SIGTERM)
 }
