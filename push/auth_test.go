@@ -77,6 +77,30 @@ func TestUsersFile(t *testing.T) {
 	}
 }
 
+// TestReloadRereadsUsers is SIGHUP's half for users: the file is read at
+// once, not when the watch next looks.
+func TestReloadRereadsUsers(t *testing.T) {
+	ts := startServer(t, HeartbeatBounds{1, 3540})
+	ts.users.watch.interval = time.Hour
+	ts.users.Has("alice") // the watch has looked now
+	other, err := OpenUsers(UsersPath(ts.dir), bcrypt.MinCost)
+	if err == nil {
+		err = other.Add("carol", "pw3")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts.users.Has("carol") {
+		t.Fatal("the watch looked within its interval; the test proves nothing")
+	}
+	if err := ts.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if !ts.users.Verify("carol", "pw3") {
+		t.Fatal("Reload did not re-read the users file")
+	}
+}
+
 func TestAuthBackoff(t *testing.T) {
 	u := testUsers(t, t.TempDir())
 	a := NewAuth(u, "test", testLog(t))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/atomicfile"
+	"github.com/pushca/pushca/internal/renew"
 	"github.com/pushca/pushca/profile"
 )
 
@@ -60,7 +61,9 @@ type Config struct {
 	// BcryptCost of the dummy hash compared for unknown users; it should
 	// match the users file's. Zero means bcrypt.DefaultCost (see OpenUsers).
 	BcryptCost int
-	Log        *slog.Logger
+	// AutoRenew, when set, renews the Host's certificate as it ages.
+	AutoRenew *AutoRenew
+	Log       *slog.Logger
 }
 
 // Server is the running endpoint.
@@ -70,6 +73,7 @@ type Server struct {
 	users   *Users
 	devices *Devices
 	hub     *Hub
+	renew   *renew.Scheduler
 	token   string
 	log     *slog.Logger
 
@@ -105,6 +109,11 @@ func New(cfg Config) (*Server, error) {
 	if s.certs, err = LoadCertificates(pairs, cfg.Profiles, cfg.Log); err != nil {
 		return nil, err
 	}
+	if cfg.AutoRenew != nil {
+		if s.renew, err = s.renewScheduler(); err != nil {
+			return nil, err
+		}
+	}
 	if s.users, err = OpenUsers(UsersPath(cfg.Dir), cfg.BcryptCost); err != nil {
 		return nil, err
 	}
@@ -121,8 +130,11 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Reload re-reads the certificate files now (SIGHUP).
-func (s *Server) Reload() error { return s.certs.Reload() }
+// Reload re-reads the certificate files and the users file now (SIGHUP).
+// Whatever fails to load keeps its previous content.
+func (s *Server) Reload() error {
+	return errors.Join(s.certs.Reload(), s.users.Reload())
+}
 
 func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{
@@ -151,7 +163,7 @@ func (s *Server) Listen(ctx context.Context) error {
 	}
 	s.lns[s.https] = tls.NewListener(ln, s.https.TLSConfig)
 	if s.cfg.HTTPAddr != "" {
-		s.http = s.newHTTPServer(enrollHandler(ca.Layout{Dir: s.cfg.Dir}.RootCert(), s.log))
+		s.http = s.newHTTPServer(enrollHandler(s.cfg.Dir, s.log))
 		ln, err := lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
 		if err != nil {
 			s.closeListeners()
@@ -196,7 +208,7 @@ func (s *Server) Token() string { return s.token }
 // Serve serves until ctx ends, then answers held Pings with Status 1, lets
 // in-flight requests finish (bounded) and closes the device database.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, len(s.lns))
+	errc := make(chan error, len(s.lns)+1)
 	var wg sync.WaitGroup
 	for srv, ln := range s.lns {
 		wg.Add(1)
@@ -207,11 +219,23 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 		}()
 	}
+	runCtx, stopRenew := context.WithCancel(ctx)
+	defer stopRenew()
+	if s.renew != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.renew.Run(runCtx); err != nil {
+				errc <- err
+			}
+		}()
+	}
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	stopRenew()
 	s.hub.Close()
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()

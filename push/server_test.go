@@ -55,6 +55,12 @@ func startServer(t testing.TB, bounds HeartbeatBounds, profiles ...string) *test
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &testServer{Server: s, dir: dir, rootPath: rootPath, root: root, stop: serveInTest(t, s)}
+}
+
+// serveInTest runs s until the test ends or stop is called.
+func serveInTest(t testing.TB, s *Server) func() error {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := s.Listen(ctx); err != nil {
 		cancel()
@@ -78,7 +84,7 @@ func startServer(t testing.TB, bounds HeartbeatBounds, profiles ...string) *test
 		return nil
 	}
 	t.Cleanup(func() { stop() })
-	return &testServer{Server: s, dir: dir, rootPath: rootPath, root: root, stop: stop}
+	return stop
 }
 
 // curl runs curl against the HTTPS side as a device would, trusting only

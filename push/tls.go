@@ -132,16 +132,33 @@ func (c *Certificates) warnUnfit(certs []*tls.Certificate) {
 	}
 }
 
-// GetCertificate is tls.Config.GetCertificate: the first chain the client
-// supports, after a reload when the files changed (looked at once a second
-// at most).
-func (c *Certificates) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+// refresh reloads when the files changed (looked at once a second at most).
+func (c *Certificates) refresh() {
 	if c.watch.changed(c.paths()...) {
 		if err := c.Reload(); err != nil {
 			c.watch.retry()
 			c.log.Error("server certificate changed on disk but cannot be loaded; still serving the previous one", "err", err)
 		}
 	}
+}
+
+// Leaves returns the leaf certificates served now, ECDSA first.
+func (c *Certificates) Leaves() []*x509.Certificate {
+	c.refresh()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*x509.Certificate, len(c.certs))
+	for i, cert := range c.certs {
+		out[i] = cert.Leaf
+	}
+	return out
+}
+
+// GetCertificate is tls.Config.GetCertificate: the first chain the client
+// supports, after a reload when the files changed (looked at once a second
+// at most).
+func (c *Certificates) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	c.refresh()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, cert := range c.certs {

@@ -159,6 +159,12 @@ func (u *Users) read() (map[string][]byte, error) {
 	return hashes, nil
 }
 
+// Reload re-reads the file now (SIGHUP), whatever the watch says.
+func (u *Users) Reload() error {
+	u.watch.forget()
+	return u.refresh()
+}
+
 // Verify says whether password is name's. Unknown users cost one bcrypt
 // comparison too.
 func (u *Users) Verify(name, password string) bool {

@@ -25,30 +25,21 @@ func serveCommand() *cli.Command {
    The certificate is read from servers/HOST/chain.pem and key.pem in --dir and
    re-read when the files change (or on SIGHUP), so renewing needs no restart.
    Add users first with 'pushca users add NAME'; wake devices with 'pushca push NAME'.`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "https", Value: "127.0.0.1:8443", Usage: "address of the ActiveSync TLS listener"},
-			&cli.StringFlag{Name: "http", Usage: "address of the plain-HTTP enrollment listener (root download only; off when empty)"},
-			&cli.StringFlag{Name: "admin", Value: "127.0.0.1:8444", Usage: "loopback address of the admin API (off when empty)"},
+		Flags: append(listenFlags("127.0.0.1:8443", ""),
 			&cli.StringFlag{Name: "host", Usage: "server certificate to serve from the state directory (servers/HOST/)"},
 			&cli.StringSliceFlag{Name: "cert", Usage: "PEM chain file instead of --host; repeat with --key for an RSA and an ECDSA chain side by side"},
 			&cli.StringSliceFlag{Name: "key", Usage: "PEM key file, one per --cert"},
 			&cli.StringSliceFlag{Name: "profile", Usage: "device profiles served (" + fmt.Sprint(profile.Names()) + "); wm* turns on TLS 1.0 with their RSA key-exchange suites, otherwise TLS 1.2+"},
-			&cli.IntFlag{Name: "heartbeat-min", Value: push.DefaultHeartbeatMin, Usage: "shortest Ping heartbeat accepted, seconds"},
-			&cli.IntFlag{Name: "heartbeat-max", Value: push.DefaultHeartbeatMax, Usage: "longest Ping heartbeat accepted, seconds"},
-		},
+		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return fmt.Errorf("serve takes no arguments, got %q (see --help)", c.Args().First())
 			}
-			cfg := push.Config{
-				Dir: c.String("dir"), Host: c.String("host"),
-				HTTPSAddr: c.String("https"), HTTPAddr: c.String("http"), AdminAddr: c.String("admin"),
-				Heartbeat: push.HeartbeatBounds{Min: c.Int("heartbeat-min"), Max: c.Int("heartbeat-max")},
-				Log:       logger(c),
+			cfg, err := listenConfig(c)
+			if err != nil {
+				return err
 			}
-			if err := cfg.Heartbeat.Validate(); err != nil {
-				return fmt.Errorf("--heartbeat-min/--heartbeat-max: %w", err)
-			}
+			cfg.Host = c.String("host")
 			certs, keys := c.StringSlice("cert"), c.StringSlice("key")
 			if len(certs) != len(keys) {
 				return fmt.Errorf("give one --key per --cert (%d certificates, %d keys)", len(certs), len(keys))
@@ -66,44 +57,82 @@ func serveCommand() *cli.Command {
 				}
 				cfg.Profiles = append(cfg.Profiles, p)
 			}
-			s, err := push.New(cfg)
-			if err != nil {
-				return err
-			}
-			if err := s.Listen(c.Context); err != nil {
-				return err
-			}
-			out := c.App.Writer
-			fmt.Fprintf(out, "ActiveSync: https://%s%s\n", s.HTTPSAddr(), push.ActiveSyncPath)
-			if a := s.HTTPAddr(); a != "" {
-				fmt.Fprintf(out, "Enrollment: http://%s/ (root at /root.crt and /root.pem)\n", a)
-			}
-			if a := s.AdminAddr(); a != "" {
-				fmt.Fprintf(out, "Admin API:  http://%s (token in %s)\n", a, push.TokenPath(cfg.Dir))
-			}
-			if users, err := push.OpenUsers(push.UsersPath(cfg.Dir), 0); err == nil {
-				if names, _ := users.List(); len(names) == 0 {
-					cfg.Log.Warn("no users yet: every login fails until you run `pushca users add NAME`")
-				}
-			}
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
-			go func() {
-				for {
-					select {
-					case <-hup:
-						if err := s.Reload(); err != nil {
-							cfg.Log.Error("SIGHUP: certificate reload failed; still serving the previous one", "err", err)
-						} else {
-							cfg.Log.Info("SIGHUP: certificates reloaded")
-						}
-					case <-c.Context.Done():
-						return
-					}
-				}
-			}()
-			return s.Serve(c.Context)
+			return runServer(c, cfg, nil)
 		},
 	}
+}
+
+// listenFlags are the listener and heartbeat flags of serve and quickstart.
+func listenFlags(https, http string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "https", Value: https, Usage: "address of the ActiveSync TLS listener"},
+		&cli.StringFlag{Name: "http", Value: http, Usage: "address of the plain-HTTP enrollment listener (root download only; off when empty)"},
+		&cli.StringFlag{Name: "admin", Value: "127.0.0.1:8444", Usage: "loopback address of the admin API (off when empty)"},
+		&cli.IntFlag{Name: "heartbeat-min", Value: push.DefaultHeartbeatMin, Usage: "shortest Ping heartbeat accepted, seconds"},
+		&cli.IntFlag{Name: "heartbeat-max", Value: push.DefaultHeartbeatMax, Usage: "longest Ping heartbeat accepted, seconds"},
+	}
+}
+
+// listenConfig is the server configuration from --dir and listenFlags.
+func listenConfig(c *cli.Context) (push.Config, error) {
+	cfg := push.Config{
+		Dir:       c.String("dir"),
+		HTTPSAddr: c.String("https"), HTTPAddr: c.String("http"), AdminAddr: c.String("admin"),
+		Heartbeat: push.HeartbeatBounds{Min: c.Int("heartbeat-min"), Max: c.Int("heartbeat-max")},
+		Log:       logger(c),
+	}
+	if err := cfg.Heartbeat.Validate(); err != nil {
+		return push.Config{}, fmt.Errorf("--heartbeat-min/--heartbeat-max: %w", err)
+	}
+	return cfg, nil
+}
+
+// runServer serves cfg until the command's context ends (SIGINT, SIGTERM),
+// reloading certificates on SIGHUP: the one code path of serve and
+// quickstart. started, when set, runs once the listeners are bound and
+// printed.
+func runServer(c *cli.Context, cfg push.Config, started func(*push.Server) error) error {
+	s, err := push.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := s.Listen(c.Context); err != nil {
+		return err
+	}
+	out := c.App.Writer
+	fmt.Fprintf(out, "ActiveSync: https://%s%s\n", s.HTTPSAddr(), push.ActiveSyncPath)
+	if a := s.HTTPAddr(); a != "" {
+		fmt.Fprintf(out, "Enrollment: http://%s/ (root at /root.crt and /root.pem)\n", a)
+	}
+	if a := s.AdminAddr(); a != "" {
+		fmt.Fprintf(out, "Admin API:  http://%s (token in %s)\n", a, push.TokenPath(cfg.Dir))
+	}
+	if users, err := push.OpenUsers(push.UsersPath(cfg.Dir), 0); err == nil {
+		if names, _ := users.List(); len(names) == 0 {
+			cfg.Log.Warn("no users yet: every login fails until you run `pushca users add NAME`")
+		}
+	}
+	if started != nil {
+		if err := started(s); err != nil {
+			return err
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				if err := s.Reload(); err != nil {
+					cfg.Log.Error("SIGHUP: certificate reload failed; still serving the previous one", "err", err)
+				} else {
+					cfg.Log.Info("SIGHUP: certificates reloaded")
+				}
+			case <-c.Context.Done():
+				return
+			}
+		}
+	}()
+	return s.Serve(c.Context)
 }
