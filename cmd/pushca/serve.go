@@ -21,11 +21,16 @@ func serveCommand() *cli.Command {
    pushca serve --host mail.example.com --https :443 --http :80 --profile wm5
    pushca serve --cert rsa-chain.pem --key rsa-key.pem --cert ec-chain.pem --key ec-key.pem
    pushca serve --host mail.test --heartbeat-min 1 --heartbeat-max 60   # short bounds for tests
+   PUSHCA_PASSWORD_FILE=/root/ca.pw pushca serve --host mail.example.com --auto-renew --renew-at 3/4
 
    The certificate is read from servers/HOST/chain.pem and key.pem in --dir and
    re-read when the files change (or on SIGHUP), so renewing needs no restart.
+   With --auto-renew the server renews it itself once --renew-at of its lifetime
+   has passed (the CA password is read at start); a failed renewal is logged
+   at error level and retried, from one minute doubling to one hour, while
+   the current certificate stays in use. SIGHUP also re-reads the users file.
    Add users first with 'pushca users add NAME'; wake devices with 'pushca push NAME'.`,
-		Flags: append(listenFlags("127.0.0.1:8443", ""),
+		Flags: append(append(listenFlags("127.0.0.1:8443", ""), autoRenewFlags()...),
 			&cli.StringFlag{Name: "host", Usage: "server certificate to serve from the state directory (servers/HOST/)"},
 			&cli.StringSliceFlag{Name: "cert", Usage: "PEM chain file instead of --host; repeat with --key for an RSA and an ECDSA chain side by side"},
 			&cli.StringSliceFlag{Name: "key", Usage: "PEM key file, one per --cert"},
@@ -56,6 +61,9 @@ func serveCommand() *cli.Command {
 					return fmt.Errorf("--profile: %w", err)
 				}
 				cfg.Profiles = append(cfg.Profiles, p)
+			}
+			if err := autoRenew(c, &cfg); err != nil {
+				return err
 			}
 			return runServer(c, cfg, nil)
 		},
@@ -125,9 +133,9 @@ func runServer(c *cli.Context, cfg push.Config, started func(*push.Server) error
 			select {
 			case <-hup:
 				if err := s.Reload(); err != nil {
-					cfg.Log.Error("SIGHUP: certificate reload failed; still serving the previous one", "err", err)
+					cfg.Log.Error("SIGHUP: reload failed; what could not be read keeps its previous content", "err", err)
 				} else {
-					cfg.Log.Info("SIGHUP: certificates reloaded")
+					cfg.Log.Info("SIGHUP: certificates and users reloaded")
 				}
 			case <-c.Context.Done():
 				return
