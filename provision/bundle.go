@@ -247,12 +247,21 @@ func (b Bundle) writeUser(ctx context.Context, dir string, sh *shared, u User) (
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	files, err := b.userFiles(sh, u)
+	var copies []outFile
+	files, err := b.userFiles(sh, u, func(f *outFile) string {
+		if b.Zip {
+			copies = append(copies, *f)
+			return f.name
+		}
+		return "../../" + sharedDir + "/" + f.name
+	})
 	if err != nil {
 		return nil, fmt.Errorf("line %d (user %q): %w", u.Line, u.Name, err)
 	}
 	folder := u.Folder()
 	if b.Zip {
+		files = append(files, copies...)
+		sortFiles(files)
 		data, err := zipFiles(folder, files, sh.stamp)
 		if err != nil {
 			return nil, fmt.Errorf("user %q: %w", u.Name, err)
@@ -274,20 +283,14 @@ func (b Bundle) writeUser(ctx context.Context, dir string, sh *shared, u User) (
 	return out, nil
 }
 
-// userFiles are the user's own files and, in zip mode, copies of the shared
-// ones; the sheet links to whichever place they are.
-func (b Bundle) userFiles(sh *shared, u User) ([]outFile, error) {
+// userFiles are the user's own files, sorted by name, the sheet among them;
+// the sheet links to the user's files by name and to the shared ones
+// through sharedHref.
+func (b Bundle) userFiles(sh *shared, u User, sharedHref func(*outFile) string) ([]outFile, error) {
 	a := Account{Server: b.Server, User: u.Name, Domain: or(u.Domain, b.Domain), Email: u.Email}
 	devices := b.devices(u)
 	sheet := Sheet{Chain: b.Chain, Account: a, DisplayName: u.DisplayName, Devices: devices, Combined: b.Combined}
 	var files []outFile
-	sharedHref := func(f *outFile) string {
-		if b.Zip {
-			files = append(files, *f)
-			return f.name
-		}
-		return "../../" + sharedDir + "/" + f.name
-	}
 	var wm []string
 	for _, d := range devices {
 		switch {
@@ -343,7 +346,65 @@ func (b Bundle) userFiles(sh *shared, u User) ([]outFile, error) {
 		return nil, err
 	}
 	files = append(files, outFile{sheetName, html.Bytes()})
+	sortFiles(files)
+	return files, nil
+}
+
+func sortFiles(files []outFile) {
 	slices.SortFunc(files, func(x, y outFile) int { return strings.Compare(x.name, y.name) })
+}
+
+// UserPage is what a user's enrollment page serves: the sheet, and the
+// user's own files by name (account CAB, .mobileconfig, QR code). The
+// sheet links to those by their bare names and to the shared root files
+// through rootHref, which is given a name of RootFiles.
+func (b Bundle) UserPage(u User, rootHref func(name string) string) (sheet []byte, files map[string][]byte, err error) {
+	sh, err := b.shared([]User{u})
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := b.userFiles(sh, u, func(f *outFile) string { return rootHref(f.name) })
+	if err != nil {
+		return nil, nil, fmt.Errorf("user %q: %w", u.Name, err)
+	}
+	files = make(map[string][]byte, len(out))
+	for _, f := range out {
+		if f.name == sheetName {
+			sheet = f.data
+		} else {
+			files[f.name] = f.data
+		}
+	}
+	return sheet, files, nil
+}
+
+// RootFiles are the root downloads for the bundle's default device kinds,
+// by file name: the root CAB (Windows Mobile), root.crt (Android) and a
+// root-only root.mobileconfig (iOS). An enrollment landing page offers
+// them before the device trusts anything.
+func (b Bundle) RootFiles() (map[string][]byte, error) {
+	// A user who names no device kinds has the bundle's defaults.
+	sh, err := b.shared([]User{{}})
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	for _, f := range []*outFile{sh.rootCAB, sh.crt} {
+		if f != nil {
+			files[f.name] = f.data
+		}
+	}
+	if slices.Contains(b.Devices, "ios") {
+		m := Mobileconfig{Chain: b.Chain}
+		data, err := m.Plist()
+		if err == nil && b.Signer != nil {
+			data, err = b.signMobileconfig(data)
+		}
+		if err != nil {
+			return nil, err
+		}
+		files["root.mobileconfig"] = data
+	}
 	return files, nil
 }
 
@@ -352,6 +413,10 @@ func (b Bundle) mobileconfig(a Account) ([]byte, error) {
 	if err != nil || b.Signer == nil {
 		return data, err
 	}
+	return b.signMobileconfig(data)
+}
+
+func (b Bundle) signMobileconfig(data []byte) ([]byte, error) {
 	ios, err := profile.Get("ios")
 	if err != nil {
 		return nil, err

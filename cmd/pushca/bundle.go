@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
 	"github.com/pushca/pushca/provision"
+	"github.com/pushca/pushca/push"
 )
 
 func bundleCommand() *cli.Command {
@@ -30,6 +32,8 @@ func bundleCommand() *cli.Command {
 		&cli.BoolFlag{Name: "combined", Usage: "put the certificates into each account CAB instead of a shared root CAB"},
 		&cli.BoolFlag{Name: "mszip", Usage: "compress the CABs (refused when a user has a wm5 device)"},
 		&cli.BoolFlag{Name: "skip-invalid", Usage: "write the good rows and list the bad ones, instead of writing nothing"},
+		&cli.StringFlag{Name: "base-url", Usage: "public address of `pushca serve --http` (http://enroll.example.com): each sheet gets a QR code of the user's own page there, an unguessable link stored in --dir"},
+		&cli.DurationFlag{Name: "link-ttl", Value: 14 * 24 * time.Hour, Usage: "how long a new --base-url link works; a user's unexpired link is kept as it is"},
 		jsonFlag,
 	)
 	flags = append(flags, signFlags()...)
@@ -42,6 +46,7 @@ func bundleCommand() *cli.Command {
 		Usage: "enrollment-day bundles from a CSV of users: per person the packages, a QR code and a printable sheet, plus manifest.json",
 		UsageText: `pushca bundle --users staff.csv --server mail.example.com --domain CORP --out bundle
    pushca bundle --users staff.csv --server mail.example.com --profile wm5 --zip --out mail-these
+   pushca bundle --users staff.csv --server mail.example.com --base-url http://enroll.example.com --out bundle
    pushca bundle --users staff.csv --server mail.example.com --sign-p12 signer.p12 --password-file pw.txt --out bundle
 
    Columns of --users (UTF-8, with or without BOM, CRLF or LF; names are matched
@@ -118,6 +123,12 @@ func bundle(c *cli.Context) error {
 			"signed":           strconv.FormatBool(signer != nil),
 		},
 	}
+	if base := c.String("base-url"); base != "" {
+		b.Inputs["base_url"] = base
+		if b.URL, err = issueLinks(c, b, users); err != nil {
+			return err
+		}
+	}
 	progress, finish := newProgress(stderr(c), len(users))
 	b.Progress = progress
 	m, err := b.Write(c.Context, c.String("out"), users, bad)
@@ -142,6 +153,36 @@ func bundle(c *cli.Context) error {
 		fmt.Fprintf(w, "skipped %d bad rows (listed above and in the manifest)\n", len(bad))
 	}
 	return nil
+}
+
+// issueLinks gives every user a page on the enrollment site before any
+// sheet is written, so a run stopped midway and run again prints the same
+// links.
+func issueLinks(c *cli.Context, b provision.Bundle, users []provision.User) (func(provision.User) (string, time.Time, error), error) {
+	want := make([]push.Link, len(users))
+	for i, u := range users {
+		devices := u.Devices
+		if len(devices) == 0 {
+			devices = b.Devices
+		}
+		domain := u.Domain
+		if domain == "" {
+			domain = b.Domain
+		}
+		want[i] = push.Link{Server: b.Server, User: u.Name, Domain: domain, Email: u.Email, DisplayName: u.DisplayName, Devices: devices}
+	}
+	links, err := push.IssueLinks(push.LinksPath(c.String("dir")), c.String("base-url"), c.Duration("link-ttl"), time.Now(), want)
+	if err != nil {
+		return nil, fmt.Errorf("--base-url: %w", err)
+	}
+	byUser := make(map[string]push.Link, len(links))
+	for _, l := range links {
+		byUser[l.User] = l
+	}
+	return func(u provision.User) (string, time.Time, error) {
+		l := byUser[u.Name]
+		return l.URL, l.Expires, nil
+	}, nil
 }
 
 // newProgress draws a bar when w is a terminal and otherwise prints a line

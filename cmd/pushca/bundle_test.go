@@ -3,14 +3,19 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"html"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/provision"
+	"github.com/pushca/pushca/push"
 )
 
 // bundleCSV is a user list as Excel saves it (BOM, CRLF, quoted fields)
@@ -204,4 +209,52 @@ func TestBundleBadRowsWriteNothing(t *testing.T) {
 	if r := runPushca(t, nil, args...); r.code == 0 || !strings.Contains(r.stderr, users+`: header: unknown column "name"`) {
 		t.Errorf("unusable CSV: exit %d, %s", r.code, r.stderr)
 	}
+}
+
+// TestBundleLinksOpenOnServe follows a printed QR code: bundle --base-url
+// against a running serve, zbarimg reads each sheet's code, and the page
+// it names is the user's, served by serve's enrollment listener.
+func TestBundleLinksOpenOnServe(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	mustPushca(t, passwordEnv(t, "ca password"), "--dir", dir, "init", "--host", "mail.test", "--profile", "wm6")
+	srv, addrs := startServe(t, dir, "--host", "mail.test", "--profile", "wm6")
+	base := "http://" + addrs["Enrollment"]
+
+	work := t.TempDir()
+	names := []string{`O'Brien <"ops"> & co`, "jdoe"}
+	csv := "user,devices\n\"O'Brien <\"\"ops\"\"> & co\",ios wm6\njdoe,android\n"
+	users := filepath.Join(work, "users.csv")
+	if err := os.WriteFile(users, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(work, "bundle")
+	args := []string{"--dir", dir, "bundle", "--users", users, "--server", "mail.test", "--out", out, "--base-url", base}
+	mustPushca(t, nil, args...)
+	if fi, err := os.Stat(push.LinksPath(dir)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("links file: %v %v", fi, err)
+	}
+	manifest, _ := os.ReadFile(filepath.Join(out, provision.ManifestName))
+
+	for _, n := range names {
+		qr := filepath.Join(out, "users", provision.User{Name: n}.Folder(), "qr.png")
+		link := strings.TrimSpace(string(testtool.MustRun(t, nil, "zbarimg", "--raw", "-q", qr)))
+		if !strings.HasPrefix(link, base+push.LinkPath) {
+			t.Fatalf("%s: QR decodes to %q", n, link)
+		}
+		resp, err := http.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `<td id="user">`+html.EscapeString(n)+`</td>`) {
+			t.Errorf("%s: %s gives %d\n%s", n, link, resp.StatusCode, page)
+		}
+	}
+	// The links are kept: running the bundle again prints the same codes.
+	mustPushca(t, nil, args...)
+	if again, _ := os.ReadFile(filepath.Join(out, provision.ManifestName)); string(again) != string(manifest) {
+		t.Error("re-running with --base-url changed the bundle")
+	}
+	srv.stop(t, syscall.SIGTERM)
 }

@@ -1,0 +1,243 @@
+package push
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"time"
+
+	"github.com/pushca/pushca/ca"
+	"github.com/pushca/pushca/provision"
+)
+
+// rootKinds are the device kinds the landing page offers the root for.
+var rootKinds = []string{"wm5", "wm6", "wm65", "ios", "android"}
+
+// Content types of the downloads, by extension: what each device's browser
+// needs to hand the file to its installer.
+var downloadTypes = map[string]string{
+	".cab":          "application/vnd.ms-cab-compressed",
+	".crt":          "application/x-x509-ca-cert",
+	".mobileconfig": "application/x-apple-aspen-config",
+	".png":          "image/png",
+}
+
+// pageSecurity is sent with every enrollment response: pages load nothing
+// from anywhere (styles are inline, images are this site's or inline), and
+// a per-user link never leaks through a Referer.
+func pageSecurity(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+}
+
+// enrollSite is the landing page with the root downloads and the per-user
+// pages behind their tokens.
+type enrollSite struct {
+	layout ca.Layout
+	links  *linkStore
+	log    *slog.Logger
+}
+
+func (e *enrollSite) register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", e.serveLanding)
+	mux.HandleFunc("GET /qr.png", e.serveLandingQR)
+	for _, name := range []string{"root.cab", "root.crt", "root.mobileconfig"} {
+		mux.HandleFunc("GET /"+name, func(w http.ResponseWriter, r *http.Request) {
+			files, ok := e.rootFiles(w)
+			if !ok {
+				return
+			}
+			e.download(w, name, files[name])
+		})
+	}
+	mux.HandleFunc("GET "+LinkPath+"{token}/{$}", e.serveUserPage)
+	mux.HandleFunc("GET "+LinkPath+"{token}/{file}", e.serveUserFile)
+}
+
+// chain reads the root, and the intermediate when the state directory has
+// one, on each request: a rotated intermediate is served at once.
+func (e *enrollSite) chain(w http.ResponseWriter) (provision.Chain, bool) {
+	var inters []string
+	if _, err := os.Stat(e.layout.IntermediateCert()); err == nil {
+		inters = append(inters, e.layout.IntermediateCert())
+	}
+	c, err := provision.ReadChain(e.layout.RootCert(), inters...)
+	if err != nil {
+		e.log.Error("enrollment: certificates", "err", err)
+		http.Error(w, "the root certificate is not available yet", http.StatusServiceUnavailable)
+		return provision.Chain{}, false
+	}
+	return c, true
+}
+
+func (e *enrollSite) rootFiles(w http.ResponseWriter) (map[string][]byte, bool) {
+	c, ok := e.chain(w)
+	if !ok {
+		return nil, false
+	}
+	files, err := provision.Bundle{Chain: c, Devices: rootKinds}.RootFiles()
+	if err != nil {
+		e.log.Error("enrollment: root downloads", "err", err)
+		http.Error(w, "the root downloads cannot be built; see the server log", http.StatusInternalServerError)
+		return nil, false
+	}
+	return files, true
+}
+
+// pageURL is the landing page's own address as the device reached it, for
+// its QR code: a phone scanning a screen gets the page the screen shows.
+func pageURL(r *http.Request) (string, error) {
+	u := "http://" + r.Host + "/"
+	if err := provision.CheckQRURL(u); err != nil || r.Host == "" {
+		return "", fmt.Errorf("host %q: %w", r.Host, err)
+	}
+	return u, nil
+}
+
+func (e *enrollSite) serveLanding(w http.ResponseWriter, r *http.Request) {
+	u, err := pageURL(r)
+	if err != nil {
+		http.Error(w, "bad Host header", http.StatusBadRequest)
+		return
+	}
+	c, ok := e.chain(w)
+	if !ok {
+		return
+	}
+	files, ok := e.rootFiles(w)
+	if !ok {
+		return
+	}
+	v := struct {
+		provision.RootView
+		URL, RootCAB, RootCRT, Mobileconfig string
+	}{RootView: provision.NewRootView(c), URL: u}
+	for name := range files {
+		switch path.Ext(name) {
+		case ".cab":
+			v.RootCAB = name
+		case ".crt":
+			v.RootCRT = name
+		case ".mobileconfig":
+			v.Mobileconfig = name
+		}
+	}
+	e.page(w, func(b *bytes.Buffer) error {
+		pages, err := provision.ParseHTML("enroll.html.tpl")
+		if err != nil {
+			return err
+		}
+		return pages.Render(b, v)
+	})
+}
+
+func (e *enrollSite) serveLandingQR(w http.ResponseWriter, r *http.Request) {
+	u, err := pageURL(r)
+	if err != nil {
+		http.Error(w, "bad Host header", http.StatusBadRequest)
+		return
+	}
+	png, err := provision.QRPNG(u)
+	if err != nil {
+		http.Error(w, "no QR code for this address", http.StatusBadRequest)
+		return
+	}
+	e.download(w, "qr.png", png)
+}
+
+// link resolves the request's token, answering 404 or 410 itself.
+func (e *enrollSite) link(w http.ResponseWriter, r *http.Request) (Link, bool) {
+	w.Header().Set("Cache-Control", "no-store")
+	l, err := e.links.lookup(r.PathValue("token"), time.Now())
+	switch {
+	case errors.Is(err, errNoLink):
+		pageSecurity(w)
+		http.Error(w, "This enrollment link does not exist. Check that it was typed or scanned completely, or ask your IT department for a new one. The root certificate alone is on this site's home page.", http.StatusNotFound)
+		return Link{}, false
+	case errors.Is(err, errLinkExpired):
+		pageSecurity(w)
+		http.Error(w, fmt.Sprintf("This enrollment link expired on %s. Ask your IT department for a new one. The root certificate alone is on this site's home page.", l.Expires.UTC().Format("2006-01-02 15:04 MST")), http.StatusGone)
+		return Link{}, false
+	case err != nil:
+		e.log.Error("enrollment links", "err", err)
+		http.Error(w, "enrollment links are unavailable; see the server log", http.StatusInternalServerError)
+		return Link{}, false
+	}
+	return l, true
+}
+
+// userPage builds the link's sheet and files as `pushca bundle` does, from
+// the account details the link holds, unsigned (the server has no signer).
+func (e *enrollSite) userPage(w http.ResponseWriter, r *http.Request) (sheet []byte, files map[string][]byte, ok bool) {
+	l, ok := e.link(w, r)
+	if !ok {
+		return nil, nil, false
+	}
+	c, ok := e.chain(w)
+	if !ok {
+		return nil, nil, false
+	}
+	b := provision.Bundle{
+		Chain: c, Server: l.Server, Domain: l.Domain, Devices: l.Devices,
+		URL: func(provision.User) (string, time.Time, error) { return l.URL, l.Expires, nil },
+	}
+	u := provision.User{Name: l.User, Email: l.Email, DisplayName: l.DisplayName, Devices: l.Devices}
+	// The page is at /u/TOKEN/, the root files at the top.
+	sheet, files, err := b.UserPage(u, func(name string) string { return "../../" + name })
+	if err != nil {
+		e.log.Error("enrollment page", "user", l.User, "err", err)
+		http.Error(w, "this enrollment page cannot be built; see the server log", http.StatusInternalServerError)
+		return nil, nil, false
+	}
+	return sheet, files, true
+}
+
+func (e *enrollSite) serveUserPage(w http.ResponseWriter, r *http.Request) {
+	if sheet, _, ok := e.userPage(w, r); ok {
+		e.page(w, func(b *bytes.Buffer) error { _, err := b.Write(sheet); return err })
+	}
+}
+
+func (e *enrollSite) serveUserFile(w http.ResponseWriter, r *http.Request) {
+	_, files, ok := e.userPage(w, r)
+	if !ok {
+		return
+	}
+	name := r.PathValue("file")
+	e.download(w, name, files[name])
+}
+
+// page renders into a buffer first, so a failed render is a clean 500
+// rather than half a page.
+func (e *enrollSite) page(w http.ResponseWriter, render func(*bytes.Buffer) error) {
+	var b bytes.Buffer
+	if err := render(&b); err != nil {
+		e.log.Error("enrollment page", "err", err)
+		http.Error(w, "this page cannot be shown; see the server log", http.StatusInternalServerError)
+		return
+	}
+	pageSecurity(w)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(b.Bytes())
+}
+
+func (e *enrollSite) download(w http.ResponseWriter, name string, data []byte) {
+	typ, ok := downloadTypes[path.Ext(name)]
+	if !ok || data == nil {
+		pageSecurity(w)
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	pageSecurity(w)
+	w.Header().Set("Content-Type", typ)
+	if typ != "image/png" {
+		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	}
+	w.Write(data)
+}

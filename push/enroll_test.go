@@ -1,0 +1,206 @@
+package push
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/provision"
+)
+
+func fingerprint(sum []byte) string { return provision.Fingerprint(sum).Colon() }
+
+// get fetches url and returns status, content type and body.
+func get(t *testing.T, url string) (int, string, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, resp)
+	if resp.StatusCode == http.StatusOK && !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Errorf("%s: no restrictive Content-Security-Policy", url)
+	}
+	return resp.StatusCode, resp.Header.Get("Content-Type"), body
+}
+
+// saveBody writes a download where the command-line oracles can read it.
+func saveBody(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// plistScript prints the certificate payloads' data lengths and the EAS
+// account's user name of a .mobileconfig, as plistlib reads them.
+const plistScript = `
+import plistlib, sys
+pl = plistlib.load(open(sys.argv[1], "rb"))
+for p in pl["PayloadContent"]:
+    print(p["PayloadType"], p.get("UserName", len(p.get("PayloadContent", b""))))
+`
+
+func TestEnrollLandingPage(t *testing.T) {
+	ts := startServer(t, HeartbeatBounds{1, 3540})
+	base := "http://" + ts.HTTPAddr()
+	code, typ, page := get(t, base+"/")
+	root := ts.root.cert
+	if code != http.StatusOK || typ != "text/html; charset=utf-8" {
+		t.Fatalf("landing page: %d %s", code, typ)
+	}
+	for _, want := range []string{
+		fingerprint(sha256Of(root.Raw)), provision.SHA1(root).Colon(),
+		`href="root.cab"`, `href="root.crt"`, `href="root.mobileconfig"`, `src="qr.png"`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("landing page lacks %q", want)
+		}
+	}
+
+	code, typ, der := get(t, base+"/root.crt")
+	if code != http.StatusOK || typ != "application/x-x509-ca-cert" || der != string(root.Raw) {
+		t.Errorf("root.crt: %d %s, %d bytes", code, typ, len(der))
+	}
+	code, typ, cab := get(t, base+"/root.cab")
+	if code != http.StatusOK || typ != "application/vnd.ms-cab-compressed" {
+		t.Fatalf("root.cab: %d %s", code, typ)
+	}
+	cabFile := saveBody(t, "root.cab", cab)
+	testtool.MustRun(t, nil, "cabextract", "-t", cabFile)
+	xml := testtool.MustRun(t, nil, "cabextract", "-p", "-F", "_setup.xml", cabFile)
+	thumb := testtool.MustRun(t, xml, "xmllint", "--xpath", `string(//characteristic[@type="ROOT"]/characteristic/@type)`, "-")
+	if got := strings.TrimSpace(string(thumb)); got != provision.SHA1(root).Plain() {
+		t.Errorf("root.cab installs %q into ROOT, want the root's thumbprint", got)
+	}
+	code, typ, mc := get(t, base+"/root.mobileconfig")
+	if code != http.StatusOK || typ != "application/x-apple-aspen-config" {
+		t.Fatalf("root.mobileconfig: %d %s", code, typ)
+	}
+	out := string(testtool.MustRun(t, nil, "python3", "-c", plistScript, saveBody(t, "root.mobileconfig", mc)))
+	if strings.Contains(out, "com.apple.eas.account") || !strings.Contains(out, "com.apple.security.root") {
+		t.Errorf("root.mobileconfig payloads: %s", out)
+	}
+	code, typ, png := get(t, base+"/qr.png")
+	if code != http.StatusOK || typ != "image/png" {
+		t.Fatalf("qr.png: %d %s", code, typ)
+	}
+	if got := strings.TrimSpace(string(testtool.MustRun(t, nil, "zbarimg", "--raw", "-q", saveBody(t, "qr.png", png)))); got != base+"/" {
+		t.Errorf("landing QR decodes to %q, want %q", got, base+"/")
+	}
+
+	// Nothing else is served over plain HTTP.
+	for _, p := range []string{"/index.html", "/root.key", "/certs/root_ca.crt", "/push/users", LinkPath, LinkPath + "x/", "/../ca/root_ca.key"} {
+		if code, _, _ := get(t, base+p); code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", p, code)
+		}
+	}
+	resp, err := http.Post(base+"/", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readAll(t, resp); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /: %d", resp.StatusCode)
+	}
+}
+
+func TestEnrollUserLinks(t *testing.T) {
+	ts := startServer(t, HeartbeatBounds{1, 3540})
+	base := "http://" + ts.HTTPAddr()
+	path := LinksPath(ts.dir)
+	now := time.Now()
+	want := []Link{
+		{Server: "mail.example.com", User: "alice", Domain: "CORP", Email: "alice@example.com", DisplayName: `Alice <"Admin"> & Co`, Devices: []string{"ios", "wm6"}},
+		{Server: "mail.example.com", User: "bob", Devices: []string{"android"}},
+	}
+	// Issued after the server started: it reads the file as it changes.
+	links, err := IssueLinks(path, base+"/", 14*24*time.Hour, now, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("links file: %v %v", fi, err)
+	}
+	hexToken := regexp.MustCompile(`^[0-9a-f]{32}$`)
+	for _, l := range links {
+		if !hexToken.MatchString(l.Token) || l.URL != base+LinkPath+l.Token+"/" {
+			t.Fatalf("link %+v", l)
+		}
+	}
+	if links[0].Token == links[1].Token {
+		t.Fatal("two people share a token")
+	}
+	again, err := IssueLinks(path, base, 14*24*time.Hour, now.Add(time.Hour), want)
+	if err != nil || again[0].Token != links[0].Token || !again[0].Expires.Equal(links[0].Expires) {
+		t.Fatalf("re-issuing changed alice's link: %+v %v", again, err)
+	}
+
+	alice := links[0].URL
+	code, typ, page := get(t, alice)
+	if code != http.StatusOK || typ != "text/html; charset=utf-8" {
+		t.Fatalf("alice's page: %d %s", code, typ)
+	}
+	for _, w := range []string{`Alice &lt;&#34;Admin&#34;&gt; &amp; Co`, fingerprint(sha256Of(ts.root.cert.Raw)), `href="../../root.cab"`, `href="account.cab"`, `href="exchange.mobileconfig"`, alice} {
+		if !strings.Contains(page, w) {
+			t.Errorf("alice's page lacks %q", w)
+		}
+	}
+	code, typ, mc := get(t, alice+"exchange.mobileconfig")
+	if code != http.StatusOK || typ != "application/x-apple-aspen-config" {
+		t.Fatalf("alice's mobileconfig: %d %s", code, typ)
+	}
+	if out := string(testtool.MustRun(t, nil, "python3", "-c", plistScript, saveBody(t, "a.mobileconfig", mc))); !strings.Contains(out, `com.apple.eas.account CORP\alice`) {
+		t.Errorf("alice's mobileconfig: %s", out)
+	}
+	code, typ, cab := get(t, alice+"account.cab")
+	if code != http.StatusOK || typ != "application/vnd.ms-cab-compressed" {
+		t.Fatalf("alice's account CAB: %d %s", code, typ)
+	}
+	testtool.MustRun(t, nil, "cabextract", "-t", saveBody(t, "account.cab", cab))
+	if code, _, _ := get(t, links[1].URL+"account.cab"); code != http.StatusNotFound {
+		t.Errorf("bob (android only) has an account CAB: %d", code)
+	}
+
+	// A guess of the right length, a truncated token, an expired link.
+	wrong := []byte(links[0].Token)
+	wrong[0] ^= 1
+	for _, u := range []string{base + LinkPath + string(wrong) + "/", base + LinkPath + links[0].Token[:31] + "/"} {
+		if code, _, body := get(t, u); code != http.StatusNotFound || !strings.Contains(body, "does not exist") {
+			t.Errorf("%s: %d %s", u, code, body)
+		}
+	}
+	old, err := IssueLinks(path, base, time.Hour, now.Add(-2*time.Hour), []Link{{Server: "mail.example.com", User: "carol", Devices: []string{"ios"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, body := get(t, old[0].URL)
+	if code != http.StatusGone || !strings.Contains(body, "expired on "+old[0].Expires.UTC().Format("2006-01-02 15:04")) {
+		t.Errorf("expired link: %d %s", code, body)
+	}
+	if code, _, _ := get(t, old[0].URL+"exchange.mobileconfig"); code != http.StatusGone {
+		t.Errorf("expired link's file: %d", code)
+	}
+	// Issuing carol's link kept the others.
+	if code, _, _ := get(t, alice); code != http.StatusOK {
+		t.Errorf("alice's link after another bundle: %d", code)
+	}
+}
+
+func TestIssueLinksRefusesBadBaseURLs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "links.json")
+	for _, base := range []string{"ftp://x.example", "http://user:pw@x.example", "http://x.example/?a=1", "enroll.example.com", "http://x.example/#f"} {
+		if _, err := IssueLinks(path, base, time.Hour, time.Now(), []Link{{Server: "s", User: "u"}}); err == nil {
+			t.Errorf("%q accepted", base)
+		}
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Error("a refused base URL still wrote the links file")
+	}
+}
