@@ -21,13 +21,15 @@ import (
 
 const testCAPassword = "ca password"
 
-// startCAServer runs a server on a state directory made by package ca, with
-// a one-day certificate for testHost from the real issuance path.
-func startCAServer(t *testing.T, mod func(*Config)) *testServer {
+// startCAServer runs a server on a state directory made by package ca
+// (modern profile, CRL URL crlURL), with a one-day certificate for testHost
+// from the real issuance path. prep, when set, works on the CA before the
+// server starts.
+func startCAServer(t *testing.T, crlURL string, prep func(*ca.CA), mod func(*Config)) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "state")
-	if err := ca.Init(ctx, dir, ca.InitOptions{Profile: "modern", Password: []byte(testCAPassword)}); err != nil {
+	if err := ca.Init(ctx, dir, ca.InitOptions{Profile: "modern", Password: []byte(testCAPassword), CRLURL: crlURL}); err != nil {
 		t.Fatal(err)
 	}
 	authority, err := ca.Open(ctx, dir, []byte(testCAPassword))
@@ -35,6 +37,9 @@ func startCAServer(t *testing.T, mod func(*Config)) *testServer {
 		t.Fatal(err)
 	}
 	_, err = authority.Issue(ctx, ca.IssueRequest{Host: testHost, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Days: 1})
+	if err == nil && prep != nil {
+		prep(authority)
+	}
 	root := authority.Root()
 	authority.Close()
 	if err != nil {
@@ -124,7 +129,7 @@ func TestAutoRenewKeepsHeldPings(t *testing.T) {
 	clock := &offsetClock{waits: make(chan chan time.Time, 4)}
 	var renewals int
 	var mu sync.Mutex
-	ts := startCAServer(t, func(cfg *Config) {
+	ts := startCAServer(t, "", nil, func(cfg *Config) {
 		real := RenewWithCA(cfg.Dir, testHost, []byte(testCAPassword), cfg.Log)
 		cfg.AutoRenew = &AutoRenew{Clock: clock, Renew: func(ctx context.Context) error {
 			mu.Lock()

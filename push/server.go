@@ -163,7 +163,7 @@ func (s *Server) Listen(ctx context.Context) error {
 	}
 	s.lns[s.https] = tls.NewListener(ln, s.https.TLSConfig)
 	if s.cfg.HTTPAddr != "" {
-		s.http = s.newHTTPServer(enrollHandler(s.cfg.Dir, s.log))
+		s.http = s.newHTTPServer(withCRL(ca.Layout{Dir: s.cfg.Dir}.CRL(), s.log, enrollHandler(s.cfg.Dir, s.log)))
 		ln, err := lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
 		if err != nil {
 			s.closeListeners()

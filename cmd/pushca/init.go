@@ -26,7 +26,7 @@ the chain is issued under its rules.`,
 			&cli.StringFlag{Name: "name", Value: "pushca", Usage: "CA name used in the certificate subjects"},
 			&cli.StringFlag{Name: "host", Usage: "server host name for the first certificate (default: this machine's name)"},
 			&cli.IntFlag{Name: "days", Usage: "validity of the server certificate in days"},
-			&cli.StringFlag{Name: "crl-url", Usage: "CRL distribution point URL put into every certificate"},
+			&cli.StringFlag{Name: "crl-url", Usage: "CRL distribution point URL put into every certificate, e.g. http://HOST/pushca.crl (published there by `pushca serve --http`)"},
 			passwordFileFlag(), jsonFlag,
 		),
 		Action: func(c *cli.Context) error {
