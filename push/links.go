@@ -186,7 +186,7 @@ func (s *linkStore) load() (map[[sha256.Size]byte]Link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("enrollment links: %w", err)
 	}
-	// Every write is a rename, so a new file has a new inode time or size.
+	// Every write is a rename of a new file, which has a new modification time.
 	stamp := fmt.Sprint(fi.ModTime().UnixNano(), fi.Size())
 	if stamp == s.stamp {
 		return s.byHash, nil

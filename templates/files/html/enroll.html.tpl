@@ -3,10 +3,10 @@ Landing page of the plain-HTTP enrollment site: the root for each device
 kind, before the device trusts anything. Links are relative, so the page
 works behind a reverse proxy with a path prefix.
 */ -}}
-{{ define "title" }}Install the {{ .RootName }} root certificate{{ end }}
+{{ define "title" }}Install the mail root certificate{{ end }}
 {{ define "body" -}}
 <div class="qr"><img alt="QR code of this page" src="qr.png"><br><span id="url">{{ .URL }}</span></div>
-<h1>Install the <span id="root">{{ .RootName }}</span> root certificate</h1>
+<h1>Install the mail root certificate</h1>
 <p>Your mail server uses a certificate from your organisation's own certificate authority. Install its
 root certificate on the phone first; then set up the mail account (your IT department's sheet or
 personal link has the steps and the account file). Mail itself is served over HTTPS only, never from this page.</p>
