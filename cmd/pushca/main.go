@@ -44,6 +44,7 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "verbose", Usage: "debug logging on stderr"},
 		},
 		Commands: []*cli.Command{
+			quickstartCommand(),
 			initCommand(),
 			certCommand(),
 			caCommand(),

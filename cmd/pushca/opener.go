@@ -15,6 +15,11 @@ func openCA(c *cli.Context) (*ca.CA, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openCAWith(c, pw)
+}
+
+// openCAWith is openCA with the password already at hand.
+func openCAWith(c *cli.Context, pw []byte) (*ca.CA, error) {
 	authority, err := ca.Open(c.Context, c.String("dir"), pw)
 	if err != nil {
 		return nil, err

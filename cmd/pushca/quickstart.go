@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/pushca/pushca/ca"
+	"github.com/pushca/pushca/internal/atomicfile"
+	"github.com/pushca/pushca/profile"
+	"github.com/pushca/pushca/provision"
+	"github.com/pushca/pushca/push"
+)
+
+// quickstartUser is the test account quickstart creates.
+const quickstartUser = "test"
+
+func quickstartCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "quickstart",
+		Usage: "from nothing to an enrollable, push-verified test endpoint: CA, server certificate, test user, sample bundle, then serve until Ctrl-C",
+		UsageText: `pushca quickstart
+   pushca --dir /srv/pushca quickstart --host mail.example.com --profile wm6
+   pushca quickstart --https 127.0.0.1:9443 --http 127.0.0.1:9080 --admin 127.0.0.1:9444`,
+		Description: `The first run creates the CA in --dir with a random password kept in
+quickstart/ca-password (0600: whoever can read it can issue certificates, so
+create production CAs with pushca init), issues the server certificate for
+--host (default: this machine's name, plus localhost and 127.0.0.1), adds the
+user "test" with a random password (shown once, kept in quickstart/test-password),
+and writes a sample bundle to quickstart/bundle. Later runs reuse all of it.
+
+It then serves ActiveSync on --https and the enrollment page on --http (all
+interfaces, ports 8443 and 8080 by default, so phones on the network can reach
+it and no root privileges are needed) and the admin API on loopback, and prints
+the URLs, the root's fingerprints, a QR code of the enrollment URL and the
+pushca push and pushca verify commands to try next. Ctrl-C stops it.`,
+		Flags: append(listenFlags(":8443", ":8080"),
+			&cli.StringFlag{Name: "host", Usage: "name devices connect to (default: this machine's name)"},
+			&cli.StringFlag{Name: "profile", Value: profile.Default, Usage: "device profile of the CA and the server (" + strings.Join(profile.Names(), ", ") + "); first run only"},
+		),
+		Action: quickstart,
+	}
+}
+
+func quickstart(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("quickstart takes no arguments, got %q (see --help)", c.Args().First())
+	}
+	dir, err := filepath.Abs(c.String("dir"))
+	if err != nil {
+		return fmt.Errorf("state directory %s: %w", c.String("dir"), err)
+	}
+	q := quickstartFiles{dir: dir}
+	out := c.App.Writer
+	pw, err := q.ensureCA(c)
+	if err != nil {
+		return err
+	}
+	authority, err := openCAWith(c, pw)
+	if err != nil {
+		return err
+	}
+	p, root := authority.Profile(), authority.Root()
+	if c.IsSet("profile") && c.String("profile") != p.Name {
+		authority.Close()
+		return fmt.Errorf("--profile %s: %s holds a %s CA; give quickstart another --dir for a %s one", c.String("profile"), dir, p.Name, c.String("profile"))
+	}
+	host, err := q.ensureServer(c, authority)
+	// Closed before serving: other commands can use the state directory.
+	authority.Close()
+	if err != nil {
+		return err
+	}
+	userPW, created, err := q.ensureUser()
+	if err != nil {
+		return err
+	}
+	cfg, err := listenConfig(c)
+	if err != nil {
+		return err
+	}
+	cfg.Host, cfg.Profiles = host, []profile.Profile{p}
+	return runServer(c, cfg, func(s *push.Server) error {
+		enroll := ""
+		if a := s.HTTPAddr(); a != "" {
+			enroll = "http://" + withHost(host, a) + "/"
+		}
+		if err := q.writeBundle(c.Context, host, p, enroll, c.App.Version); err != nil {
+			return err
+		}
+		pwLine := fmt.Sprintf("password %s (shown once; kept in %s)", userPW, q.userPassword())
+		if !created {
+			pwLine = "password in " + q.userPassword()
+		}
+		fmt.Fprintf(out, "\npushca quickstart: a %s test endpoint for %s, serving until Ctrl-C\n\n", p.Name, host)
+		if enroll != "" {
+			fmt.Fprintf(out, "Enrollment URL: %s  (open it on the phone to install the root)\n", enroll)
+		}
+		fmt.Fprintf(out, "ActiveSync URL: https://%s%s  (server %s, SSL on)\n", withHost(host, s.HTTPSAddr()), push.ActiveSyncPath, withHost(host, s.HTTPSAddr()))
+		fmt.Fprintf(out, "Root: %s\n  SHA-256 %s\n  SHA-1   %s\n", ca.Layout{Dir: dir}.RootCert(), provision.SHA256(root).Colon(), provision.SHA1(root).Colon())
+		fmt.Fprintf(out, "Test user: %s, %s\n", quickstartUser, pwLine)
+		fmt.Fprintf(out, "Sample bundle: %s\n", q.bundle())
+		if enroll != "" {
+			qr, err := provision.NewQR(enroll)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "\n%s", qr.Terminal())
+		}
+		q.printNext(out, host, p, s, cfg.Heartbeat.Min)
+		return nil
+	})
+}
+
+// quickstartFiles are what quickstart keeps beside the CA in the state
+// directory.
+type quickstartFiles struct{ dir string }
+
+func (q quickstartFiles) path(name string) string { return filepath.Join(q.dir, "quickstart", name) }
+func (q quickstartFiles) caPassword() string      { return q.path("ca-password") }
+func (q quickstartFiles) userPassword() string    { return q.path("test-password") }
+func (q quickstartFiles) bundle() string          { return q.path("bundle") }
+
+// pendingCAPassword holds a new CA's password beside the state directory
+// while ca.Init creates the directory (it wants it absent or empty), so a
+// run stopped between the two never leaves a CA nobody can open.
+func (q quickstartFiles) pendingCAPassword() string {
+	return filepath.Join(filepath.Dir(q.dir), "."+filepath.Base(q.dir)+".ca-password")
+}
+
+func (q quickstartFiles) adoptPendingPassword() error {
+	if err := atomicfile.MkdirAll(filepath.Dir(q.caPassword())); err != nil {
+		return err
+	}
+	if err := os.Rename(q.pendingCAPassword(), q.caPassword()); err != nil {
+		return fmt.Errorf("move the CA password into %s: %w", q.caPassword(), err)
+	}
+	return nil
+}
+
+// ensureCA returns the password of the state directory's CA, creating the
+// CA with a random one when there is none.
+func (q quickstartFiles) ensureCA(c *cli.Context) ([]byte, error) {
+	_, err := os.Stat(ca.Layout{Dir: q.dir}.State())
+	if err == nil {
+		if _, err := os.Stat(q.pendingCAPassword()); err == nil {
+			if err := q.adoptPendingPassword(); err != nil {
+				return nil, err
+			}
+		}
+		pw, err := readSecretFile(q.caPassword())
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s holds a CA that quickstart did not create (there is no %s): serve it with `pushca serve`, or give quickstart another --dir", q.dir, q.caPassword())
+		}
+		return pw, err
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("state directory %s: %w", q.dir, err)
+	}
+	pw := []byte(rand.Text())
+	if err := atomicfile.MkdirAll(filepath.Dir(q.dir)); err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(q.pendingCAPassword(), append(pw, '\n'), atomicfile.FileMode); err != nil {
+		return nil, fmt.Errorf("save the CA password: %w", err)
+	}
+	if err := ca.Init(c.Context, q.dir, ca.InitOptions{Profile: c.String("profile"), Password: pw}); err != nil {
+		os.Remove(q.pendingCAPassword())
+		return nil, err
+	}
+	if err := q.adoptPendingPassword(); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(c.App.Writer, "created a %s CA in %s\nits password is in %s (0600): whoever can read that file can issue certificates; create production CAs with `pushca init`\n",
+		c.String("profile"), q.dir, q.caPassword())
+	return pw, nil
+}
+
+// ensureServer returns the host served, issuing its certificate when the
+// state directory has none.
+func (q quickstartFiles) ensureServer(c *cli.Context, authority *ca.CA) (string, error) {
+	host := c.String("host")
+	if host == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return "", fmt.Errorf("no --host given and the machine's name is unknown: %w", err)
+		}
+		host = strings.ToLower(h)
+	}
+	if _, err := os.Stat(authority.Layout().ServerChain(host)); err == nil {
+		return host, nil
+	}
+	var dns []string
+	if host != "localhost" {
+		dns = []string{"localhost"}
+	}
+	is, err := authority.Issue(c.Context, ca.IssueRequest{Host: host, DNS: dns, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	if err != nil {
+		return "", fmt.Errorf("server certificate for %s (name another with --host): %w", host, err)
+	}
+	fmt.Fprintf(c.App.Writer, "issued the server certificate for %s (serial %s)\n", strings.Join(append(is.Record.DNSNames, is.Record.IPs...), ", "), is.Record.Serial)
+	return host, nil
+}
+
+// ensureUser returns the test user's password, creating the user (or
+// setting the password kept in the state directory) when needed.
+func (q quickstartFiles) ensureUser() (pw string, created bool, err error) {
+	b, err := readSecretFile(q.userPassword())
+	if errors.Is(err, fs.ErrNotExist) {
+		b, created = []byte(rand.Text()), true
+		if err := atomicfile.MkdirAll(filepath.Dir(q.userPassword())); err != nil {
+			return "", false, err
+		}
+		if err := atomicfile.WriteFile(q.userPassword(), append(b, '\n'), atomicfile.FileMode); err != nil {
+			return "", false, fmt.Errorf("save the test user's password: %w", err)
+		}
+	} else if err != nil {
+		return "", false, err
+	}
+	users, err := push.OpenUsers(push.UsersPath(q.dir), 0)
+	if err != nil {
+		return "", false, err
+	}
+	if created || !users.Has(quickstartUser) {
+		if err := users.Add(quickstartUser, string(b)); err != nil {
+			return "", false, err
+		}
+	}
+	return string(b), created, nil
+}
+
+// writeBundle writes the test user's enrollment bundle; unchanged files
+// are left alone, so later runs rewrite nothing unless a URL changed.
+func (q quickstartFiles) writeBundle(ctx context.Context, host string, p profile.Profile, enroll, version string) error {
+	chain, err := provision.ReadChain(ca.Layout{Dir: q.dir}.RootCert())
+	if err != nil {
+		return err
+	}
+	devices, err := provision.ParseDevices(p.Name)
+	if err != nil { // modern: no single device family
+		devices = []string{"android", "ios"}
+	}
+	b := provision.Bundle{Chain: chain, Server: host, Devices: devices, Version: version}
+	if enroll != "" {
+		b.URL = func(provision.User) (string, time.Time, error) { return enroll, time.Time{}, nil }
+	}
+	if _, err := b.Write(ctx, q.bundle(), []provision.User{{Line: 2, Name: quickstartUser}}, nil); err != nil {
+		return fmt.Errorf("sample bundle: %w", err)
+	}
+	return nil
+}
+
+// printNext prints the push and verify commands to run against this
+// server from the same machine.
+func (q quickstartFiles) printNext(out io.Writer, host string, p profile.Profile, s *push.Server, heartbeat int) {
+	https := s.HTTPSAddr()
+	verify := []string{"pushca"}
+	if s.AdminAddr() != "" {
+		verify = append(verify, "--dir", q.dir)
+	}
+	verify = append(verify, "verify", "https://"+withHost(host, https), "--connect", dialable(https),
+		"--root", ca.Layout{Dir: q.dir}.RootCert(), "--profile", p.Name,
+		"--user", quickstartUser, "--password-file", q.userPassword(), "--heartbeat", fmt.Sprint(heartbeat))
+	fmt.Fprintln(out, "\nTry next, from another terminal on this machine:")
+	if a := s.AdminAddr(); a != "" {
+		verify = append(verify, "--admin", a)
+		fmt.Fprintf(out, "  %s   # wakes the test user's held Pings\n", shellJoin("pushca", "--dir", q.dir, "push", quickstartUser, "--admin", a))
+	}
+	fmt.Fprintf(out, "  %s   # checks it as a %s device would\n", shellJoin(verify...), p.Name)
+}
+
+// withHost is addr's port on host.
+func withHost(host, addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return net.JoinHostPort(host, port)
+}
+
+// dialable is a listener address a client on this machine can dial: an
+// unspecified address (all interfaces) becomes loopback.
+func dialable(addr string) string {
+	h, port, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(h); h == "" || ip != nil && ip.IsUnspecified() {
+		h = "127.0.0.1"
+	}
+	return net.JoinHostPort(h, port)
+}
+
+// shellJoin quotes what a POSIX shell would split or expand.
+func shellJoin(args ...string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && !strings.ContainsFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@,+", r))
+		}) {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
+}
