@@ -13,10 +13,10 @@ import (
 )
 
 // TestVerifyThroughTheBinary points `pushca verify` at a running `pushca
-// serve` as a wm6 device: with the CA's root every check passes and the
-// push latency is measured through the admin API; without a user it
-// warns; with another CA's root it fails, names the problem and sends no
-// password.
+// serve` as a wm6 device: with the CA's root every check passes, the push
+// latency is measured through the admin API and a two-rung ladder runs;
+// without a user it warns; with another CA's root it fails, names the
+// problem and sends no password.
 func TestVerifyThroughTheBinary(t *testing.T) {
 	tmp := t.TempDir()
 	dir, other := filepath.Join(tmp, "state"), filepath.Join(tmp, "other")
@@ -34,7 +34,7 @@ func TestVerifyThroughTheBinary(t *testing.T) {
 	device := []string{"verify", url, "--connect", https, "--profile", "wm6"}
 
 	out := mustPushca(t, nil, append(append([]string{"--dir", dir}, device...), "--root", ca.Layout{Dir: dir}.RootCert(), `--user`, `CORP\alice`,
-		"--password-file", pwFile, "--heartbeat", "1", "--admin", addrs["Admin API"], "--json")...)
+		"--password-file", pwFile, "--heartbeat", "1", "--admin", addrs["Admin API"], "--ladder-steps", "1,2", "--json")...)
 	var r verify.Report
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("--json: %v\n%s", err, out)
@@ -46,6 +46,9 @@ func TestVerifyThroughTheBinary(t *testing.T) {
 		t.Errorf("push: %+v", r.Push)
 	}
 	t.Logf("push latency through the binary: %v", r.Push.Latency)
+	if r.Ladder == nil || len(r.Ladder.Rungs) != 2 || r.Ladder.Longest != 2 {
+		t.Errorf("--ladder-steps 1,2: %+v", r.Ladder)
+	}
 
 	res := runPushca(t, nil, append(device, "--root", ca.Layout{Dir: dir}.RootCert())...)
 	if res.code != verifyExitWarn || !strings.Contains(res.stdout, "PASS  chain to root") || !strings.Contains(res.stderr, "activesync (warn: not checked: no user given)") {
