@@ -1,0 +1,471 @@
+package load
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pushca/pushca/eas"
+)
+
+// Config says what to load and how hard. Every field without a default is
+// required.
+type Config struct {
+	// URL of the server, https://127.0.0.1:8443; Connect the devices dial
+	// instead of the URL's host, when set.
+	URL string
+	// ServerName is the name the certificate carries, when the URL's host
+	// is an address.
+	ServerName string
+	// Roots are the only certificates trusted (SHA-1 chains included).
+	Roots []*x509.Certificate
+	// Login and Password are the crowd's account: all Devices Ping as this
+	// one user, so one delivery to it is a broadcast.
+	Login, Password string
+	// ProbeLogin names the account of probe i (each one device, one push);
+	// they share Password. Nil or Probes 0: no single-device latency.
+	ProbeLogin func(i int) string
+	Devices    int
+	Probes     int
+	// Sources are the local addresses devices dial from, in turn (127.0.0.2,
+	// 127.0.0.3, ... so one address's ephemeral ports do not run out).
+	// Empty: the system's choice.
+	Sources []net.IP
+	// Heartbeat of every Ping; default 1800 s, longer than a run, so Pings
+	// answer only to pushes.
+	Heartbeat time.Duration
+	Version   string // default 14.1
+	// Inbox is the folder id each Ping watches; default "1", pushca's.
+	Inbox string
+	// Deliver puts a message into user's Inbox on the server.
+	Deliver func(ctx context.Context, user string) error
+	// Provision runs Provision on each device before its first Ping, as
+	// pushca serve and Exchange require; a bare long-poll server does not.
+	Provision bool
+	// Server, when set, is read for memory and CPU.
+	Server *Process
+	// Idle is how long the idle CPU is sampled with every Ping held;
+	// default 10 s.
+	Idle time.Duration
+	// Dialers bounds connections being opened at once; default 64.
+	Dialers int
+	Log     *slog.Logger
+}
+
+// Result is what a run measured.
+type Result struct {
+	Devices int `json:"devices"`
+	// Held is the Pings held at once once every device had connected:
+	// written and not answered.
+	Held   int      `json:"held"`
+	Errors int      `json:"errors"`
+	First  []string `json:"first_errors,omitempty"` // up to 5, for the report
+	// RSSBefore and RSSHeld are the server's resident memory before the
+	// first connection and with every Ping held.
+	RSSBefore int64 `json:"rss_before_bytes,omitempty"`
+	RSSHeld   int64 `json:"rss_held_bytes,omitempty"`
+	// IdleCPU is the share of one core the server used while every Ping
+	// was held and nothing happened.
+	IdleCPU   float64 `json:"idle_cpu_core_fraction"`
+	Push      Latency `json:"push"`
+	Broadcast Latency `json:"broadcast"`
+	// Answered is how many held Pings answered the broadcast.
+	Answered int           `json:"broadcast_answered"`
+	Connect  time.Duration `json:"connect_ns"` // until every Ping was held
+}
+
+// RSSPerPing is the server memory each held Ping added, in bytes.
+func (r *Result) RSSPerPing() float64 {
+	if r.Held == 0 || r.RSSHeld == 0 {
+		return 0
+	}
+	return float64(r.RSSHeld-r.RSSBefore) / float64(r.Held)
+}
+
+func (c *Config) defaults() error {
+	if c.URL == "" || c.Login == "" || c.Deliver == nil || c.Devices < 1 {
+		return errors.New("load: URL, Login, Deliver and at least one device are required")
+	}
+	if c.Probes > 0 && c.ProbeLogin == nil {
+		return errors.New("load: probes need ProbeLogin")
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = 1800 * time.Second
+	}
+	if c.Version == "" {
+		c.Version = "14.1"
+	}
+	if c.Inbox == "" {
+		c.Inbox = "1"
+	}
+	if c.Idle == 0 {
+		c.Idle = 10 * time.Second
+	}
+	if c.Dialers == 0 {
+		c.Dialers = 64
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// run is one Run's shared state.
+type run struct {
+	cfg  Config
+	held atomic.Int64
+
+	mu    sync.Mutex
+	res   *Result
+	since time.Time // the broadcast's start, zero before
+	// answers receives one value per crowd device that stops after the
+	// broadcast began.
+	answers chan struct{}
+	late    []time.Duration
+}
+
+// Run loads the server and measures it. It returns when every step is done
+// or ctx ends; the devices it opened are closed by then.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	r := &run{cfg: cfg, res: &Result{Devices: cfg.Devices}, answers: make(chan struct{}, cfg.Devices)}
+	if cfg.Server != nil {
+		rss, err := cfg.Server.RSS()
+		if err != nil {
+			return nil, err
+		}
+		r.res.RSSBefore = rss
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	start := time.Now()
+	dialers := make(chan struct{}, cfg.Dialers)
+	for i := range cfg.Devices {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.crowd(ctx, i, dialers)
+		}()
+	}
+	if err := r.waitHeld(ctx); err != nil {
+		return r.res, err
+	}
+	r.res.Connect = time.Since(start)
+	r.res.Held = int(r.held.Load())
+	cfg.Log.Info("every Ping held", "devices", cfg.Devices, "errors", r.res.Errors, "took", r.res.Connect)
+	if err := r.measureIdle(ctx); err != nil {
+		return r.res, err
+	}
+	if err := r.probes(ctx); err != nil {
+		return r.res, err
+	}
+	return r.res, r.broadcast(ctx)
+}
+
+// waitHeld returns once every device still alive has a Ping held.
+func (r *run) waitHeld(ctx context.Context) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r.mu.Lock()
+		want := r.cfg.Devices - r.res.Errors
+		r.mu.Unlock()
+		if int(r.held.Load()) >= want {
+			if want == 0 {
+				return fmt.Errorf("load: every device failed; first: %v", r.res.First)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("load: %d of %d Pings held: %w", r.held.Load(), want, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// measureIdle reads the server's memory with everything held, then its CPU
+// over cfg.Idle. The GC is given a moment first, since RSS after GC is what
+// a held Ping really costs.
+func (r *run) measureIdle(ctx context.Context) error {
+	p := r.cfg.Server
+	if p == nil {
+		return nil
+	}
+	settle := min(r.cfg.Idle, 3*time.Second)
+	if err := sleep(ctx, settle); err != nil {
+		return err
+	}
+	rss, err := p.RSS()
+	if err != nil {
+		return err
+	}
+	r.res.RSSHeld = rss
+	before, err := p.CPUSeconds()
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := sleep(ctx, r.cfg.Idle); err != nil {
+		return err
+	}
+	after, err := p.CPUSeconds()
+	if err != nil {
+		return err
+	}
+	r.res.IdleCPU = (after - before) / time.Since(t0).Seconds()
+	return nil
+}
+
+// probes pushes to one probe device at a time while the crowd is held and
+// times each push until its Ping answers.
+func (r *run) probes(ctx context.Context) error {
+	var samples []time.Duration
+	for i := range r.cfg.Probes {
+		d, err := r.probe(ctx, i)
+		if err != nil {
+			r.fail(err)
+			continue
+		}
+		samples = append(samples, d)
+	}
+	r.res.Push = summarise(samples)
+	if r.cfg.Probes > 0 && len(samples) == 0 {
+		return fmt.Errorf("load: no probe answered; first errors: %v", r.res.First)
+	}
+	return nil
+}
+
+func (r *run) probe(ctx context.Context, i int) (time.Duration, error) {
+	login := r.cfg.ProbeLogin(i)
+	c, closeDev := r.device(login, fmt.Sprintf("probe%d", i), r.source(r.cfg.Devices+i))
+	defer closeDev()
+	if err := r.provision(ctx, c); err != nil {
+		return 0, fmt.Errorf("probe %s: %w", login, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, eas.PingTimeout(r.cfg.Heartbeat))
+	defer cancel()
+	written := make(chan struct{})
+	var once sync.Once
+	type answer struct {
+		resp *eas.PingResponse
+		err  error
+		at   time.Time
+	}
+	got := make(chan answer, 1)
+	go func() {
+		resp, err := c.Ping(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { once.Do(func() { close(written) }) },
+		}), r.pingRequest())
+		got <- answer{resp, err, time.Now()}
+	}()
+	// Written is not yet parked: the server still authenticates. A quiet
+	// moment after the write lets it park, so the push is not found
+	// pending by a Ping still on its way in.
+	select {
+	case <-written:
+	case a := <-got:
+		return 0, fmt.Errorf("probe %s: Ping answered before any push: %+v %v", login, a.resp, a.err)
+	}
+	if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		return 0, err
+	}
+	select {
+	case a := <-got:
+		return 0, fmt.Errorf("probe %s: Ping answered before any push: %+v %v", login, a.resp, a.err)
+	default:
+	}
+	start := time.Now()
+	if err := r.cfg.Deliver(ctx, login); err != nil {
+		return 0, fmt.Errorf("probe %s: deliver: %w", login, err)
+	}
+	a := <-got
+	if a.err != nil {
+		return 0, fmt.Errorf("probe %s: %w", login, a.err)
+	}
+	if a.resp.Status != eas.PingChanges {
+		return 0, fmt.Errorf("probe %s: Ping status %d, want 2", login, a.resp.Status)
+	}
+	return a.at.Sub(start), nil
+}
+
+// broadcast delivers once to the crowd's user and times every held Ping's
+// answer.
+func (r *run) broadcast(ctx context.Context) error {
+	want := int(r.held.Load())
+	r.mu.Lock()
+	r.since = time.Now()
+	r.mu.Unlock()
+	if err := r.cfg.Deliver(ctx, r.cfg.Login); err != nil {
+		return fmt.Errorf("load: broadcast: %w", err)
+	}
+	bound := time.NewTimer(time.Minute)
+	defer bound.Stop()
+	for n := 0; n < want; n++ {
+		select {
+		case <-r.answers:
+		case <-bound.C:
+			n = want
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.res.Broadcast = summarise(r.late)
+	r.res.Answered = len(r.late)
+	if r.res.Answered < want {
+		return fmt.Errorf("load: %d of %d held Pings answered the broadcast within a minute", r.res.Answered, want)
+	}
+	return nil
+}
+
+// crowd is one device: it holds a Ping, re-Pings when the heartbeat
+// ends, and stops at the first push or error.
+func (r *run) crowd(ctx context.Context, i int, dialers chan struct{}) {
+	defer func() {
+		r.mu.Lock()
+		after := !r.since.IsZero()
+		r.mu.Unlock()
+		if after {
+			r.answers <- struct{}{}
+		}
+	}()
+	id := fmt.Sprintf("load%d", i)
+	c, closeDev := r.device(r.cfg.Login, id, r.source(i))
+	defer closeDev()
+	select {
+	case dialers <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	release := sync.OnceFunc(func() { <-dialers })
+	defer release()
+	if err := r.provision(ctx, c); err != nil {
+		r.fail(fmt.Errorf("device %s: %w", id, err))
+		return
+	}
+	for range 1000 { // a bound; heartbeats outlast any run
+		var wrote atomic.Bool
+		pctx, cancel := context.WithTimeout(ctx, eas.PingTimeout(r.cfg.Heartbeat))
+		resp, err := c.Ping(httptrace.WithClientTrace(pctx, &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) {
+				if wrote.CompareAndSwap(false, true) {
+					r.held.Add(1)
+					release()
+				}
+			},
+		}), r.pingRequest())
+		at := time.Now()
+		cancel()
+		if wrote.Load() {
+			r.held.Add(-1)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err != nil:
+			r.fail(fmt.Errorf("device %s: %w", id, err))
+			return
+		case resp.Status == eas.PingChanges:
+			r.mu.Lock()
+			if !r.since.IsZero() {
+				r.late = append(r.late, at.Sub(r.since))
+			}
+			r.mu.Unlock()
+			return
+		case resp.Status != eas.PingExpired:
+			r.fail(fmt.Errorf("device %s: Ping status %d", id, resp.Status))
+			return
+		}
+	}
+}
+
+func (r *run) provision(ctx context.Context, c *eas.Client) error {
+	if !r.cfg.Provision {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	_, err := c.Provision(ctx)
+	return err
+}
+
+func (r *run) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.res.Errors++
+	if len(r.res.First) < 5 {
+		r.res.First = append(r.res.First, err.Error())
+	}
+	r.cfg.Log.Debug("load error", "err", err)
+}
+
+func (r *run) pingRequest() *eas.PingRequest {
+	return &eas.PingRequest{
+		HeartbeatInterval: int(r.cfg.Heartbeat / time.Second),
+		Folders:           []eas.PingFolder{{ID: r.cfg.Inbox, Class: "Email"}},
+	}
+}
+
+func (r *run) source(i int) net.IP {
+	if len(r.cfg.Sources) == 0 {
+		return nil
+	}
+	return r.cfg.Sources[i%len(r.cfg.Sources)]
+}
+
+// device is one phone: its own connection (a Transport allowed one), so
+// re-Pings reuse it as a device's keep-alive does.
+func (r *run) device(login, id string, src net.IP) (*eas.Client, func()) {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	if src != nil {
+		d.LocalAddr = &net.TCPAddr{IP: src}
+	}
+	tr := &http.Transport{
+		DialContext:         d.DialContext,
+		TLSClientConfig:     tlsConfig(r.cfg.Roots, r.cfg.ServerName),
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxConnsPerHost:     1,
+		MaxIdleConnsPerHost: 1,
+		DisableCompression:  true,
+	}
+	c := &eas.Client{
+		HTTP: &http.Client{Transport: tr}, URL: r.cfg.URL,
+		Login: login, Password: r.cfg.Password,
+		DeviceID: id, DeviceType: "PushcaLoad", Version: r.cfg.Version,
+	}
+	return c, tr.CloseIdleConnections
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Loopback returns n loopback source addresses from 127.0.0.2 on.
+func Loopback(n int) []net.IP {
+	out := make([]net.IP, 0, n)
+	for i := range n {
+		out = append(out, net.IPv4(127, 0, byte((i+2)>>8), byte(i+2)))
+	}
+	return out
+}

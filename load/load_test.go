@@ -1,0 +1,133 @@
+package load
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestRunMeasuresBothServers loads each server with a small crowd: every
+// device must hold its Ping, every probe must be woken by its own push, and
+// the broadcast must answer every held Ping; the figures must be present
+// (their size is the benchmark's business, not a test's).
+func TestRunMeasuresBothServers(t *testing.T) {
+	const devices, probes = 40, 3
+	f := newFixture(t, probes)
+	for _, kind := range []string{"baseline", "pushca"} {
+		t.Run(kind, func(t *testing.T) {
+			s := startChild(t, kind, f)
+			cfg := s.config(f, devices, probes)
+			cfg.Idle = 500 * time.Millisecond
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			r, err := Run(ctx, cfg)
+			if err != nil {
+				t.Fatalf("run: %v (result %+v)", err, r)
+			}
+			if r.Held != devices || r.Errors != 0 || r.Answered != devices {
+				t.Fatalf("held %d, errors %d %v, broadcast answered %d; want %d, 0, %d", r.Held, r.Errors, r.First, r.Answered, devices, devices)
+			}
+			if r.Push.Samples != probes || r.Push.P50 <= 0 || r.Push.Max < r.Push.P99 || r.Push.P99 < r.Push.P50 {
+				t.Errorf("push latency %+v", r.Push)
+			}
+			if r.Broadcast.Samples != devices || r.Broadcast.Max < r.Broadcast.P50 {
+				t.Errorf("broadcast %+v", r.Broadcast)
+			}
+			if r.RSSBefore <= 0 || r.RSSHeld <= 0 || r.IdleCPU < 0 {
+				t.Errorf("server figures: rss %d → %d, idle CPU %v", r.RSSBefore, r.RSSHeld, r.IdleCPU)
+			}
+			for _, suite := range Suites() {
+				h, err := MeasureHandshakes(ctx, s.https, testHost, f.roots, suite, 2, 300*time.Millisecond, &s.proc)
+				if err != nil {
+					t.Fatalf("%s: %v", suite.Name, err)
+				}
+				if h.Count == 0 || h.Errors != 0 || (suite.LeafType != "" && h.Leaf != suite.LeafType) {
+					t.Errorf("%s: %+v", suite.Name, h)
+				}
+			}
+		})
+	}
+}
+
+// TestRunRefusesWrongRoot: a device that does not trust the chain is an
+// error, reported, not a hang.
+func TestRunRefusesWrongRoot(t *testing.T) {
+	f := newFixture(t, 0)
+	s := startChild(t, "pushca", f)
+	f.roots = []*x509.Certificate{otherRoot(t)}
+	cfg := s.config(f, 3, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := Run(ctx, cfg)
+	if err == nil || r.Errors != 3 || len(r.First) == 0 {
+		t.Fatalf("err %v, result %+v; want every device refused", err, r)
+	}
+}
+
+// otherRoot is a root that issued nothing the servers send.
+func otherRoot(t *testing.T) *x509.Certificate {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pushca Root CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestSummarise(t *testing.T) {
+	var s []time.Duration
+	for i := 100; i >= 1; i-- { // unsorted on purpose
+		s = append(s, time.Duration(i)*time.Millisecond)
+	}
+	got := summarise(s)
+	want := Latency{Samples: 100, P50: 50 * time.Millisecond, P99: 99 * time.Millisecond, Max: 100 * time.Millisecond}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if one := summarise(s[:1]); one.P50 != s[0] || one.P99 != s[0] {
+		t.Errorf("one sample: %+v", one)
+	}
+	if summarise(nil) != (Latency{}) {
+		t.Error("no samples")
+	}
+}
+
+// TestProcessReadsProc checks the /proc readers against this process,
+// whose memory and CPU are surely above zero.
+func TestProcessReadsProc(t *testing.T) {
+	p := Process{PID: os.Getpid()}
+	rss, err := p.RSS()
+	if err != nil || rss < 1<<20 {
+		t.Fatalf("rss %d, %v", rss, err)
+	}
+	for i := 0; i < 50_000_000; i++ { // burn a little CPU
+		_ = i * i
+	}
+	cpu, err := p.CPUSeconds()
+	if err != nil || cpu <= 0 {
+		t.Fatalf("cpu %v, %v", cpu, err)
+	}
+	if _, err := (Process{PID: 1 << 30}).RSS(); err == nil {
+		t.Error("a missing process has no memory")
+	}
+}
