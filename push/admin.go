@@ -135,13 +135,18 @@ func newAdmin(token string, hub *Hub, users *Users, devices *Devices, log *slog.
 	return a.authorize(mux)
 }
 
-// authorize compares hashes of the tokens so the comparison takes the same
-// time whatever the length or content of the presented one.
+// tokenMatches compares hashes of the tokens so the comparison takes the
+// same time whatever the length or content of the presented one.
+func tokenMatches(want [sha256.Size]byte, got string) bool {
+	sum := sha256.Sum256([]byte(got))
+	return subtle.ConstantTimeCompare(sum[:], want[:]) == 1
+}
+
+// authorize checks the bearer token (see tokenMatches).
 func (a *admin) authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(got))
-		if !ok || subtle.ConstantTimeCompare(sum[:], a.token[:]) != 1 {
+		if !ok || !tokenMatches(a.token, got) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pushca admin"`)
 			http.Error(w, "admin token required (the token is in the state directory, push/admin.token)", http.StatusUnauthorized)
 			return

@@ -36,6 +36,9 @@ func (h *activeSync) command(w http.ResponseWriter, r *http.Request, user string
 	}
 	dev, err := h.devices.Update(user, q.DeviceID, func(d *Device) {
 		d.Type, d.Protocol, d.UserAgent = q.DeviceType, q.Version, r.UserAgent()
+		if leaf := servedLeaf(r.Context()); leaf != nil {
+			d.Cert = leaf.SerialNumber.String()
+		}
 	})
 	if err != nil {
 		h.serverError(w, err)

@@ -70,6 +70,11 @@ type Device struct {
 	Pings     []PingLog `json:"pings,omitempty"`
 	LowWarned bool      `json:"lowWarned,omitempty"`
 
+	// Cert is the serial of the server certificate of the device's latest
+	// handshake, which tells who is still on a connection from before a
+	// renewal.
+	Cert string `json:"cert,omitempty"`
+
 	FirstSeen time.Time `json:"firstSeen"`
 	LastSeen  time.Time `json:"lastSeen"`
 }

@@ -30,8 +30,9 @@ func screenshotDir(t *testing.T) string {
 }
 
 // newBrowser starts Debian's headless Chromium with a fresh profile and
-// nothing that talks to the network by itself.
-func newBrowser(t *testing.T) context.Context {
+// nothing that talks to the network by itself; extra options come last, so
+// they override.
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	bin := testtool.Path(t, "chromium")
 	opts := []chromedp.ExecAllocatorOption{
@@ -43,6 +44,7 @@ func newBrowser(t *testing.T) context.Context {
 		"disable-background-networking", "disable-component-update", "disable-sync"} {
 		opts = append(opts, chromedp.Flag(f, true))
 	}
+	opts = append(opts, extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)

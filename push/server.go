@@ -155,8 +155,13 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 // before anything is served.
 func (s *Server) Listen(ctx context.Context) error {
 	var lc net.ListenConfig
-	s.https = s.newHTTPServer(newActiveSync(s.users, s.hub, s.devices, s.cfg.Heartbeat, s.log))
+	dash, err := newDashboard(s.token, s.devices, s.hub, s.certs, s.log)
+	if err != nil {
+		return err
+	}
+	s.https = s.newHTTPServer(dash.wrap(newActiveSync(s.users, s.hub, s.devices, s.cfg.Heartbeat, s.log)))
 	s.https.TLSConfig = TLSConfig(s.certs, s.cfg.Profiles)
+	s.https.ConnContext = withServedCert
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.HTTPSAddr)
 	if err != nil {
 		return fmt.Errorf("HTTPS listener: %w", err)

@@ -1,16 +1,19 @@
 package push
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pushca/pushca/profile"
@@ -154,21 +157,47 @@ func (c *Certificates) Leaves() []*x509.Certificate {
 	return out
 }
 
+// servedKey marks the context of a connection with the certificate its
+// handshake was given (see withServedCert).
+type servedKey struct{}
+
+type servedCert struct {
+	leaf atomic.Pointer[x509.Certificate]
+}
+
+// withServedCert is http.Server.ConnContext: net/http hands the context to
+// the handshake, where GetCertificate fills it in.
+func withServedCert(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, servedKey{}, &servedCert{})
+}
+
+// servedLeaf is the certificate the request's connection was handshaken
+// with, nil outside withServedCert.
+func servedLeaf(ctx context.Context) *x509.Certificate {
+	if s, ok := ctx.Value(servedKey{}).(*servedCert); ok {
+		return s.leaf.Load()
+	}
+	return nil
+}
+
 // GetCertificate is tls.Config.GetCertificate: the first chain the client
 // supports, after a reload when the files changed (looked at once a second
 // at most).
 func (c *Certificates) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	c.refresh()
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for _, cert := range c.certs {
-		if hello.SupportsCertificate(cert) == nil {
-			return cert, nil
+	cert := c.certs[len(c.certs)-1] // when none fits, one the client can at least report
+	for _, cc := range c.certs {
+		if hello.SupportsCertificate(cc) == nil {
+			cert = cc
+			break
 		}
 	}
-	// Let the handshake fail on the client's side with a certificate it
-	// can at least report.
-	return c.certs[len(c.certs)-1], nil
+	c.mu.RUnlock()
+	if s, ok := hello.Context().Value(servedKey{}).(*servedCert); ok {
+		s.leaf.Store(cert.Leaf)
+	}
+	return cert, nil
 }
 
 // TLSConfig returns the server configuration for the device profiles
