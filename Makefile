@@ -5,7 +5,7 @@ ORACLE_PKGS := openssl cabextract gcab osslsigncode libwbxml2-utils libxml2-util
 # One binary per tool, checked to decide whether apt-get is needed at all.
 ORACLE_BINS := openssl cabextract gcab osslsigncode wbxml2xml xml2wbxml xmllint zbarimg qrencode curl chromium
 
-.PHONY: build test tools vet fuzz bench clean
+.PHONY: build test tools vet fuzz bench bench-bundle clean
 
 build:
 	$(GO) build -o bin/pushca ./cmd/pushca
@@ -36,6 +36,14 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Wall time and peak RSS of `pushca bundle` for N users against a plain
+# openssl + gcab + qrencode script run on BASELINE_N of them (it forks ten
+# processes a user, so its full 10,000 takes many minutes).
+N ?= 10000
+BASELINE_N ?= 1000
+bench-bundle:
+	sh scripts/bench-bundle.sh $(N) $(BASELINE_N)
 
 clean:
 	rm -rf bin

@@ -32,7 +32,7 @@ func hostileUsers() []User {
 	}
 }
 
-func testBundle(t *testing.T) Bundle {
+func testBundle(t testing.TB) Bundle {
 	t.Helper()
 	return Bundle{
 		Chain: newPKI(t, x509.SHA1WithRSA).chain(), Server: "mail.example.com", Domain: "EXAMPLE",
