@@ -1,7 +1,10 @@
 package push
 
 import (
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -203,4 +206,37 @@ func TestIssueLinksRefusesBadBaseURLs(t *testing.T) {
 	if _, err := os.Stat(path); err == nil {
 		t.Error("a refused base URL still wrote the links file")
 	}
+}
+
+// FuzzEnrollPaths sends any path to the plain-HTTP handler: it never fails
+// with a server error, and answers 200 only for the pages and downloads it
+// means to serve.
+func FuzzEnrollPaths(f *testing.F) {
+	dir := f.TempDir()
+	newTestCA(f).writeRoot(f, dir)
+	links, err := IssueLinks(LinksPath(dir), "http://enroll.test", time.Hour, time.Now(), []Link{{Server: "mail.test", User: "jdoe", Devices: []string{"ios", "wm6"}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	tok := LinkPath + links[0].Token + "/"
+	served := map[string]bool{"/": true, "/qr.png": true, "/root.cab": true, "/root.crt": true, "/root.mobileconfig": true, "/root.pem": true,
+		tok: true, tok + "account.cab": true, tok + "exchange.mobileconfig": true, tok + "qr.png": true}
+	for p := range served {
+		f.Add(p)
+	}
+	f.Add(LinkPath + strings.Repeat("0", 32) + "/")
+	f.Add(tok + "../../root.key")
+	f.Add("/Microsoft-Server-ActiveSync")
+	h := enrollHandler(dir, slog.New(slog.DiscardHandler))
+	f.Fuzz(func(t *testing.T, p string) {
+		r := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: p}, Host: "enroll.test", Header: http.Header{}}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code >= 500 {
+			t.Fatalf("%q: %d %s", p, w.Code, w.Body)
+		}
+		if w.Code == http.StatusOK && !served[p] {
+			t.Fatalf("%q is served (%s)", p, w.Header().Get("Content-Type"))
+		}
+	})
 }

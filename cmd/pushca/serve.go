@@ -74,7 +74,7 @@ func serveCommand() *cli.Command {
 func listenFlags(https, http string) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "https", Value: https, Usage: "address of the ActiveSync TLS listener"},
-		&cli.StringFlag{Name: "http", Value: http, Usage: "address of the plain-HTTP enrollment listener (root download only; off when empty)"},
+		&cli.StringFlag{Name: "http", Value: http, Usage: "address of the plain-HTTP enrollment pages (root downloads, per-user links made by bundle --base-url; off when empty)"},
 		&cli.StringFlag{Name: "admin", Value: "127.0.0.1:8444", Usage: "loopback address of the admin API (off when empty)"},
 		&cli.IntFlag{Name: "heartbeat-min", Value: push.DefaultHeartbeatMin, Usage: "shortest Ping heartbeat accepted, seconds"},
 		&cli.IntFlag{Name: "heartbeat-max", Value: push.DefaultHeartbeatMax, Usage: "longest Ping heartbeat accepted, seconds"},
@@ -110,7 +110,7 @@ func runServer(c *cli.Context, cfg push.Config, started func(*push.Server) error
 	out := c.App.Writer
 	fmt.Fprintf(out, "ActiveSync: https://%s%s\n", s.HTTPSAddr(), push.ActiveSyncPath)
 	if a := s.HTTPAddr(); a != "" {
-		fmt.Fprintf(out, "Enrollment: http://%s/ (root at /root.crt and /root.pem)\n", a)
+		fmt.Fprintf(out, "Enrollment: http://%s/ (root downloads; per-user pages at %s...)\n", a, push.LinkPath)
 	}
 	if a := s.AdminAddr(); a != "" {
 		fmt.Fprintf(out, "Admin API:  http://%s (token in %s)\n", a, push.TokenPath(cfg.Dir))
