@@ -33,7 +33,9 @@ measure() {
 	wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$work/$name.time" |
 		awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f", s }')
 	rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/$name.time" | awk '{ printf "%.1f", $1 / 1024 }')
-	echo "$name: $users users, $wall s wall, $rss MiB peak RSS"
+	# CPU time says less about the machine's other load than wall time.
+	cpu=$(sed -n 's/.*\(User\|System\) time (seconds): //p' "$work/$name.time" | awk '{ s += $1 } END { printf "%.2f", s }')
+	echo "$name: $users users, $wall s wall, $cpu s CPU (user+system), $rss MiB peak RSS, load average $(cut -d' ' -f1 /proc/loadavg)"
 	eval "${name}_wall=$wall"
 }
 
