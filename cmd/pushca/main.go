@@ -55,6 +55,7 @@ func newApp() *cli.App {
 			serveCommand(),
 			pushCommand(),
 			verifyCommand(),
+			loadCommand(),
 			profilesCommand(),
 		},
 		// Errors are printed once, by main.

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/pushca/pushca/ca"
+	"github.com/pushca/pushca/load"
+	"github.com/pushca/pushca/push"
+)
+
+func loadCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "load",
+		Usage: "load a running pushca serve on loopback with many held Pings and measure it",
+		UsageText: `pushca load https://127.0.0.1:8443 --server-name mail.test --devices 5000 --pid $(pgrep -f 'pushca serve')
+   pushca load https://127.0.0.1:8443 --devices 19000 --sources 8 --probes 200 --json > run.json
+
+   Every device logs in as --user and Pings from 127.0.0.2, 127.0.0.3, ... (--sources
+   addresses, so ephemeral ports do not run out); probes log in as --probe-user with %d
+   replaced by 0, 1, ... Create them first, with one password for all:
+     for u in bench probe0 probe1 ...; do pushca users add $u --password-file pw; done
+   The load stops by itself: after the broadcast, or at --timeout. Only loopback
+   servers are accepted. With --pid the server's memory and idle CPU are read from /proc.`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "root", Usage: "PEM file of the roots to trust (default: the state directory's root)"},
+			&cli.StringFlag{Name: "server-name", Usage: "name the server certificate carries (default: the URL's host)"},
+			&cli.StringFlag{Name: "user", Value: "bench", Usage: "login of every load device"},
+			&cli.StringFlag{Name: "probe-user", Value: "probe%d", Usage: "login pattern of the single-device probes"},
+			&cli.StringFlag{Name: "password-file", Usage: "file holding the load users' password (first line); without it pushca prompts"},
+			&cli.IntFlag{Name: "devices", Value: 1000, Usage: "Pings held at once"},
+			&cli.IntFlag{Name: "probes", Value: 50, Usage: "single-device pushes timed while the devices are held (0: none)"},
+			&cli.IntFlag{Name: "sources", Value: 4, Usage: "loopback source addresses, from 127.0.0.2"},
+			&cli.IntFlag{Name: "heartbeat", Value: 1800, Usage: "Ping heartbeat, seconds"},
+			&cli.StringFlag{Name: "version", Value: "14.1", Usage: "ActiveSync protocol version the devices speak"},
+			&cli.IntFlag{Name: "pid", Usage: "process id of the server, to read its memory and CPU from /proc"},
+			&cli.DurationFlag{Name: "idle", Value: 10 * time.Second, Usage: "how long the idle CPU is sampled with every Ping held"},
+			&cli.DurationFlag{Name: "handshakes", Value: 3 * time.Second, Usage: "time per TLS suite for the handshake rates (0: skip)"},
+			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Minute, Usage: "bound on the whole run"},
+			&cli.BoolFlag{Name: "json", Usage: "print the figures as JSON"},
+		}, adminFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return errors.New("give the server's URL, e.g. pushca load https://127.0.0.1:8443 (see --help)")
+			}
+			u, err := loopbackURL(c.Args().First())
+			if err != nil {
+				return err
+			}
+			cfg, err := loadConfig(c, u)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
+			defer cancel()
+			out := loadReport{}
+			out.Run, err = load.Run(ctx, cfg)
+			if err != nil {
+				return fmt.Errorf("load: %w", err)
+			}
+			if d := c.Duration("handshakes"); d > 0 {
+				for _, s := range load.Suites() {
+					h, err := load.MeasureHandshakes(ctx, u.Host, cfg.ServerName, cfg.Roots, s, 4, d, cfg.Server)
+					if err != nil {
+						// A server without Windows Mobile profiles has no
+						// TLS 1.0: a finding, not a failure of the run.
+						h.FirstError = err.Error()
+					}
+					out.Handshakes = append(out.Handshakes, h)
+				}
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			return out.write(c.App.Writer)
+		},
+	}
+}
+
+// loopbackURL accepts only servers on this machine: a load run is never
+// aimed at anything else.
+func loopbackURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("server URL %q: want https://HOST:PORT", raw)
+	}
+	if u.Port() == "" {
+		u.Host = net.JoinHostPort(u.Hostname(), "443")
+	}
+	ips, err := net.LookupIP(u.Hostname())
+	if err != nil {
+		return nil, fmt.Errorf("server URL %q: %w", raw, err)
+	}
+	for _, ip := range ips {
+		if !ip.IsLoopback() {
+			return nil, fmt.Errorf("server URL %q: %s is not a loopback address; load runs stay on this machine", raw, ip)
+		}
+	}
+	return u, nil
+}
+
+func loadConfig(c *cli.Context, u *url.URL) (load.Config, error) {
+	pattern := c.String("probe-user")
+	if c.Int("probes") > 0 && strings.Count(pattern, "%d") != 1 {
+		return load.Config{}, fmt.Errorf("--probe-user %q: want one %%d, replaced by the probe's number", pattern)
+	}
+	rootFile := c.String("root")
+	if rootFile == "" {
+		rootFile = ca.Layout{Dir: c.String("dir")}.RootCert()
+	}
+	roots, err := readRoots(rootFile)
+	if err != nil {
+		return load.Config{}, err
+	}
+	pw, err := readPassword(c, "password of the load users", false)
+	if err != nil {
+		return load.Config{}, err
+	}
+	deliver, err := adminDeliverer(c)
+	if err != nil {
+		return load.Config{}, err
+	}
+	cfg := load.Config{
+		URL: "https://" + u.Host, ServerName: c.String("server-name"), Roots: roots,
+		Login: c.String("user"), Password: string(pw),
+		ProbeLogin: func(i int) string { return fmt.Sprintf(pattern, i) },
+		Devices:    c.Int("devices"), Probes: c.Int("probes"), Sources: load.Loopback(c.Int("sources")),
+		Heartbeat: time.Duration(c.Int("heartbeat")) * time.Second, Version: c.String("version"),
+		Deliver: func(ctx context.Context, user string) error {
+			_, err := deliver(ctx, push.DeliverRequest{User: user, Subject: "pushca load"})
+			return err
+		},
+		Provision: true, Idle: c.Duration("idle"), Log: logger(c),
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = u.Hostname()
+	}
+	if pid := c.Int("pid"); pid > 0 {
+		cfg.Server = &load.Process{PID: pid}
+	}
+	return cfg, nil
+}
+
+func readRoots(path string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read roots %s: %w (give --root, or run pushca init)", path, err)
+	}
+	var out []*x509.Certificate
+	for blk, rest := pem.Decode(data); blk != nil; blk, rest = pem.Decode(rest) {
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("roots %s: %w", path, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("roots %s: no PEM certificate", path)
+	}
+	return out, nil
+}
+
+type loadReport struct {
+	Run        *load.Result      `json:"run"`
+	Handshakes []load.Handshakes `json:"handshakes,omitempty"`
+}
+
+func (r loadReport) write(w io.Writer) error {
+	res := r.Run
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+	var b strings.Builder
+	fmt.Fprintf(&b, "devices %d, held %d, errors %d, all held after %s\n", res.Devices, res.Held, res.Errors, res.Connect.Round(time.Millisecond))
+	for _, e := range res.First {
+		fmt.Fprintf(&b, "  error: %s\n", e)
+	}
+	if res.RSSHeld > 0 {
+		fmt.Fprintf(&b, "server memory %.1f MiB → %.1f MiB held: %.1f KiB per held Ping; idle CPU %.2f%% of a core\n",
+			float64(res.RSSBefore)/(1<<20), float64(res.RSSHeld)/(1<<20), res.RSSPerPing()/1024, res.IdleCPU*100)
+	}
+	fmt.Fprintf(&b, "single-device push → answer (%d): p50 %s, p99 %s, max %s\n", res.Push.Samples, ms(res.Push.P50), ms(res.Push.P99), ms(res.Push.Max))
+	fmt.Fprintf(&b, "broadcast to %d: p50 %s, p99 %s, max %s\n", res.Answered, ms(res.Broadcast.P50), ms(res.Broadcast.P99), ms(res.Broadcast.Max))
+	for _, h := range r.Handshakes {
+		if h.Count == 0 {
+			fmt.Fprintf(&b, "handshakes %-24s none: %s\n", h.Suite, h.FirstError)
+			continue
+		}
+		fmt.Fprintf(&b, "handshakes %-24s %7.0f/s", h.Suite, h.PerSec)
+		if h.PerCoreSec > 0 {
+			fmt.Fprintf(&b, ", %7.0f per server core-second", h.PerCoreSec)
+		}
+		fmt.Fprintf(&b, " (%s leaf, %d errors)\n", h.Leaf, h.Errors)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
