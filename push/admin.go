@@ -127,12 +127,12 @@ type admin struct {
 	log     *slog.Logger
 }
 
-func newAdmin(token string, hub *Hub, users *Users, devices *Devices, log *slog.Logger) http.Handler {
+func newAdmin(token string, hub *Hub, users *Users, devices *Devices, m *metrics, log *slog.Logger) http.Handler {
 	a := &admin{token: sha256.Sum256([]byte(token)), hub: hub, users: users, devices: devices, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+AdminDeliverPath, a.deliver)
 	mux.HandleFunc("GET "+AdminDevicesPath, a.listDevices)
-	return a.authorize(mux)
+	return requireToken(a.token, realmAdmin, m, mux)
 }
 
 // tokenMatches compares hashes of the tokens so the comparison takes the
@@ -142,11 +142,13 @@ func tokenMatches(want [sha256.Size]byte, got string) bool {
 	return subtle.ConstantTimeCompare(sum[:], want[:]) == 1
 }
 
-// authorize checks the bearer token (see tokenMatches).
-func (a *admin) authorize(next http.Handler) http.Handler {
+// requireToken lets through requests bearing the admin token and counts
+// the others as auth failures of realm.
+func requireToken(token [sha256.Size]byte, realm string, m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !tokenMatches(a.token, got) {
+		if !ok || !tokenMatches(token, got) {
+			m.authFailed(realm)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pushca admin"`)
 			http.Error(w, "admin token required (the token is in the state directory, push/admin.token)", http.StatusUnauthorized)
 			return

@@ -27,6 +27,8 @@ type Auth struct {
 	realm string
 	fails *backoff
 	log   *slog.Logger
+	// metrics counts failures; nil counts nothing.
+	metrics *metrics
 }
 
 // NewAuth returns an authenticator for realm.
@@ -53,6 +55,7 @@ func (a *Auth) Check(w http.ResponseWriter, r *http.Request) (string, bool) {
 	if !errors.Is(err, eas.ErrNoCredentials) {
 		// Credentials format as the login only.
 		n := a.fails.failed(host)
+		a.metrics.authFailed(realmActiveSync)
 		a.log.Info("login failed", "client", host, "login", creds.String(), "failures", n)
 	}
 	// Exact case, as Exchange sends it (see options).

@@ -35,11 +35,12 @@ type dashboard struct {
 	hub     *Hub
 	certs   *Certificates
 	fails   *backoff
+	metrics *metrics
 	page    *provision.HTMLPages
 	log     *slog.Logger
 }
 
-func newDashboard(token string, devices *Devices, hub *Hub, certs *Certificates, log *slog.Logger) (*dashboard, error) {
+func newDashboard(token string, devices *Devices, hub *Hub, certs *Certificates, m *metrics, log *slog.Logger) (*dashboard, error) {
 	page, err := provision.ParseHTML("dashboard.html.tpl")
 	if err != nil {
 		return nil, err
@@ -47,7 +48,7 @@ func newDashboard(token string, devices *Devices, hub *Hub, certs *Certificates,
 	key := sha256.Sum256([]byte("pushca dashboard session\x00" + token))
 	return &dashboard{
 		token: sha256.Sum256([]byte(token)), key: key[:], devices: devices, hub: hub, certs: certs,
-		fails: newBackoff(time.Now), page: page, log: log,
+		fails: newBackoff(time.Now), metrics: m, page: page, log: log,
 	}, nil
 }
 
@@ -104,6 +105,7 @@ func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
 	if err := r.ParseForm(); err != nil || !tokenMatches(d.token, r.PostForm.Get("token")) {
 		n := d.fails.failed(host)
+		d.metrics.authFailed(realmDashboard)
 		d.log.Info("dashboard login failed", "client", host, "failures", n)
 		d.render(w, http.StatusUnauthorized, dashboardView{Login: true, Error: "Wrong admin token."})
 		return

@@ -160,7 +160,7 @@ func TestDashboardSession(t *testing.T) {
 		t.Fatalf("dashboard with the session:\n%s", h)
 	}
 	past := strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10)
-	d, err := newDashboard(ts.Token(), nil, nil, nil, testLog(t))
+	d, err := newDashboard(ts.Token(), nil, nil, nil, nil, testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestDashboardSession(t *testing.T) {
 // FuzzSessionCookie: whatever a client sends as the cookie, only a value
 // this server signed, not yet expired, logs in.
 func FuzzSessionCookie(f *testing.F) {
-	d, err := newDashboard(strings.Repeat("t", 64), nil, nil, nil, slog.New(slog.DiscardHandler))
+	d, err := newDashboard(strings.Repeat("t", 64), nil, nil, nil, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -23,8 +23,10 @@ type activeSync struct {
 	log     *slog.Logger
 }
 
-func newActiveSync(users *Users, hub *Hub, devices *Devices, bounds HeartbeatBounds, log *slog.Logger) http.Handler {
-	h := &activeSync{auth: NewAuth(users, "pushca ActiveSync", log), hub: hub, devices: devices, bounds: bounds, log: log}
+func newActiveSync(users *Users, hub *Hub, devices *Devices, bounds HeartbeatBounds, m *metrics, log *slog.Logger) http.Handler {
+	auth := NewAuth(users, "pushca ActiveSync", log)
+	auth.metrics = m
+	h := &activeSync{auth: auth, hub: hub, devices: devices, bounds: bounds, log: log}
 	mux := http.NewServeMux()
 	mux.Handle(ActiveSyncPath, h)
 	return mux

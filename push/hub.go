@@ -120,6 +120,8 @@ type Hub struct {
 	bounds     HeartbeatBounds
 	maxFolders int
 	log        *slog.Logger
+	// metrics counts Ping endings and pushes; nil counts nothing.
+	metrics *metrics
 
 	mu    sync.Mutex
 	boxes map[string]*mailbox
@@ -175,6 +177,7 @@ func (h *Hub) Deliver(user string, m Message) (Message, int) {
 	}
 	close(b.changed)
 	b.changed = make(chan struct{})
+	h.metrics.pushed()
 	woken := 0
 	for p := range h.byUser[user] {
 		if slices.Contains(p.folders, inboxID) {
@@ -244,6 +247,7 @@ func (h *Hub) Ping(ctx context.Context, user, device string, req PingRequest, an
 
 	res := h.park(ctx, user, device, dev, hb, folders)
 	answer(res)
+	h.metrics.pingEnded(res.Outcome)
 	log := PingLog{Start: start.UTC(), Heartbeat: hb, Outcome: res.Outcome, Held: int(time.Since(start) / time.Second)}
 	h.log.Debug("ping ended", "user", user, "device", device, "heartbeat_s", hb, "outcome", res.Outcome, "held_s", log.Held)
 	if err := h.devices.logPing(user, device, log); err != nil {

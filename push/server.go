@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -74,6 +75,7 @@ type Server struct {
 	devices *Devices
 	hub     *Hub
 	renew   *renew.Scheduler
+	metrics *metrics
 	token   string
 	log     *slog.Logger
 
@@ -127,6 +129,8 @@ func New(cfg Config) (*Server, error) {
 		s.devices.Close()
 		return nil, err
 	}
+	s.metrics = newMetrics(s.hub, s.certs)
+	s.hub.metrics = s.metrics
 	return s, nil
 }
 
@@ -155,12 +159,16 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 // before anything is served.
 func (s *Server) Listen(ctx context.Context) error {
 	var lc net.ListenConfig
-	dash, err := newDashboard(s.token, s.devices, s.hub, s.certs, s.log)
+	dash, err := newDashboard(s.token, s.devices, s.hub, s.certs, s.metrics, s.log)
 	if err != nil {
 		return err
 	}
-	s.https = s.newHTTPServer(dash.wrap(newActiveSync(s.users, s.hub, s.devices, s.cfg.Heartbeat, s.log)))
+	mux := http.NewServeMux()
+	mux.Handle("GET "+MetricsPath, s.metrics.handler(sha256.Sum256([]byte(s.token))))
+	mux.Handle("/", dash.wrap(newActiveSync(s.users, s.hub, s.devices, s.cfg.Heartbeat, s.metrics, s.log)))
+	s.https = s.newHTTPServer(mux)
 	s.https.TLSConfig = TLSConfig(s.certs, s.cfg.Profiles)
+	s.https.TLSConfig.VerifyConnection = s.metrics.handshake
 	s.https.ConnContext = withServedCert
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.HTTPSAddr)
 	if err != nil {
@@ -177,7 +185,7 @@ func (s *Server) Listen(ctx context.Context) error {
 		s.lns[s.http] = ln
 	}
 	if s.cfg.AdminAddr != "" {
-		s.admin = s.newHTTPServer(newAdmin(s.token, s.hub, s.users, s.devices, s.log))
+		s.admin = s.newHTTPServer(newAdmin(s.token, s.hub, s.users, s.devices, s.metrics, s.log))
 		ln, err := ListenLoopback(ctx, s.cfg.AdminAddr)
 		if err != nil {
 			s.closeListeners()
