@@ -3,7 +3,9 @@ package push
 import (
 	"bufio"
 	"bytes"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -101,10 +103,32 @@ type Users struct {
 	// dummy is compared against when the user is unknown, so the answer
 	// takes as long as for a known user with a wrong password.
 	dummy []byte
+	// compare is bcrypt's; a test counts the calls through it.
+	compare func(hash, password []byte) error
+	now     func() time.Time
+	// macKey keys the verified cache: it holds a MAC of the password
+	// under this process's random key, never the password or a plain hash.
+	macKey []byte
 
 	mu     sync.Mutex
 	hashes map[string][]byte
 	err    error
+	// verified remembers the last good login per user, so a device's
+	// re-Ping every few minutes costs an HMAC, not a bcrypt comparison
+	// (tens of milliseconds at the default cost: 19,000 devices would keep
+	// both cores busy).
+	verified map[string]verifiedLogin
+}
+
+// verifiedTTL bounds how long a verified password is trusted without
+// bcrypt: a password changed in the file takes effect at once anyway,
+// since an entry only matches the hash it was checked against.
+const verifiedTTL = 15 * time.Minute
+
+type verifiedLogin struct {
+	hash  []byte // the users-file hash the password matched
+	mac   []byte
+	until time.Time
 }
 
 // OpenUsers reads the users file at path (a missing file is an empty list).
@@ -119,7 +143,13 @@ func OpenUsers(path string, cost int) (*Users, error) {
 	if err != nil {
 		return nil, fmt.Errorf("users: %w", err)
 	}
-	u := &Users{path: path, cost: cost, watch: newFileWatch(time.Second), dummy: dummy}
+	macKey := make([]byte, 32)
+	rand.Read(macKey)
+	u := &Users{
+		path: path, cost: cost, watch: newFileWatch(time.Second), dummy: dummy,
+		compare: bcrypt.CompareHashAndPassword, now: time.Now, macKey: macKey,
+		verified: map[string]verifiedLogin{},
+	}
 	if err := u.refresh(); err != nil {
 		return nil, err
 	}
@@ -172,12 +202,30 @@ func (u *Users) Verify(name, password string) bool {
 	norm, err := NormalizeUser(name)
 	u.mu.Lock()
 	hash, ok := u.hashes[norm]
+	cached, hit := u.verified[norm]
 	u.mu.Unlock()
 	if err != nil || !ok || len(password) > maxPassword {
-		hash, ok = u.dummy, false
+		hash, ok, hit = u.dummy, false, false
 	}
-	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
-	return ok && match
+	mac := u.mac(norm, password)
+	if hit && hmac.Equal(cached.mac, mac) && bytes.Equal(cached.hash, hash) && u.now().Before(cached.until) {
+		return true
+	}
+	if u.compare(hash, []byte(password)) != nil || !ok {
+		return false
+	}
+	u.mu.Lock()
+	u.verified[norm] = verifiedLogin{hash: hash, mac: mac, until: u.now().Add(verifiedTTL)}
+	u.mu.Unlock()
+	return true
+}
+
+func (u *Users) mac(user, password string) []byte {
+	m := hmac.New(sha256.New, u.macKey)
+	m.Write([]byte(user))
+	m.Write([]byte{0})
+	m.Write([]byte(password))
+	return m.Sum(nil)
 }
 
 // Has says whether a user exists.
