@@ -5,7 +5,8 @@
 //
 // It reads server certificates and the root from the state directory by
 // their layout paths and never writes them; it takes device TLS rules only
-// from package profile and WBXML only from package eas. It must never serve
+// from package profile, WBXML only from package eas, and the enrollment
+// pages' downloads and sheets only from package provision. It must never serve
 // the ActiveSync path without TLS, never read credentials on plain HTTP, and
 // never log a password or an Authorization header.
 package push
