@@ -92,8 +92,8 @@ func (c *CA) revokeSerial(ctx context.Context, cert *x509.Certificate, reason st
 	return nil
 }
 
-// crlLifetime is how long a CRL is valid; pushca serve regenerates it
-// daily, so a week leaves room for a stopped server.
+// crlLifetime is how long a CRL is valid; pushca serve --auto-renew
+// regenerates it half-way, so a week leaves room for a stopped server.
 const crlLifetime = 7 * 24 * time.Hour
 
 // CRL regenerates the certificate revocation list from step-ca's revocation

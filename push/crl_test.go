@@ -96,3 +96,27 @@ func TestCRLMissingOrDamaged(t *testing.T) {
 		t.Fatalf("with a damaged CRL: %d %s", code, body)
 	}
 }
+
+// TestAutoRenewGeneratesCRL: a state directory without a CRL gets one as
+// soon as serve --auto-renew starts, and the listener serves it.
+func TestAutoRenewGeneratesCRL(t *testing.T) {
+	testtool.Path(t, "curl")
+	testtool.Path(t, "openssl")
+	var crlPath string
+	ts := startCAServer(t, "", func(authority *ca.CA) {
+		crlPath = authority.Layout().CRL()
+		if err := os.Remove(crlPath); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}, func(cfg *Config) {
+		pw := []byte(testCAPassword)
+		cfg.AutoRenew = &AutoRenew{Renew: RenewWithCA(cfg.Dir, testHost, pw, cfg.Log), CRL: CRLWithCA(cfg.Dir, pw, cfg.Log)}
+	})
+	waitFor(t, func() bool { return exists(crlPath) })
+	out := filepath.Join(t.TempDir(), "crl.der")
+	testtool.MustRun(t, nil, "curl", "-sSf", "--max-time", "30", "-o", out, "http://"+ts.HTTPAddr()+CRLPath)
+	text := string(testtool.MustRun(t, nil, "openssl", "crl", "-inform", "DER", "-in", out, "-noout", "-text"))
+	if !strings.Contains(text, "Next Update") || !strings.Contains(text, "No Revoked Certificates") {
+		t.Fatalf("openssl crl:\n%s", text)
+	}
+}

@@ -74,7 +74,7 @@ type Server struct {
 	users   *Users
 	devices *Devices
 	hub     *Hub
-	renew   *renew.Scheduler
+	renew   []*renew.Scheduler
 	metrics *metrics
 	token   string
 	log     *slog.Logger
@@ -112,7 +112,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if cfg.AutoRenew != nil {
-		if s.renew, err = s.renewScheduler(); err != nil {
+		if s.renew, err = s.renewSchedulers(); err != nil {
 			return nil, err
 		}
 	}
@@ -221,7 +221,7 @@ func (s *Server) Token() string { return s.token }
 // Serve serves until ctx ends, then answers held Pings with Status 1, lets
 // in-flight requests finish (bounded) and closes the device database.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, len(s.lns)+1)
+	errc := make(chan error, len(s.lns)+len(s.renew))
 	var wg sync.WaitGroup
 	for srv, ln := range s.lns {
 		wg.Add(1)
@@ -234,11 +234,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	runCtx, stopRenew := context.WithCancel(ctx)
 	defer stopRenew()
-	if s.renew != nil {
+	for _, r := range s.renew {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.renew.Run(runCtx); err != nil {
+			if err := r.Run(runCtx); err != nil {
 				errc <- err
 			}
 		}()

@@ -14,7 +14,7 @@ import (
 // autoRenewFlags are serve's renewal flags.
 func autoRenewFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.BoolFlag{Name: "auto-renew", Usage: "renew the --host certificate through the CA as it ages (needs the CA password)"},
+		&cli.BoolFlag{Name: "auto-renew", Usage: "renew the --host certificate through the CA as it ages, and regenerate the CRL at half its lifetime (needs the CA password)"},
 		&cli.StringFlag{Name: "renew-at", Value: "2/3", Usage: "with --auto-renew: fraction of the lifetime after which to renew (2/3, 0.75)"},
 		passwordFileFlag(),
 	}
@@ -44,6 +44,6 @@ func autoRenew(c *cli.Context, cfg *push.Config) error {
 		return fmt.Errorf("--auto-renew: %w", err)
 	}
 	authority.Close()
-	cfg.AutoRenew = &push.AutoRenew{At: at, Renew: push.RenewWithCA(cfg.Dir, cfg.Host, pw, cfg.Log)}
+	cfg.AutoRenew = &push.AutoRenew{At: at, Renew: push.RenewWithCA(cfg.Dir, cfg.Host, pw, cfg.Log), CRL: push.CRLWithCA(cfg.Dir, pw, cfg.Log)}
 	return nil
 }

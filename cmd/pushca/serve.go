@@ -28,7 +28,8 @@ func serveCommand() *cli.Command {
    With --auto-renew the server renews it itself once --renew-at of its lifetime
    has passed (the CA password is read at start); a failed renewal is logged
    at error level and retried, from one minute doubling to one hour, while
-   the current certificate stays in use. SIGHUP also re-reads the users file.
+   the current certificate stays in use. It also regenerates the CRL served at
+   /pushca.crl once half its week has passed. SIGHUP also re-reads the users file.
    Add users first with 'pushca users add NAME'; wake devices with 'pushca push NAME'.`,
 		Flags: append(append(listenFlags("127.0.0.1:8443", ""), autoRenewFlags()...),
 			&cli.StringFlag{Name: "host", Usage: "server certificate to serve from the state directory (servers/HOST/)"},

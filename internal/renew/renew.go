@@ -1,7 +1,8 @@
-// Package renew decides when a certificate is renewed: once a fraction of
-// its lifetime has passed, retrying failures with a bounded exponential
-// back-off. It sleeps on timers between decisions and knows nothing of how
-// a certificate is issued or served.
+// Package renew decides when something signed with a lifetime — a server
+// certificate, a CRL — is replaced: once a fraction of its lifetime has
+// passed, retrying failures with a bounded exponential back-off. It sleeps
+// on timers between decisions and knows nothing of how the replacement is
+// made or served.
 package renew
 
 import (
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -37,11 +39,27 @@ const (
 	maxSleep = 12 * time.Hour
 )
 
-// Scheduler renews the certificate that Current returns.
+// Validity is what the scheduler needs of the thing it renews.
+type Validity struct {
+	// Serial names this version in the log.
+	Serial              string
+	NotBefore, NotAfter time.Time
+}
+
+// Of is a certificate's validity.
+func Of(c *x509.Certificate) Validity {
+	return Validity{Serial: c.SerialNumber.String(), NotBefore: c.NotBefore, NotAfter: c.NotAfter}
+}
+
+// Scheduler renews what Current returns.
 type Scheduler struct {
-	// Current returns the certificate in use now.
-	Current func() (*x509.Certificate, error)
-	// Renew issues and installs a new certificate; Current returns it
+	// What is named in the log ("server certificate", "CRL"); Hint says
+	// what to do by hand when renewals keep failing.
+	What, Hint string
+	// Current returns the validity of the version in use now. The zero
+	// Validity (nothing yet) is due at once.
+	Current func() (Validity, error)
+	// Renew makes and installs a new version; Current returns it
 	// afterwards.
 	Renew func(ctx context.Context) error
 	// At is the fraction of the lifetime after which to renew, in (0, 1);
@@ -69,16 +87,16 @@ func ParseFraction(s string) (float64, error) {
 	return f, nil
 }
 
-// Due is when cert should be renewed.
-func Due(cert *x509.Certificate, at float64) time.Time {
-	life := cert.NotAfter.Sub(cert.NotBefore)
-	return cert.NotBefore.Add(time.Duration(float64(life) * at))
+// Due is when v should be renewed.
+func Due(v Validity, at float64) time.Time {
+	life := v.NotAfter.Sub(v.NotBefore)
+	return v.NotBefore.Add(time.Duration(float64(life) * at))
 }
 
-// Run renews whenever the current certificate is due, until ctx ends. A
+// Run renews whenever the current version is due, until ctx ends. A
 // failure is logged at error level with the next attempt and the expiry,
-// and retried after MinBackoff, doubling up to MaxBackoff; the certificate
-// in use is left alone meanwhile.
+// and retried after MinBackoff, doubling up to MaxBackoff; the version in
+// use is left alone meanwhile.
 func (s *Scheduler) Run(ctx context.Context) error {
 	if s.At == 0 {
 		s.At = DefaultAt
@@ -95,13 +113,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	failures := 0
 	announced := ""
 	for {
-		wait, cert, err := s.untilDue()
-		if err == nil && wait > 0 && cert.SerialNumber.String() != announced {
-			s.Log.Info("server certificate renewal scheduled", "serial", cert.SerialNumber.String(), "renew_at", Due(cert, s.At).UTC(), "not_after", cert.NotAfter.UTC())
-			announced = cert.SerialNumber.String()
+		wait, cur, err := s.untilDue()
+		if err == nil && wait > 0 && cur.Serial != announced {
+			s.Log.Info(s.What+" renewal scheduled", "serial", cur.Serial, "renew_at", Due(cur, s.At).UTC(), "not_after", cur.NotAfter.UTC())
+			announced = cur.Serial
 		}
 		if err == nil && wait <= 0 {
-			err = s.renew(ctx, cert)
+			err = s.renew(ctx, cur)
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -109,10 +127,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case err != nil:
 			failures++
 			wait = backoff(failures)
-			s.logFailure(err, cert, wait, failures)
+			s.logFailure(err, cur, wait, failures)
 		case wait <= 0:
 			failures = 0
-			continue // renewed: the new certificate decides the next wait
+			continue // renewed: the new version decides the next wait
 		default:
 			failures = 0
 		}
@@ -124,42 +142,41 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
-func (s *Scheduler) untilDue() (time.Duration, *x509.Certificate, error) {
-	cert, err := s.Current()
+func (s *Scheduler) untilDue() (time.Duration, Validity, error) {
+	cur, err := s.Current()
 	if err != nil {
-		return 0, nil, fmt.Errorf("read the certificate in use: %w", err)
+		return 0, Validity{}, fmt.Errorf("read the %s in use: %w", s.What, err)
 	}
-	return Due(cert, s.At).Sub(s.Clock.Now()), cert, nil
+	return Due(cur, s.At).Sub(s.Clock.Now()), cur, nil
 }
 
-// errStillDue stops a CA that hands back an equally old certificate (or
-// an install that did not take) from being asked again in a tight loop.
-var errStillDue = errors.New("renewed, but the certificate in use is still due")
+// errStillDue stops a CA that hands back an equally old version (or an
+// install that did not take) from being asked again in a tight loop.
+var errStillDue = errors.New("renewed, but the version in use is still due")
 
-func (s *Scheduler) renew(ctx context.Context, old *x509.Certificate) error {
-	s.Log.Info("renewing server certificate", "serial", old.SerialNumber.String(), "not_after", old.NotAfter.UTC())
+func (s *Scheduler) renew(ctx context.Context, old Validity) error {
+	s.Log.Info("renewing "+s.What, "serial", old.Serial, "not_after", old.NotAfter.UTC())
 	if err := s.Renew(ctx); err != nil {
 		return err
 	}
-	wait, cert, err := s.untilDue()
+	wait, cur, err := s.untilDue()
 	if err != nil {
 		return err
 	}
 	if wait <= 0 {
-		return fmt.Errorf("%w (serial %s, due %s)", errStillDue, cert.SerialNumber, Due(cert, s.At).UTC().Format(time.RFC3339))
+		return fmt.Errorf("%w (serial %s, due %s)", errStillDue, cur.Serial, Due(cur, s.At).UTC().Format(time.RFC3339))
 	}
-	s.Log.Info("server certificate renewed", "old_serial", old.SerialNumber.String(), "serial", cert.SerialNumber.String(),
-		"not_after", cert.NotAfter.UTC(), "next_renewal", Due(cert, s.At).UTC())
+	s.Log.Info(s.What+" renewed", "old_serial", old.Serial, "serial", cur.Serial, "not_after", cur.NotAfter.UTC(), "next_renewal", Due(cur, s.At).UTC())
 	return nil
 }
 
-func (s *Scheduler) logFailure(err error, cert *x509.Certificate, retry time.Duration, failures int) {
+func (s *Scheduler) logFailure(err error, cur Validity, retry time.Duration, failures int) {
 	attrs := []any{"err", err, "attempt", failures, "retry_in", retry.String()}
-	if cert != nil {
-		left := cert.NotAfter.Sub(s.Clock.Now())
-		attrs = append(attrs, "serial", cert.SerialNumber.String(), "not_after", cert.NotAfter.UTC(), "expires_in", left.Round(time.Minute).String())
+	if !cur.NotAfter.IsZero() {
+		left := cur.NotAfter.Sub(s.Clock.Now())
+		attrs = append(attrs, "serial", cur.Serial, "not_after", cur.NotAfter.UTC(), "expires_in", left.Round(time.Minute).String())
 	}
-	s.Log.Error("SERVER CERTIFICATE RENEWAL FAILED: still serving the current certificate; renew by hand with `pushca cert renew` if this persists", attrs...)
+	s.Log.Error(strings.ToUpper(s.What)+" RENEWAL FAILED: still serving the current one; "+s.Hint, attrs...)
 }
 
 // backoff is the wait after the n-th consecutive failure (n >= 1).

@@ -64,10 +64,10 @@ func TestRenewsAtTwoThirdsAndBacksOff(t *testing.T) {
 	fail := 3 // the CA is unreachable for the first three attempts
 	renewals := 0
 	s := &Scheduler{
-		Current: func() (*x509.Certificate, error) {
+		Current: func() (Validity, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			return current, nil
+			return Of(current), nil
 		},
 		Renew: func(context.Context) error {
 			mu.Lock()
@@ -125,6 +125,33 @@ func TestRenewsAtTwoThirdsAndBacksOff(t *testing.T) {
 	}
 }
 
+// Nothing yet (a CRL never generated) is due at once.
+func TestNothingYetIsDue(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), waits: make(chan fakeWait, 1)}
+	made := Validity{}
+	s := &Scheduler{
+		Current: func() (Validity, error) { return made, nil },
+		Renew: func(context.Context) error {
+			made = Validity{Serial: "1", NotBefore: clock.Now(), NotAfter: clock.Now().Add(7 * 24 * time.Hour)}
+			return nil
+		},
+		At: 0.5, Clock: clock,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	if d := clock.next(t); d != maxSleep || made.Serial != "1" {
+		t.Fatalf("first wait %v, made %+v: want one made at once, then a full sleep", d, made)
+	}
+	cancel()
+	select {
+	case w := <-clock.waits:
+		w.fire <- clock.Now()
+	default:
+	}
+	<-done
+}
+
 func TestBackoffIsBounded(t *testing.T) {
 	for n := 1; n < 100; n++ {
 		if d := backoff(n); d < MinBackoff || d > MaxBackoff || (n > 1 && d < backoff(n-1)) {
@@ -144,7 +171,7 @@ func TestStillDueIsAFailure(t *testing.T) {
 	old := cert(1, start, 90*24*time.Hour)
 	calls := 0
 	s := &Scheduler{
-		Current: func() (*x509.Certificate, error) { return old, nil },
+		Current: func() (Validity, error) { return Of(old), nil },
 		Renew:   func(context.Context) error { calls++; return nil },
 		Clock:   clock,
 	}
