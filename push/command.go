@@ -100,6 +100,10 @@ func (c *call) reply(m eas.Message) {
 	c.w.Header().Set("Content-Type", eas.ContentType)
 	c.w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	c.w.Write(data)
+	// Out now: net/http would hold a small answer in its buffer until the
+	// handler returns, and a Ping's handler still records the Ping on disk
+	// after answering, so every push would wait for that write.
+	http.NewResponseController(c.w).Flush()
 }
 
 func (c *call) update(fn func(*Device)) bool {
