@@ -112,13 +112,16 @@ type Devices struct {
 	db  *bolt.DB
 	log *slog.Logger
 
-	// write serialises updates, disk write included, so that the disk and
-	// the map see them in the same order; mu guards the map only, so that
-	// reads (a waking Ping) never wait for a disk flush.
-	write sync.Mutex
-	mu    sync.Mutex
-	m     map[string]*Device
+	// mu guards the map only, so that reads (a waking Ping) never wait for
+	// a disk flush.
+	mu sync.Mutex
+	m  map[string]*Device
 }
+
+// batchDelay is how long a write waits for others to share its
+// transaction: a broadcast ends thousands of Pings at once, and one fsync
+// each would queue them for seconds.
+const batchDelay = 2 * time.Millisecond
 
 func deviceKey(user, id string) string { return user + "\x00" + id }
 
@@ -130,6 +133,7 @@ func OpenDevices(path string, log *slog.Logger) (*Devices, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open device database %s (is another pushca serve running?): %w", path, err)
 	}
+	db.MaxBatchDelay = batchDelay
 	d := &Devices{db: db, log: log, m: map[string]*Device{}}
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(devicesBucket)
@@ -185,31 +189,44 @@ func (d *Devices) List() []Device {
 
 // Update applies fn to the record of (user, id), creating it when missing,
 // stamps LastSeen and writes it to disk before returning the new record.
-// On a write error the in-memory record is left as it was.
+// On a write error the in-memory record is put back as it was.
 func (d *Devices) Update(user, id string, fn func(*Device)) (Device, error) {
-	d.write.Lock()
-	defer d.write.Unlock()
 	k := deviceKey(user, id)
 	now := time.Now().UTC()
-	dev, ok := d.Get(user, id)
-	if !ok {
-		dev = Device{User: user, ID: id, FirstSeen: now}
+	d.mu.Lock()
+	prev := d.m[k]
+	dev := Device{User: user, ID: id, FirstSeen: now}
+	if prev != nil {
+		dev = prev.clone()
 	}
 	fn(&dev)
 	dev.LastSeen = now
-	data, err := json.Marshal(dev)
-	if err != nil {
-		return Device{}, fmt.Errorf("encode device %s/%s: %w", user, id, err)
-	}
-	err = d.db.Update(func(tx *bolt.Tx) error {
+	d.m[k] = &dev
+	d.mu.Unlock()
+	// Concurrent writes share one transaction (one fsync). Each writes the
+	// record as the map holds it at commit time, so whatever order the
+	// transactions commit in, the disk ends where the map is.
+	err := d.db.Batch(func(tx *bolt.Tx) error {
+		d.mu.Lock()
+		data, err := json.Marshal(d.m[k])
+		d.mu.Unlock()
+		if err != nil {
+			return err
+		}
 		return tx.Bucket(devicesBucket).Put([]byte(k), data)
 	})
 	if err != nil {
+		d.mu.Lock()
+		if d.m[k] == &dev {
+			if prev != nil {
+				d.m[k] = prev
+			} else {
+				delete(d.m, k)
+			}
+		}
+		d.mu.Unlock()
 		return Device{}, fmt.Errorf("save device %s/%s: %w", user, id, err)
 	}
-	d.mu.Lock()
-	d.m[k] = &dev
-	d.mu.Unlock()
 	return dev.clone(), nil
 }
 
