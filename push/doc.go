@@ -1,10 +1,13 @@
 // Package push owns the SSL-only DirectPush verification endpoint: the TLS
 // listener with certificate hot reload, Basic auth against a users file, the
 // per-user mailbox and Ping hub, per-device records (bbolt), the ActiveSync
-// handler, the plain-HTTP enrollment listener and the loopback admin API.
+// handler, the plain-HTTP enrollment listener (with the CRL), the loopback
+// admin API, and on the TLS listener the token-guarded dashboard and
+// Prometheus metrics.
 //
-// It reads server certificates and the root from the state directory by
-// their layout paths and never writes them; it takes device TLS rules only
+// It reads server certificates, the CRL and the root from the state
+// directory by their layout paths and never writes them itself: renewals
+// and CRLs (auto-renew) go through package ca. It takes device TLS rules only
 // from package profile, WBXML only from package eas, and the enrollment
 // pages' downloads and sheets only from package provision. It must never serve
 // the ActiveSync path without TLS, never read credentials on plain HTTP, and
