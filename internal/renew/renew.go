@@ -81,7 +81,7 @@ func ParseFraction(s string) (float64, error) {
 	} else if _, err := fmt.Sscanf(s, "%g", &f); err != nil {
 		return 0, fmt.Errorf("renewal point %q: want a fraction such as 2/3 or 0.75", s)
 	}
-	if f <= 0 || f >= 1 {
+	if !(f > 0 && f < 1) { // NaN too
 		return 0, fmt.Errorf("renewal point %q: must lie strictly between 0 and 1 of the lifetime", s)
 	}
 	return f, nil
@@ -101,7 +101,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if s.At == 0 {
 		s.At = DefaultAt
 	}
-	if s.At <= 0 || s.At >= 1 {
+	if !(s.At > 0 && s.At < 1) {
 		return fmt.Errorf("renewal point %g: must lie strictly between 0 and 1", s.At)
 	}
 	if s.Clock == nil {

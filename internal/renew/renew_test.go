@@ -208,3 +208,17 @@ func TestParseFraction(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseFraction: whatever --renew-at says, an accepted value lies
+// strictly inside the lifetime.
+func FuzzParseFraction(f *testing.F) {
+	for _, s := range []string{"2/3", "0.75", "1/0", "-1/-2", "1e-300", "NaN", "Inf"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseFraction(s)
+		if err == nil && !(v > 0 && v < 1) {
+			t.Fatalf("%q accepted as %v", s, v)
+		}
+	})
+}
