@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 
 	"go.step.sm/crypto/keyutil"
 	"go.step.sm/crypto/pemutil"
@@ -71,12 +70,19 @@ func readEncryptedKey(path string, password []byte) (crypto.Signer, error) {
 	if blk.Type != "ENCRYPTED PRIVATE KEY" {
 		return nil, fmt.Errorf("CA key %s is not encrypted (PEM type %q): refusing to use it", path, blk.Type)
 	}
-	k, err := pemutil.ParseKey(b, pemutil.WithPassword(password), pemutil.WithFilename(path))
-	if err != nil {
-		if strings.Contains(err.Error(), "decrypt") || strings.Contains(err.Error(), "password") {
-			return nil, fmt.Errorf("CA key %s: %w", path, ErrWrongPassword)
-		}
+	der, err := pemutil.DecryptPKCS8PrivateKey(blk.Bytes, password)
+	switch {
+	case errors.Is(err, x509.IncorrectPasswordError):
+		return nil, fmt.Errorf("CA key %s: %w", path, ErrWrongPassword)
+	case err != nil:
 		return nil, fmt.Errorf("CA key %s is damaged: %w", path, err)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		// CBC padding catches a wrong key only about 255 times in 256;
+		// otherwise the "plaintext" is noise. The envelope parsed, so a
+		// wrong password is far likelier than damage to the ciphertext.
+		return nil, fmt.Errorf("CA key %s: %w (or the key's encrypted bytes are damaged)", path, ErrWrongPassword)
 	}
 	s, ok := k.(crypto.Signer)
 	if !ok {
