@@ -52,6 +52,9 @@ type Config struct {
 	Provision bool
 	// Server, when set, is read for memory and CPU.
 	Server *Process
+	// Settle, when set, is called before the memory is read, e.g. to make
+	// the server collect garbage so the figure is memory after GC.
+	Settle func() error
 	// Idle is how long the idle CPU is sampled with every Ping held;
 	// default 10 s.
 	Idle time.Duration
@@ -196,15 +199,18 @@ func (r *run) waitHeld(ctx context.Context) error {
 }
 
 // measureIdle reads the server's memory with everything held, then its CPU
-// over cfg.Idle. The GC is given a moment first, since RSS after GC is what
-// a held Ping really costs.
+// over cfg.Idle.
 func (r *run) measureIdle(ctx context.Context) error {
 	p := r.cfg.Server
 	if p == nil {
 		return nil
 	}
-	settle := min(r.cfg.Idle, 3*time.Second)
-	if err := sleep(ctx, settle); err != nil {
+	if r.cfg.Settle != nil {
+		if err := r.cfg.Settle(); err != nil {
+			return fmt.Errorf("load: settle the server: %w", err)
+		}
+	}
+	if err := sleep(ctx, min(r.cfg.Idle, 3*time.Second)); err != nil {
 		return err
 	}
 	rss, err := p.RSS()

@@ -12,7 +12,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -59,6 +62,16 @@ func child(serve func(ctx context.Context, dir string, ready func(https, admin s
 	go func() {
 		io.Copy(io.Discard, os.Stdin)
 		cancel()
+	}()
+	// SIGUSR1 asks for memory after GC: collect and hand freed pages
+	// back, so RSS holds what is live.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	go func() {
+		for range usr1 {
+			runtime.GC()
+			debug.FreeOSMemory()
+		}
 	}()
 	err := serve(ctx, os.Getenv(childDir), func(https, admin string) {
 		fmt.Printf("https=%s admin=%s\n", https, admin)
@@ -321,5 +334,6 @@ func (s *server) config(f fixture, devices, probes int) Config {
 		Login: crowdUser, Password: password, ProbeLogin: probeLogin,
 		Devices: devices, Probes: probes, Sources: Loopback(4),
 		Deliver: s.deliver, Server: &s.proc, Provision: s.kind == "pushca",
+		Settle: func() error { return syscall.Kill(s.proc.PID, syscall.SIGUSR1) },
 	}
 }
