@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"net/url"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -21,7 +25,9 @@ const MaxQRURL = 512
 // QR is a QR code holding an http(s) URL, nothing else: a device cannot
 // install a certificate from a QR, but it can open the page that serves it.
 type QR struct {
-	code *qrcode.QRCode
+	// modules are the dark (true) and light modules, quiet zone included,
+	// built once: go-qrcode re-runs its mask search on every rendering.
+	modules [][]bool
 }
 
 // NewQR validates u (see CheckQRURL) and encodes it at level Medium, which
@@ -34,7 +40,7 @@ func NewQR(u string) (*QR, error) {
 	if err != nil {
 		return nil, fmt.Errorf("QR code for %q: %w", u, err)
 	}
-	return &QR{code: c}, nil
+	return &QR{modules: c.Bitmap()}, nil
 }
 
 // CheckQRURL accepts absolute http and https URLs with a host, without
@@ -66,19 +72,49 @@ func CheckQRURL(u string) error {
 }
 
 // PNG renders the code with scale pixels per module (at least 1), crisp at
-// any size because modules are whole pixels.
+// any size because modules are whole pixels. It is drawn here rather than
+// by go-qrcode's PNG, which compresses at the slowest level with a new zlib
+// writer per image: a bundle makes one code per user, and that was most of
+// its CPU time. The image is 1 bit a pixel; BestSpeed on its rows, which
+// repeat scale times, costs a few hundred bytes against BestCompression.
 func (q *QR) PNG(scale int) ([]byte, error) {
-	b, err := q.code.PNG(-max(scale, 1))
-	if err != nil {
+	scale = max(scale, 1)
+	n := len(q.modules) * scale
+	img := image.NewPaletted(image.Rect(0, 0, n, n), color.Palette{color.White, color.Black})
+	for y := range n {
+		row, pix := q.modules[y/scale], img.Pix[y*img.Stride:]
+		for x := range n {
+			if row[x/scale] {
+				pix[x] = 1
+			}
+		}
+	}
+	var b bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers}
+	if err := enc.Encode(&b, img); err != nil {
 		return nil, fmt.Errorf("QR PNG: %w", err)
 	}
-	return b, nil
+	return b.Bytes(), nil
 }
+
+// pngBuffers keeps the encoders' zlib writers (a few hundred KiB each to
+// allocate and clear) for the next code. It holds scratch space only, never
+// anything one image could see of another: png.Encoder resets it per image.
+var pngBuffers pngPool
+
+type pngPool struct{ p sync.Pool }
+
+func (p *pngPool) Get() *png.EncoderBuffer {
+	b, _ := p.p.Get().(*png.EncoderBuffer)
+	return b // nil makes png allocate a new one
+}
+
+func (p *pngPool) Put(b *png.EncoderBuffer) { p.p.Put(b) }
 
 // SVG draws the code as one path of module rectangles, with the quiet zone,
 // scalable for printed sheets. It holds no text, so nothing needs escaping.
 func (q *QR) SVG() []byte {
-	bm := q.code.Bitmap()
+	bm := q.modules
 	n := len(bm)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" version="1.1" viewBox="0 0 %d %d" width="%d" height="%d" shape-rendering="crispEdges">`+"\n", n, n, n*8, n*8)
@@ -106,7 +142,7 @@ func (q *QR) SVG() []byte {
 // the usual light-on-dark terminal (on a light terminal it shows inverted,
 // which most phone scanners still read).
 func (q *QR) Terminal() string {
-	bm := q.code.Bitmap()
+	bm := q.modules
 	light := func(y, x int) bool { return y >= len(bm) || !bm[y][x] }
 	var b strings.Builder
 	for y := 0; y < len(bm); y += 2 {

@@ -70,16 +70,18 @@ func TestQRDecodesToURL(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", u, err)
 		}
-		png, err := q.PNG(4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := filepath.Join(dir, "q.png")
-		if err := os.WriteFile(f, png, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if got := zbar(t, f); got != u {
-			t.Errorf("PNG %d decodes to %q, want %q", i, got, u)
+		for _, scale := range []int{2, 4, 9} {
+			png, err := q.PNG(scale)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := filepath.Join(dir, "q.png")
+			if err := os.WriteFile(f, png, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if got := zbar(t, f); got != u {
+				t.Errorf("PNG %d at scale %d decodes to %q, want %q", i, scale, got, u)
+			}
 		}
 		svg := q.SVG()
 		testtool.MustRun(t, svg, "xmllint", "--noout", "-")
