@@ -5,11 +5,8 @@ import (
 	"crypto"
 	"encoding/base64"
 	"fmt"
-	"text/template"
 
 	"github.com/smallstep/pkcs7"
-
-	"github.com/pushca/pushca/templates"
 )
 
 // Mobileconfig is an Apple configuration profile holding the root and,
@@ -104,13 +101,9 @@ func (m Mobileconfig) Plist() ([]byte, error) {
 			Host: a.Server, UserName: user, Email: a.Email,
 		}
 	}
-	src, err := templates.Read("ios/mobileconfig.tpl")
+	t, err := mobileconfigTemplate()
 	if err != nil {
 		return nil, err
-	}
-	t, err := template.New("mobileconfig").Funcs(template.FuncMap{"plist": xmlText}).Parse(string(src))
-	if err != nil {
-		return nil, fmt.Errorf("template ios/mobileconfig.tpl: %w", err)
 	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, v); err != nil {

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"text/template"
-
-	"github.com/pushca/pushca/templates"
 )
 
 // characteristic is one node of a wap-provisioningdoc. Every Windows Mobile
@@ -67,13 +64,9 @@ func (d WMDocument) XML() ([]byte, error) {
 }
 
 func renderWM(top []*characteristic) ([]byte, error) {
-	src, err := templates.Read("wm/provisioningdoc.tpl")
+	t, err := wmTemplate()
 	if err != nil {
 		return nil, err
-	}
-	t, err := template.New("wm").Funcs(template.FuncMap{"attr": asciiXML}).Parse(string(src))
-	if err != nil {
-		return nil, fmt.Errorf("template wm/provisioningdoc.tpl: %w", err)
 	}
 	for _, c := range top {
 		c.setIndent(1)
