@@ -78,23 +78,39 @@ func CheckQRURL(u string) error {
 // its CPU time. The image is 1 bit a pixel; BestSpeed on its rows, which
 // repeat scale times, costs a few hundred bytes against BestCompression.
 func (q *QR) PNG(scale int) ([]byte, error) {
-	scale = max(scale, 1)
-	n := len(q.modules) * scale
-	img := image.NewPaletted(image.Rect(0, 0, n, n), color.Palette{color.White, color.Black})
-	for y := range n {
-		row, pix := q.modules[y/scale], img.Pix[y*img.Stride:]
-		for x := range n {
-			if row[x/scale] {
-				pix[x] = 1
-			}
-		}
-	}
 	var b bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers}
-	if err := enc.Encode(&b, img); err != nil {
+	if err := enc.Encode(&b, qrImage{q.modules, max(scale, 1)}); err != nil {
 		return nil, fmt.Errorf("QR PNG: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// qrImage draws modules at scale pixels each as image/png reads them, one
+// palette index at a time, so no pixel buffer is built and filled first.
+type qrImage struct {
+	modules [][]bool
+	scale   int
+}
+
+// qrPalette is light then dark: a two-colour palette makes image/png write
+// 1 bit a pixel.
+var qrPalette = color.Palette{color.White, color.Black}
+
+func (m qrImage) ColorModel() color.Model { return qrPalette }
+
+func (m qrImage) Bounds() image.Rectangle {
+	n := len(m.modules) * m.scale
+	return image.Rect(0, 0, n, n)
+}
+
+func (m qrImage) At(x, y int) color.Color { return qrPalette[m.ColorIndexAt(x, y)] }
+
+func (m qrImage) ColorIndexAt(x, y int) uint8 {
+	if m.modules[y/m.scale][x/m.scale] {
+		return 1
+	}
+	return 0
 }
 
 // pngBuffers keeps the encoders' zlib writers (a few hundred KiB each to
