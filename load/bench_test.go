@@ -40,7 +40,9 @@ func BenchmarkEndpoints(b *testing.B) {
 				}
 				b.ReportMetric(float64(r.Held), "held")
 				b.ReportMetric(float64(r.Errors), "errors")
-				b.ReportMetric(r.RSSPerPing()/1024, "KiB/held-ping")
+				per := r.PerPing()
+				b.ReportMetric(float64(per.RSS)/1024, "rss-KiB/held-ping")
+				b.ReportMetric(float64(per.Anon)/1024, "anon-KiB/held-ping")
 				b.ReportMetric(r.IdleCPU*100, "idle-%core")
 				b.ReportMetric(us(r.Push.P50), "push-p50-µs")
 				b.ReportMetric(us(r.Push.P99), "push-p99-µs")

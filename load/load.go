@@ -71,10 +71,10 @@ type Result struct {
 	Held   int      `json:"held"`
 	Errors int      `json:"errors"`
 	First  []string `json:"first_errors,omitempty"` // up to 5, for the report
-	// RSSBefore and RSSHeld are the server's resident memory before the
+	// Before and HeldMemory are the server's resident memory before the
 	// first connection and with every Ping held.
-	RSSBefore int64 `json:"rss_before_bytes,omitempty"`
-	RSSHeld   int64 `json:"rss_held_bytes,omitempty"`
+	Before     Memory `json:"memory_before"`
+	HeldMemory Memory `json:"memory_held"`
 	// IdleCPU is the share of one core the server used while every Ping
 	// was held and nothing happened.
 	IdleCPU   float64 `json:"idle_cpu_core_fraction"`
@@ -85,12 +85,13 @@ type Result struct {
 	Connect  time.Duration `json:"connect_ns"` // until every Ping was held
 }
 
-// RSSPerPing is the server memory each held Ping added, in bytes.
-func (r *Result) RSSPerPing() float64 {
-	if r.Held == 0 || r.RSSHeld == 0 {
-		return 0
+// PerPing is the server memory each held Ping added, in bytes.
+func (r *Result) PerPing() Memory {
+	if r.Held == 0 || r.HeldMemory.RSS == 0 {
+		return Memory{}
 	}
-	return float64(r.RSSHeld-r.RSSBefore) / float64(r.Held)
+	n := int64(r.Held)
+	return Memory{RSS: (r.HeldMemory.RSS - r.Before.RSS) / n, Anon: (r.HeldMemory.Anon - r.Before.Anon) / n}
 }
 
 func (c *Config) defaults() error {
@@ -143,11 +144,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	r := &run{cfg: cfg, res: &Result{Devices: cfg.Devices}, answers: make(chan struct{}, cfg.Devices)}
 	if cfg.Server != nil {
-		rss, err := cfg.Server.RSS()
+		m, err := cfg.Server.Memory()
 		if err != nil {
 			return nil, err
 		}
-		r.res.RSSBefore = rss
+		r.res.Before = m
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -213,11 +214,11 @@ func (r *run) measureIdle(ctx context.Context) error {
 	if err := sleep(ctx, min(r.cfg.Idle, 3*time.Second)); err != nil {
 		return err
 	}
-	rss, err := p.RSS()
+	m, err := p.Memory()
 	if err != nil {
 		return err
 	}
-	r.res.RSSHeld = rss
+	r.res.HeldMemory = m
 	before, err := p.CPUSeconds()
 	if err != nil {
 		return err

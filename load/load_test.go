@@ -40,8 +40,8 @@ func TestRunMeasuresBothServers(t *testing.T) {
 			if r.Broadcast.Samples != devices || r.Broadcast.Max < r.Broadcast.P50 {
 				t.Errorf("broadcast %+v", r.Broadcast)
 			}
-			if r.RSSBefore <= 0 || r.RSSHeld <= 0 || r.IdleCPU < 0 {
-				t.Errorf("server figures: rss %d → %d, idle CPU %v", r.RSSBefore, r.RSSHeld, r.IdleCPU)
+			if r.Before.RSS <= 0 || r.HeldMemory.Anon <= 0 || r.HeldMemory.Anon > r.HeldMemory.RSS || r.IdleCPU < 0 {
+				t.Errorf("server figures: memory %+v → %+v, idle CPU %v", r.Before, r.HeldMemory, r.IdleCPU)
 			}
 			for _, suite := range Suites() {
 				h, err := MeasureHandshakes(ctx, s.https, testHost, f.roots, suite, 2, 300*time.Millisecond, &s.proc)
@@ -116,9 +116,9 @@ func TestSummarise(t *testing.T) {
 // whose memory and CPU are surely above zero.
 func TestProcessReadsProc(t *testing.T) {
 	p := Process{PID: os.Getpid()}
-	rss, err := p.RSS()
-	if err != nil || rss < 1<<20 {
-		t.Fatalf("rss %d, %v", rss, err)
+	m, err := p.Memory()
+	if err != nil || m.RSS < 1<<20 || m.Anon < 1<<20 || m.Anon > m.RSS {
+		t.Fatalf("memory %+v, %v", m, err)
 	}
 	for i := 0; i < 50_000_000; i++ { // burn a little CPU
 		_ = i * i
@@ -127,7 +127,7 @@ func TestProcessReadsProc(t *testing.T) {
 	if err != nil || cpu <= 0 {
 		t.Fatalf("cpu %v, %v", cpu, err)
 	}
-	if _, err := (Process{PID: 1 << 30}).RSS(); err == nil {
+	if _, err := (Process{PID: 1 << 30}).Memory(); err == nil {
 		t.Error("a missing process has no memory")
 	}
 }

@@ -14,29 +14,51 @@ const clockTicks = 100
 // Process reads a server's resource use from /proc.
 type Process struct{ PID int }
 
-// RSS returns the resident set size in bytes (VmRSS).
-func (p Process) RSS() (int64, error) {
+// Memory is a process's resident memory in bytes: all of it (VmRSS) and
+// the anonymous part (RssAnon), which leaves out mapped files such as a
+// bbolt database: page cache the kernel can drop, not memory a held Ping
+// keeps alive.
+type Memory struct {
+	RSS  int64 `json:"rss_bytes"`
+	Anon int64 `json:"anon_bytes"`
+}
+
+// Memory reads /proc/PID/status.
+func (p Process) Memory() (Memory, error) {
 	path := fmt.Sprintf("/proc/%d/status", p.PID)
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return 0, fmt.Errorf("server memory: %w", err)
+		return Memory{}, fmt.Errorf("server memory: %w", err)
 	}
+	var m Memory
+	found := 0
 	for line := range bytes.Lines(data) {
-		rest, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
-		if !ok {
+		name, rest, ok := bytes.Cut(line, []byte(":"))
+		var dst *int64
+		switch string(name) {
+		case "VmRSS":
+			dst = &m.RSS
+		case "RssAnon":
+			dst = &m.Anon
+		}
+		if !ok || dst == nil {
 			continue
 		}
 		f := strings.Fields(string(rest))
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("%s: VmRSS line %q", path, line)
+			return Memory{}, fmt.Errorf("%s: line %q", path, bytes.TrimSpace(line))
 		}
 		kb, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("%s: VmRSS: %w", path, err)
+			return Memory{}, fmt.Errorf("%s: %s: %w", path, name, err)
 		}
-		return kb * 1024, nil
+		*dst = kb * 1024
+		found++
 	}
-	return 0, fmt.Errorf("%s: no VmRSS line", path)
+	if found != 2 {
+		return Memory{}, fmt.Errorf("%s: no VmRSS and RssAnon lines", path)
+	}
+	return m, nil
 }
 
 // CPUSeconds returns the user and system time the process has used.

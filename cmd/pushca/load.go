@@ -177,6 +177,8 @@ func readRoots(path string) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
 type loadReport struct {
 	Run        *load.Result      `json:"run"`
 	Handshakes []load.Handshakes `json:"handshakes,omitempty"`
@@ -190,9 +192,10 @@ func (r loadReport) write(w io.Writer) error {
 	for _, e := range res.First {
 		fmt.Fprintf(&b, "  error: %s\n", e)
 	}
-	if res.RSSHeld > 0 {
-		fmt.Fprintf(&b, "server memory %.1f MiB → %.1f MiB held: %.1f KiB per held Ping; idle CPU %.2f%% of a core\n",
-			float64(res.RSSBefore)/(1<<20), float64(res.RSSHeld)/(1<<20), res.RSSPerPing()/1024, res.IdleCPU*100)
+	if m := res.HeldMemory; m.RSS > 0 {
+		per := res.PerPing()
+		fmt.Fprintf(&b, "server memory %.1f MiB → %.1f MiB held (anonymous %.1f → %.1f): %.1f KiB per held Ping (anonymous %.1f); idle CPU %.2f%% of a core\n",
+			mib(res.Before.RSS), mib(m.RSS), mib(res.Before.Anon), mib(m.Anon), float64(per.RSS)/1024, float64(per.Anon)/1024, res.IdleCPU*100)
 	}
 	fmt.Fprintf(&b, "single-device push → answer (%d): p50 %s, p99 %s, max %s\n", res.Push.Samples, ms(res.Push.P50), ms(res.Push.P99), ms(res.Push.Max))
 	fmt.Fprintf(&b, "broadcast to %d: p50 %s, p99 %s, max %s\n", res.Answered, ms(res.Broadcast.P50), ms(res.Broadcast.P99), ms(res.Broadcast.Max))

@@ -44,8 +44,8 @@ func TestLoadThroughTheBinary(t *testing.T) {
 	if len(rep.Handshakes) != len(load.Suites()) || rep.Handshakes[0].Count == 0 || rep.Handshakes[0].Leaf != "RSA" {
 		t.Errorf("handshakes: %+v", rep.Handshakes)
 	}
-	if r.RSSHeld <= 0 || r.RSSBefore <= 0 {
-		t.Errorf("server memory not read from /proc: %d → %d", r.RSSBefore, r.RSSHeld)
+	if r.HeldMemory.RSS <= 0 || r.Before.Anon <= 0 {
+		t.Errorf("server memory not read from /proc: %+v → %+v", r.Before, r.HeldMemory)
 	}
 	srv.stop(t, syscall.SIGTERM)
 }
