@@ -92,20 +92,8 @@ func TestBundleHostileNamesPassTheOracles(t *testing.T) {
 
 	// One python3 run reads every plist with plistlib and every sheet with
 	// html.parser, and prints what each holds as text.
-	script := `
+	script := testtool.PySheetParser + `
 import json, plistlib, sys
-from html.parser import HTMLParser
-class P(HTMLParser):
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.cur, self.ids, self.scripts = None, {}, 0
-    def handle_starttag(self, tag, attrs):
-        if tag == "script": self.scripts += 1
-        i = dict(attrs).get("id")
-        if i: self.cur = i; self.ids[i] = ""
-    def handle_endtag(self, tag): self.cur = None
-    def handle_data(self, d):
-        if self.cur: self.ids[self.cur] += d
 out = {}
 for f in json.loads(sys.argv[1]):
     with open(f, "rb") as fh:

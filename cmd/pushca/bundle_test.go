@@ -86,9 +86,8 @@ func TestBundleThroughTheBinary(t *testing.T) {
 	// python3 checks every manifest entry against the file on disk
 	// (hashlib) and that nothing unlisted was written, then reads the
 	// names back with plistlib and html.parser.
-	script := `
+	script := testtool.PySheetParser + `
 import hashlib, json, os, plistlib, sys
-from html.parser import HTMLParser
 out = sys.argv[1]
 m = json.load(open(os.path.join(out, "manifest.json")))
 listed = {f["path"] for f in m["files"]} | {"manifest.json"}
@@ -97,17 +96,6 @@ for f in m["files"]:
     assert hashlib.sha256(data).hexdigest() == f["sha256"] and len(data) == f["size"], f["path"]
 on_disk = {os.path.relpath(os.path.join(d, n), out) for d, _, ns in os.walk(out) for n in ns}
 assert on_disk == listed, on_disk ^ listed
-class P(HTMLParser):
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.cur, self.ids, self.scripts = None, {}, 0
-    def handle_starttag(self, tag, attrs):
-        if tag == "script": self.scripts += 1
-        i = dict(attrs).get("id")
-        if i: self.cur = i; self.ids[i] = ""
-    def handle_endtag(self, tag): self.cur = None
-    def handle_data(self, d):
-        if self.cur: self.ids[self.cur] += d
 names = {}
 for f in m["files"]:
     p = os.path.join(out, f["path"])

@@ -52,3 +52,20 @@ func MustRun(t testing.TB, stdin []byte, tool string, args ...string) []byte {
 	}
 	return out
 }
+
+// PySheetParser is Python for test scripts that read pushca's HTML sheets
+// with html.parser: class P collects the text of every element with an id
+// into P.ids and counts script elements in P.scripts.
+const PySheetParser = `from html.parser import HTMLParser
+class P(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.cur, self.ids, self.scripts = None, {}, 0
+    def handle_starttag(self, tag, attrs):
+        if tag == "script": self.scripts += 1
+        i = dict(attrs).get("id")
+        if i: self.cur = i; self.ids[i] = ""
+    def handle_endtag(self, tag): self.cur = None
+    def handle_data(self, d):
+        if self.cur: self.ids[self.cur] += d
+`
