@@ -4,12 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"net/url"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -70,62 +66,6 @@ func CheckQRURL(u string) error {
 	}
 	return nil
 }
-
-// PNG renders the code with scale pixels per module (at least 1), crisp at
-// any size because modules are whole pixels. It is drawn here rather than
-// by go-qrcode's PNG, which compresses at the slowest level with a new zlib
-// writer per image: a bundle makes one code per user, and that was most of
-// its CPU time. The image is 1 bit a pixel; BestSpeed on its rows, which
-// repeat scale times, costs a few hundred bytes against BestCompression.
-func (q *QR) PNG(scale int) ([]byte, error) {
-	var b bytes.Buffer
-	enc := png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers}
-	if err := enc.Encode(&b, qrImage{q.modules, max(scale, 1)}); err != nil {
-		return nil, fmt.Errorf("QR PNG: %w", err)
-	}
-	return b.Bytes(), nil
-}
-
-// qrImage draws modules at scale pixels each as image/png reads them, one
-// palette index at a time, so no pixel buffer is built and filled first.
-type qrImage struct {
-	modules [][]bool
-	scale   int
-}
-
-// qrPalette is light then dark: a two-colour palette makes image/png write
-// 1 bit a pixel.
-var qrPalette = color.Palette{color.White, color.Black}
-
-func (m qrImage) ColorModel() color.Model { return qrPalette }
-
-func (m qrImage) Bounds() image.Rectangle {
-	n := len(m.modules) * m.scale
-	return image.Rect(0, 0, n, n)
-}
-
-func (m qrImage) At(x, y int) color.Color { return qrPalette[m.ColorIndexAt(x, y)] }
-
-func (m qrImage) ColorIndexAt(x, y int) uint8 {
-	if m.modules[y/m.scale][x/m.scale] {
-		return 1
-	}
-	return 0
-}
-
-// pngBuffers keeps the encoders' zlib writers (a few hundred KiB each to
-// allocate and clear) for the next code. It holds scratch space only, never
-// anything one image could see of another: png.Encoder resets it per image.
-var pngBuffers pngPool
-
-type pngPool struct{ p sync.Pool }
-
-func (p *pngPool) Get() *png.EncoderBuffer {
-	b, _ := p.p.Get().(*png.EncoderBuffer)
-	return b // nil makes png allocate a new one
-}
-
-func (p *pngPool) Put(b *png.EncoderBuffer) { p.p.Put(b) }
 
 // SVG draws the code as one path of module rectangles, with the quiet zone,
 // scalable for printed sheets. It holds no text, so nothing needs escaping.

@@ -1,6 +1,10 @@
 package provision
 
 import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,6 +96,40 @@ func TestQRDecodesToURL(t *testing.T) {
 			}
 			if got := zbar(t, pbm); got != u {
 				t.Errorf("%s %d decodes to %q, want %q", kind, i, got, u)
+			}
+		}
+	}
+}
+
+// TestQRPNGIsImagePNGs pins the hand-written PNG to what image/png writes
+// for the same 1-bit image, so whatever reads image/png's output reads it;
+// zbarimg reads it in TestQRDecodesToURL.
+func TestQRPNGIsImagePNGs(t *testing.T) {
+	for i, u := range qrURLs() {
+		q, err := NewQR(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, scale := range []int{1, 3, 8} {
+			got, err := q.PNG(scale)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := len(q.modules) * scale
+			img := image.NewPaletted(image.Rect(0, 0, n, n), color.Palette{color.White, color.Black})
+			for y := range n {
+				for x := range n {
+					if q.modules[y/scale][x/scale] {
+						img.SetColorIndex(x, y, 1)
+					}
+				}
+			}
+			var want bytes.Buffer
+			if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&want, img); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want.Bytes()) {
+				t.Errorf("URL %d at scale %d: %d bytes differ from image/png's %d", i, scale, len(got), want.Len())
 			}
 		}
 	}
