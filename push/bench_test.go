@@ -1,7 +1,6 @@
 package push
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -11,40 +10,40 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pushca/pushca/eas"
 )
 
-// parkPings parks n Pings of n different users and returns once the hub
-// holds all of them, with a function that ends them.
+// parkPings parks n Pings of n different users and returns a function
+// that cuts them.
 func parkPings(b *testing.B, h *Hub, n int) (stop func()) {
 	b.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
+	held := make([]*Held, n)
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ping(h, ctx, fmt.Sprintf("user%d", i), "dev", PingRequest{Heartbeat: 3000, Folders: []string{inboxID}})
-		}()
-	}
-	for range 60000 {
-		if h.Held() == n {
-			return func() { cancel(); wg.Wait() }
+		x, err := h.Hold(fmt.Sprintf("user%d", i), "dev", PingRequest{Heartbeat: 3000, Folders: []string{inboxID}}, func(PingResult) {})
+		if err != nil {
+			b.Fatal(err)
 		}
-		time.Sleep(time.Millisecond)
+		held[i] = x
 	}
-	cancel()
-	b.Fatalf("only %d of %d Pings parked", h.Held(), n)
-	return nil
+	if h.Held() != n {
+		b.Fatalf("only %d of %d Pings parked", h.Held(), n)
+	}
+	return func() {
+		for _, x := range held {
+			go x.Cut()
+		}
+		for _, x := range held {
+			<-x.Done()
+		}
+	}
 }
 
 // BenchmarkHeldPingMemory reports the heap and stack a parked Ping costs in
-// the hub (its goroutine, timer, channel and mailbox), without the HTTP and
-// TLS connection around it.
+// the hub (its record, timer and mailbox), without the HTTP and TLS
+// connection around it.
 func BenchmarkHeldPingMemory(b *testing.B) {
 	const n = 2000
 	for range b.N {
@@ -70,14 +69,14 @@ func BenchmarkPushLatency(b *testing.B) {
 			h := newTestHub(b, HeartbeatBounds{1, 3540})
 			stop := parkPings(b, h, others)
 			defer stop()
-			ctx := context.Background()
 			var total time.Duration
 			b.ResetTimer()
 			for range b.N {
 				b.StopTimer()
 				done := make(chan PingResult, 1)
-				go h.Ping(ctx, "target", "dev", PingRequest{Heartbeat: 3000, Folders: []string{inboxID}}, func(r PingResult) { done <- r })
-				spinUntil(b, func() bool { return h.heldBy("target", "dev") != nil })
+				if _, err := h.Hold("target", "dev", PingRequest{Heartbeat: 3000, Folders: []string{inboxID}}, func(r PingResult) { done <- r }); err != nil {
+					b.Fatal(err)
+				}
 				b.StartTimer()
 				start := time.Now()
 				m, _ := h.Deliver("target", Message{Subject: "bench"})

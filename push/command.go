@@ -236,13 +236,23 @@ func (c *call) ping() {
 	for _, f := range req.Folders {
 		folders = append(folders, f.ID)
 	}
-	err = c.h.hub.Ping(c.r.Context(), c.user, c.q.DeviceID, PingRequest{Heartbeat: req.HeartbeatInterval, Folders: folders}, func(res PingResult) {
-		c.reply(&eas.PingResponse{Status: res.Status, Folders: res.Folders, HeartbeatInterval: res.Heartbeat, MaxFolders: res.MaxFolders})
-	})
+	// From here the connection leaves net/http: a held Ping keeps no
+	// goroutine stack, buffers or background reader of its own.
+	conn, err := c.hijack()
 	if err != nil {
 		c.h.log.Error("Ping", "user", c.user, "device", c.q.DeviceID, "err", err)
 		c.reply(&eas.PingResponse{Status: eas.PingServerError})
+		return
 	}
+	held, err := c.h.hub.Hold(c.user, c.q.DeviceID, PingRequest{Heartbeat: req.HeartbeatInterval, Folders: folders}, func(res PingResult) {
+		conn.answer(&eas.PingResponse{Status: res.Status, Folders: res.Folders, HeartbeatInterval: res.Heartbeat, MaxFolders: res.MaxFolders})
+	})
+	if err != nil {
+		c.h.log.Error("Ping", "user", c.user, "device", c.q.DeviceID, "err", err)
+		conn.answer(&eas.PingResponse{Status: eas.PingServerError})
+		return
+	}
+	conn.watch(held)
 }
 
 // The hierarchy never changes, so one key names it.

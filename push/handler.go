@@ -2,6 +2,7 @@ package push
 
 import (
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -20,13 +21,15 @@ type activeSync struct {
 	hub     *Hub
 	devices *Devices
 	bounds  HeartbeatBounds
-	log     *slog.Logger
+	// back serves an answered Ping's hijacked connection again.
+	back func(net.Conn)
+	log  *slog.Logger
 }
 
-func newActiveSync(users *Users, hub *Hub, devices *Devices, bounds HeartbeatBounds, m *metrics, log *slog.Logger) http.Handler {
+func newActiveSync(users *Users, hub *Hub, devices *Devices, bounds HeartbeatBounds, back func(net.Conn), m *metrics, log *slog.Logger) http.Handler {
 	auth := NewAuth(users, "pushca ActiveSync", log)
 	auth.metrics = m
-	h := &activeSync{auth: auth, hub: hub, devices: devices, bounds: bounds, log: log}
+	h := &activeSync{auth: auth, hub: hub, devices: devices, bounds: bounds, back: back, log: log}
 	mux := http.NewServeMux()
 	mux.Handle(ActiveSyncPath, h)
 	return mux
@@ -38,8 +41,7 @@ func (h *activeSync) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "ActiveSync is served over HTTPS only", http.StatusForbidden)
 		return
 	}
-	w.Header().Set("Cache-Control", "private")
-	w.Header()["MS-Server-ActiveSync"] = []string{serverVersion}
+	setActiveSyncHeaders(w.Header())
 	switch r.Method {
 	case http.MethodOptions, http.MethodPost:
 	default:
@@ -56,6 +58,13 @@ func (h *activeSync) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.command(w, r, user)
+}
+
+// setActiveSyncHeaders sets what every ActiveSync response carries, as
+// Exchange sends it.
+func setActiveSyncHeaders(h http.Header) {
+	h.Set("Cache-Control", "private")
+	h["MS-Server-ActiveSync"] = []string{serverVersion}
 }
 
 func (h *activeSync) options(w http.ResponseWriter) {

@@ -1,7 +1,6 @@
 package push
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -73,9 +72,6 @@ type folderState struct {
 
 type mailbox struct {
 	folders map[string]*folderState
-	// changed is closed and replaced on every change: parked Pings wake up
-	// on it instead of polling.
-	changed chan struct{}
 }
 
 // HeartbeatBounds are the heartbeats (seconds) a Ping may ask for.
@@ -107,10 +103,18 @@ type PingResult struct {
 	Outcome string
 }
 
+// heldPing is a parked Ping: data only, no goroutine. Whoever ends it
+// (a delivery, its timer, a newer Ping, the hub closing, the connection
+// going away) takes it out of the hub under mu and answers it once.
 type heldPing struct {
-	user    string
-	folders []string
-	// done is closed when a newer Ping from the same device replaces this one.
+	user, device string
+	folders      []string
+	heartbeat    int
+	start        time.Time
+	timer        *time.Timer
+	answer       func(PingResult)
+	ended        bool // under Hub.mu
+	// done is closed once the answer is written and the Ping recorded.
 	done chan struct{}
 }
 
@@ -128,10 +132,11 @@ type Hub struct {
 	held  map[string]*heldPing // by deviceKey
 	// byUser indexes held by user, so a delivery looks at that user's
 	// devices only, however many Pings are held.
-	byUser  map[string]map[*heldPing]bool
-	nextID  uint64
-	closing chan struct{}
-	closed  bool
+	byUser map[string]map[*heldPing]bool
+	nextID uint64
+	closed bool
+	// answering counts answers under way, so Close can wait for them.
+	answering sync.WaitGroup
 }
 
 // NewHub returns a hub recording devices in devices.
@@ -141,14 +146,14 @@ func NewHub(devices *Devices, bounds HeartbeatBounds, log *slog.Logger) (*Hub, e
 	}
 	return &Hub{
 		devices: devices, bounds: bounds, maxFolders: maxPingFolders, log: log,
-		boxes: map[string]*mailbox{}, held: map[string]*heldPing{}, byUser: map[string]map[*heldPing]bool{}, closing: make(chan struct{}),
+		boxes: map[string]*mailbox{}, held: map[string]*heldPing{}, byUser: map[string]map[*heldPing]bool{},
 	}, nil
 }
 
 func (h *Hub) box(user string) *mailbox {
 	b, ok := h.boxes[user]
 	if !ok {
-		b = &mailbox{folders: map[string]*folderState{}, changed: make(chan struct{})}
+		b = &mailbox{folders: map[string]*folderState{}}
 		for _, f := range Folders() {
 			b.folders[f.ID] = &folderState{}
 		}
@@ -175,13 +180,18 @@ func (h *Hub) Deliver(user string, m Message) (Message, int) {
 	if len(f.items) > maxMessagesPerFolder {
 		f.items = slices.Delete(f.items, 0, len(f.items)-maxMessagesPerFolder)
 	}
-	close(b.changed)
-	b.changed = make(chan struct{})
 	h.metrics.pushed()
 	woken := 0
 	for p := range h.byUser[user] {
-		if slices.Contains(p.folders, inboxID) {
-			woken++
+		if !slices.Contains(p.folders, inboxID) {
+			continue
+		}
+		woken++
+		// The device's own Sync may already have taken the message.
+		dev, _ := h.devices.Get(user, p.device)
+		if changed := h.changedLocked(b, dev, p.folders); len(changed) > 0 {
+			h.takeLocked(p)
+			go h.finishTaken(p, PingResult{Status: eas.PingChanges, Folders: changed, Outcome: PingChanges})
 		}
 	}
 	return m, woken
@@ -216,15 +226,16 @@ func (h *Hub) changedLocked(b *mailbox, dev Device, folders []string) []string {
 	return out
 }
 
-// Ping validates req against the device's cache and the server bounds, then
-// parks until a watched folder changes, the heartbeat ends, a newer Ping
-// from the same device arrives, the hub closes, or ctx ends (the connection
-// went away). It calls answer once with the result — the caller writes the
-// response there and nothing before — and records the Ping on the device
-// afterwards, so a push does not wait for the disk. An error means the Ping
-// could not start and answer was not called.
-func (h *Hub) Ping(ctx context.Context, user, device string, req PingRequest, answer func(PingResult)) error {
-	start := time.Now()
+// Hold validates req against the device's cache and the server bounds and
+// parks it until a watched folder changes, the heartbeat ends, a newer Ping
+// from the same device arrives, the hub closes, or the caller ends it (the
+// connection went away). A parked Ping costs no goroutine. answer is called
+// once with the result — the caller writes the response there and nothing
+// before — either before Hold returns (a Ping that cannot park, or changes
+// already waiting) or later from another goroutine; the Ping is recorded on
+// the device after answer returns, so a push does not wait for the disk. An
+// error means the Ping could not start and answer was not called.
+func (h *Hub) Hold(user, device string, req PingRequest, answer func(PingResult)) (*Held, error) {
 	dev, _ := h.devices.Get(user, device)
 	hb, folders := req.Heartbeat, req.Folders
 	if hb == 0 {
@@ -233,27 +244,112 @@ func (h *Hub) Ping(ctx context.Context, user, device string, req PingRequest, an
 	if len(folders) == 0 {
 		folders = dev.Folders
 	}
+	me := &heldPing{user: user, device: device, heartbeat: hb, start: time.Now(), answer: answer, done: make(chan struct{})}
 	if res, ok := h.check(hb, folders); !ok {
 		answer(res)
-		return nil
+		close(me.done)
+		return &Held{h, me}, nil
 	}
 	folders = slices.Clone(folders)
+	me.folders = folders
 	dev, err := h.devices.Update(user, device, func(d *Device) {
 		d.Heartbeat, d.Folders = hb, folders
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 
-	res := h.park(ctx, user, device, dev, hb, folders)
-	answer(res)
-	h.metrics.pingEnded(res.Outcome)
-	log := PingLog{Start: start.UTC(), Heartbeat: hb, Outcome: res.Outcome, Held: int(time.Since(start) / time.Second)}
-	h.log.Debug("ping ended", "user", user, "device", device, "heartbeat_s", hb, "outcome", res.Outcome, "held_s", log.Held)
-	if err := h.devices.logPing(user, device, log); err != nil {
-		h.log.Error("record ping", "user", user, "device", device, "err", err)
+	key := deviceKey(user, device)
+	h.mu.Lock()
+	var now *PingResult
+	switch b := h.box(user); {
+	case h.closed:
+		now = &PingResult{Status: eas.PingExpired, Outcome: PingShutdown}
+	default:
+		if changed := h.changedLocked(b, dev, folders); len(changed) > 0 {
+			now = &PingResult{Status: eas.PingChanges, Folders: changed, Outcome: PingChanges}
+		}
 	}
-	return nil
+	if now != nil {
+		h.mu.Unlock()
+		h.finish(me, *now)
+		return &Held{h, me}, nil
+	}
+	if old := h.held[key]; old != nil {
+		h.takeLocked(old)
+		go h.finishTaken(old, PingResult{Status: eas.PingExpired, Outcome: PingSuperseded})
+	}
+	h.held[key] = me
+	if h.byUser[user] == nil {
+		h.byUser[user] = map[*heldPing]bool{}
+	}
+	h.byUser[user][me] = true
+	me.timer = time.AfterFunc(time.Duration(hb)*time.Second, func() {
+		h.end(me, PingResult{Status: eas.PingExpired, Outcome: PingExpired})
+	})
+	h.mu.Unlock()
+	return &Held{h, me}, nil
+}
+
+// Held is a Ping handed to Hold.
+type Held struct {
+	h *Hub
+	p *heldPing
+}
+
+// Cut ends the Ping because its connection went away, if nothing ended it
+// first; the answer is still called, and fails to write.
+func (x *Held) Cut() { x.h.end(x.p, PingResult{Status: eas.PingExpired, Outcome: PingCut}) }
+
+// Done is closed once the Ping is answered and recorded.
+func (x *Held) Done() <-chan struct{} { return x.p.done }
+
+// end answers p with res unless something ended it already.
+func (h *Hub) end(p *heldPing, res PingResult) {
+	h.mu.Lock()
+	if p.ended {
+		h.mu.Unlock()
+		return
+	}
+	h.takeLocked(p)
+	h.mu.Unlock()
+	h.finishTaken(p, res)
+}
+
+// takeLocked removes p from the hub and counts its answer as under way;
+// its caller then calls finishTaken once. Only held Pings are taken, and
+// none is held once Close began, so Close's wait sees no new answers.
+func (h *Hub) takeLocked(p *heldPing) {
+	p.ended = true
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	key := deviceKey(p.user, p.device)
+	if h.held[key] == p {
+		delete(h.held, key)
+	}
+	delete(h.byUser[p.user], p)
+	if len(h.byUser[p.user]) == 0 {
+		delete(h.byUser, p.user)
+	}
+	h.answering.Add(1)
+}
+
+func (h *Hub) finishTaken(p *heldPing, res PingResult) {
+	defer h.answering.Done()
+	h.finish(p, res)
+}
+
+// finish answers p and records it on the device.
+func (h *Hub) finish(p *heldPing, res PingResult) {
+	defer close(p.done)
+	p.answer(res)
+	h.metrics.pingEnded(res.Outcome)
+	log := PingLog{Start: p.start.UTC(), Heartbeat: p.heartbeat, Outcome: res.Outcome, Held: int(time.Since(p.start) / time.Second)}
+	h.log.Debug("ping ended", "user", p.user, "device", p.device, "heartbeat_s", p.heartbeat, "outcome", res.Outcome, "held_s", log.Held)
+	if err := h.devices.logPing(p.user, p.device, log); err != nil {
+		h.log.Error("record ping", "user", p.user, "device", p.device, "err", err)
+	}
 }
 
 // check refuses a Ping that cannot be parked, with the status that says why.
@@ -276,70 +372,6 @@ func (h *Hub) check(hb int, folders []string) (PingResult, bool) {
 	return PingResult{}, true
 }
 
-func (h *Hub) park(ctx context.Context, user, device string, dev Device, hb int, folders []string) PingResult {
-	key := deviceKey(user, device)
-	me := &heldPing{user: user, folders: folders, done: make(chan struct{})}
-
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		return PingResult{Status: eas.PingExpired, Outcome: PingShutdown}
-	}
-	b := h.box(user)
-	if changed := h.changedLocked(b, dev, folders); len(changed) > 0 {
-		h.mu.Unlock()
-		return PingResult{Status: eas.PingChanges, Folders: changed, Outcome: PingChanges}
-	}
-	if old := h.held[key]; old != nil {
-		close(old.done)
-		delete(h.byUser[user], old)
-	}
-	h.held[key] = me
-	if h.byUser[user] == nil {
-		h.byUser[user] = map[*heldPing]bool{}
-	}
-	h.byUser[user][me] = true
-	wake := b.changed
-	h.mu.Unlock()
-
-	defer func() {
-		h.mu.Lock()
-		if h.held[key] == me {
-			delete(h.held, key)
-		}
-		delete(h.byUser[user], me)
-		if len(h.byUser[user]) == 0 {
-			delete(h.byUser, user)
-		}
-		h.mu.Unlock()
-	}()
-
-	timer := time.NewTimer(time.Duration(hb) * time.Second)
-	defer timer.Stop()
-	for {
-		select {
-		case <-wake:
-			h.mu.Lock()
-			// The device's own Sync may have moved its marks meanwhile.
-			dev, _ = h.devices.Get(user, device)
-			changed := h.changedLocked(b, dev, folders)
-			wake = b.changed
-			h.mu.Unlock()
-			if len(changed) > 0 {
-				return PingResult{Status: eas.PingChanges, Folders: changed, Outcome: PingChanges}
-			}
-		case <-timer.C:
-			return PingResult{Status: eas.PingExpired, Outcome: PingExpired}
-		case <-me.done:
-			return PingResult{Status: eas.PingExpired, Outcome: PingSuperseded}
-		case <-h.closing:
-			return PingResult{Status: eas.PingExpired, Outcome: PingShutdown}
-		case <-ctx.Done():
-			return PingResult{Status: eas.PingExpired, Outcome: PingCut}
-		}
-	}
-}
-
 // Held returns how many Pings are parked.
 func (h *Hub) Held() int {
 	h.mu.Lock()
@@ -347,14 +379,23 @@ func (h *Hub) Held() int {
 	return len(h.held)
 }
 
-// Close answers every parked Ping with Status 1 and refuses to park new ones
-// (they are answered at once), so a shutdown does not leave devices waiting
-// for a connection that is about to close.
+// Close answers every parked Ping with Status 1, refuses to park new ones
+// (they are answered at once), and returns when every answer under way is
+// written, so a shutdown does not leave devices waiting for a connection
+// that is about to close.
 func (h *Hub) Close() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.closed {
-		h.closed = true
-		close(h.closing)
+	h.closed = true
+	var ending []*heldPing
+	for _, p := range h.held {
+		ending = append(ending, p)
 	}
+	for _, p := range ending {
+		h.takeLocked(p)
+	}
+	h.mu.Unlock()
+	for _, p := range ending {
+		go h.finishTaken(p, PingResult{Status: eas.PingExpired, Outcome: PingShutdown})
+	}
+	h.answering.Wait()
 }

@@ -26,10 +26,21 @@ func newTestHub(t testing.TB, bounds HeartbeatBounds) *Hub {
 
 // ping is Hub.Ping returning its answer, for tests that do not care when
 // the device record is written.
+// ping holds a Ping until it is answered, or cuts it when ctx ends, as the
+// handler does when the connection goes away.
 func ping(h *Hub, ctx context.Context, user, device string, req PingRequest) (PingResult, error) {
 	var res PingResult
-	err := h.Ping(ctx, user, device, req, func(r PingResult) { res = r })
-	return res, err
+	held, err := h.Hold(user, device, req, func(r PingResult) { res = r })
+	if err != nil {
+		return res, err
+	}
+	select {
+	case <-held.Done():
+	case <-ctx.Done():
+		held.Cut()
+		<-held.Done()
+	}
+	return res, nil
 }
 
 type pingDone struct {

@@ -163,18 +163,20 @@ func (s *Server) Listen(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET "+MetricsPath, s.metrics.handler(sha256.Sum256([]byte(s.token))))
-	mux.Handle("/", dash.wrap(newActiveSync(s.users, s.hub, s.devices, s.cfg.Heartbeat, s.metrics, s.log)))
-	s.https = s.newHTTPServer(mux)
-	s.https.TLSConfig = TLSConfig(s.certs, s.cfg.Profiles)
-	s.https.TLSConfig.VerifyConnection = s.metrics.handshake
-	s.https.ConnContext = withServedCert
+	tlsConfig := TLSConfig(s.certs, s.cfg.Profiles)
+	tlsConfig.VerifyConnection = s.metrics.handshake
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.HTTPSAddr)
 	if err != nil {
 		return fmt.Errorf("HTTPS listener: %w", err)
 	}
-	s.lns[s.https] = tls.NewListener(ln, s.https.TLSConfig)
+	https := newReaccept(tls.NewListener(ln, tlsConfig))
+	mux := http.NewServeMux()
+	mux.Handle("GET "+MetricsPath, s.metrics.handler(sha256.Sum256([]byte(s.token))))
+	mux.Handle("/", dash.wrap(newActiveSync(s.users, s.hub, s.devices, s.cfg.Heartbeat, https.give, s.metrics, s.log)))
+	s.https = s.newHTTPServer(mux)
+	s.https.TLSConfig = tlsConfig
+	s.https.ConnContext = withServedCert
+	s.lns[s.https] = https
 	if s.cfg.HTTPAddr != "" {
 		s.http = s.newHTTPServer(withCRL(ca.Layout{Dir: s.cfg.Dir}.CRL(), s.log, enrollHandler(s.cfg.Dir, s.log)))
 		ln, err := lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
