@@ -186,7 +186,7 @@ func (b Bundle) Write(ctx context.Context, dir string, users []User, skipped []R
 	if err != nil {
 		return nil, err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, ManifestName), data, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ManifestName), data, atomicfile.FileMode); err != nil {
 		return nil, err
 	}
 	return m, nil

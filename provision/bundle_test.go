@@ -137,12 +137,26 @@ func checkManifest(t *testing.T, dir string, m *Manifest) {
 		t.Fatalf("sha256sum --check: %v\n%s%s", err, out, errb)
 	}
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if rel, _ := filepath.Rel(dir, p); !listed[filepath.ToSlash(rel)] {
-				t.Errorf("%s is on disk but not in the manifest", rel)
-			}
+		if err != nil {
+			return err
 		}
-		return err
+		rel, _ := filepath.Rel(dir, p)
+		if !d.IsDir() && !listed[filepath.ToSlash(rel)] {
+			t.Errorf("%s is on disk but not in the manifest", rel)
+		}
+		// Private like the state directory: a bundle names every user.
+		// (The output directory itself is the caller's.)
+		if rel == "." {
+			return nil
+		}
+		want := os.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		}
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v (%v)", rel, st.Mode().Perm(), want, err)
+		}
+		return nil
 	})
 }
 

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"github.com/pushca/pushca/internal/atomicfile"
 )
 
 // writeIfChanged replaces path with data through a temporary file and a
@@ -22,17 +24,15 @@ func writeIfChanged(path string, data []byte) error {
 		return nil
 	}
 	dir, base := filepath.Split(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, atomicfile.DirMode); err != nil {
 		return fmt.Errorf("create directory %s: %w", dir, err)
 	}
 	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	// CreateTemp makes it 0600, the state directory's mode for files.
 	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
