@@ -2,6 +2,7 @@ package push
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,10 +58,18 @@ func (p *parkedConn) watch(held *Held) {
 	}
 	p.watching, p.watched = true, make(chan struct{})
 	p.mu.Unlock()
+	// Read the socket under TLS: nothing should arrive while the Ping is
+	// held, so no record needs decrypting, and the goroutine stays on a
+	// small stack (the TLS read path doubled it, 2 KB a held Ping). A
+	// device that goes away sends a close alert or just FIN or RST.
+	raw := p.conn
+	if tc, ok := raw.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
 	go func() {
 		defer close(p.watched)
 		var b [1]byte
-		n, err := p.conn.Read(b[:])
+		n, err := raw.Read(b[:])
 		p.mu.Lock()
 		stopped := p.answered && errors.Is(err, os.ErrDeadlineExceeded) && n == 0
 		p.watching = false
