@@ -49,6 +49,10 @@ func BenchmarkEndpoints(b *testing.B) {
 				b.ReportMetric(us(r.Push.Max), "push-max-µs")
 				b.ReportMetric(us(r.Broadcast.P50)/1000, "broadcast-p50-ms")
 				b.ReportMetric(us(r.Broadcast.P99)/1000, "broadcast-p99-ms")
+				if err := s.proc.WaitIdle(ctx, 30*time.Second); err != nil {
+					cancel()
+					b.Fatal(err)
+				}
 				for _, suite := range Suites() {
 					h, err := MeasureHandshakes(ctx, s.https, testHost, f.roots, suite, 2*runtime.GOMAXPROCS(0), 3*time.Second, &s.proc)
 					if err != nil {

@@ -2,10 +2,12 @@ package load
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // clockTicks is USER_HZ, which Linux fixes at 100 for /proc/PID/stat.
@@ -88,4 +90,29 @@ func (p Process) CPUSeconds() (float64, error) {
 		ticks += n
 	}
 	return float64(ticks) / clockTicks, nil
+}
+
+// WaitIdle returns once the process used under 2% of a core over a 500 ms
+// window, or after limit: the handshake rates are per server CPU second,
+// and the teardown of a run's thousands of connections would be counted.
+func (p Process) WaitIdle(ctx context.Context, limit time.Duration) error {
+	const window = 500 * time.Millisecond
+	end := time.Now().Add(limit)
+	for time.Now().Before(end) {
+		before, err := p.CPUSeconds()
+		if err != nil {
+			return err
+		}
+		if err := sleep(ctx, window); err != nil {
+			return err
+		}
+		after, err := p.CPUSeconds()
+		if err != nil {
+			return err
+		}
+		if after-before < 0.02*window.Seconds() {
+			return nil
+		}
+	}
+	return nil
 }

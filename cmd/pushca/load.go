@@ -71,6 +71,11 @@ func loadCommand() *cli.Command {
 				return fmt.Errorf("load: %w", err)
 			}
 			if d := c.Duration("handshakes"); d > 0 {
+				if cfg.Server != nil {
+					if err := cfg.Server.WaitIdle(ctx, 30*time.Second); err != nil {
+						return err
+					}
+				}
 				for _, s := range load.Suites() {
 					h, err := load.MeasureHandshakes(ctx, u.Host, cfg.ServerName, cfg.Roots, s, 4, d, cfg.Server)
 					if err != nil {
