@@ -1,8 +1,3 @@
-// Package renew decides when something signed with a lifetime — a server
-// certificate, a CRL — is replaced: once a fraction of its lifetime has
-// passed, retrying failures with a bounded exponential back-off. It sleeps
-// on timers between decisions and knows nothing of how the replacement is
-// made or served.
 package renew
 
 import (
