@@ -11,6 +11,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/pushca/pushca/internal/testtool"
 )
 
 // TestRunMeasuresBothServers loads each server with a small crowd: every
@@ -83,15 +85,7 @@ func otherRoot(t *testing.T) *x509.Certificate {
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testtool.Certificate(t, tmpl, nil, &k.PublicKey, k)
 }
 
 func TestSummarise(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pushca/pushca/internal/testtool"
 )
 
 // testPKI is a root, an intermediate and a code-signing leaf made with
@@ -58,18 +60,7 @@ func newPKIWithKeys(t testing.TB, alg x509.SignatureAlgorithm, rootKey, interKey
 		tmpl.SignatureAlgorithm = alg
 		tmpl.NotBefore = notBefore
 		tmpl.NotAfter = notBefore.AddDate(10, 0, 0)
-		if parent == nil {
-			parent = tmpl
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return testtool.Certificate(t, tmpl, parent, pub, signer)
 	}
 	ca := func(serial int64, cn string) *x509.Certificate {
 		return &x509.Certificate{

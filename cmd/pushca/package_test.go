@@ -58,18 +58,7 @@ func newCLIPKI(t *testing.T) cliPKI {
 			tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 			tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning, x509.ExtKeyUsageEmailProtection}
 		}
-		if parent == nil {
-			parent = tmpl
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &pub.PublicKey, signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return testtool.Certificate(t, tmpl, parent, &pub.PublicKey, signer)
 	}
 	k := cliKeys
 	root := mk(1, "cli test root", true, nil, k[0], k[0])

@@ -3,6 +3,9 @@ package testtool
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
 	"os"
 	"os/exec"
 	"testing"
@@ -69,3 +72,21 @@ class P(HTMLParser):
     def handle_data(self, d):
         if self.cur: self.ids[self.cur] += d
 `
+
+// Certificate signs tmpl with signer under parent (tmpl itself when parent
+// is nil) and parses the result, failing the test on any error.
+func Certificate(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
+	t.Helper()
+	if parent == nil {
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
