@@ -195,7 +195,7 @@ func (b Bundle) Write(ctx context.Context, dir string, users []User, skipped []R
 // shared builds the root CAB and .crt that users refer to, for the device
 // kinds the users actually have.
 func (b Bundle) shared(users []User) (*shared, error) {
-	pages, err := ParseHTML("sheet.html.tpl")
+	pages, err := sheetPages()
 	if err != nil {
 		return nil, err
 	}

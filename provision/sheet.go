@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pushca/pushca/templates"
@@ -52,6 +53,10 @@ func ParseHTML(page string) (*HTMLPages, error) {
 	}
 	return &HTMLPages{t: t}, nil
 }
+
+// sheetPages is the user sheet, parsed once per process: a bundle and
+// every per-user enrollment page render it.
+var sheetPages = sync.OnceValues(func() (*HTMLPages, error) { return ParseHTML("sheet.html.tpl") })
 
 // Render executes the page with data.
 func (p *HTMLPages) Render(w io.Writer, data any) error {

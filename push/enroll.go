@@ -42,6 +42,8 @@ type enrollSite struct {
 	layout ca.Layout
 	links  *linkStore
 	log    *slog.Logger
+	// landing is the landing page's template, parsed on first use.
+	landing func() (*provision.HTMLPages, error)
 }
 
 func (e *enrollSite) register(mux *http.ServeMux) {
@@ -49,7 +51,11 @@ func (e *enrollSite) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /qr.png", e.serveLandingQR)
 	for _, name := range []string{"root.cab", "root.crt", "root.mobileconfig"} {
 		mux.HandleFunc("GET /"+name, func(w http.ResponseWriter, r *http.Request) {
-			files, ok := e.rootFiles(w)
+			c, ok := e.chain(w)
+			if !ok {
+				return
+			}
+			files, ok := e.rootFiles(w, c)
 			if !ok {
 				return
 			}
@@ -76,11 +82,7 @@ func (e *enrollSite) chain(w http.ResponseWriter) (provision.Chain, bool) {
 	return c, true
 }
 
-func (e *enrollSite) rootFiles(w http.ResponseWriter) (map[string][]byte, bool) {
-	c, ok := e.chain(w)
-	if !ok {
-		return nil, false
-	}
+func (e *enrollSite) rootFiles(w http.ResponseWriter, c provision.Chain) (map[string][]byte, bool) {
 	files, err := provision.Bundle{Chain: c, Devices: rootKinds}.RootFiles()
 	if err != nil {
 		e.log.Error("enrollment: root downloads", "err", err)
@@ -110,7 +112,7 @@ func (e *enrollSite) serveLanding(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	files, ok := e.rootFiles(w)
+	files, ok := e.rootFiles(w, c)
 	if !ok {
 		return
 	}
@@ -129,7 +131,7 @@ func (e *enrollSite) serveLanding(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	e.page(w, func(b *bytes.Buffer) error {
-		pages, err := provision.ParseHTML("enroll.html.tpl")
+		pages, err := e.landing()
 		if err != nil {
 			return err
 		}

@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/pushca/pushca/ca"
+	"github.com/pushca/pushca/provision"
 )
 
 // ActiveSyncPath is the one path devices use.
@@ -20,7 +22,10 @@ const ActiveSyncPath = "/Microsoft-Server-ActiveSync"
 // ever looking at the Authorization header, so credentials sent in the clear
 // go no further.
 func enrollHandler(dir string, log *slog.Logger) http.Handler {
-	site := &enrollSite{layout: ca.Layout{Dir: dir}, links: &linkStore{path: LinksPath(dir)}, log: log}
+	site := &enrollSite{
+		layout: ca.Layout{Dir: dir}, links: &linkStore{path: LinksPath(dir)}, log: log,
+		landing: sync.OnceValues(func() (*provision.HTMLPages, error) { return provision.ParseHTML("enroll.html.tpl") }),
+	}
 	rootPath := ca.Layout{Dir: dir}.RootCert()
 	root := func(w http.ResponseWriter) ([]byte, bool) {
 		der, err := readRootDER(rootPath)
