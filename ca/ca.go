@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"text/template"
 
 	"github.com/smallstep/certificates/authority"
 	"github.com/smallstep/certificates/authority/config"
@@ -30,6 +31,8 @@ type CA struct {
 	signer  crypto.Signer
 	auth    *authority.Authority
 	inv     *inventory
+	// leafTemplate is templates' x509/leaf.tpl, parsed once.
+	leafTemplate *template.Template
 	// failpoint lets tests stop an operation between two writes, the way a
 	// crash would; nil in production.
 	failpoint func(stage string) error
@@ -67,7 +70,11 @@ func Open(ctx context.Context, dir string, password []byte) (*CA, error) {
 	if !samePublicKey(inter, signer) {
 		return nil, fmt.Errorf("CA key %s does not belong to certificate %s: the state directory is inconsistent", l.IntermediateKey(), l.IntermediateCert())
 	}
-	c := &CA{layout: l, state: st, profile: p, root: root, inter: inter, signer: signer}
+	leafTemplate, err := parseLeafTemplate()
+	if err != nil {
+		return nil, err
+	}
+	c := &CA{layout: l, state: st, profile: p, root: root, inter: inter, signer: signer, leafTemplate: leafTemplate}
 	if err := c.startAuthority(); err != nil {
 		return nil, err
 	}

@@ -28,7 +28,6 @@ import (
 
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/profile"
-	"github.com/pushca/pushca/templates"
 )
 
 var testPassword = []byte("correct horse battery staple")
@@ -714,10 +713,9 @@ func TestStepCAServesTheDirectory(t *testing.T) {
 	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	csr, _ := x509util.CreateCertificateRequest("step.example.com", []string{"step.example.com"}, key)
-	tpl, _ := templates.Read("x509/leaf.tpl")
 	data := x509util.CreateTemplateData("step.example.com", []string{"step.example.com"})
 	data.SetUserData(map[string]any{"signatureAlgorithm": "SHA256-RSA"})
-	chain, err := a.Sign(csr, provisioner.SignOptions{}, templateOption{string(tpl), data})
+	chain, err := a.Sign(csr, provisioner.SignOptions{}, templateOption{c.leafTemplate, data})
 	if err != nil {
 		t.Fatalf("step-ca cannot sign with the directory's intermediate: %v", err)
 	}

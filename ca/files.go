@@ -12,10 +12,25 @@ import (
 
 // writeVersion writes one certificate's files into its own directory. key is
 // nil for certificates issued from a CSR: pushca never saw that key.
+//
+// Each file is fsynced before its rename; the names in the new directory
+// are made durable by one fsync of it after the last file, and the
+// directory's own name by the fsync of the host directory in switchCurrent,
+// which follows before anything points at it. Until switchCurrent returns,
+// the record is pending and repair checks every file (versionComplete).
 func (c *CA) writeVersion(host string, cert *x509.Certificate, key crypto.Signer) error {
+	hostDir := c.layout.ServerDir(host)
+	newHost := !exists(hostDir)
 	dir := c.layout.ServerVersion(host, cert.SerialNumber.String())
 	if err := atomicfile.MkdirAll(dir); err != nil {
 		return err
+	}
+	if newHost {
+		// The host directory's name lives in servers/, which no later
+		// fsync covers.
+		if err := atomicfile.SyncDir(filepath.Dir(hostDir)); err != nil {
+			return err
+		}
 	}
 	if key != nil {
 		if err := writePlainKey(filepath.Join(dir, keyFile), key); err != nil {
@@ -25,10 +40,13 @@ func (c *CA) writeVersion(host string, cert *x509.Certificate, key crypto.Signer
 			return err
 		}
 	}
-	if err := writeCerts(filepath.Join(dir, certFile), cert); err != nil {
+	if err := atomicfile.WriteFileNoDirSync(filepath.Join(dir, certFile), certsPEM(cert), atomicfile.FileMode); err != nil {
 		return err
 	}
-	return writeCerts(filepath.Join(dir, chainFile), cert, c.inter)
+	if err := atomicfile.WriteFileNoDirSync(filepath.Join(dir, chainFile), certsPEM(cert, c.inter), atomicfile.FileMode); err != nil {
+		return err
+	}
+	return atomicfile.SyncDir(dir)
 }
 
 // versionComplete reports whether a version directory holds a certificate
@@ -64,14 +82,5 @@ func (c *CA) switchCurrent(host, serial string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("switch %s to %s: %w", cur, serial, err)
 	}
-	return syncDir(filepath.Dir(cur))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.SyncDir(filepath.Dir(cur))
 }

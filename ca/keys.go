@@ -41,13 +41,14 @@ func writeEncryptedKey(path string, key crypto.Signer, password []byte) error {
 }
 
 // writePlainKey stores a server key unencrypted (a server must start
-// unattended), mode 0600, atomically.
+// unattended), mode 0600, atomically; its directory is synced by the caller
+// (see writeVersion).
 func writePlainKey(path string, key crypto.Signer) error {
 	blk, err := pemutil.Serialize(key, pemutil.WithPKCS8(true))
 	if err != nil {
 		return fmt.Errorf("encode key %s: %w", path, err)
 	}
-	return atomicfile.WriteFile(path, pem.EncodeToMemory(blk), atomicfile.FileMode)
+	return atomicfile.WriteFileNoDirSync(path, pem.EncodeToMemory(blk), atomicfile.FileMode)
 }
 
 // ErrWrongPassword is returned when a CA key does not decrypt.
@@ -104,13 +105,18 @@ func readPlainKey(path string) (crypto.Signer, error) {
 }
 
 func writeCerts(path string, certs ...*x509.Certificate) error {
+	return atomicfile.WriteFile(path, certsPEM(certs...), atomicfile.FileMode)
+}
+
+// certsPEM encodes certificates for a file. Certificates are public, but the
+// files are 0600 to keep the state directory uniform; packages copy what
+// devices need.
+func certsPEM(certs ...*x509.Certificate) []byte {
 	var b []byte
 	for _, c := range certs {
 		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
-	// Certificates are public, but 0600 keeps the state directory uniform;
-	// packages copy what devices need.
-	return atomicfile.WriteFile(path, b, atomicfile.FileMode)
+	return b
 }
 
 func readCert(path string) (*x509.Certificate, error) {

@@ -95,14 +95,14 @@ func finishRotation(l Layout) error {
 		if err := os.Rename(keyNext, l.IntermediateKey()); err != nil {
 			return fmt.Errorf("switch intermediate key: %w", err)
 		}
-		if err := syncDir(filepath.Dir(keyNext)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(keyNext)); err != nil {
 			return err
 		}
 	}
 	if err := os.Rename(certNext, l.IntermediateCert()); err != nil {
 		return fmt.Errorf("switch intermediate certificate: %w", err)
 	}
-	return syncDir(filepath.Dir(certNext))
+	return atomicfile.SyncDir(filepath.Dir(certNext))
 }
 
 func exists(p string) bool {

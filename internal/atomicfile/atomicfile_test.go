@@ -65,3 +65,29 @@ func TestMkdirAllPrivate(t *testing.T) {
 		t.Fatal("MkdirAll over a file succeeded")
 	}
 }
+
+func TestWriteFileNoDirSyncThenSyncDir(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a", "b"} {
+		if err := WriteFileNoDirSync(filepath.Join(dir, n), []byte(n), FileMode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := SyncDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 2 {
+		t.Fatalf("entries %v, want a and b and no temporary files", ents)
+	}
+	for _, n := range []string{"a", "b"} {
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		st, _ := os.Stat(filepath.Join(dir, n))
+		if err != nil || string(b) != n || st.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: content %q mode %v, %v", n, b, st.Mode().Perm(), err)
+		}
+	}
+	if err := SyncDir(filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("SyncDir of a missing directory succeeded")
+	}
+}
