@@ -8,20 +8,22 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/smallstep/certificates/authority"
 	"github.com/smallstep/certificates/authority/config"
 	"github.com/smallstep/certificates/authority/provisioner"
 	"github.com/smallstep/certificates/db"
-	"github.com/smallstep/nosql"
 
 	"github.com/pushca/pushca/profile"
 )
 
 // CA is an opened state directory. It holds the decrypted intermediate key
 // and the inventory database open until Close; only one process at a time
-// can open a state directory (bbolt locks the database).
+// can open a state directory (bbolt locks the database). Its methods are
+// safe for concurrent use: operations on one host run one at a time,
+// operations on different hosts run in parallel and share database commits.
 type CA struct {
 	layout  Layout
 	state   State
@@ -33,6 +35,13 @@ type CA struct {
 	inv     *inventory
 	// leafTemplate is templates' x509/leaf.tpl, parsed once.
 	leafTemplate *template.Template
+	// mu is held for reading by every operation that signs or revokes, and
+	// for writing by RotateIntermediate and Close, which replace or stop
+	// the authority, the intermediate and its key.
+	mu    sync.RWMutex
+	hosts hostLocks
+	// crlMu keeps two CRL writers from giving two lists one number.
+	crlMu sync.Mutex
 	// failpoint lets tests stop an operation between two writes, the way a
 	// crash would; nil in production.
 	failpoint func(stage string) error
@@ -83,6 +92,8 @@ func Open(ctx context.Context, dir string, password []byte) (*CA, error) {
 
 // Close releases the database and stops the CRL generator.
 func (c *CA) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.auth == nil {
 		return nil
 	}
@@ -95,8 +106,12 @@ func (c *CA) Close() error {
 func (c *CA) Profile() profile.Profile { return c.profile }
 
 // Root and Intermediate return the CA certificates.
-func (c *CA) Root() *x509.Certificate         { return c.root }
-func (c *CA) Intermediate() *x509.Certificate { return c.inter }
+func (c *CA) Root() *x509.Certificate { return c.root }
+func (c *CA) Intermediate() *x509.Certificate {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.inter
+}
 
 // Layout names the files of the state directory.
 func (c *CA) Layout() Layout { return c.layout }
@@ -140,24 +155,33 @@ func (c *CA) startAuthority() error {
 	// pushca signs its own CRLs (see CRL); smallstep's generator would also
 	// re-sign one on every open and run a ticker goroutine.
 	cfg.CRL = nil
+	adb, err := db.New(cfg.DB)
+	if err != nil {
+		if strings.Contains(err.Error(), "timeout") {
+			return fmt.Errorf("open database %s: in use by another pushca process (is `pushca serve` running?): %w", c.layout.DB(), err)
+		}
+		return fmt.Errorf("open database %s: %w", c.layout.DB(), err)
+	}
+	sdb, ok := adb.(*db.DB)
+	if !ok {
+		adb.Shutdown()
+		return errors.New("open CA: the database does not support the pushca inventory")
+	}
+	// step-ca's writes and the inventory's share transactions when
+	// issuances run concurrently.
+	sdb.DB = &groupCommit{DB: sdb.DB}
 	a, err := authority.NewEmbedded(
 		authority.WithConfig(cfg),
+		authority.WithDatabase(sdb),
 		authority.WithQuietInit(),
 		authority.WithX509RootCerts(c.root),
 		authority.WithX509Signer(c.inter, signatureSigner{c.signer, c.profile.SignatureFor(keyType(c.signer.Public()))}),
 	)
 	if err != nil {
-		if strings.Contains(err.Error(), "timeout") {
-			return fmt.Errorf("open database %s: in use by another pushca process (is `pushca serve` running?): %w", c.layout.DB(), err)
-		}
+		sdb.Shutdown()
 		return fmt.Errorf("open CA in %s: %w", c.layout.Dir, err)
 	}
-	ndb, ok := a.GetDatabase().(nosql.DB)
-	if !ok {
-		a.Shutdown()
-		return errors.New("open CA: the database does not support the pushca inventory")
-	}
-	inv, err := openInventory(ndb)
+	inv, err := openInventory(sdb)
 	if err != nil {
 		a.Shutdown()
 		return fmt.Errorf("open inventory %s: %w", c.layout.DB(), err)

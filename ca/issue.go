@@ -52,6 +52,8 @@ type Issued struct {
 // Issue signs a new server certificate, self-checks the chain, writes the
 // files and records it as the host's active certificate.
 func (c *CA) Issue(ctx context.Context, req IssueRequest) (*Issued, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	p, err := c.leafProfile(req.Profile)
 	if err != nil {
 		return nil, err
@@ -60,6 +62,7 @@ func (c *CA) Issue(ctx context.Context, req IssueRequest) (*Issued, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer c.hosts.lock(host)()
 	names, err := subjectNames(host, req.DNS, req.IPs, p)
 	if err != nil {
 		return nil, err
@@ -230,6 +233,9 @@ func (c *CA) Rotate(ctx context.Context, host string, csr *x509.CertificateReque
 }
 
 func (c *CA) reissue(ctx context.Context, host string, newKey bool, csr *x509.CertificateRequest) (*Issued, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	defer c.hosts.lock(host)()
 	prev, ok, err := c.inv.active(host)
 	if err != nil {
 		return nil, err

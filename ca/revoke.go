@@ -47,6 +47,8 @@ func ReasonCode(name string) (int, error) {
 // Revoke revokes the certificate with the given serial (or the active one of
 // a host name), records why, and regenerates the CRL.
 func (c *CA) Revoke(ctx context.Context, serialOrHost, reason string, code int) (Record, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	rec, err := c.inv.get(serialOrHost)
 	if err != nil {
 		var ok bool
@@ -58,6 +60,12 @@ func (c *CA) Revoke(ctx context.Context, serialOrHost, reason string, code int) 
 		if !ok {
 			return rec, fmt.Errorf("%q is neither a serial number in the inventory nor a host with an active certificate (see `pushca cert list`)", serialOrHost)
 		}
+	}
+	// Read the record again under the host's lock: a renewal may have
+	// superseded it meanwhile.
+	defer c.hosts.lock(rec.Host)()
+	if rec, err = c.inv.get(rec.Serial); err != nil {
+		return rec, err
 	}
 	if rec.State == StateRevoked || rec.State == StateAbandoned {
 		return rec, fmt.Errorf("certificate %s for %s is already revoked", rec.Serial, rec.Host)
@@ -73,7 +81,7 @@ func (c *CA) Revoke(ctx context.Context, serialOrHost, reason string, code int) 
 	if err := c.inv.put(rec); err != nil {
 		return rec, err
 	}
-	_, err = c.CRL(ctx)
+	_, err = c.crl(ctx)
 	return rec, err
 }
 
@@ -103,9 +111,18 @@ const crlLifetime = 7 * 24 * time.Hour
 // is set): a CRL with a distribution point that the certificates do not
 // name is out of scope for them, and OpenSSL refuses to apply it.
 func (c *CA) CRL(ctx context.Context) ([]byte, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.crl(ctx)
+}
+
+// crl is CRL for callers that hold c.mu already.
+func (c *CA) crl(ctx context.Context) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	c.crlMu.Lock()
+	defer c.crlMu.Unlock()
 	crlDB, ok := c.auth.GetDatabase().(db.CertificateRevocationListDB)
 	if !ok {
 		return nil, errors.New("generate CRL: the database keeps no revocations")

@@ -22,6 +22,8 @@ import (
 // ".next" names and renamed key first, certificate second; Open finishes
 // an interrupted switch (see finishRotation).
 func (c *CA) RotateIntermediate(ctx context.Context, password []byte, validity time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if validity == 0 {
 		validity = DefaultIntermediateValidity
 	}
