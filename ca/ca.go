@@ -33,6 +33,7 @@ type CA struct {
 	signer  crypto.Signer
 	auth    *authority.Authority
 	inv     *inventory
+	step    *stepDB
 	// leafTemplate is templates' x509/leaf.tpl, parsed once.
 	leafTemplate *template.Template
 	// mu is held for reading by every operation that signs or revokes, and
@@ -170,9 +171,10 @@ func (c *CA) startAuthority() error {
 	// step-ca's writes and the inventory's share transactions when
 	// issuances run concurrently.
 	sdb.DB = &groupCommit{DB: sdb.DB}
+	step := &stepDB{DB: sdb}
 	a, err := authority.NewEmbedded(
 		authority.WithConfig(cfg),
-		authority.WithDatabase(sdb),
+		authority.WithDatabase(step),
 		authority.WithQuietInit(),
 		authority.WithX509RootCerts(c.root),
 		authority.WithX509Signer(c.inter, signatureSigner{c.signer, c.profile.SignatureFor(keyType(c.signer.Public()))}),
@@ -186,7 +188,7 @@ func (c *CA) startAuthority() error {
 		a.Shutdown()
 		return fmt.Errorf("open inventory %s: %w", c.layout.DB(), err)
 	}
-	c.auth, c.inv = a, inv
+	c.auth, c.inv, c.step = a, inv, step
 	return nil
 }
 

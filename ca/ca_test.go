@@ -626,6 +626,48 @@ func TestCrashBetweenWritesIsRepaired(t *testing.T) {
 	}
 }
 
+// TestCrashBeforeRecordLeavesNothing: a crash between signing and the
+// pending record leaves the certificate in neither the inventory nor
+// step-ca's tables (it is written with the record, see stepDB), nothing to
+// repair, and the host free.
+func TestCrashBeforeRecordLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	c := newCA(t, "modern")
+	dir := c.layout.Dir
+	crash := errors.New("simulated crash")
+	c.failpoint = func(s string) error {
+		if s == "signed" {
+			return crash
+		}
+		return nil
+	}
+	if _, err := c.Issue(ctx, IssueRequest{Host: "mail.example.com"}); !errors.Is(err, crash) {
+		t.Fatalf("err = %v, want the simulated crash", err)
+	}
+	c.Close()
+	c2, err := Open(ctx, dir, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if notes, err := c2.Repair(ctx); err != nil || len(notes) != 0 {
+		t.Fatalf("repair: %q, %v", notes, err)
+	}
+	if recs, _ := c2.List(ctx); len(recs) != 0 {
+		t.Fatalf("records after a crash before the record: %+v", recs)
+	}
+	if certs, err := c2.step.List([]byte("x509_certs")); err != nil || len(certs) != 0 {
+		t.Fatalf("step-ca certificates after a crash before the record: %d, %v", len(certs), err)
+	}
+	is, err := c2.Issue(ctx, IssueRequest{Host: "mail.example.com"})
+	if err != nil {
+		t.Fatalf("re-run: %v", err)
+	}
+	if _, err := c2.auth.GetDatabase().GetCertificate(is.Record.Serial); err != nil {
+		t.Errorf("the re-run's certificate is not in step-ca's table: %v", err)
+	}
+}
+
 func mustRead(t *testing.T, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)

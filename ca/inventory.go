@@ -105,7 +105,11 @@ func newRecord(cert *x509.Certificate, host, prof, keySource, state string) Reco
 // put writes records in one transaction: a state change of two certificates
 // (new active, old superseded) is never half done.
 func (inv *inventory) put(recs ...Record) error {
-	tx := new(database.Tx)
+	return inv.putWith(new(database.Tx), recs...)
+}
+
+// putWith writes records in the transaction tx, after its own writes.
+func (inv *inventory) putWith(tx *database.Tx, recs ...Record) error {
 	for _, r := range recs {
 		b, err := json.Marshal(r)
 		if err != nil {

@@ -166,7 +166,8 @@ func (c *CA) sign(ctx context.Context, csr *x509.CertificateRequest, p profile.P
 }
 
 // finish is shared by issue, renew and rotate: self-check, record as
-// pending, write the files, switch the host's link, record as active. Each
+// pending (with step-ca's record of the certificate, in one transaction),
+// write the files, switch the host's link, record as active. Each
 // step is durable before the next, so a crash anywhere is repaired by the
 // next Open (see repair).
 func (c *CA) finish(ctx context.Context, host string, p profile.Profile, cert *x509.Certificate, key crypto.Signer, source string, prev *Record) (*Issued, error) {
@@ -176,11 +177,15 @@ func (c *CA) finish(ctx context.Context, host string, p profile.Profile, cert *x
 		c.revokeSerial(ctx, cert, "self-check failed", 0)
 		return nil, fmt.Errorf("self-check of the certificate for %s failed, so it was revoked: %w", host, err)
 	}
+	if err := c.fail("signed"); err != nil {
+		return nil, err
+	}
 	rec := newRecord(cert, host, p.Name, source, StatePending)
 	if prev != nil {
 		rec.Replaces = prev.Serial
 	}
-	if err := c.inv.put(rec); err != nil {
+	// With step-ca's own record of the certificate (see stepDB).
+	if err := c.inv.putWith(c.step.take(rec.Serial), rec); err != nil {
 		return nil, err
 	}
 	if err := c.fail("recorded"); err != nil {

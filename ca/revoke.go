@@ -87,6 +87,11 @@ func (c *CA) Revoke(ctx context.Context, serialOrHost, reason string, code int) 
 
 // revokeSerial records the revocation in step-ca's tables, which feed the CRL.
 func (c *CA) revokeSerial(ctx context.Context, cert *x509.Certificate, reason string, code int) error {
+	// A certificate revoked right after signing (a failed self-check) is
+	// recorded in step-ca's tables first, like every certificate signed.
+	if err := c.step.flush(cert.SerialNumber.String()); err != nil {
+		return fmt.Errorf("record serial %s: %w", cert.SerialNumber, err)
+	}
 	ctx = provisioner.NewContextWithMethod(ctx, provisioner.RevokeMethod)
 	err := c.auth.Revoke(ctx, &authority.RevokeOptions{
 		Serial: cert.SerialNumber.String(), Reason: reason, ReasonCode: code,
