@@ -488,6 +488,12 @@ func TestIssueFromCSRWritesNoKey(t *testing.T) {
 	if err := opensslVerify(t, c, is.CertFile); err != nil {
 		t.Fatal(err)
 	}
+	forged := *csr
+	forged.Signature = append([]byte(nil), csr.Signature...)
+	forged.Signature[10] ^= 1
+	if _, err := c.Issue(ctx, IssueRequest{Host: "forged.example.com", CSR: &forged}); err == nil || !strings.Contains(err.Error(), "CSR signature does not verify") {
+		t.Errorf("CSR with a damaged signature: %v", err)
+	}
 	if _, err := c.Rotate(ctx, "mail.example.com", nil); err == nil || !strings.Contains(err.Error(), "came from a CSR") {
 		t.Errorf("rotate of a CSR certificate without a CSR: %v", err)
 	}

@@ -122,12 +122,10 @@ func (c *CA) leafProfile(name string) (profile.Profile, error) {
 }
 
 // keyAndCSR generates a key of the profile's type, or checks the key of a
-// supplied CSR against the profile.
+// supplied CSR against the profile. The CSR's signature is checked by
+// step-ca when it signs (see sign).
 func (c *CA) keyAndCSR(p profile.Profile, host string, names []string, csr *x509.CertificateRequest) (crypto.Signer, *x509.CertificateRequest, string, error) {
 	if csr != nil {
-		if err := csr.CheckSignature(); err != nil {
-			return nil, nil, "", fmt.Errorf("CSR signature does not verify: %w", err)
-		}
 		if err := p.CheckKey(csr.PublicKey); err != nil {
 			return nil, nil, "", fmt.Errorf("CSR key: %w", err)
 		}
@@ -160,6 +158,12 @@ func (c *CA) sign(ctx context.Context, csr *x509.CertificateRequest, p profile.P
 		profileValidator{p},
 	)
 	if err != nil {
+		// step-ca verified the CSR's signature first; checking it here too,
+		// on every issuance, cost a public-key operation. Only a failure
+		// pays for telling the operator which check it was.
+		if csr.CheckSignature() != nil {
+			return nil, fmt.Errorf("issue certificate for %s: CSR signature does not verify: %w", host, err)
+		}
 		return nil, fmt.Errorf("issue certificate for %s: %w", host, err)
 	}
 	return chain[0], nil
