@@ -34,16 +34,15 @@ func (h *activeSync) command(w http.ResponseWriter, r *http.Request, user string
 		http.Error(w, "request body: "+err.Error(), http.StatusRequestEntityTooLarge)
 		return
 	}
-	dev, err := h.devices.Update(user, q.DeviceID, func(d *Device) {
+	// What the request says about the device is an observation, written
+	// behind; protocol state below (policy and sync keys) is written
+	// through before the device hears the answer.
+	dev := h.devices.Note(user, q.DeviceID, func(d *Device) {
 		d.Type, d.Protocol, d.UserAgent = q.DeviceType, q.Version, r.UserAgent()
 		if leaf := servedLeaf(r.Context()); leaf != nil {
 			d.Cert = leaf.SerialNumber.String()
 		}
 	})
-	if err != nil {
-		h.serverError(w, err)
-		return
-	}
 	c := &call{h: h, w: w, r: r, q: q, user: user, dev: dev, body: body}
 	switch q.Cmd {
 	case "Provision":
@@ -244,14 +243,9 @@ func (c *call) ping() {
 		c.reply(&eas.PingResponse{Status: eas.PingServerError})
 		return
 	}
-	held, err := c.h.hub.Hold(c.user, c.q.DeviceID, PingRequest{Heartbeat: req.HeartbeatInterval, Folders: folders}, func(res PingResult) {
+	held := c.h.hub.Hold(c.user, c.q.DeviceID, PingRequest{Heartbeat: req.HeartbeatInterval, Folders: folders}, func(res PingResult) {
 		conn.answer(&eas.PingResponse{Status: res.Status, Folders: res.Folders, HeartbeatInterval: res.Heartbeat, MaxFolders: res.MaxFolders})
 	})
-	if err != nil {
-		c.h.log.Error("Ping", "user", c.user, "device", c.q.DeviceID, "err", err)
-		conn.answer(&eas.PingResponse{Status: eas.PingServerError})
-		return
-	}
 	conn.watch(held)
 }
 

@@ -2,6 +2,7 @@ package push
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -106,22 +107,39 @@ func (d Device) clone() Device {
 
 var devicesBucket = []byte("devices")
 
-// Devices keeps device records in memory and writes each change through to
-// a bbolt file, so a restart keeps policy keys, sync keys and Ping history.
+// Devices keeps device records in memory and in a bbolt file, so a restart
+// keeps policy keys, sync keys and Ping history. Protocol state (Update) is
+// on disk before the caller answers the device; what the server merely
+// observes (Note: Ping history, the Ping cache, user agent, last seen) is
+// written behind, so a broadcast's answers never wait for, or compete
+// with, one disk write each.
 type Devices struct {
 	db  *bolt.DB
 	log *slog.Logger
 
-	// mu guards the map only, so that reads (a waking Ping) never wait for
-	// a disk flush.
-	mu sync.Mutex
-	m  map[string]*Device
+	// mu guards the map and dirty only, so that reads (a waking Ping)
+	// never wait for a disk flush. A record in m is never changed in
+	// place: a change stores a new one, so a writer may marshal a record
+	// it took under mu after letting go of mu.
+	mu    sync.Mutex
+	m     map[string]*Device
+	dirty map[string]bool // noted, not yet written
+
+	kick    chan struct{} // a note is waiting (capacity 1)
+	stop    chan struct{} // Close asks the writer to finish
+	stopped chan error    // the writer's last flush
+	once    sync.Once
 }
 
-// batchDelay is how long a write waits for others to share its
-// transaction: a broadcast ends thousands of Pings at once, and one fsync
-// each would queue them for seconds.
-const batchDelay = 2 * time.Millisecond
+const (
+	// batchDelay is how long an Update waits for others to share its
+	// transaction: one fsync each would queue a burst of them for seconds.
+	batchDelay = 2 * time.Millisecond
+	// noteDelay is how long notes gather before one transaction writes
+	// them all: a broadcast notes thousands of Pings within a second, and
+	// a crash loses at most this much Ping history.
+	noteDelay = 200 * time.Millisecond
+)
 
 func deviceKey(user, id string) string { return user + "\x00" + id }
 
@@ -134,7 +152,10 @@ func OpenDevices(path string, log *slog.Logger) (*Devices, error) {
 		return nil, fmt.Errorf("open device database %s (is another pushca serve running?): %w", path, err)
 	}
 	db.MaxBatchDelay = batchDelay
-	d := &Devices{db: db, log: log, m: map[string]*Device{}}
+	d := &Devices{
+		db: db, log: log, m: map[string]*Device{}, dirty: map[string]bool{},
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan error, 1),
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(devicesBucket)
 		if err != nil {
@@ -153,11 +174,19 @@ func OpenDevices(path string, log *slog.Logger) (*Devices, error) {
 		db.Close()
 		return nil, fmt.Errorf("read device database %s: %w", path, err)
 	}
+	go d.writeBehind()
 	return d, nil
 }
 
-// Close closes the database file.
-func (d *Devices) Close() error { return d.db.Close() }
+// Close writes what was noted and closes the database file.
+func (d *Devices) Close() error {
+	var err error
+	d.once.Do(func() {
+		close(d.stop)
+		err = errors.Join(<-d.stopped, d.db.Close())
+	})
+	return err
+}
 
 // Get returns a copy of a device record.
 func (d *Devices) Get(user, id string) (Device, bool) {
@@ -168,6 +197,17 @@ func (d *Devices) Get(user, id string) (Device, bool) {
 		return Device{}, false
 	}
 	return dev.clone(), true
+}
+
+// seen returns the sync states of a record, to read only: records are never
+// changed in place, so the map stays as it is while the caller looks.
+func (d *Devices) seen(user, id string) map[string]SyncState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if dev := d.m[deviceKey(user, id)]; dev != nil {
+		return dev.Sync
+	}
+	return nil
 }
 
 // List returns copies of every record, ordered by user and device id.
@@ -192,16 +232,10 @@ func (d *Devices) List() []Device {
 // On a write error the in-memory record is put back as it was.
 func (d *Devices) Update(user, id string, fn func(*Device)) (Device, error) {
 	k := deviceKey(user, id)
-	now := time.Now().UTC()
 	d.mu.Lock()
 	prev := d.m[k]
-	dev := Device{User: user, ID: id, FirstSeen: now}
-	if prev != nil {
-		dev = prev.clone()
-	}
-	fn(&dev)
-	dev.LastSeen = now
-	d.m[k] = &dev
+	dev := d.changed(prev, user, id, fn)
+	d.m[k] = dev
 	d.mu.Unlock()
 	// Concurrent writes share one transaction (one fsync). Each writes the
 	// record as the map holds it at commit time, so whatever order the
@@ -217,7 +251,7 @@ func (d *Devices) Update(user, id string, fn func(*Device)) (Device, error) {
 	})
 	if err != nil {
 		d.mu.Lock()
-		if d.m[k] == &dev {
+		if d.m[k] == dev {
 			if prev != nil {
 				d.m[k] = prev
 			} else {
@@ -230,11 +264,115 @@ func (d *Devices) Update(user, id string, fn func(*Device)) (Device, error) {
 	return dev.clone(), nil
 }
 
+// Note applies fn like Update but returns without waiting for the disk: the
+// record is written behind, within noteDelay, with every other note. fn
+// may run more than once, on a fresh copy each time.
+func (d *Devices) Note(user, id string, fn func(*Device)) Device {
+	k := deviceKey(user, id)
+	// Copy and change outside the lock, and store only if nobody stored
+	// meanwhile: a broadcast notes thousands of Pings at once, and a copy
+	// made under the lock (allocating, so sometimes helping the garbage
+	// collector) held every other answer up.
+	for {
+		d.mu.Lock()
+		prev := d.m[k]
+		d.mu.Unlock()
+		dev := d.changed(prev, user, id, fn)
+		d.mu.Lock()
+		if d.m[k] != prev {
+			d.mu.Unlock()
+			continue
+		}
+		d.m[k] = dev
+		d.dirty[k] = true
+		d.mu.Unlock()
+		select {
+		case d.kick <- struct{}{}:
+		default:
+		}
+		return dev.clone()
+	}
+}
+
+// changed returns fn applied to a copy of prev, or to a new record when
+// prev is nil, stamped with LastSeen.
+func (d *Devices) changed(prev *Device, user, id string, fn func(*Device)) *Device {
+	now := time.Now().UTC()
+	dev := Device{User: user, ID: id, FirstSeen: now}
+	if prev != nil {
+		dev = prev.clone()
+	}
+	fn(&dev)
+	dev.LastSeen = now
+	return &dev
+}
+
+// writeBehind writes noted records, gathering them for noteDelay, until
+// Close; then it writes what is left.
+func (d *Devices) writeBehind() {
+	wait := time.NewTimer(noteDelay)
+	wait.Stop()
+	for {
+		select {
+		case <-d.kick:
+			wait.Reset(noteDelay)
+			select {
+			case <-wait.C:
+			case <-d.stop:
+				wait.Stop()
+			}
+			if err := d.flush(); err != nil {
+				d.log.Error("write device records", "err", err)
+			}
+		case <-d.stop:
+			d.stopped <- d.flush()
+			return
+		}
+	}
+}
+
+// flush writes every noted record in one transaction. On failure the
+// records stay noted, for the next note or Close to try again.
+func (d *Devices) flush() error {
+	d.mu.Lock()
+	keys, recs := make([]string, 0, len(d.dirty)), make([]*Device, 0, len(d.dirty))
+	for k := range d.dirty {
+		keys, recs = append(keys, k), append(recs, d.m[k])
+	}
+	clear(d.dirty)
+	d.mu.Unlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(devicesBucket)
+		for i, k := range keys {
+			data, err := json.Marshal(recs[i])
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(k), data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.mu.Lock()
+		for _, k := range keys {
+			d.dirty[k] = true
+		}
+		d.mu.Unlock()
+		return fmt.Errorf("save %d device records: %w", len(keys), err)
+	}
+	return nil
+}
+
 // logPing appends a finished Ping to the device's history and warns once
 // each time the average heartbeat drops to the threshold.
-func (d *Devices) logPing(user, id string, p PingLog) error {
+func (d *Devices) logPing(user, id string, p PingLog) {
 	var warn bool
-	dev, err := d.Update(user, id, func(dev *Device) {
+	dev := d.Note(user, id, func(dev *Device) {
 		dev.Pings = append(dev.Pings, p)
 		if n := len(dev.Pings); n > pingLogSize {
 			dev.Pings = slices.Delete(dev.Pings, 0, n-pingLogSize)
@@ -243,12 +381,8 @@ func (d *Devices) logPing(user, id string, p PingLog) error {
 		warn = low && !dev.LowWarned
 		dev.LowWarned = low
 	})
-	if err != nil {
-		return err
-	}
 	if warn {
 		d.log.Warn("average heartbeat is low: something on the path probably cuts idle connections; firewall and NAT idle timeouts should be 15 minutes or more (KB 905013)",
 			"user", user, "device", id, "average_s", dev.AverageHeartbeat(), "pings", len(dev.Pings), "threshold_s", lowHeartbeat)
 	}
-	return nil
 }

@@ -2,11 +2,14 @@ package push
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestDevicesSurviveRestart(t *testing.T) {
@@ -22,9 +25,7 @@ func TestDevicesSurviveRestart(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.logPing("alice", "dev1", PingLog{Heartbeat: 900, Outcome: PingExpired}); err != nil {
-		t.Fatal(err)
-	}
+	d.logPing("alice", "dev1", PingLog{Heartbeat: 900, Outcome: PingExpired})
 	if _, err := OpenDevices(path, testLog(t)); err == nil {
 		t.Fatal("a second server opened the same database")
 	}
@@ -66,5 +67,38 @@ func TestLowHeartbeatWarning(t *testing.T) {
 	dev, _ := d.Get("alice", "dev1")
 	if len(dev.Pings) != pingLogSize || dev.AverageHeartbeat() != 1000 || dev.LowWarned {
 		t.Fatalf("%d pings kept, average %d, warned %v", len(dev.Pings), dev.AverageHeartbeat(), dev.LowWarned)
+	}
+}
+
+// A note is on disk soon after, while the server runs, without waiting for
+// Close; an Update is on disk when it returns.
+func TestNotesAreWrittenBehind(t *testing.T) {
+	d, err := OpenDevices(filepath.Join(t.TempDir(), "devices.db"), testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	onDisk := func() Device {
+		var dev Device
+		if err := d.db.View(func(tx *bolt.Tx) error {
+			if v := tx.Bucket(devicesBucket).Get([]byte(deviceKey("alice", "dev1"))); v != nil {
+				return json.Unmarshal(v, &dev)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return dev
+	}
+	if _, err := d.Update("alice", "dev1", func(dev *Device) { dev.PolicyKey = 42 }); err != nil {
+		t.Fatal(err)
+	}
+	if got := onDisk(); got.PolicyKey != 42 {
+		t.Fatalf("after Update the disk has %+v", got)
+	}
+	d.Note("alice", "dev1", func(dev *Device) { dev.UserAgent = "noted" })
+	waitFor(t, func() bool { return onDisk().UserAgent == "noted" })
+	if got := onDisk(); got.PolicyKey != 42 {
+		t.Fatalf("the note lost the policy key: %+v", got)
 	}
 }

@@ -137,6 +137,12 @@ type Hub struct {
 	closed bool
 	// answering counts answers under way, so Close can wait for them.
 	answering sync.WaitGroup
+
+	// qmu guards the answers queued for the answerers, apart from mu so a
+	// delivery still waking Pings does not hold them up.
+	qmu       sync.Mutex
+	queue     []answerJob
+	answerers int
 }
 
 // NewHub returns a hub recording devices in devices.
@@ -188,10 +194,9 @@ func (h *Hub) Deliver(user string, m Message) (Message, int) {
 		}
 		woken++
 		// The device's own Sync may already have taken the message.
-		dev, _ := h.devices.Get(user, p.device)
-		if changed := h.changedLocked(b, dev, p.folders); len(changed) > 0 {
+		if changed := h.changedLocked(b, h.devices.seen(user, p.device), p.folders); len(changed) > 0 {
 			h.takeLocked(p)
-			go h.finishTaken(p, PingResult{Status: eas.PingChanges, Folders: changed, Outcome: PingChanges})
+			h.answerLater(p, PingResult{Status: eas.PingChanges, Folders: changed, Outcome: PingChanges})
 		}
 	}
 	return m, woken
@@ -216,10 +221,10 @@ func (h *Hub) Since(user, folder string, seq uint64) ([]Message, uint64) {
 }
 
 // changedLocked lists the folders with changes the device has not synced.
-func (h *Hub) changedLocked(b *mailbox, dev Device, folders []string) []string {
+func (h *Hub) changedLocked(b *mailbox, seen map[string]SyncState, folders []string) []string {
 	var out []string
 	for _, id := range folders {
-		if b.folders[id].seq > dev.Sync[id].Seq {
+		if b.folders[id].seq > seen[id].Seq {
 			out = append(out, id)
 		}
 	}
@@ -233,9 +238,9 @@ func (h *Hub) changedLocked(b *mailbox, dev Device, folders []string) []string {
 // once with the result — the caller writes the response there and nothing
 // before — either before Hold returns (a Ping that cannot park, or changes
 // already waiting) or later from another goroutine; the Ping is recorded on
-// the device after answer returns, so a push does not wait for the disk. An
-// error means the Ping could not start and answer was not called.
-func (h *Hub) Hold(user, device string, req PingRequest, answer func(PingResult)) (*Held, error) {
+// the device after answer returns, and written behind, so a push does not
+// wait for the disk.
+func (h *Hub) Hold(user, device string, req PingRequest, answer func(PingResult)) *Held {
 	dev, _ := h.devices.Get(user, device)
 	hb, folders := req.Heartbeat, req.Folders
 	if hb == 0 {
@@ -248,16 +253,13 @@ func (h *Hub) Hold(user, device string, req PingRequest, answer func(PingResult)
 	if res, ok := h.check(hb, folders); !ok {
 		answer(res)
 		close(me.done)
-		return &Held{h, me}, nil
+		return &Held{h, me}
 	}
 	folders = slices.Clone(folders)
 	me.folders = folders
-	dev, err := h.devices.Update(user, device, func(d *Device) {
+	h.devices.Note(user, device, func(d *Device) {
 		d.Heartbeat, d.Folders = hb, folders
 	})
-	if err != nil {
-		return nil, err
-	}
 
 	key := deviceKey(user, device)
 	h.mu.Lock()
@@ -266,18 +268,18 @@ func (h *Hub) Hold(user, device string, req PingRequest, answer func(PingResult)
 	case h.closed:
 		now = &PingResult{Status: eas.PingExpired, Outcome: PingShutdown}
 	default:
-		if changed := h.changedLocked(b, dev, folders); len(changed) > 0 {
+		if changed := h.changedLocked(b, dev.Sync, folders); len(changed) > 0 {
 			now = &PingResult{Status: eas.PingChanges, Folders: changed, Outcome: PingChanges}
 		}
 	}
 	if now != nil {
 		h.mu.Unlock()
 		h.finish(me, *now)
-		return &Held{h, me}, nil
+		return &Held{h, me}
 	}
 	if old := h.held[key]; old != nil {
 		h.takeLocked(old)
-		go h.finishTaken(old, PingResult{Status: eas.PingExpired, Outcome: PingSuperseded})
+		h.answerLater(old, PingResult{Status: eas.PingExpired, Outcome: PingSuperseded})
 	}
 	h.held[key] = me
 	if h.byUser[user] == nil {
@@ -288,7 +290,7 @@ func (h *Hub) Hold(user, device string, req PingRequest, answer func(PingResult)
 		h.end(me, PingResult{Status: eas.PingExpired, Outcome: PingExpired})
 	})
 	h.mu.Unlock()
-	return &Held{h, me}, nil
+	return &Held{h, me}
 }
 
 // Held is a Ping handed to Hold.
@@ -340,6 +342,52 @@ func (h *Hub) finishTaken(p *heldPing, res PingResult) {
 	h.finish(p, res)
 }
 
+// maxAnswerers bounds the goroutines answering taken Pings at once. An
+// answer is a small write that the socket buffer takes at once, so a few
+// goroutines keep both cores busy; more would only add stacks, and a
+// goroutine started per answer grows its stack from scratch every time
+// (a quarter of a 10,000-Ping broadcast's server CPU, measured).
+const maxAnswerers = 32
+
+type answerJob struct {
+	p   *heldPing
+	res PingResult
+}
+
+// answerLater queues the answer of a taken Ping, for a goroutine other than
+// the caller (who holds the hub's lock) to write; it starts one when fewer
+// than maxAnswerers run.
+func (h *Hub) answerLater(p *heldPing, res PingResult) {
+	h.qmu.Lock()
+	h.queue = append(h.queue, answerJob{p, res})
+	start := h.answerers < maxAnswerers
+	if start {
+		h.answerers++
+	}
+	h.qmu.Unlock()
+	if start {
+		go h.answerQueued()
+	}
+}
+
+// answerQueued answers queued Pings in order until none is left.
+func (h *Hub) answerQueued() {
+	for {
+		h.qmu.Lock()
+		if len(h.queue) == 0 {
+			h.answerers--
+			h.queue = nil
+			h.qmu.Unlock()
+			return
+		}
+		j := h.queue[0]
+		h.queue[0] = answerJob{}
+		h.queue = h.queue[1:]
+		h.qmu.Unlock()
+		h.finishTaken(j.p, j.res)
+	}
+}
+
 // finish answers p and records it on the device.
 func (h *Hub) finish(p *heldPing, res PingResult) {
 	defer close(p.done)
@@ -347,9 +395,7 @@ func (h *Hub) finish(p *heldPing, res PingResult) {
 	h.metrics.pingEnded(res.Outcome)
 	log := PingLog{Start: p.start.UTC(), Heartbeat: p.heartbeat, Outcome: res.Outcome, Held: int(time.Since(p.start) / time.Second)}
 	h.log.Debug("ping ended", "user", p.user, "device", p.device, "heartbeat_s", p.heartbeat, "outcome", res.Outcome, "held_s", log.Held)
-	if err := h.devices.logPing(p.user, p.device, log); err != nil {
-		h.log.Error("record ping", "user", p.user, "device", p.device, "err", err)
-	}
+	h.devices.logPing(p.user, p.device, log)
 }
 
 // check refuses a Ping that cannot be parked, with the status that says why.
@@ -392,10 +438,8 @@ func (h *Hub) Close() {
 	}
 	for _, p := range ending {
 		h.takeLocked(p)
+		h.answerLater(p, PingResult{Status: eas.PingExpired, Outcome: PingShutdown})
 	}
 	h.mu.Unlock()
-	for _, p := range ending {
-		go h.finishTaken(p, PingResult{Status: eas.PingExpired, Outcome: PingShutdown})
-	}
 	h.answering.Wait()
 }

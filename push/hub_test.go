@@ -28,35 +28,26 @@ func newTestHub(t testing.TB, bounds HeartbeatBounds) *Hub {
 // the device record is written.
 // ping holds a Ping until it is answered, or cuts it when ctx ends, as the
 // handler does when the connection goes away.
-func ping(h *Hub, ctx context.Context, user, device string, req PingRequest) (PingResult, error) {
+func ping(h *Hub, ctx context.Context, user, device string, req PingRequest) PingResult {
 	var res PingResult
-	held, err := h.Hold(user, device, req, func(r PingResult) { res = r })
-	if err != nil {
-		return res, err
-	}
+	held := h.Hold(user, device, req, func(r PingResult) { res = r })
 	select {
 	case <-held.Done():
 	case <-ctx.Done():
 		held.Cut()
 		<-held.Done()
 	}
-	return res, nil
-}
-
-type pingDone struct {
-	res PingResult
-	err error
+	return res
 }
 
 // startPing parks a Ping in a goroutine and waits until the hub holds it,
 // so the test knows it did not answer early.
-func startPing(t *testing.T, ctx context.Context, h *Hub, user, device string, req PingRequest) <-chan pingDone {
+func startPing(t *testing.T, ctx context.Context, h *Hub, user, device string, req PingRequest) <-chan PingResult {
 	t.Helper()
 	before := h.heldBy(user, device)
-	c := make(chan pingDone, 1)
+	c := make(chan PingResult, 1)
 	go func() {
-		res, err := ping(h, ctx, user, device, req)
-		c <- pingDone{res, err}
+		c <- ping(h, ctx, user, device, req)
 	}()
 	waitFor(t, func() bool {
 		p := h.heldBy(user, device)
@@ -83,25 +74,22 @@ func (h *Hub) heldBy(user, device string) *heldPing {
 	return h.held[deviceKey(user, device)]
 }
 
-func recv(t *testing.T, c <-chan pingDone) PingResult {
+func recv(t *testing.T, c <-chan PingResult) PingResult {
 	t.Helper()
 	select {
-	case d := <-c:
-		if d.err != nil {
-			t.Fatal(d.err)
-		}
-		return d.res
+	case r := <-c:
+		return r
 	case <-time.After(30 * time.Second):
 		t.Fatal("Ping did not return")
 	}
 	return PingResult{}
 }
 
-func notYet(t *testing.T, c <-chan pingDone) {
+func notYet(t *testing.T, c <-chan PingResult) {
 	t.Helper()
 	select {
-	case d := <-c:
-		t.Fatalf("Ping returned early: %+v", d.res)
+	case r := <-c:
+		t.Fatalf("Ping returned early: %+v", r)
 	default:
 	}
 }
@@ -120,7 +108,7 @@ func TestNewerPingEndsOlder(t *testing.T) {
 	notYet(t, second)
 	notYet(t, other)
 	h.Close()
-	for _, c := range []<-chan pingDone{second, other} {
+	for _, c := range []<-chan PingResult{second, other} {
 		if r := recv(t, c); r.Status != eas.PingExpired || r.Outcome != PingShutdown {
 			t.Fatalf("on close: %+v, want Status 1 shutdown", r)
 		}
@@ -139,7 +127,7 @@ func TestDeliveryWakesEveryInboxPing(t *testing.T) {
 	if _, woken := h.Deliver("alice", Message{Subject: "hi"}); woken != 2 {
 		t.Fatalf("woken = %d, want 2", woken)
 	}
-	for _, c := range []<-chan pingDone{a, b} {
+	for _, c := range []<-chan PingResult{a, b} {
 		r := recv(t, c)
 		if r.Status != eas.PingChanges || !slices.Equal(r.Folders, []string{inboxID}) {
 			t.Fatalf("got %+v, want Status 2 for the Inbox", r)
@@ -155,17 +143,15 @@ func TestDeliveryWakesEveryInboxPing(t *testing.T) {
 func TestPendingChangesAnswerAtOnce(t *testing.T) {
 	h := newTestHub(t, HeartbeatBounds{1, 3540})
 	h.Deliver("alice", Message{Subject: "before the Ping"})
-	r, err := ping(h, context.Background(), "alice", "dev1", longPing)
-	if err != nil || r.Status != eas.PingChanges {
-		t.Fatalf("got %+v %v, want Status 2: the device has not synced the Inbox", r, err)
+	if r := ping(h, context.Background(), "alice", "dev1", longPing); r.Status != eas.PingChanges {
+		t.Fatalf("got %+v, want Status 2: the device has not synced the Inbox", r)
 	}
 }
 
 func TestHeartbeatExpires(t *testing.T) {
 	h := newTestHub(t, HeartbeatBounds{1, 3540})
-	r, err := ping(h, context.Background(), "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID}})
-	if err != nil || r.Status != eas.PingExpired || r.Outcome != PingExpired {
-		t.Fatalf("got %+v %v, want Status 1 expired", r, err)
+	if r := ping(h, context.Background(), "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID}}); r.Status != eas.PingExpired || r.Outcome != PingExpired {
+		t.Fatalf("got %+v, want Status 1 expired", r)
 	}
 	dev, _ := h.devices.Get("alice", "dev1")
 	if len(dev.Pings) != 1 || dev.Pings[0].Outcome != PingExpired || dev.Pings[0].Heartbeat != 1 {
@@ -176,10 +162,10 @@ func TestHeartbeatExpires(t *testing.T) {
 func TestEmptyPingUsesCache(t *testing.T) {
 	h := newTestHub(t, HeartbeatBounds{1, 3540})
 	ctx := context.Background()
-	if r, _ := ping(h, ctx, "alice", "dev1", PingRequest{}); r.Status != eas.PingMissingParameters {
+	if r := ping(h, ctx, "alice", "dev1", PingRequest{}); r.Status != eas.PingMissingParameters {
 		t.Fatalf("empty Ping with nothing cached: %+v, want Status 3", r)
 	}
-	if r, _ := ping(h, ctx, "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID, "6"}}); r.Status != eas.PingExpired {
+	if r := ping(h, ctx, "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID, "6"}}); r.Status != eas.PingExpired {
 		t.Fatalf("full Ping: %+v", r)
 	}
 	c := startPing(t, ctx, h, "alice", "dev1", PingRequest{})
@@ -208,9 +194,9 @@ func TestPingErrors(t *testing.T) {
 		{"unknown folder", PingRequest{Heartbeat: 60, Folders: []string{inboxID, "99"}}, PingResult{Status: eas.PingFolderSyncRequired}},
 		{"no folders", PingRequest{Heartbeat: 60}, PingResult{Status: eas.PingMissingParameters}},
 	} {
-		r, err := ping(h, context.Background(), "alice", "dev1", tc.req)
-		if err != nil || r.Status != tc.want.Status || r.Heartbeat != tc.want.Heartbeat || r.MaxFolders != tc.want.MaxFolders {
-			t.Errorf("%s: got %+v %v, want %+v", tc.name, r, err, tc.want)
+		r := ping(h, context.Background(), "alice", "dev1", tc.req)
+		if r.Status != tc.want.Status || r.Heartbeat != tc.want.Heartbeat || r.MaxFolders != tc.want.MaxFolders {
+			t.Errorf("%s: got %+v, want %+v", tc.name, r, tc.want)
 		}
 	}
 	if dev, ok := h.devices.Get("alice", "dev1"); ok && dev.Heartbeat != 0 {
