@@ -2,7 +2,6 @@ package push
 
 import (
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 )
@@ -21,15 +20,15 @@ type activeSync struct {
 	hub     *Hub
 	devices *Devices
 	bounds  HeartbeatBounds
-	// back serves an answered Ping's hijacked connection again.
-	back func(net.Conn)
-	log  *slog.Logger
+	// conns serves an answered Ping's hijacked connection again.
+	conns *reaccept
+	log   *slog.Logger
 }
 
-func newActiveSync(users *Users, hub *Hub, devices *Devices, bounds HeartbeatBounds, back func(net.Conn), m *metrics, log *slog.Logger) http.Handler {
+func newActiveSync(users *Users, hub *Hub, devices *Devices, bounds HeartbeatBounds, conns *reaccept, m *metrics, log *slog.Logger) http.Handler {
 	auth := NewAuth(users, "pushca ActiveSync", log)
 	auth.metrics = m
-	h := &activeSync{auth: auth, hub: hub, devices: devices, bounds: bounds, back: back, log: log}
+	h := &activeSync{auth: auth, hub: hub, devices: devices, bounds: bounds, conns: conns, log: log}
 	mux := http.NewServeMux()
 	mux.Handle(ActiveSyncPath, h)
 	return mux

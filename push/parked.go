@@ -17,24 +17,41 @@ import (
 )
 
 // parkedConn is the connection of a held Ping after the handler hijacked
-// it. While the Ping is held one small goroutine reads it, only to notice
-// the device going away; the answer stops that read, writes the HTTP
-// response itself and hands the connection back to the server.
+// it. One small goroutine reads the socket under TLS, first to notice the
+// device going away while the Ping is held, then, once the answer is
+// written, to wait for the device's next request: only when it arrives is
+// the connection handed back to net/http, so an answer is just a write,
+// and a connection between requests costs no HTTP goroutine or buffers.
 type parkedConn struct {
 	conn      net.Conn
+	sock      *sockConn // under TLS; nil when there is no TLS (tests)
 	keepAlive bool
-	back      func(net.Conn) // nil: close after the answer
+	conns     *reaccept // nil: close after the answer
 	log       *slog.Logger
 
-	mu       sync.Mutex
-	answered bool
+	mu    sync.Mutex
+	state parkState
+	// watching: the reading goroutine runs.
 	watching bool
-	watched  chan struct{} // closed when the reading goroutine ends
-	// spoiled: bytes arrived while the Ping was held (or were buffered
-	// at the hijack); the connection is closed after the answer rather
-	// than served again out of step.
+	// spoiled: bytes arrived while the Ping was held (or were buffered at
+	// the hijack); the connection is closed after the answer rather than
+	// served again out of step.
 	spoiled bool
+	// next: the device's next request began while the answer was being
+	// written; the writer hands the connection back when done.
+	next bool
+	// gone: the connection ended while the answer was being written.
+	gone bool
 }
+
+type parkState int
+
+const (
+	parkHeld      parkState = iota // the Ping is held
+	parkAnswering                  // its answer is being written
+	parkIdle                       // answered; waiting for the next request
+	parkDone                       // handed back or closed
+)
 
 // hijack takes the connection out of net/http.
 func (c *call) hijack() (*parkedConn, error) {
@@ -42,66 +59,106 @@ func (c *call) hijack() (*parkedConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hijack the Ping's connection: %w", err)
 	}
-	return &parkedConn{
-		conn: conn, keepAlive: !c.r.Close, back: c.h.back, log: c.h.log,
+	p := &parkedConn{
+		conn: conn, keepAlive: !c.r.Close, conns: c.h.conns, log: c.h.log,
 		spoiled: brw.Reader.Buffered() > 0,
-	}, nil
+	}
+	if tc, ok := conn.(*tls.Conn); ok {
+		p.sock, _ = tc.NetConn().(*sockConn)
+	}
+	if p.sock == nil || p.conns == nil || !p.conns.park(conn) {
+		p.conns = nil
+	}
+	return p, nil
 }
 
-// watch reads the connection until the answer stops it; end or data means
-// the device has gone, and the Ping is cut.
+// watch starts the reading goroutine unless the Ping is already answered.
 func (p *parkedConn) watch(held *Held) {
 	p.mu.Lock()
-	if p.answered {
+	if p.state != parkHeld || p.sock == nil {
 		p.mu.Unlock()
 		return
 	}
-	p.watching, p.watched = true, make(chan struct{})
+	p.watching = true
 	p.mu.Unlock()
-	// Read the socket under TLS: nothing should arrive while the Ping is
-	// held, so no record needs decrypting, and the goroutine stays on a
-	// small stack (the TLS read path doubled it, 2 KB a held Ping). A
-	// device that goes away sends a close alert or just FIN or RST.
-	raw := p.conn
-	if tc, ok := raw.(*tls.Conn); ok {
-		raw = tc.NetConn()
-	}
-	go func() {
-		defer close(p.watched)
-		var b [1]byte
-		n, err := raw.Read(b[:])
-		p.mu.Lock()
-		stopped := p.answered && errors.Is(err, os.ErrDeadlineExceeded) && n == 0
-		p.watching = false
-		p.spoiled = p.spoiled || n > 0
-		p.mu.Unlock()
-		if !stopped {
-			held.Cut()
-		}
-	}()
+	go p.read(held)
 }
 
-// answer writes m as the HTTP response and serves the connection again.
+// read waits for the socket under TLS to end or to speak. Nothing should
+// arrive while the Ping is held, so no record needs decrypting, and the
+// goroutine stays on a small stack (the TLS read path doubled it, 2 KB a
+// held Ping). A byte that arrives is given back to the socket, for TLS to
+// read as the start of the next record.
+func (p *parkedConn) read(held *Held) {
+	var b [1]byte
+	n, err := p.sock.Conn.Read(b[:])
+	if n > 0 {
+		p.sock.unread(b[0])
+	}
+	p.mu.Lock()
+	p.watching = false
+	state := p.state
+	switch {
+	case state == parkHeld:
+		p.spoiled = true
+	case state == parkAnswering && n > 0:
+		p.next = true
+	case state == parkAnswering:
+		p.gone = true
+	case state == parkIdle:
+		p.state = parkDone
+	}
+	p.mu.Unlock()
+	switch {
+	case state == parkHeld:
+		// The device went away, or spoke out of turn: either way the Ping
+		// is over, and its answer closes the connection.
+		held.Cut()
+	case state == parkIdle && n > 0:
+		p.sock.Conn.SetReadDeadline(time.Time{})
+		p.conns.give(p.conn)
+	case state == parkIdle:
+		if !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
+			p.log.Debug("parked connection ended", "err", err)
+		}
+		p.conns.drop(p.conn)
+	}
+}
+
+// answer writes m as the HTTP response, then waits for the device's next
+// request on the connection (or closes it).
 func (p *parkedConn) answer(m eas.Message) {
 	p.mu.Lock()
-	p.answered = true
-	watching, watched := p.watching, p.watched
+	p.state = parkAnswering
 	p.mu.Unlock()
-	if watching {
-		p.conn.SetReadDeadline(time.Now())
-		<-watched
-		p.conn.SetReadDeadline(time.Time{})
-	}
 	err := p.write(m)
+	p.conn.SetWriteDeadline(time.Time{})
 	p.mu.Lock()
-	reuse := err == nil && p.keepAlive && !p.spoiled && p.back != nil
-	p.mu.Unlock()
-	if !reuse {
-		p.conn.Close()
+	reuse := err == nil && p.keepAlive && !p.spoiled && !p.gone && p.conns != nil
+	switch {
+	case !reuse:
+		p.state = parkDone
+		p.mu.Unlock()
+		p.close()
+	case p.next || !p.watching:
+		// The request is here, or nobody reads: net/http serves it.
+		p.state = parkDone
+		p.mu.Unlock()
+		p.conns.give(p.conn)
+	default:
+		p.state = parkIdle
+		// net/http's idle timeout, which the connection is now out of.
+		p.sock.Conn.SetReadDeadline(time.Now().Add(idleTimeout))
+		p.mu.Unlock()
+	}
+}
+
+func (p *parkedConn) close() {
+	if p.conns != nil {
+		p.conns.drop(p.conn)
 		return
 	}
-	p.conn.SetWriteDeadline(time.Time{})
-	p.back(p.conn)
+	p.conn.Close()
 }
 
 func (p *parkedConn) write(m eas.Message) error {

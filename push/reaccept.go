@@ -1,29 +1,65 @@
 package push
 
 import (
+	"crypto/tls"
 	"net"
 	"sync"
 )
 
-// reaccept is a listener that also hands back connections the handler
-// hijacked: a parked Ping leaves net/http (and its goroutine, buffers and
-// background reader) and, once answered, its connection is accepted again
-// so the device's next request on it is served as on a fresh one.
+// reaccept is the TLS listener of the ActiveSync server, which also hands
+// back connections the handler hijacked: a parked Ping leaves net/http (and
+// its goroutine, buffers and background reader) and, once answered and
+// spoken to again, its connection is accepted again so the device's next
+// request on it is served as on a fresh one.
 type reaccept struct {
-	net.Listener
-	back     chan net.Conn
-	accepted chan acceptResult
-	done     chan struct{}
-	once     sync.Once
+	net.Listener // TCP
+	tls          *tls.Config
+	accepted     chan acceptResult
+	done         chan struct{}
+	once         sync.Once
+
+	// back queues answered connections without bound: a broadcast hands
+	// back thousands at once, and an answer must never wait for the
+	// server's single accept loop.
+	mu     sync.Mutex
+	back   []net.Conn
+	closed bool
+	ready  chan struct{} // capacity 1: back is not empty
+	// parked are the hijacked connections, closed with the listener.
+	parked map[net.Conn]struct{}
 }
+
+// sockConn is an accepted TCP connection that can take back one byte: a
+// parked connection's reader reads the socket under TLS to notice the
+// device leaving, and the byte it gets when the device speaks instead is
+// the first of the next request's record. Only one goroutine reads at a
+// time: the parked reader, then, after give, net/http.
+type sockConn struct {
+	net.Conn
+	peeked []byte
+}
+
+func (s *sockConn) Read(b []byte) (int, error) {
+	if len(s.peeked) > 0 && len(b) > 0 {
+		n := copy(b, s.peeked)
+		s.peeked = s.peeked[n:]
+		return n, nil
+	}
+	return s.Conn.Read(b)
+}
+
+func (s *sockConn) unread(b byte) { s.peeked = append(s.peeked, b) }
 
 type acceptResult struct {
 	c   net.Conn
 	err error
 }
 
-func newReaccept(ln net.Listener) *reaccept {
-	r := &reaccept{Listener: ln, back: make(chan net.Conn, 1024), accepted: make(chan acceptResult), done: make(chan struct{})}
+func newReaccept(ln net.Listener, cfg *tls.Config) *reaccept {
+	r := &reaccept{
+		Listener: ln, tls: cfg, accepted: make(chan acceptResult), done: make(chan struct{}),
+		ready: make(chan struct{}, 1), parked: map[net.Conn]struct{}{},
+	}
 	go r.pump()
 	return r
 }
@@ -31,6 +67,9 @@ func newReaccept(ln net.Listener) *reaccept {
 func (r *reaccept) pump() {
 	for {
 		c, err := r.Listener.Accept()
+		if err == nil {
+			c = tls.Server(&sockConn{Conn: c}, r.tls)
+		}
 		select {
 		case r.accepted <- acceptResult{c, err}:
 		case <-r.done:
@@ -48,14 +87,34 @@ func (r *reaccept) pump() {
 }
 
 func (r *reaccept) Accept() (net.Conn, error) {
-	select {
-	case c := <-r.back:
-		return c, nil
-	case a := <-r.accepted:
-		return a.c, a.err
-	case <-r.done:
-		return nil, net.ErrClosed
+	for {
+		if c := r.next(); c != nil {
+			return c, nil
+		}
+		select {
+		case <-r.ready:
+		case a := <-r.accepted:
+			return a.c, a.err
+		case <-r.done:
+			return nil, net.ErrClosed
+		}
 	}
+}
+
+// next takes the oldest handed-back connection, if any.
+func (r *reaccept) next() net.Conn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.back) == 0 {
+		return nil
+	}
+	c := r.back[0]
+	r.back[0] = nil
+	r.back = r.back[1:]
+	if len(r.back) == 0 {
+		r.back = nil
+	}
+	return c
 }
 
 func (r *reaccept) Close() error {
@@ -63,24 +122,54 @@ func (r *reaccept) Close() error {
 	r.once.Do(func() {
 		close(r.done)
 		err = r.Listener.Close()
-		for {
-			select {
-			case c := <-r.back:
-				c.Close()
-			default:
-				return
-			}
+		r.mu.Lock()
+		back := r.back
+		for c := range r.parked {
+			back = append(back, c)
+		}
+		r.back, r.parked, r.closed = nil, nil, true
+		r.mu.Unlock()
+		for _, c := range back {
+			c.Close()
 		}
 	})
 	return err
 }
 
-// give returns an answered connection to be served again, or closes it
-// when the listener is closing.
+// park records a hijacked connection, to be closed with the listener; false
+// when the listener is closed already.
+func (r *reaccept) park(c net.Conn) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.parked[c] = struct{}{}
+	return true
+}
+
+// drop closes a parked connection.
+func (r *reaccept) drop(c net.Conn) {
+	r.mu.Lock()
+	delete(r.parked, c)
+	r.mu.Unlock()
+	c.Close()
+}
+
+// give returns a parked connection to be served again, or closes it when
+// the listener is closing.
 func (r *reaccept) give(c net.Conn) {
-	select {
-	case r.back <- c:
-	case <-r.done:
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
 		c.Close()
+		return
+	}
+	delete(r.parked, c)
+	r.back = append(r.back, c)
+	r.mu.Unlock()
+	select {
+	case r.ready <- struct{}{}:
+	default:
 	}
 }

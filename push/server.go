@@ -169,10 +169,10 @@ func (s *Server) Listen(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("HTTPS listener: %w", err)
 	}
-	https := newReaccept(tls.NewListener(ln, tlsConfig))
+	https := newReaccept(ln, tlsConfig)
 	mux := http.NewServeMux()
 	mux.Handle("GET "+MetricsPath, s.metrics.handler(sha256.Sum256([]byte(s.token))))
-	mux.Handle("/", dash.wrap(newActiveSync(s.users, s.hub, s.devices, s.cfg.Heartbeat, https.give, s.metrics, s.log)))
+	mux.Handle("/", dash.wrap(newActiveSync(s.users, s.hub, s.devices, s.cfg.Heartbeat, https, s.metrics, s.log)))
 	s.https = s.newHTTPServer(mux)
 	s.https.TLSConfig = tlsConfig
 	s.https.ConnContext = withServedCert
