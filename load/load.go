@@ -339,16 +339,20 @@ func (r *run) broadcast(ctx context.Context) error {
 }
 
 // crowd is one device: it holds a Ping, re-Pings when the heartbeat
-// ends, and stops at the first push or error.
+// ends, and stops at the first push or error. After the push it keeps its
+// connection until the run ends: a real device would Sync and Ping again
+// on it, and closing thousands of connections at once would load both
+// ends while the rest of the broadcast is still being timed.
 func (r *run) crowd(ctx context.Context, i int, dialers chan struct{}) {
-	defer func() {
+	stopped := sync.OnceFunc(func() {
 		r.mu.Lock()
 		after := !r.since.IsZero()
 		r.mu.Unlock()
 		if after {
 			r.answers <- struct{}{}
 		}
-	}()
+	})
+	defer stopped()
 	id := fmt.Sprintf("load%d", i)
 	c, closeDev := r.device(r.cfg.Login, id, r.source(i))
 	defer closeDev()
@@ -392,6 +396,8 @@ func (r *run) crowd(ctx context.Context, i int, dialers chan struct{}) {
 				r.late = append(r.late, at.Sub(r.since))
 			}
 			r.mu.Unlock()
+			stopped()
+			<-ctx.Done()
 			return
 		case resp.Status != eas.PingExpired:
 			r.fail(fmt.Errorf("device %s: Ping status %d", id, resp.Status))
