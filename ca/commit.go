@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"errors"
 	"sync"
 
 	"github.com/smallstep/nosql"
@@ -46,14 +47,27 @@ func (g *groupCommit) Update(tx *database.Tx) error {
 	batch := g.queue
 	g.queue = nil
 	g.mu.Unlock()
-	g.commit(batch)
 	for _, o := range batch {
-		if o != r {
+		o.err = errCommitAborted // until commit says otherwise
+	}
+	// Deferred, so that a panic in bbolt (net/http recovers handlers'
+	// panics) cannot leave the other writers waiting for ever.
+	defer g.handOff(batch, r)
+	g.commit(batch)
+	return r.err
+}
+
+var errCommitAborted = errors.New("database: the shared commit was aborted")
+
+// handOff tells the writers of batch that their commit is done and hands
+// the next commit to the first queued writer, rather than making the
+// leader commit for others for as long as they keep coming.
+func (g *groupCommit) handOff(batch []*commitReq, leader *commitReq) {
+	for _, o := range batch {
+		if o != leader {
 			o.turn <- false
 		}
 	}
-	// Hand the next commit to a queued writer rather than making this one
-	// commit for others for as long as they keep coming.
 	g.mu.Lock()
 	if len(g.queue) > 0 {
 		g.queue[0].turn <- true
@@ -61,7 +75,6 @@ func (g *groupCommit) Update(tx *database.Tx) error {
 		g.busy = false
 	}
 	g.mu.Unlock()
-	return r.err
 }
 
 // Set is step-ca's write of one value (revocations, single certificates).
@@ -84,6 +97,9 @@ func (g *groupCommit) commit(batch []*commitReq) {
 		all.Operations = append(all.Operations, r.tx.Operations...)
 	}
 	if g.DB.Update(all) == nil {
+		for _, r := range batch {
+			r.err = nil
+		}
 		return
 	}
 	for _, r := range batch {

@@ -16,6 +16,7 @@ import (
 type gatedDB struct {
 	nosql.DB
 	gate, entered chan struct{}
+	panicFirst    bool // the held transaction panics, as bbolt may
 	mu            sync.Mutex
 	updates       []int // operations per transaction
 }
@@ -28,6 +29,9 @@ func (g *gatedDB) Update(tx *database.Tx) error {
 	if first {
 		close(g.entered)
 		<-g.gate
+		if g.panicFirst {
+			panic("bbolt: simulated")
+		}
 	}
 	return g.DB.Update(tx)
 }
@@ -54,13 +58,31 @@ func setTx(table, key string) *database.Tx {
 // TestGroupCommitSharesOneTransaction: writers that arrive while a commit
 // is running are committed together, in one transaction, by one of them.
 func TestGroupCommitSharesOneTransaction(t *testing.T) {
-	inner := &gatedDB{DB: openTestDB(t), gate: make(chan struct{}), entered: make(chan struct{})}
+	testGroupCommit(t, false)
+}
+
+// TestGroupCommitSurvivesAPanic: a commit that panics (and is recovered, as
+// net/http does) still hands the next commit on; nobody waits for ever.
+func TestGroupCommitSurvivesAPanic(t *testing.T) {
+	testGroupCommit(t, true)
+}
+
+func testGroupCommit(t *testing.T, panicFirst bool) {
+	inner := &gatedDB{DB: openTestDB(t), gate: make(chan struct{}), entered: make(chan struct{}), panicFirst: panicFirst}
 	g := &groupCommit{DB: inner}
 	const waiting = 15
 	errs := make([]error, waiting+1)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); errs[0] = g.Update(setTx("t", "k0")) }()
+	go func() {
+		defer wg.Done()
+		defer func() {
+			if p := recover(); (p != nil) != panicFirst {
+				t.Errorf("first writer: panic %v", p)
+			}
+		}()
+		errs[0] = g.Update(setTx("t", "k0"))
+	}()
 	<-inner.entered
 	for i := 1; i <= waiting; i++ {
 		wg.Add(1)
@@ -85,6 +107,9 @@ func TestGroupCommitSharesOneTransaction(t *testing.T) {
 	close(inner.gate)
 	wg.Wait()
 	for i, err := range errs {
+		if i == 0 && panicFirst {
+			continue
+		}
 		if err != nil {
 			t.Errorf("writer %d: %v", i, err)
 		}
