@@ -16,7 +16,11 @@ import (
 //
 //	PUSHCA_LOAD_N=19000 go test -run '^$' -bench Endpoints -benchtime 1x -timeout 30m ./load/
 //
-// PUSHCA_LOAD_N is the number of devices held (default 1000).
+// PUSHCA_LOAD_N is the number of devices held (default 1000). With
+// PUSHCA_LOAD_PROFILE=/tmp/bc set, the broadcast is profiled: /tmp/bc.pushca.cpu
+// and .trace from the server, /tmp/bc.pushca.client.cpu from the client (the
+// same for baseline); run the test binary built with go test -c, so that
+// go tool pprof and go tool trace -pprof=sync find its symbols.
 func BenchmarkEndpoints(b *testing.B) {
 	n := 1000
 	if s := os.Getenv("PUSHCA_LOAD_N"); s != "" {

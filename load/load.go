@@ -60,7 +60,11 @@ type Config struct {
 	Idle time.Duration
 	// Dialers bounds connections being opened at once; default 64.
 	Dialers int
-	Log     *slog.Logger
+	// Broadcast, when set, is called just before the broadcast's delivery,
+	// and the function it returns once the broadcast is over: to profile
+	// the broadcast alone, say.
+	Broadcast func() (done func())
+	Log       *slog.Logger
 }
 
 // Result is what a run measured.
@@ -311,6 +315,9 @@ func (r *run) probe(ctx context.Context, i int) (time.Duration, error) {
 // answer.
 func (r *run) broadcast(ctx context.Context) error {
 	want := int(r.held.Load())
+	if r.cfg.Broadcast != nil {
+		defer r.cfg.Broadcast()()
+	}
 	r.mu.Lock()
 	r.since = time.Now()
 	r.mu.Unlock()

@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,8 +35,11 @@ import (
 // The servers under load run in child processes (this test binary run
 // again), so their /proc figures hold the server alone.
 const (
-	childEnv   = "PUSHCA_LOAD_CHILD" // "pushca" or "baseline"
-	childDir   = "PUSHCA_LOAD_DIR"
+	childEnv = "PUSHCA_LOAD_CHILD" // "pushca" or "baseline"
+	childDir = "PUSHCA_LOAD_DIR"
+	// profileEnv names a file prefix: each server's CPU profile and
+	// runtime trace, and the client's CPU profile, over the broadcast.
+	profileEnv = "PUSHCA_LOAD_PROFILE"
 	testHost   = "mail.test"
 	crowdUser  = "bench"
 	password   = "bench password"
@@ -73,6 +78,9 @@ func child(serve func(ctx context.Context, dir string, ready func(https, admin s
 			debug.FreeOSMemory()
 		}
 	}()
+	if prefix := os.Getenv(profileEnv); prefix != "" {
+		go profileOnSignal(prefix + "." + os.Getenv(childEnv))
+	}
 	err := serve(ctx, os.Getenv(childDir), func(https, admin string) {
 		fmt.Printf("https=%s admin=%s\n", https, admin)
 	})
@@ -81,6 +89,54 @@ func child(serve func(ctx context.Context, dir string, ready func(https, admin s
 		return 1
 	}
 	return 0
+}
+
+// profileOnSignal starts a CPU profile and a runtime trace at one SIGUSR2
+// and stops them at the next.
+func profileOnSignal(prefix string) {
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	for range usr2 {
+		stop, err := startProfile(prefix, true)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return
+		}
+		<-usr2
+		stop()
+	}
+}
+
+// startProfile writes a CPU profile to prefix.cpu (and a runtime trace to
+// prefix.trace) until stop is called.
+func startProfile(prefix string, withTrace bool) (stop func(), err error) {
+	cpu, err := os.Create(prefix + ".cpu")
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		cpu.Close()
+		return nil, err
+	}
+	var tr *os.File
+	if withTrace {
+		if tr, err = os.Create(prefix + ".trace"); err == nil {
+			err = trace.Start(tr)
+		}
+		if err != nil {
+			pprof.StopCPUProfile()
+			cpu.Close()
+			return nil, err
+		}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		cpu.Close()
+		if tr != nil {
+			trace.Stop()
+			tr.Close()
+		}
+	}, nil
 }
 
 // fixture is what both servers serve: an RSA chain from a wm6 CA and an
@@ -334,6 +390,29 @@ func (s *server) config(f fixture, devices, probes int) Config {
 		Login: crowdUser, Password: password, ProbeLogin: probeLogin,
 		Devices: devices, Probes: probes, Sources: Loopback(4),
 		Deliver: s.deliver, Server: &s.proc, Provision: s.kind == "pushca",
-		Settle: func() error { return syscall.Kill(s.proc.PID, syscall.SIGUSR1) },
+		Settle:    func() error { return syscall.Kill(s.proc.PID, syscall.SIGUSR1) },
+		Broadcast: s.profileBroadcast,
+	}
+}
+
+// profileBroadcast profiles both ends of the broadcast when profileEnv is
+// set: the child on SIGUSR2, the client here.
+func (s *server) profileBroadcast() (done func()) {
+	prefix := os.Getenv(profileEnv)
+	if prefix == "" {
+		return func() {}
+	}
+	if err := syscall.Kill(s.proc.PID, syscall.SIGUSR2); err != nil {
+		fmt.Fprintln(os.Stderr, "profile the server:", err)
+		return func() {}
+	}
+	stop, err := startProfile(prefix+"."+s.kind+".client", false)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile the client:", err)
+		stop = func() {}
+	}
+	return func() {
+		stop()
+		syscall.Kill(s.proc.PID, syscall.SIGUSR2)
 	}
 }
