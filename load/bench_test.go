@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -12,7 +13,8 @@ import (
 
 // BenchmarkEndpoints runs the whole load against pushca and against the
 // bare net/http long-poll server, one after the other on the same chains,
-// and reports both, so every figure has its yardstick from the same run:
+// and reports both, so every figure has its yardstick from the same run
+// (handshake rates are BenchmarkHandshakes'):
 //
 //	PUSHCA_LOAD_N=19000 go test -run '^$' -bench Endpoints -benchtime 1x -timeout 30m ./load/
 //
@@ -53,22 +55,74 @@ func BenchmarkEndpoints(b *testing.B) {
 				b.ReportMetric(us(r.Push.Max), "push-max-µs")
 				b.ReportMetric(us(r.Broadcast.P50)/1000, "broadcast-p50-ms")
 				b.ReportMetric(us(r.Broadcast.P99)/1000, "broadcast-p99-ms")
-				if err := s.proc.WaitIdle(ctx, 30*time.Second); err != nil {
-					cancel()
-					b.Fatal(err)
-				}
-				for _, suite := range Suites() {
-					h, err := MeasureHandshakes(ctx, s.https, testHost, f.roots, suite, 2*runtime.GOMAXPROCS(0), 3*time.Second, &s.proc)
-					if err != nil {
-						cancel()
-						b.Fatal(err)
-					}
-					b.ReportMetric(h.PerCoreSec, fmt.Sprintf("hs/core-s(%s)", suiteUnit(suite)))
-				}
 				cancel()
 			}
 		})
 	}
+}
+
+// BenchmarkHandshakes measures full handshakes per server core-second, per
+// suite, of pushca and the baseline running side by side and idle, taking
+// turns (rounds × suites × servers, 1 s each, the first server of a turn
+// alternating), so that a slow spell of the shared machine falls on both.
+// It reports each server's median per suite and pushca's median over the
+// baseline's:
+//
+//	go test -run '^$' -bench Handshakes -benchtime 1x ./load/
+func BenchmarkHandshakes(b *testing.B) {
+	const rounds = 9
+	f := newFixture(b, 0)
+	kinds := []string{"baseline", "pushca"}
+	servers := map[string]*server{}
+	for _, k := range kinds {
+		servers[k] = startChild(b, k, f)
+	}
+	for range b.N {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		rates := map[string]map[string][]float64{} // suite, server
+		for round := range rounds {
+			for _, suite := range Suites() {
+				if rates[suite.Name] == nil {
+					rates[suite.Name] = map[string][]float64{}
+				}
+				for i := range kinds {
+					k := kinds[(i+round)%len(kinds)]
+					s := servers[k]
+					if err := s.proc.WaitIdle(ctx, 30*time.Second); err != nil {
+						cancel()
+						b.Fatal(err)
+					}
+					h, err := MeasureHandshakes(ctx, s.https, testHost, f.roots, suite, 2*runtime.GOMAXPROCS(0), time.Second, &s.proc)
+					if err != nil {
+						cancel()
+						b.Fatal(err)
+					}
+					rates[suite.Name][k] = append(rates[suite.Name][k], h.PerCoreSec)
+				}
+			}
+		}
+		cancel()
+		for _, suite := range Suites() {
+			b.Logf("%s: baseline %.0f, pushca %.0f handshakes per server core-second", suite.Name, rates[suite.Name]["baseline"], rates[suite.Name]["pushca"])
+			base, ours := median(rates[suite.Name]["baseline"]), median(rates[suite.Name]["pushca"])
+			u := suiteUnit(suite)
+			b.ReportMetric(base, fmt.Sprintf("baseline-hs/core-s(%s)", u))
+			b.ReportMetric(ours, fmt.Sprintf("pushca-hs/core-s(%s)", u))
+			b.ReportMetric(ours/base, fmt.Sprintf("ratio(%s)", u))
+		}
+	}
+}
+
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v) == 0 {
+		return 0
+	}
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
