@@ -268,6 +268,12 @@ func (d *Devices) Update(user, id string, fn func(*Device)) (Device, error) {
 // record is written behind, within noteDelay, with every other note. fn
 // may run more than once, on a fresh copy each time.
 func (d *Devices) Note(user, id string, fn func(*Device)) Device {
+	return d.note(user, id, fn).clone()
+}
+
+// note is Note returning the stored record itself, to read only: a Ping's
+// answer notes it and needs no copy of its own.
+func (d *Devices) note(user, id string, fn func(*Device)) *Device {
 	k := deviceKey(user, id)
 	// Copy and change outside the lock, and store only if nobody stored
 	// meanwhile: a broadcast notes thousands of Pings at once, and a copy
@@ -290,7 +296,7 @@ func (d *Devices) Note(user, id string, fn func(*Device)) Device {
 		case d.kick <- struct{}{}:
 		default:
 		}
-		return dev.clone()
+		return dev
 	}
 }
 
@@ -372,7 +378,7 @@ func (d *Devices) flush() error {
 // each time the average heartbeat drops to the threshold.
 func (d *Devices) logPing(user, id string, p PingLog) {
 	var warn bool
-	dev := d.Note(user, id, func(dev *Device) {
+	dev := d.note(user, id, func(dev *Device) {
 		dev.Pings = append(dev.Pings, p)
 		if n := len(dev.Pings); n > pingLogSize {
 			dev.Pings = slices.Delete(dev.Pings, 0, n-pingLogSize)

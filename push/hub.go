@@ -257,7 +257,7 @@ func (h *Hub) Hold(user, device string, req PingRequest, answer func(PingResult)
 	}
 	folders = slices.Clone(folders)
 	me.folders = folders
-	h.devices.Note(user, device, func(d *Device) {
+	h.devices.note(user, device, func(d *Device) {
 		d.Heartbeat, d.Folders = hb, folders
 	})
 
