@@ -569,25 +569,7 @@ func TestCrashBetweenWritesIsRepaired(t *testing.T) {
 		{"files-written", StateActive},
 	} {
 		t.Run(tc.stage, func(t *testing.T) {
-			c := newCA(t, "wm65")
-			dir := c.layout.Dir
-			crash := errors.New("simulated crash")
-			c.failpoint = func(s string) error {
-				if s == tc.stage {
-					return crash
-				}
-				return nil
-			}
-			if _, err := c.Issue(ctx, IssueRequest{Host: "mail.example.com"}); !errors.Is(err, crash) {
-				t.Fatalf("err = %v, want the simulated crash", err)
-			}
-			c.Close()
-
-			c2, err := Open(ctx, dir, testPassword)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c2.Close()
+			c2 := crashIssue(t, "wm65", tc.stage)
 			notes, err := c2.Repair(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -638,24 +620,7 @@ func TestCrashBetweenWritesIsRepaired(t *testing.T) {
 // repair, and the host free.
 func TestCrashBeforeRecordLeavesNothing(t *testing.T) {
 	ctx := context.Background()
-	c := newCA(t, "modern")
-	dir := c.layout.Dir
-	crash := errors.New("simulated crash")
-	c.failpoint = func(s string) error {
-		if s == "signed" {
-			return crash
-		}
-		return nil
-	}
-	if _, err := c.Issue(ctx, IssueRequest{Host: "mail.example.com"}); !errors.Is(err, crash) {
-		t.Fatalf("err = %v, want the simulated crash", err)
-	}
-	c.Close()
-	c2, err := Open(ctx, dir, testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
+	c2 := crashIssue(t, "modern", "signed")
 	if notes, err := c2.Repair(ctx); err != nil || len(notes) != 0 {
 		t.Fatalf("repair: %q, %v", notes, err)
 	}
@@ -672,6 +637,32 @@ func TestCrashBeforeRecordLeavesNothing(t *testing.T) {
 	if _, err := c2.auth.GetDatabase().GetCertificate(is.Record.Serial); err != nil {
 		t.Errorf("the re-run's certificate is not in step-ca's table: %v", err)
 	}
+}
+
+// crashIssue issues for mail.example.com on a new CA of profile name, with
+// a simulated crash at stage, and returns the CA opened again from disk,
+// not yet repaired.
+func crashIssue(t *testing.T, name, stage string) *CA {
+	t.Helper()
+	ctx := context.Background()
+	c := newCA(t, name)
+	crash := errors.New("simulated crash")
+	c.failpoint = func(s string) error {
+		if s == stage {
+			return crash
+		}
+		return nil
+	}
+	if _, err := c.Issue(ctx, IssueRequest{Host: "mail.example.com"}); !errors.Is(err, crash) {
+		t.Fatalf("err = %v, want the simulated crash", err)
+	}
+	c.Close()
+	c2, err := Open(ctx, c.layout.Dir, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c2.Close() })
+	return c2
 }
 
 func mustRead(t *testing.T, p string) []byte {
