@@ -458,15 +458,7 @@ func TestRenewKeepsKeyRotateReplacesIt(t *testing.T) {
 func TestIssueFromCSRWritesNoKey(t *testing.T) {
 	ctx := context.Background()
 	c := newCA(t, "android")
-	dir := t.TempDir()
-	keyFile, csrFile := filepath.Join(dir, "k.pem"), filepath.Join(dir, "r.csr")
-	testtool.MustRun(t, nil, "openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-subj", "/CN=ignored.example.org", "-out", csrFile)
-	b, _ := os.ReadFile(csrFile)
-	blk, _ := pem.Decode(b)
-	csr, err := x509.ParseCertificateRequest(blk.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
+	csr, csrKey := opensslCSR(t, "ignored.example.org")
 	is, err := c.Issue(ctx, IssueRequest{Host: "mail.example.com", CSR: csr})
 	if err != nil {
 		t.Fatal(err)
@@ -482,7 +474,7 @@ func TestIssueFromCSRWritesNoKey(t *testing.T) {
 	if !strings.Contains(subj, "mail.example.com") || strings.Contains(subj, "ignored") {
 		t.Errorf("subject %s", subj)
 	}
-	if pubPEM(t, is.CertFile) != string(testtool.MustRun(t, nil, "openssl", "pkey", "-in", keyFile, "-pubout")) {
+	if pubPEM(t, is.CertFile) != string(testtool.MustRun(t, nil, "openssl", "pkey", "-in", csrKey, "-pubout")) {
 		t.Error("certificate key is not the CSR's key")
 	}
 	if err := opensslVerify(t, c, is.CertFile); err != nil {
@@ -637,6 +629,24 @@ func TestCrashBeforeRecordLeavesNothing(t *testing.T) {
 	if _, err := c2.auth.GetDatabase().GetCertificate(is.Record.Serial); err != nil {
 		t.Errorf("the re-run's certificate is not in step-ca's table: %v", err)
 	}
+}
+
+// opensslCSR makes an RSA 2048 key and a request for cn with openssl and
+// returns the parsed request and the key's file.
+func opensslCSR(t *testing.T, cn string) (*x509.CertificateRequest, string) {
+	t.Helper()
+	dir := t.TempDir()
+	key, req := filepath.Join(dir, "k.pem"), filepath.Join(dir, "r.csr")
+	testtool.MustRun(t, nil, "openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-subj", "/CN="+cn, "-out", req)
+	blk, _ := pem.Decode(mustRead(t, req))
+	if blk == nil {
+		t.Fatalf("openssl wrote no PEM request to %s", req)
+	}
+	csr, err := x509.ParseCertificateRequest(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return csr, key
 }
 
 // crashIssue issues for mail.example.com on a new CA of profile name, with

@@ -2,16 +2,11 @@ package ca
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/pushca/pushca/internal/testtool"
 )
 
 // TestConcurrentIssuance issues for distinct hosts and for the same host
@@ -23,14 +18,7 @@ import (
 func TestConcurrentIssuance(t *testing.T) {
 	ctx := context.Background()
 	c := newCA(t, "wm6")
-	dir := t.TempDir()
-	keyFile, csrFile := filepath.Join(dir, "k.pem"), filepath.Join(dir, "r.csr")
-	testtool.MustRun(t, nil, "openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-subj", "/CN=x", "-out", csrFile)
-	blk, _ := pem.Decode(mustRead(t, csrFile))
-	csr, err := x509.ParseCertificateRequest(blk.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
+	csr, _ := opensslCSR(t, "x")
 
 	const distinct, same, forced = 8, 6, 4
 	var reqs []IssueRequest
