@@ -199,15 +199,17 @@ func (d *Devices) Get(user, id string) (Device, bool) {
 	return dev.clone(), true
 }
 
-// seen returns the sync states of a record, to read only: records are never
-// changed in place, so the map stays as it is while the caller looks.
-func (d *Devices) seen(user, id string) map[string]SyncState {
+// peek returns the stored record (an empty one when there is none), to
+// read only: records are never changed in place, so it stays as it is
+// while the caller looks, and the hot paths of a Ping skip Get's copy of
+// the whole Ping history.
+func (d *Devices) peek(user, id string) *Device {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if dev := d.m[deviceKey(user, id)]; dev != nil {
-		return dev.Sync
+		return dev
 	}
-	return nil
+	return &Device{}
 }
 
 // List returns copies of every record, ordered by user and device id.

@@ -194,7 +194,7 @@ func (h *Hub) Deliver(user string, m Message) (Message, int) {
 		}
 		woken++
 		// The device's own Sync may already have taken the message.
-		if changed := h.changedLocked(b, h.devices.seen(user, p.device), p.folders); len(changed) > 0 {
+		if changed := h.changedLocked(b, h.devices.peek(user, p.device).Sync, p.folders); len(changed) > 0 {
 			h.takeLocked(p)
 			h.answerLater(p, PingResult{Status: eas.PingChanges, Folders: changed, Outcome: PingChanges})
 		}
@@ -241,7 +241,7 @@ func (h *Hub) changedLocked(b *mailbox, seen map[string]SyncState, folders []str
 // the device after answer returns, and written behind, so a push does not
 // wait for the disk.
 func (h *Hub) Hold(user, device string, req PingRequest, answer func(PingResult)) *Held {
-	dev, _ := h.devices.Get(user, device)
+	dev := h.devices.peek(user, device)
 	hb, folders := req.Heartbeat, req.Folders
 	if hb == 0 {
 		hb = dev.Heartbeat

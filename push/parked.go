@@ -24,7 +24,7 @@ import (
 // and a connection between requests costs no HTTP goroutine or buffers.
 type parkedConn struct {
 	conn      net.Conn
-	sock      *sockConn // under TLS; nil when there is no TLS (tests)
+	sock      *sockConn // under TLS; nil if the connection did not come through reaccept
 	keepAlive bool
 	conns     *reaccept // nil: close after the answer
 	log       *slog.Logger
