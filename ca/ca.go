@@ -3,7 +3,6 @@ package ca
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -19,26 +18,27 @@ import (
 	"github.com/pushca/pushca/profile"
 )
 
-// CA is an opened state directory. It holds the decrypted intermediate key
-// and the inventory database open until Close; only one process at a time
-// can open a state directory (bbolt locks the database). Its methods are
-// safe for concurrent use: operations on one host run one at a time,
-// operations on different hosts run in parallel and share database commits.
+// CA is an opened state directory: one root and, under it, one intermediate
+// per chain family. It holds the decrypted intermediate keys and the
+// inventory database open until Close; only one process at a time can open
+// a state directory (bbolt locks the database). Its methods are safe for
+// concurrent use: operations on one host run one at a time, operations on
+// different hosts run in parallel and share database commits.
 type CA struct {
-	layout  Layout
-	state   State
-	profile profile.Profile
-	root    *x509.Certificate
-	inter   *x509.Certificate
-	signer  crypto.Signer
-	auth    *authority.Authority
+	layout Layout
+	state  State
+	root   *x509.Certificate
+	// issuers, one per family in the state's order; replaced as a whole
+	// under mu by RotateIntermediate and AddFamily.
+	issuers []*issuer
+	db      *db.DB
 	inv     *inventory
 	step    *stepDB
 	// leafTemplate is templates' x509/leaf.tpl, parsed once.
 	leafTemplate *template.Template
 	// mu is held for reading by every operation that signs or revokes, and
-	// for writing by RotateIntermediate and Close, which replace or stop
-	// the authority, the intermediate and its key.
+	// for writing by RotateIntermediate, AddFamily and Close, which replace
+	// or stop the authorities, the intermediates and their keys.
 	mu    sync.RWMutex
 	hosts hostLocks
 	// crlMu keeps two CRL writers from giving two lists one number.
@@ -48,7 +48,17 @@ type CA struct {
 	failpoint func(stage string) error
 }
 
-// Open reads a state directory and decrypts the intermediate key.
+// issuer is one family's intermediate and the smallstep authority that
+// signs with it. Every issuer's authority shares the CA's database.
+type issuer struct {
+	slot   Slot
+	family profile.Family
+	inter  *x509.Certificate
+	signer crypto.Signer
+	auth   *authority.Authority
+}
+
+// Open reads a state directory and decrypts the intermediate keys.
 func Open(ctx context.Context, dir string, password []byte) (*CA, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -58,60 +68,127 @@ func Open(ctx context.Context, dir string, password []byte) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := profile.Get(st.Profile)
-	if err != nil {
-		return nil, fmt.Errorf("state %s: %w", l.State(), err)
-	}
-	if err := finishRotation(l); err != nil {
-		return nil, fmt.Errorf("finish an interrupted intermediate rotation in %s: %w", dir, err)
+	for _, s := range st.slots() {
+		if err := finishRotation(l, s); err != nil {
+			return nil, fmt.Errorf("finish an interrupted intermediate rotation in %s: %w", dir, err)
+		}
 	}
 	root, err := readCert(l.RootCert())
 	if err != nil {
 		return nil, err
 	}
-	inter, err := readCert(l.IntermediateCert())
-	if err != nil {
-		return nil, err
-	}
-	signer, err := readEncryptedKey(l.IntermediateKey(), password)
-	if err != nil {
-		return nil, err
-	}
-	if !samePublicKey(inter, signer) {
-		return nil, fmt.Errorf("CA key %s does not belong to certificate %s: the state directory is inconsistent", l.IntermediateKey(), l.IntermediateCert())
+	var issuers []*issuer
+	for _, s := range st.slots() {
+		is, err := readIssuer(l, s, root, password)
+		if err != nil {
+			return nil, err
+		}
+		issuers = append(issuers, is)
 	}
 	leafTemplate, err := parseLeafTemplate()
 	if err != nil {
 		return nil, err
 	}
-	c := &CA{layout: l, state: st, profile: p, root: root, inter: inter, signer: signer, leafTemplate: leafTemplate}
-	if err := c.startAuthority(); err != nil {
+	c := &CA{layout: l, state: st, root: root, issuers: issuers, leafTemplate: leafTemplate}
+	if err := c.openDB(); err != nil {
+		return nil, err
+	}
+	if err := c.startAuthorities(); err != nil {
+		c.db.Shutdown()
 		return nil, err
 	}
 	return c, nil
 }
 
-// Close releases the database and stops the CRL generator.
+// readIssuer reads one family's intermediate and key and checks that they
+// belong together and under root.
+func readIssuer(l Layout, s Slot, root *x509.Certificate, password []byte) (*issuer, error) {
+	f, err := profile.GetFamily(s.Family)
+	if err != nil {
+		return nil, err
+	}
+	inter, err := readCert(l.IntermediateCert(s))
+	if err != nil {
+		return nil, err
+	}
+	signer, err := readEncryptedKey(l.IntermediateKey(s), password)
+	if err != nil {
+		return nil, err
+	}
+	if !samePublicKey(inter, signer) {
+		return nil, fmt.Errorf("CA key %s does not belong to certificate %s: the state directory is inconsistent", l.IntermediateKey(s), l.IntermediateCert(s))
+	}
+	if err := profile.CheckSignedBy(inter, root); err != nil {
+		return nil, fmt.Errorf("intermediate %s is not under the root %s: %w", l.IntermediateCert(s), l.RootCert(), err)
+	}
+	return &issuer{slot: s, family: f, inter: inter, signer: signer}, nil
+}
+
+// Close stops the authorities and releases the database.
 func (c *CA) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.auth == nil {
+	if c.db == nil {
 		return nil
 	}
-	err := c.auth.Shutdown()
-	c.auth = nil
+	c.stopAuthorities()
+	err := c.db.Shutdown()
+	c.db = nil
 	return err
 }
 
-// Profile is the CA's device profile: the rules its chain was issued under.
-func (c *CA) Profile() profile.Profile { return c.profile }
-
-// Root and Intermediate return the CA certificates.
-func (c *CA) Root() *x509.Certificate { return c.root }
-func (c *CA) Intermediate() *x509.Certificate {
+// Families returns the CA's chain families, first family first.
+func (c *CA) Families() []profile.Family {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.inter
+	out := make([]profile.Family, len(c.issuers))
+	for i, is := range c.issuers {
+		out[i] = is.family
+	}
+	return out
+}
+
+// Slots returns the CA's chain families with the names of their files.
+func (c *CA) Slots() []Slot {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.state.slots()
+}
+
+// Profiles returns the device profiles one of the CA's families serves.
+func (c *CA) Profiles() []profile.Profile {
+	return profile.ProfilesOf(c.familyNames())
+}
+
+func (c *CA) familyNames() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return append([]string(nil), c.state.Families...)
+}
+
+// Root returns the root certificate every device trusts.
+func (c *CA) Root() *x509.Certificate { return c.root }
+
+// Intermediate returns a family's current intermediate, nil when the CA has
+// no such family.
+func (c *CA) Intermediate(family string) *x509.Certificate {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if is := c.issuer(family); is != nil {
+		return is.inter
+	}
+	return nil
+}
+
+// issuer returns the named family's issuer, nil when there is none. The
+// caller holds c.mu.
+func (c *CA) issuer(family string) *issuer {
+	for _, is := range c.issuers {
+		if is.family.Name == family {
+			return is
+		}
+	}
+	return nil
 }
 
 // Layout names the files of the state directory.
@@ -128,21 +205,14 @@ type signatureSigner struct {
 
 func (s signatureSigner) SignatureAlgorithm() x509.SignatureAlgorithm { return s.alg }
 
-func keyType(pub crypto.PublicKey) string {
-	if _, ok := pub.(*ecdsa.PublicKey); ok {
-		return profile.KeyEC
-	}
-	return profile.KeyRSA
-}
-
 // stepConfig is the step-ca configuration of a state directory. pushca builds
 // it from the layout on every Open (so a moved directory still works) and
 // writes it to config/ca.json at init for step-ca.
 func stepConfig(l Layout, prov provisioner.List, crlURL string) *config.Config {
 	return &config.Config{
 		Root:             []string{l.RootCert()},
-		IntermediateCert: l.IntermediateCert(),
-		IntermediateKey:  l.IntermediateKey(),
+		IntermediateCert: l.IntermediateCert(Slot{}),
+		IntermediateKey:  l.IntermediateKey(Slot{}),
 		Address:          "127.0.0.1:9000",
 		DNSNames:         []string{"localhost"},
 		DB:               &db.Config{Type: "bbolt", DataSource: l.DB()},
@@ -151,11 +221,9 @@ func stepConfig(l Layout, prov provisioner.List, crlURL string) *config.Config {
 	}
 }
 
-func (c *CA) startAuthority() error {
+// openDB opens the database every family's authority shares.
+func (c *CA) openDB() error {
 	cfg := stepConfig(c.layout, nil, c.state.CRLURL)
-	// pushca signs its own CRLs (see CRL); smallstep's generator would also
-	// re-sign one on every open and run a ticker goroutine.
-	cfg.CRL = nil
 	adb, err := db.New(cfg.DB)
 	if err != nil {
 		if strings.Contains(err.Error(), "timeout") {
@@ -171,25 +239,55 @@ func (c *CA) startAuthority() error {
 	// step-ca's writes and the inventory's share transactions when
 	// issuances run concurrently.
 	sdb.DB = &groupCommit{DB: sdb.DB}
-	step := &stepDB{DB: sdb}
-	a, err := authority.NewEmbedded(
-		authority.WithConfig(cfg),
-		authority.WithDatabase(step),
-		authority.WithQuietInit(),
-		authority.WithX509RootCerts(c.root),
-		authority.WithX509Signer(c.inter, signatureSigner{c.signer, c.profile.SignatureFor(keyType(c.signer.Public()))}),
-	)
+	inv, err := openInventory(sdb, c.state.Families[0])
 	if err != nil {
 		sdb.Shutdown()
-		return fmt.Errorf("open CA in %s: %w", c.layout.Dir, err)
-	}
-	inv, err := openInventory(sdb)
-	if err != nil {
-		a.Shutdown()
 		return fmt.Errorf("open inventory %s: %w", c.layout.DB(), err)
 	}
-	c.auth, c.inv, c.step = a, inv, step
+	c.db, c.step, c.inv = sdb, &stepDB{DB: sdb}, inv
 	return nil
+}
+
+// sharedDB is the database as one family's authority sees it: shutting that
+// authority down must not close the database the others still use.
+type sharedDB struct{ *stepDB }
+
+func (sharedDB) Shutdown() error { return nil }
+
+// startAuthorities starts a smallstep authority for every issuer that has
+// none.
+func (c *CA) startAuthorities() error {
+	cfg := stepConfig(c.layout, nil, c.state.CRLURL)
+	// pushca signs its own CRLs (see CRL); smallstep's generator would also
+	// re-sign one on every open and run a ticker goroutine.
+	cfg.CRL = nil
+	for _, is := range c.issuers {
+		if is.auth != nil {
+			continue
+		}
+		a, err := authority.NewEmbedded(
+			authority.WithConfig(cfg),
+			authority.WithDatabase(sharedDB{c.step}),
+			authority.WithQuietInit(),
+			authority.WithX509RootCerts(c.root),
+			authority.WithX509Signer(is.inter, signatureSigner{is.signer, is.family.Signature}),
+		)
+		if err != nil {
+			c.stopAuthorities()
+			return fmt.Errorf("open CA family %s in %s: %w", is.family.Name, c.layout.Dir, err)
+		}
+		is.auth = a
+	}
+	return nil
+}
+
+func (c *CA) stopAuthorities() {
+	for _, is := range c.issuers {
+		if is.auth != nil {
+			is.auth.Shutdown()
+			is.auth = nil
+		}
+	}
 }
 
 func (c *CA) fail(stage string) error {

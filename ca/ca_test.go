@@ -32,11 +32,26 @@ import (
 
 var testPassword = []byte("correct horse battery staple")
 
-// newCA initialises a CA of the given profile in a fresh directory and opens it.
-func newCA(t testing.TB, prof string) *CA {
+// newCA initialises a CA of the given chain families in a fresh directory
+// and opens it.
+func newCA(t testing.TB, families ...string) *CA {
 	t.Helper()
-	return newCAWith(t, InitOptions{Profile: prof, Password: testPassword})
+	return newCAWith(t, InitOptions{Families: families, Password: testPassword})
 }
+
+// one returns the only certificate an operation on a one-family CA issued.
+func one(is []*Issued, err error) (*Issued, error) {
+	if err != nil {
+		return nil, err
+	}
+	if len(is) != 1 {
+		return nil, fmt.Errorf("issued %d certificates, want 1", len(is))
+	}
+	return is[0], nil
+}
+
+// firstSlot is the slot of the CA's first family.
+func firstSlot(c *CA) Slot { return c.Slots()[0] }
 
 // initialized holds one state directory per InitOptions, made once: RSA key
 // generation under -race costs seconds, and most tests only need a fresh
@@ -58,7 +73,7 @@ func TestMain(m *testing.M) {
 func newCAWith(t testing.TB, opt InitOptions) *CA {
 	t.Helper()
 	initialized.Lock()
-	key := opt.Profile + "|" + opt.CRLURL
+	key := strings.Join(opt.Families, ",") + "|" + opt.CRLURL
 	src, ok := initialized.dirs[key]
 	if !ok {
 		if initialized.root == "" {
@@ -72,7 +87,7 @@ func newCAWith(t testing.TB, opt InitOptions) *CA {
 		src = filepath.Join(initialized.root, fmt.Sprint(len(initialized.dirs)))
 		if err := Init(context.Background(), src, opt); err != nil {
 			initialized.Unlock()
-			t.Fatalf("init %s: %v", opt.Profile, err)
+			t.Fatalf("init %v: %v", opt.Families, err)
 		}
 		initialized.dirs[key] = src
 	}
@@ -81,22 +96,23 @@ func newCAWith(t testing.TB, opt InitOptions) *CA {
 	testtool.MustRun(t, nil, "cp", "-a", src, dir)
 	c, err := Open(context.Background(), dir, testPassword)
 	if err != nil {
-		t.Fatalf("open %s: %v", opt.Profile, err)
+		t.Fatalf("open %v: %v", opt.Families, err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
 }
 
-// opensslVerify runs `openssl verify` on a server chain; legacy chains need
-// -auth_level 0 because OpenSSL 3 refuses SHA-1 at its default level.
-func opensslVerify(t *testing.T, c *CA, certFile string, extra ...string) error {
+// opensslVerify runs `openssl verify` on a server certificate of the
+// family of slot s; legacy chains need -auth_level 0 because OpenSSL 3
+// refuses SHA-1 at its default level.
+func opensslVerify(t *testing.T, c *CA, s Slot, certFile string, extra ...string) error {
 	t.Helper()
 	args := []string{"verify"}
-	if c.profile.Legacy {
+	if f, _ := profile.GetFamily(s.Family); f.Legacy {
 		args = append(args, "-auth_level", "0")
 	}
 	args = append(args, extra...)
-	args = append(args, "-CAfile", c.layout.RootCert(), "-untrusted", c.layout.IntermediateCert(), certFile)
+	args = append(args, "-CAfile", c.layout.RootCert(), "-untrusted", c.layout.IntermediateCert(s), certFile)
 	out, errb, err := testtool.Run(t, nil, "openssl", args...)
 	if err != nil {
 		return fmt.Errorf("%v: %s %s", err, out, errb)
@@ -107,37 +123,37 @@ func opensslVerify(t *testing.T, c *CA, certFile string, extra ...string) error 
 	return nil
 }
 
-func TestIssueEveryProfileAcceptedByOpenSSL(t *testing.T) {
-	want := map[string]struct{ sig, key string }{
-		"wm5":     {"sha1WithRSAEncryption", "Public-Key: (2048 bit)"},
-		"wm6":     {"sha1WithRSAEncryption", "Public-Key: (2048 bit)"},
-		"wm65":    {"sha1WithRSAEncryption", "Public-Key: (2048 bit)"},
-		"ios":     {"sha256WithRSAEncryption", "Public-Key: (2048 bit)"},
-		"android": {"sha256WithRSAEncryption", "Public-Key: (2048 bit)"},
-		"modern":  {"ecdsa-with-SHA256", "Public-Key: (256 bit)"},
+func TestIssueEveryFamilyAcceptedByOpenSSL(t *testing.T) {
+	type want struct{ sig, key string }
+	rsa2048 := "Public-Key: (2048 bit)"
+	cases := map[string]struct{ root, inter, leaf want }{
+		"legacy":     {want{"sha1WithRSAEncryption", rsa2048}, want{"sha1WithRSAEncryption", rsa2048}, want{"sha1WithRSAEncryption", rsa2048}},
+		"modern":     {want{"sha256WithRSAEncryption", rsa2048}, want{"sha256WithRSAEncryption", "Public-Key: (256 bit)"}, want{"ecdsa-with-SHA256", "Public-Key: (256 bit)"}},
+		"modern-rsa": {want{"sha256WithRSAEncryption", rsa2048}, want{"sha256WithRSAEncryption", rsa2048}, want{"sha256WithRSAEncryption", rsa2048}},
 	}
-	for _, p := range profile.All() {
-		t.Run(p.Name, func(t *testing.T) {
-			c := newCA(t, p.Name)
-			is, err := c.Issue(context.Background(), IssueRequest{
+	for _, f := range profile.Families() {
+		t.Run(f.Name, func(t *testing.T) {
+			c := newCA(t, f.Name)
+			is, err := one(c.Issue(context.Background(), IssueRequest{
 				Host: "Mail.Example.COM.", DNS: []string{"autodiscover.example.com"}, IPs: []net.IP{net.ParseIP("127.0.0.1")},
-			})
+			}))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if is.Record.Host != "mail.example.com" {
-				t.Errorf("host not normalised: %q", is.Record.Host)
+			if is.Record.Host != "mail.example.com" || is.Record.Family != f.Name {
+				t.Errorf("record: host %q, family %q", is.Record.Host, is.Record.Family)
 			}
-			if err := opensslVerify(t, c, is.CertFile); err != nil {
+			if err := opensslVerify(t, c, firstSlot(c), is.CertFile); err != nil {
 				t.Fatal(err)
 			}
-			for _, f := range []string{c.layout.RootCert(), c.layout.IntermediateCert(), is.CertFile} {
-				text := string(testtool.MustRun(t, nil, "openssl", "x509", "-in", f, "-noout", "-text"))
-				if strings.Count(text, "Signature Algorithm: "+want[p.Name].sig) != 2 {
-					t.Errorf("%s: want signature %s twice in:\n%s", f, want[p.Name].sig, text)
+			w := cases[f.Name]
+			for file, w := range map[string]want{c.layout.RootCert(): w.root, c.layout.IntermediateCert(firstSlot(c)): w.inter, is.CertFile: w.leaf} {
+				text := string(testtool.MustRun(t, nil, "openssl", "x509", "-in", file, "-noout", "-text"))
+				if strings.Count(text, "Signature Algorithm: "+w.sig) != 2 {
+					t.Errorf("%s: want signature %s twice in:\n%s", file, w.sig, text)
 				}
-				if !strings.Contains(text, want[p.Name].key) {
-					t.Errorf("%s: want %q", f, want[p.Name].key)
+				if !strings.Contains(text, w.key) {
+					t.Errorf("%s: want %q", file, w.key)
 				}
 			}
 			leaf := string(testtool.MustRun(t, nil, "openssl", "x509", "-in", is.CertFile, "-noout", "-subject", "-ext", "subjectAltName,extendedKeyUsage"))
@@ -149,7 +165,7 @@ func TestIssueEveryProfileAcceptedByOpenSSL(t *testing.T) {
 			// The chain file is what a server sends: leaf then intermediate.
 			chain := testtool.MustRun(t, nil, "openssl", "crl2pkcs7", "-nocrl", "-certfile", is.ChainFile)
 			subjects := string(testtool.MustRun(t, chain, "openssl", "pkcs7", "-print_certs", "-noout"))
-			if strings.Index(subjects, "subject=CN = mail.example.com") > strings.Index(subjects, "subject=CN = pushca Intermediate CA") {
+			if strings.Index(subjects, "subject=CN = mail.example.com") > strings.Index(subjects, "subject=CN = pushca "+f.Name+" Intermediate CA") {
 				t.Errorf("chain order wrong:\n%s", subjects)
 			}
 			// The key belongs to the certificate (openssl compares the moduli/points).
@@ -163,11 +179,11 @@ func TestIssueEveryProfileAcceptedByOpenSSL(t *testing.T) {
 }
 
 func TestCAKeysEncryptedAndPrivate(t *testing.T) {
-	c := newCA(t, "wm5")
+	c := newCA(t, "legacy")
 	if _, err := c.Issue(context.Background(), IssueRequest{Host: "mail.example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{c.layout.RootKey(), c.layout.IntermediateKey()} {
+	for _, k := range []string{c.layout.RootKey(), c.layout.IntermediateKey(firstSlot(c))} {
 		if _, _, err := testtool.Run(t, nil, "openssl", "pkey", "-in", k, "-passin", "pass:wrong", "-noout"); err == nil {
 			t.Errorf("openssl read %s with a wrong password", k)
 		}
@@ -235,7 +251,7 @@ func sameSnapshot(t *testing.T, before, after map[string][32]byte) {
 
 func TestBadStateRefusedAndLeftAlone(t *testing.T) {
 	ctx := context.Background()
-	c := newCA(t, "wm6")
+	c := newCA(t, "legacy")
 	if _, err := c.Issue(ctx, IssueRequest{Host: "mail.example.com"}); err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +262,7 @@ func TestBadStateRefusedAndLeftAlone(t *testing.T) {
 	if _, err := Open(ctx, dir, []byte("wrong")); !errors.Is(err, ErrWrongPassword) {
 		t.Errorf("wrong password: err = %v, want ErrWrongPassword", err)
 	}
-	if err := Init(ctx, dir, InitOptions{Profile: "wm5", Password: testPassword}); err == nil || !strings.Contains(err.Error(), "already holds a CA") {
+	if err := Init(ctx, dir, InitOptions{Families: []string{"legacy"}, Password: testPassword}); err == nil || !strings.Contains(err.Error(), "already holds a CA") {
 		t.Errorf("init over a CA: err = %v", err)
 	}
 	sameSnapshot(t, before, snapshot(t, dir))
@@ -256,14 +272,14 @@ func TestBadStateRefusedAndLeftAlone(t *testing.T) {
 		damage func(l Layout)
 		want   string
 	}{
-		{"missing key", func(l Layout) { os.Remove(l.IntermediateKey()) }, "intermediate_ca_key is missing"},
+		{"missing key", func(l Layout) { os.Remove(l.IntermediateKey(Slot{})) }, "intermediate_ca_key is missing"},
 		{"corrupt key", func(l Layout) {
-			os.WriteFile(l.IntermediateKey(), []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"), 0o600)
+			os.WriteFile(l.IntermediateKey(Slot{}), []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"), 0o600)
 		}, "intermediate_ca_key"},
 		{"plain key", func(l Layout) {
 			k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 			der, _ := x509.MarshalPKCS8PrivateKey(k)
-			os.WriteFile(l.IntermediateKey(), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+			os.WriteFile(l.IntermediateKey(Slot{}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 		}, "not encrypted"},
 		{"other version", func(l Layout) { os.WriteFile(l.State(), []byte(`{"format": 99, "profile": "wm5"}`), 0o600) }, "format version 99"},
 		{"broken state", func(l Layout) { os.WriteFile(l.State(), []byte(`{`), 0o600) }, "pushca.json: invalid JSON"},
@@ -290,7 +306,7 @@ func TestInitRefusesNonEmptyAndUnwritable(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o600)
-	if err := Init(ctx, dir, InitOptions{Profile: "wm5", Password: testPassword}); err == nil || !strings.Contains(err.Error(), "not empty") {
+	if err := Init(ctx, dir, InitOptions{Families: []string{"legacy"}, Password: testPassword}); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("non-empty dir: %v", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "notes.txt")); string(b) != "mine" {
@@ -299,13 +315,13 @@ func TestInitRefusesNonEmptyAndUnwritable(t *testing.T) {
 	// A parent that cannot hold a directory (root ignores permission bits,
 	// so a file in the way stands for "unwritable" everywhere).
 	blocked := filepath.Join(dir, "notes.txt", "state")
-	if err := Init(ctx, blocked, InitOptions{Profile: "wm5", Password: testPassword}); err == nil || !strings.Contains(err.Error(), "notes.txt") {
+	if err := Init(ctx, blocked, InitOptions{Families: []string{"legacy"}, Password: testPassword}); err == nil || !strings.Contains(err.Error(), "notes.txt") {
 		t.Errorf("init under a file: %v", err)
 	}
-	if err := Init(ctx, filepath.Join(dir, "x"), InitOptions{Profile: "wm7", Password: testPassword}); err == nil || !strings.Contains(err.Error(), "unknown device profile") {
+	if err := Init(ctx, filepath.Join(dir, "x"), InitOptions{Families: []string{"wm7"}, Password: testPassword}); err == nil || !strings.Contains(err.Error(), "unknown chain family") {
 		t.Errorf("bad profile: %v", err)
 	}
-	if err := Init(ctx, filepath.Join(dir, "y"), InitOptions{Profile: "wm5"}); err == nil || !strings.Contains(err.Error(), "password") {
+	if err := Init(ctx, filepath.Join(dir, "y"), InitOptions{Families: []string{"legacy"}}); err == nil || !strings.Contains(err.Error(), "password") {
 		t.Errorf("no password: %v", err)
 	}
 	ents, _ := os.ReadDir(dir)
@@ -316,7 +332,7 @@ func TestInitRefusesNonEmptyAndUnwritable(t *testing.T) {
 
 func TestRefusesWhatDevicesReject(t *testing.T) {
 	ctx := context.Background()
-	c := newCA(t, "wm5")
+	c := newCA(t, "legacy")
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ecCSR, err := x509util.CreateCertificateRequest("mail.example.com", []string{"mail.example.com"}, ecKey)
 	if err != nil {
@@ -329,8 +345,9 @@ func TestRefusesWhatDevicesReject(t *testing.T) {
 		{IssueRequest{Host: "*.example.com"}, "do not match wildcards"},
 		{IssueRequest{Host: "mail.example.com", DNS: []string{"*.example.com"}}, "do not match wildcards"},
 		{IssueRequest{Host: "mail.example.com", CSR: ecCSR}, "RSA keys only"},
-		{IssueRequest{Host: "mail.example.com", Profile: "ios"}, "ios devices reject SHA-1"},
-		{IssueRequest{Host: "mail.example.com", Profile: "modern"}, "modern devices reject SHA-1"},
+		{IssueRequest{Host: "mail.example.com", Profile: "ios"}, "profile ios: this CA has no chain family its devices accept (it has legacy); add one with `pushca ca add-family modern`"},
+		{IssueRequest{Host: "mail.example.com", Families: []string{"modern"}}, "this CA has no modern chain family"},
+		{IssueRequest{Host: "mail.example.com", Families: []string{"sha3"}}, "unknown chain family"},
 		{IssueRequest{Host: "bad_host.example.com"}, `label "bad_host"`},
 		{IssueRequest{Host: "-bad.example.com"}, "hyphen"},
 		{IssueRequest{Host: strings.Repeat("a", 64) + ".example.com"}, "longer than 63"},
@@ -350,7 +367,7 @@ func TestRefusesWhatDevicesReject(t *testing.T) {
 		t.Errorf("refused requests left records: %v", recs)
 	}
 
-	ios := newCA(t, "ios")
+	ios := newCA(t, "modern-rsa")
 	if _, err := ios.Issue(ctx, IssueRequest{Host: "mail.example.com", Days: 826}); err == nil || !strings.Contains(err.Error(), "825") {
 		t.Errorf("ios 826 days: %v", err)
 	}
@@ -365,15 +382,15 @@ func TestRefusesWhatDevicesReject(t *testing.T) {
 
 func TestDuplicateIssueAndForce(t *testing.T) {
 	ctx := context.Background()
-	c := newCA(t, "wm5")
-	first, err := c.Issue(ctx, IssueRequest{Host: "mail.example.com"})
+	c := newCA(t, "legacy")
+	first, err := one(c.Issue(ctx, IssueRequest{Host: "mail.example.com"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Issue(ctx, IssueRequest{Host: "mail.example.com"}); err == nil || !strings.Contains(err.Error(), "already has an active certificate") {
 		t.Fatalf("duplicate: %v", err)
 	}
-	second, err := c.Issue(ctx, IssueRequest{Host: "mail.example.com", Force: true})
+	second, err := one(c.Issue(ctx, IssueRequest{Host: "mail.example.com", Force: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,15 +419,15 @@ func pubPEM(t *testing.T, certFile string) string {
 
 func TestRenewKeepsKeyRotateReplacesIt(t *testing.T) {
 	ctx := context.Background()
-	for _, prof := range []string{"wm5", "modern"} {
+	for _, prof := range []string{"legacy", "modern"} {
 		t.Run(prof, func(t *testing.T) {
 			c := newCA(t, prof)
-			first, err := c.Issue(ctx, IssueRequest{Host: "mail.example.com", Days: 30})
+			first, err := one(c.Issue(ctx, IssueRequest{Host: "mail.example.com", Days: 30}))
 			if err != nil {
 				t.Fatal(err)
 			}
 			key0 := pubPEM(t, first.CertFile)
-			renewed, err := c.Renew(ctx, "mail.example.com")
+			renewed, err := one(c.Renew(ctx, "mail.example.com"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -426,17 +443,17 @@ func TestRenewKeepsKeyRotateReplacesIt(t *testing.T) {
 			if d := renewed.Record.NotAfter.Sub(renewed.Record.NotBefore); d < 29*24*time.Hour || d > 31*24*time.Hour {
 				t.Errorf("renewed lifetime %v, want the original 30 days", d)
 			}
-			if err := opensslVerify(t, c, renewed.CertFile); err != nil {
+			if err := opensslVerify(t, c, firstSlot(c), renewed.CertFile); err != nil {
 				t.Fatal(err)
 			}
-			rotated, err := c.Rotate(ctx, "mail.example.com", nil)
+			rotated, err := one(c.Rotate(ctx, "mail.example.com", nil))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if pubPEM(t, rotated.CertFile) == key0 {
 				t.Error("rotate kept the key")
 			}
-			if err := opensslVerify(t, c, rotated.CertFile); err != nil {
+			if err := opensslVerify(t, c, firstSlot(c), rotated.CertFile); err != nil {
 				t.Fatal(err)
 			}
 			// The old versions stay on disk (a server mid-switch may still read
@@ -457,9 +474,9 @@ func TestRenewKeepsKeyRotateReplacesIt(t *testing.T) {
 
 func TestIssueFromCSRWritesNoKey(t *testing.T) {
 	ctx := context.Background()
-	c := newCA(t, "android")
+	c := newCA(t, "modern-rsa")
 	csr, csrKey := opensslCSR(t, "ignored.example.org")
-	is, err := c.Issue(ctx, IssueRequest{Host: "mail.example.com", CSR: csr})
+	is, err := one(c.Issue(ctx, IssueRequest{Host: "mail.example.com", CSR: csr}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,7 +494,7 @@ func TestIssueFromCSRWritesNoKey(t *testing.T) {
 	if pubPEM(t, is.CertFile) != string(testtool.MustRun(t, nil, "openssl", "pkey", "-in", csrKey, "-pubout")) {
 		t.Error("certificate key is not the CSR's key")
 	}
-	if err := opensslVerify(t, c, is.CertFile); err != nil {
+	if err := opensslVerify(t, c, firstSlot(c), is.CertFile); err != nil {
 		t.Fatal(err)
 	}
 	forged := *csr
@@ -502,41 +519,41 @@ func TestRevokeWritesCRLThatOpenSSLChecks(t *testing.T) {
 
 func testRevokeCRL(t *testing.T, crlURL string) {
 	ctx := context.Background()
-	c := newCAWith(t, InitOptions{Profile: "ios", Password: testPassword, CRLURL: crlURL})
-	keep, err := c.Issue(ctx, IssueRequest{Host: "keep.example.com"})
+	c := newCAWith(t, InitOptions{Families: []string{"modern-rsa"}, Password: testPassword, CRLURL: crlURL})
+	keep, err := one(c.Issue(ctx, IssueRequest{Host: "keep.example.com"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	gone, err := c.Issue(ctx, IssueRequest{Host: "gone.example.com"})
+	gone, err := one(c.Issue(ctx, IssueRequest{Host: "gone.example.com"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	code, _ := ReasonCode("key-compromise")
-	r, err := c.Revoke(ctx, "gone.example.com", "key-compromise", code)
+	rs, err := c.Revoke(ctx, "gone.example.com", "key-compromise", code)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Serial != gone.Record.Serial || r.State != StateRevoked {
-		t.Fatalf("revoked %+v", r)
+	if len(rs) != 1 || rs[0].Serial != gone.Record.Serial || rs[0].State != StateRevoked {
+		t.Fatalf("revoked %+v", rs)
 	}
 	if _, err := c.Revoke(ctx, gone.Record.Serial, "again", 0); err == nil || !strings.Contains(err.Error(), "already revoked") {
 		t.Errorf("second revoke: %v", err)
 	}
 	crlPEM := filepath.Join(t.TempDir(), "crl.pem")
-	testtool.MustRun(t, nil, "openssl", "crl", "-inform", "DER", "-in", c.layout.CRL(), "-out", crlPEM)
-	text := string(testtool.MustRun(t, nil, "openssl", "crl", "-in", crlPEM, "-noout", "-text", "-CAfile", c.layout.IntermediateCert()))
+	testtool.MustRun(t, nil, "openssl", "crl", "-inform", "DER", "-in", c.layout.CRL(firstSlot(c)), "-out", crlPEM)
+	text := string(testtool.MustRun(t, nil, "openssl", "crl", "-in", crlPEM, "-noout", "-text", "-CAfile", c.layout.IntermediateCert(firstSlot(c))))
 	if !strings.Contains(text, fmt.Sprintf("%X", gone.Chain[0].SerialNumber)) || !strings.Contains(text, "Key Compromise") {
 		t.Errorf("CRL lacks the revoked serial or reason:\n%s", text)
 	}
 	// The CRL is signed by the intermediate: openssl checks its signature.
-	_, errb, err := testtool.Run(t, nil, "openssl", "crl", "-in", crlPEM, "-noout", "-CAfile", c.layout.IntermediateCert())
+	_, errb, err := testtool.Run(t, nil, "openssl", "crl", "-in", crlPEM, "-noout", "-CAfile", c.layout.IntermediateCert(firstSlot(c)))
 	if err != nil || !strings.Contains(string(errb), "verify OK") {
 		t.Errorf("openssl did not verify the CRL: %v %s", err, errb)
 	}
-	if err := opensslVerify(t, c, gone.CertFile, "-crl_check", "-CRLfile", crlPEM); err == nil {
+	if err := opensslVerify(t, c, firstSlot(c), gone.CertFile, "-crl_check", "-CRLfile", crlPEM); err == nil {
 		t.Error("openssl accepted a revoked certificate with the CRL")
 	}
-	if err := opensslVerify(t, c, keep.CertFile, "-crl_check", "-CRLfile", crlPEM); err != nil {
+	if err := opensslVerify(t, c, firstSlot(c), keep.CertFile, "-crl_check", "-CRLfile", crlPEM); err != nil {
 		t.Errorf("openssl refused a good certificate with the CRL: %v", err)
 	}
 	if crlURL != "" {
@@ -561,7 +578,7 @@ func TestCrashBetweenWritesIsRepaired(t *testing.T) {
 		{"files-written", StateActive},
 	} {
 		t.Run(tc.stage, func(t *testing.T) {
-			c2 := crashIssue(t, "wm65", tc.stage)
+			c2 := crashIssue(t, "legacy", tc.stage)
 			notes, err := c2.Repair(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -574,7 +591,7 @@ func TestCrashBetweenWritesIsRepaired(t *testing.T) {
 				t.Fatalf("records after repair: %+v", recs)
 			}
 			if tc.wantState == StateActive {
-				if err := opensslVerify(t, c2, c2.layout.ServerCert("mail.example.com")); err != nil {
+				if err := opensslVerify(t, c2, firstSlot(c2), c2.layout.ServerCert("mail.example.com", firstSlot(c2))); err != nil {
 					t.Fatal(err)
 				}
 				return
@@ -588,7 +605,7 @@ func TestCrashBetweenWritesIsRepaired(t *testing.T) {
 			}
 			// The abandoned certificate is on the CRL: its key may exist in a
 			// crash dump, so nobody may ever use it.
-			crl, err := x509.ParseRevocationList(mustRead(t, c2.layout.CRL()))
+			crl, err := x509.ParseRevocationList(testtool.ReadFile(t, c2.layout.CRL(firstSlot(c2))))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -622,11 +639,11 @@ func TestCrashBeforeRecordLeavesNothing(t *testing.T) {
 	if certs, err := c2.step.List([]byte("x509_certs")); err != nil || len(certs) != 0 {
 		t.Fatalf("step-ca certificates after a crash before the record: %d, %v", len(certs), err)
 	}
-	is, err := c2.Issue(ctx, IssueRequest{Host: "mail.example.com"})
+	is, err := one(c2.Issue(ctx, IssueRequest{Host: "mail.example.com"}))
 	if err != nil {
 		t.Fatalf("re-run: %v", err)
 	}
-	if _, err := c2.auth.GetDatabase().GetCertificate(is.Record.Serial); err != nil {
+	if _, err := c2.db.GetCertificate(is.Record.Serial); err != nil {
 		t.Errorf("the re-run's certificate is not in step-ca's table: %v", err)
 	}
 }
@@ -638,7 +655,7 @@ func opensslCSR(t *testing.T, cn string) (*x509.CertificateRequest, string) {
 	dir := t.TempDir()
 	key, req := filepath.Join(dir, "k.pem"), filepath.Join(dir, "r.csr")
 	testtool.MustRun(t, nil, "openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-subj", "/CN="+cn, "-out", req)
-	blk, _ := pem.Decode(mustRead(t, req))
+	blk, _ := pem.Decode(testtool.ReadFile(t, req))
 	if blk == nil {
 		t.Fatalf("openssl wrote no PEM request to %s", req)
 	}
@@ -675,18 +692,9 @@ func crashIssue(t *testing.T, name, stage string) *CA {
 	return c2
 }
 
-func mustRead(t *testing.T, p string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestExpiringAndInventoryAcrossReopen(t *testing.T) {
 	ctx := context.Background()
-	c := newCA(t, "wm5")
+	c := newCA(t, "legacy")
 	for _, h := range []string{"a.example.com", "b.example.com"} {
 		days := 10
 		if h == "b.example.com" {
@@ -723,7 +731,7 @@ func TestExpiringAndInventoryAcrossReopen(t *testing.T) {
 }
 
 func TestSecondOpenFailsClearly(t *testing.T) {
-	c := newCA(t, "wm5")
+	c := newCA(t, "legacy")
 	_, err := Open(context.Background(), c.layout.Dir, testPassword)
 	if err == nil || !strings.Contains(err.Error(), "in use by another pushca process") {
 		t.Fatalf("second open: %v", err)
@@ -734,7 +742,7 @@ func TestSecondOpenFailsClearly(t *testing.T) {
 // config/ca.json the way step-ca starts (validation, softkms decrypting the
 // intermediate key with the password, the bbolt database) and sign with it.
 func TestStepCAServesTheDirectory(t *testing.T) {
-	c := newCA(t, "wm6")
+	c := newCA(t, "legacy")
 	if _, err := c.Issue(context.Background(), IssueRequest{Host: "mail.example.com"}); err != nil {
 		t.Fatal(err)
 	}
@@ -742,7 +750,7 @@ func TestStepCAServesTheDirectory(t *testing.T) {
 	c.Close()
 	// ca.json names the directory Init created; the copy made by newCA must
 	// be named instead.
-	cfgText := strings.ReplaceAll(string(mustRead(t, Layout{Dir: dir}.Config())), initializedDirOf(t, dir), dir)
+	cfgText := strings.ReplaceAll(string(testtool.ReadFile(t, Layout{Dir: dir}.Config())), initializedDirOf(t, dir), dir)
 	cfgFile := filepath.Join(t.TempDir(), "ca.json")
 	os.WriteFile(cfgFile, []byte(cfgText), 0o600)
 	cfg, err := config.LoadConfiguration(cfgFile)
@@ -768,7 +776,7 @@ func TestStepCAServesTheDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("step-ca cannot sign with the directory's intermediate: %v", err)
 	}
-	if err := profile.CheckSignedBy(chain[0], c.inter); err != nil {
+	if err := profile.CheckSignedBy(chain[0], c.issuers[0].inter); err != nil {
 		t.Fatal(err)
 	}
 	// The provisioner key is encrypted with the CA password, as step ca init does.
@@ -783,7 +791,7 @@ func initializedDirOf(t *testing.T, copy string) string {
 	t.Helper()
 	initialized.Lock()
 	defer initialized.Unlock()
-	want := mustRead(t, Layout{Dir: copy}.RootCert())
+	want := testtool.ReadFile(t, Layout{Dir: copy}.RootCert())
 	for _, d := range initialized.dirs {
 		if b, err := os.ReadFile(Layout{Dir: d}.RootCert()); err == nil && string(b) == string(want) {
 			return d

@@ -17,7 +17,7 @@ import (
 // a reopen with nothing left to repair.
 func TestConcurrentIssuance(t *testing.T) {
 	ctx := context.Background()
-	c := newCA(t, "wm6")
+	c := newCA(t, "legacy")
 	csr, _ := opensslCSR(t, "x")
 
 	const distinct, same, forced = 8, 6, 4
@@ -108,7 +108,7 @@ func checkInventory(t *testing.T, c *CA, want map[string]int) {
 		} else if r.State != StateSuperseded {
 			t.Errorf("%s serial %s is %s", r.Host, r.Serial, r.State)
 		}
-		if _, err := c.auth.GetDatabase().GetCertificate(r.Serial); err != nil {
+		if _, err := c.db.GetCertificate(r.Serial); err != nil {
 			t.Errorf("%s serial %s is not in step-ca's table: %v", r.Host, r.Serial, err)
 		}
 	}
@@ -117,15 +117,15 @@ func checkInventory(t *testing.T, c *CA, want map[string]int) {
 			t.Errorf("%s: %d records, active %v; want %d records, one active", host, got[host], active[host], n)
 			continue
 		}
-		rec, ok, err := c.inv.active(host)
+		rec, ok, err := c.inv.active(host, firstSlot(c))
 		if err != nil || !ok || rec.Serial != active[host][0] {
 			t.Errorf("%s: the hosts table names %s (%v, %v), the active record is %s", host, rec.Serial, ok, err, active[host][0])
 		}
-		link, err := os.Readlink(c.layout.ServerCurrent(host))
+		link, err := os.Readlink(c.layout.ServerCurrent(host, firstSlot(c)))
 		if err != nil || link != active[host][0] {
 			t.Errorf("%s: current links to %q (%v), want the active %s", host, link, err, active[host][0])
 		}
-		if err := opensslVerify(t, c, c.layout.ServerCert(host), "-untrusted", c.layout.ServerChain(host)); err != nil {
+		if err := opensslVerify(t, c, firstSlot(c), c.layout.ServerCert(host, firstSlot(c)), "-untrusted", c.layout.ServerChain(host, firstSlot(c))); err != nil {
 			t.Errorf("%s: %v", host, err)
 		}
 	}

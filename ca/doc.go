@@ -1,9 +1,11 @@
-// Package ca owns the private CA and its state directory: root and
-// intermediate certificates and their encrypted keys, the step-ca compatible
-// configuration, server certificates and keys, and the inventory database
-// (smallstep nosql on bbolt). It issues, renews, rotates and revokes server
-// certificates under a device profile, generates the CRL, and self-checks
-// every chain it issues.
+// Package ca owns the private CA and its state directory: one root and, under
+// it, one intermediate per chain family (profile's family table), their
+// encrypted keys, the step-ca compatible configuration, server certificates
+// and keys (one per family per host), and the inventory database (smallstep
+// nosql on bbolt). It issues, renews, rotates and revokes server
+// certificates per family, adds families under the same root, generates each
+// family's CRL, and self-checks every chain it issues against every device
+// profile the family serves.
 //
 // It reads device rules only from package profile and templates only from
 // package templates; it never prompts, prints or reads flags (the CLI does),

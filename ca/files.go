@@ -18,7 +18,7 @@ import (
 // directory's own name by the fsync of the host directory in switchCurrent,
 // which follows before anything points at it. Until switchCurrent returns,
 // the record is pending and repair checks every file (versionComplete).
-func (c *CA) writeVersion(host string, cert *x509.Certificate, key crypto.Signer) error {
+func (c *CA) writeVersion(host string, cert *x509.Certificate, key crypto.Signer, inter *x509.Certificate) error {
 	hostDir := c.layout.ServerDir(host)
 	newHost := !exists(hostDir)
 	dir := c.layout.ServerVersion(host, cert.SerialNumber.String())
@@ -43,7 +43,7 @@ func (c *CA) writeVersion(host string, cert *x509.Certificate, key crypto.Signer
 	if err := atomicfile.WriteFileNoDirSync(filepath.Join(dir, certFile), certsPEM(cert), atomicfile.FileMode); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFileNoDirSync(filepath.Join(dir, chainFile), certsPEM(cert, c.inter), atomicfile.FileMode); err != nil {
+	if err := atomicfile.WriteFileNoDirSync(filepath.Join(dir, chainFile), certsPEM(cert, inter), atomicfile.FileMode); err != nil {
 		return err
 	}
 	return atomicfile.SyncDir(dir)
@@ -69,10 +69,11 @@ func (c *CA) versionComplete(r Record) bool {
 	return true
 }
 
-// switchCurrent points the host's "current" symlink at serial, atomically:
-// a new symlink under a temporary name renamed over the old one.
-func (c *CA) switchCurrent(host, serial string) error {
-	cur := c.layout.ServerCurrent(host)
+// switchCurrent points the "current" symlink of the host's family at
+// serial, atomically: a new symlink under a temporary name renamed over the
+// old one.
+func (c *CA) switchCurrent(host string, s Slot, serial string) error {
+	cur := c.layout.ServerCurrent(host, s)
 	tmp := cur + ".tmp"
 	os.Remove(tmp)
 	if err := os.Symlink(serial, tmp); err != nil {

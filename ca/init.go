@@ -10,10 +10,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/smallstep/certificates/authority/provisioner"
 	"go.step.sm/crypto/jose"
+	"go.step.sm/crypto/keyutil"
 	"go.step.sm/crypto/x509util"
 
 	"github.com/pushca/pushca/internal/atomicfile"
@@ -25,9 +28,10 @@ import (
 type InitOptions struct {
 	// Name prefixes the subjects: "<Name> Root CA", "<Name> Intermediate CA".
 	Name string
-	// Profile is the device profile the chain is issued under; choose the
-	// oldest device family of the fleet.
-	Profile  string
+	// Families are the chain families to create under the one root, in
+	// the order the state keeps them (the first one's files carry the names
+	// step-ca's configuration uses). See profile.FamiliesFor.
+	Families []string
 	Password []byte
 	// Lifetimes; zero means the defaults below.
 	RootValidity, IntermediateValidity time.Duration
@@ -62,9 +66,19 @@ func Init(ctx context.Context, dir string, opt InitOptions) error {
 	if len(opt.Password) == 0 {
 		return errors.New("a CA password is required: the CA keys are stored encrypted")
 	}
-	p, err := profile.Get(opt.Profile)
-	if err != nil {
-		return err
+	if len(opt.Families) == 0 {
+		return errors.New("name at least one chain family (or the device profiles of the fleet)")
+	}
+	fams := make([]profile.Family, 0, len(opt.Families))
+	for i, n := range opt.Families {
+		f, err := profile.GetFamily(n)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(opt.Families[:i], n) {
+			return fmt.Errorf("chain family %s named twice", n)
+		}
+		fams = append(fams, f)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -90,7 +104,7 @@ func Init(ctx context.Context, dir string, opt InitOptions) error {
 	if err := os.Chmod(tmp, atomicfile.DirMode); err != nil {
 		return err
 	}
-	if err := build(ctx, Layout{Dir: tmp}, Layout{Dir: abs}, p, opt); err != nil {
+	if err := build(ctx, Layout{Dir: tmp}, Layout{Dir: abs}, fams, opt); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, abs); err != nil {
@@ -119,59 +133,93 @@ func checkEmpty(dir string) error {
 	return fmt.Errorf("state directory %s is not empty and is not a pushca directory; choose an empty or new --dir", dir)
 }
 
+// rootKeyBits: the root is RSA 2048 whatever the families, so a legacy
+// family can always be added later (Windows Mobile accepts no ECDSA and is
+// known to work only with 2048-bit keys).
+const rootKeyBits = 2048
+
 // build writes a complete CA into tmp. final is where it will live; the
 // step-ca configuration names final's paths.
-func build(ctx context.Context, tmp, final Layout, p profile.Profile, opt InitOptions) error {
+func build(ctx context.Context, tmp, final Layout, fams []profile.Family, opt InitOptions) error {
 	for _, d := range []string{"config", "certs", "secrets", "db", "servers"} {
 		if err := atomicfile.MkdirAll(filepath.Join(tmp.Dir, d)); err != nil {
 			return err
 		}
 	}
-	rootKey, err := generateKey(p)
+	rootKey, err := keyutil.GenerateSigner(profile.KeyRSA, "", rootKeyBits)
 	if err != nil {
-		return err
+		return fmt.Errorf("generate root key: %w", err)
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	interKey, err := generateKey(p)
-	if err != nil {
-		return err
+	// Clients never check a root's self-signature, except perhaps Windows
+	// Mobile [U]: SHA-1 when any family asks for it.
+	rootSig := x509.SHA256WithRSA
+	for _, f := range fams {
+		if f.RootSignature == x509.SHA1WithRSA {
+			rootSig = x509.SHA1WithRSA
+		}
 	}
 	now := time.Now().Truncate(time.Second)
-	root, err := createCA("root", opt.Name+" Root CA", rootKey, nil, rootKey, p, now, opt.RootValidity, "")
+	root, err := createCA("root", opt.Name+" Root CA", rootKey, nil, rootKey, rootSig, now, opt.RootValidity, "")
 	if err != nil {
 		return err
-	}
-	inter, err := createCA("intermediate", opt.Name+" Intermediate CA", interKey, root, rootKey, p, now, opt.IntermediateValidity, opt.CRLURL)
-	if err != nil {
-		return err
-	}
-	if errs := checkCAChain(p, root, inter); len(errs) > 0 {
-		return fmt.Errorf("self-check of the new CA failed: %w", errors.Join(errs...))
 	}
 	if err := writeEncryptedKey(tmp.RootKey(), rootKey, opt.Password); err != nil {
-		return err
-	}
-	if err := writeEncryptedKey(tmp.IntermediateKey(), interKey, opt.Password); err != nil {
 		return err
 	}
 	if err := writeCerts(tmp.RootCert(), root); err != nil {
 		return err
 	}
-	if err := writeCerts(tmp.IntermediateCert(), inter); err != nil {
-		return err
+	st := State{Format: FormatVersion, Name: opt.Name, Created: now.UTC(), CRLURL: opt.CRLURL}
+	for i, f := range fams {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s := newSlot(f.Name, i == 0)
+		if _, err := newIntermediate(tmp, s, f, root, rootKey, opt.Name, 1, now, opt.IntermediateValidity, opt.Password, crlURLFor(opt.CRLURL, s)); err != nil {
+			return err
+		}
+		st.Families = append(st.Families, f.Name)
 	}
 	if err := writeStepConfig(tmp, final, opt.Password, opt.CRLURL); err != nil {
 		return err
 	}
 	// The state file last: its presence means the directory is complete.
-	return writeState(tmp, State{Format: FormatVersion, Name: opt.Name, Profile: p.Name, Created: now.UTC(), CRLURL: opt.CRLURL})
+	return writeState(tmp, st)
+}
+
+// newIntermediate makes family f's intermediate (generation gen) under the
+// root, self-checks it against every profile the family serves, and writes
+// it and its encrypted key to the slot's files in l (with suffix appended
+// to both names, for a rotation).
+func newIntermediate(l Layout, s Slot, f profile.Family, root *x509.Certificate, rootKey crypto.Signer, name string, gen int, now time.Time, validity time.Duration, password []byte, crlURL string, suffix ...string) (*issuer, error) {
+	key, err := generateKey(f)
+	if err != nil {
+		return nil, err
+	}
+	cn := fmt.Sprintf("%s %s Intermediate CA", name, f.Name)
+	if gen > 1 {
+		cn += fmt.Sprintf(" G%d", gen)
+	}
+	inter, err := createCA("intermediate", cn, key, root, rootKey, f.SignatureBy(profile.KeyTypeOf(rootKey.Public())), now, validity, crlURL)
+	if err != nil {
+		return nil, err
+	}
+	if errs := checkCAChain(f, root, inter); len(errs) > 0 {
+		return nil, fmt.Errorf("self-check of the new %s intermediate failed: %w", f.Name, errors.Join(errs...))
+	}
+	sfx := strings.Join(suffix, "")
+	if err := writeEncryptedKey(l.IntermediateKey(s)+sfx, key, password); err != nil {
+		return nil, err
+	}
+	if err := writeCerts(l.IntermediateCert(s)+sfx, inter); err != nil {
+		return nil, err
+	}
+	return &issuer{slot: s, family: f, inter: inter, signer: key}, nil
 }
 
 // createCA makes a root (parent nil) or an intermediate from the embedded
-// templates, signed with the profile's algorithm.
-func createCA(kind, cn string, key crypto.Signer, parent *x509.Certificate, parentKey crypto.Signer, p profile.Profile, now time.Time, validity time.Duration, crlURL string) (*x509.Certificate, error) {
+// templates, signed with sig.
+func createCA(kind, cn string, key crypto.Signer, parent *x509.Certificate, parentKey crypto.Signer, sig x509.SignatureAlgorithm, now time.Time, validity time.Duration, crlURL string) (*x509.Certificate, error) {
 	tpl, err := templates.Read("x509/" + kind + ".tpl")
 	if err != nil {
 		return nil, err
@@ -182,7 +230,7 @@ func createCA(kind, cn string, key crypto.Signer, parent *x509.Certificate, pare
 	}
 	data := x509util.CreateTemplateData(cn, nil)
 	data.SetUserData(map[string]any{
-		"signatureAlgorithm": sigAlgName(p.SignatureFor(keyType(parentKey.Public()))),
+		"signatureAlgorithm": sigAlgName(sig),
 		"crlURL":             crlURL,
 	})
 	c, err := x509util.NewCertificate(csr, x509util.WithTemplate(string(tpl), data))
@@ -201,8 +249,14 @@ func createCA(kind, cn string, key crypto.Signer, parent *x509.Certificate, pare
 	return cert, nil
 }
 
-func checkCAChain(p profile.Profile, root, inter *x509.Certificate) []error {
-	errs := append(p.Check(root, profile.Root), p.Check(inter, profile.Intermediate)...)
+// checkCAChain checks root and a family's intermediate the way every device
+// the family serves would.
+func checkCAChain(f profile.Family, root, inter *x509.Certificate) []error {
+	var errs []error
+	for _, p := range profile.ProfilesServedBy(f) {
+		errs = append(errs, p.Check(root, profile.Root)...)
+		errs = append(errs, p.Check(inter, profile.Intermediate)...)
+	}
 	if err := profile.CheckSignedBy(root, root); err != nil {
 		errs = append(errs, err)
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/smallstep/nosql"
 	"github.com/smallstep/nosql/database"
+
+	"github.com/pushca/pushca/profile"
 )
 
 // Certificate states in the inventory.
@@ -29,11 +31,15 @@ const (
 
 // Record is one issued certificate in the inventory.
 type Record struct {
-	Serial        string    `json:"serial"`
-	Host          string    `json:"host"`
-	DNSNames      []string  `json:"dnsNames,omitempty"`
-	IPs           []string  `json:"ips,omitempty"`
-	Profile       string    `json:"profile"`
+	Serial   string   `json:"serial"`
+	Host     string   `json:"host"`
+	DNSNames []string `json:"dnsNames,omitempty"`
+	IPs      []string `json:"ips,omitempty"`
+	// Family is the chain family; records made before families existed
+	// have none and belong to the CA's first family (see inventory.get).
+	Family string `json:"family,omitempty"`
+	// Profile is set only on records made before families existed.
+	Profile       string    `json:"profile,omitempty"`
 	Signature     string    `json:"signature"`
 	Key           string    `json:"key"`
 	KeySource     string    `json:"keySource"` // "generated" or "csr"
@@ -62,33 +68,49 @@ func (r Record) Certificate() (*x509.Certificate, error) {
 
 var (
 	inventoryTable = []byte("pushca_certs")
-	// hostsTable maps a host to the serial of its latest active record, so
-	// issuance never scans the whole inventory. An entry may point at a
-	// record that was since revoked: active checks the state.
+	// hostsTable maps a host and family (see hostKey) to the serial of its
+	// latest active record, so issuance never scans the whole inventory. An
+	// entry may point at a record that was since revoked: active checks the
+	// state.
 	hostsTable = []byte("pushca_hosts")
 )
 
 // inventory is pushca's table beside step-ca's own tables in the same
 // database; step-ca ignores it.
-type inventory struct{ db nosql.DB }
+type inventory struct {
+	db nosql.DB
+	// first is the CA's first family, which records made before families
+	// existed belong to.
+	first string
+}
 
-func openInventory(db nosql.DB) (*inventory, error) {
+func openInventory(db nosql.DB, first string) (*inventory, error) {
 	for _, t := range [][]byte{inventoryTable, hostsTable} {
 		if err := db.CreateTable(t); err != nil {
 			return nil, err
 		}
 	}
-	return &inventory{db: db}, nil
+	return &inventory{db: db, first: first}, nil
 }
 
-func newRecord(cert *x509.Certificate, host, prof, keySource, state string) Record {
+// hostKey is a host's entry in hostsTable for one family: the bare host
+// for the first family (as before families existed), host/FAMILY for the
+// others; no host name holds a slash.
+func hostKey(host string, s Slot) []byte {
+	if s.suffix == "" {
+		return []byte(host)
+	}
+	return []byte(host + "/" + s.Family)
+}
+
+func newRecord(cert *x509.Certificate, host, family, keySource, state string) Record {
 	r := Record{
 		Serial:    cert.SerialNumber.String(),
 		Host:      host,
 		DNSNames:  cert.DNSNames,
-		Profile:   prof,
+		Family:    family,
 		Signature: cert.SignatureAlgorithm.String(),
-		Key:       publicKeyDesc(cert.PublicKey),
+		Key:       profile.KeyDesc(cert.PublicKey),
 		KeySource: keySource,
 		NotBefore: cert.NotBefore.UTC(),
 		NotAfter:  cert.NotAfter.UTC(),
@@ -117,7 +139,7 @@ func (inv *inventory) putWith(tx *database.Tx, recs ...Record) error {
 		}
 		tx.Set(inventoryTable, []byte(r.Serial), b)
 		if r.State == StateActive {
-			tx.Set(hostsTable, []byte(r.Host), []byte(r.Serial))
+			tx.Set(hostsTable, hostKey(r.Host, newSlot(r.Family, r.Family == inv.first)), []byte(r.Serial))
 		}
 	}
 	if err := inv.db.Update(tx); err != nil {
@@ -138,7 +160,15 @@ func (inv *inventory) get(serial string) (Record, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return r, fmt.Errorf("inventory record %s is damaged: %w", serial, err)
 	}
-	return r, nil
+	return inv.fill(r), nil
+}
+
+// fill gives a record made before families existed its family.
+func (inv *inventory) fill(r Record) Record {
+	if r.Family == "" {
+		r.Family = inv.first
+	}
+	return r
 }
 
 // all returns every record, oldest issue first.
@@ -156,15 +186,15 @@ func (inv *inventory) all() ([]Record, error) {
 		if err := json.Unmarshal(e.Value, &r); err != nil {
 			return nil, fmt.Errorf("inventory record %s is damaged: %w", e.Key, err)
 		}
-		out = append(out, r)
+		out = append(out, inv.fill(r))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Issued.Before(out[j].Issued) })
 	return out, nil
 }
 
-// active returns the active record for host, if any.
-func (inv *inventory) active(host string) (Record, bool, error) {
-	serial, err := inv.db.Get(hostsTable, []byte(host))
+// active returns the active record of host in a family, if any.
+func (inv *inventory) active(host string, s Slot) (Record, bool, error) {
+	serial, err := inv.db.Get(hostsTable, hostKey(host, s))
 	if database.IsErrNotFound(err) {
 		return Record{}, false, nil
 	}

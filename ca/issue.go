@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"text/template"
 	"time"
 
@@ -30,18 +32,24 @@ type IssueRequest struct {
 	Host string
 	DNS  []string
 	IPs  []net.IP
-	// Profile of the devices that will connect; empty means the CA's.
+	// Families limits the issuance to these chain families; empty means
+	// every family of the CA: one leaf each, same names, each family's own
+	// key type, signature and validity cap.
+	Families []string
+	// Profile, when set, limits the issuance to the family the CA serves
+	// devices of that profile with.
 	Profile string
-	// Days of validity; zero means 397 (or the profile's cap if lower).
+	// Days of validity; zero means 397 (or the family's cap if lower).
 	Days int
 	// CSR supplies the public key; pushca then never holds the private key.
-	// The names still come from Host, DNS and IPs: the CA decides them.
+	// The names still come from Host, DNS and IPs: the CA decides them. A
+	// CSR carries one key, so it needs a CA of one family or one named.
 	CSR *x509.CertificateRequest
 	// Force replaces an active certificate for Host.
 	Force bool
 }
 
-// Issued is the result of an issuance, renewal or rotation.
+// Issued is the result of an issuance, renewal or rotation in one family.
 type Issued struct {
 	Record Record
 	Chain  []*x509.Certificate // leaf, intermediate
@@ -49,89 +57,178 @@ type Issued struct {
 	CertFile, ChainFile, KeyFile string
 }
 
-// Issue signs a new server certificate, self-checks the chain, writes the
-// files and records it as the host's active certificate.
-func (c *CA) Issue(ctx context.Context, req IssueRequest) (*Issued, error) {
+// rules are the device profiles a leaf of one family must satisfy all at
+// once: every profile the family serves.
+type rules []profile.Profile
+
+func rulesOf(f profile.Family) rules { return profile.ProfilesServedBy(f) }
+
+func (r rules) checkName(name string) error {
+	for _, p := range r {
+		if err := p.CheckName(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r rules) checkKey(pub any) error {
+	for _, p := range r {
+		if err := p.CheckKey(pub); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r rules) check(cert *x509.Certificate, role profile.Role) []error {
+	var errs []error
+	for _, p := range r {
+		errs = append(errs, p.Check(cert, role)...)
+	}
+	return errs
+}
+
+// days resolves a requested leaf lifetime (0: the default) against the
+// family's cap and every profile's.
+func (r rules) days(f profile.Family, days int) (int, error) {
+	if days == 0 {
+		days = int(profile.DefaultLeafLifetime.Hours() / 24)
+		for _, p := range r {
+			if p.MaxLeafDays > 0 {
+				days = min(days, p.MaxLeafDays)
+			}
+		}
+		if f.MaxLeafDays > 0 {
+			days = min(days, f.MaxLeafDays)
+		}
+	}
+	if f.MaxLeafDays > 0 && days > f.MaxLeafDays {
+		return 0, fmt.Errorf("chain family %s: leaves are valid for at most %d days (asked %d)", f.Name, f.MaxLeafDays, days)
+	}
+	for _, p := range r {
+		if _, err := p.ValidityDays(days); err != nil {
+			return 0, err
+		}
+	}
+	return days, nil
+}
+
+// issuersFor resolves the families a request names (all of the CA's when
+// none) to their issuers, in the CA's order. The caller holds c.mu.
+func (c *CA) issuersFor(families []string, prof string) ([]*issuer, error) {
+	if prof != "" {
+		p, err := profile.Get(prof)
+		if err != nil {
+			return nil, err
+		}
+		f, ok := profile.FamilyFor(p, c.state.Families)
+		if !ok {
+			return nil, fmt.Errorf("profile %s: this CA has no chain family its devices accept (it has %s); add one with `pushca ca add-family %s`",
+				p.Name, strings.Join(c.state.Families, ", "), p.Family)
+		}
+		families = append(families, f.Name)
+	}
+	if len(families) == 0 {
+		return slices.Clone(c.issuers), nil
+	}
+	var out []*issuer
+	for _, n := range families {
+		if _, err := profile.GetFamily(n); err != nil {
+			return nil, err
+		}
+		is := c.issuer(n)
+		if is == nil {
+			return nil, fmt.Errorf("this CA has no %s chain family (it has %s); add it with `pushca ca add-family %s`", n, strings.Join(c.state.Families, ", "), n)
+		}
+		if !slices.Contains(out, is) {
+			out = append(out, is)
+		}
+	}
+	return out, nil
+}
+
+// Issue signs a new server certificate for every family the request names,
+// self-checks each chain, writes the files and records each as the host's
+// active certificate of its family. Every family is checked before any is
+// signed, so a refusal leaves nothing behind.
+func (c *CA) Issue(ctx context.Context, req IssueRequest) ([]*Issued, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	p, err := c.leafProfile(req.Profile)
+	targets, err := c.issuersFor(req.Families, req.Profile)
 	if err != nil {
 		return nil, err
 	}
-	host, err := normalizeName(req.Host, p)
+	if req.CSR != nil && len(targets) > 1 {
+		return nil, fmt.Errorf("a CSR carries one key, and this CA has %d chain families; name one with --family", len(targets))
+	}
+	host, err := normalizeName(req.Host)
 	if err != nil {
 		return nil, err
 	}
 	defer c.hosts.lock(host)()
-	names, err := subjectNames(host, req.DNS, req.IPs, p)
-	if err != nil {
-		return nil, err
+	type plan struct {
+		is    *issuer
+		rules rules
+		names []string
+		days  int
+		prev  *Record
 	}
-	days := req.Days
-	if days == 0 {
-		days = int(profile.DefaultLeafLifetime.Hours() / 24)
-		if p.MaxLeafDays > 0 && days > p.MaxLeafDays {
-			days = p.MaxLeafDays
+	plans := make([]plan, 0, len(targets))
+	for _, is := range targets {
+		pl := plan{is: is, rules: rulesOf(is.family)}
+		if pl.names, err = subjectNames(host, req.DNS, req.IPs, pl.rules); err != nil {
+			return nil, err
 		}
+		if pl.days, err = pl.rules.days(is.family, req.Days); err != nil {
+			return nil, err
+		}
+		if end := time.Now().AddDate(0, 0, pl.days); end.After(is.inter.NotAfter) {
+			return nil, fmt.Errorf("a %d-day certificate would outlive the intermediate CA (%s family, expires %s); ask for fewer --days or rotate the intermediate", pl.days, is.family.Name, is.inter.NotAfter.Format("2006-01-02"))
+		}
+		prev, hasPrev, err := c.inv.active(host, is.slot)
+		if err != nil {
+			return nil, err
+		}
+		if hasPrev {
+			if !req.Force {
+				return nil, fmt.Errorf("%s already has an active certificate (%s family, serial %s, expires %s); use `pushca cert renew %s` or `rotate`, or --force to issue a new one",
+					host, is.family.Name, prev.Serial, prev.NotAfter.Format("2006-01-02"), host)
+			}
+			pl.prev = &prev
+		}
+		plans = append(plans, pl)
 	}
-	if days, err = p.ValidityDays(days); err != nil {
-		return nil, err
+	out := make([]*Issued, 0, len(plans))
+	for _, pl := range plans {
+		key, csr, source, err := c.keyAndCSR(pl.is.family, pl.rules, host, pl.names, req.CSR)
+		if err != nil {
+			return out, err
+		}
+		cert, err := c.sign(ctx, pl.is, csr, pl.rules, host, pl.names, time.Duration(pl.days)*24*time.Hour)
+		if err != nil {
+			return out, err
+		}
+		is, err := c.finish(ctx, pl.is, host, pl.rules, cert, key, source, pl.prev)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, is)
 	}
-	if end := time.Now().AddDate(0, 0, days); end.After(c.inter.NotAfter) {
-		return nil, fmt.Errorf("a %d-day certificate would outlive the intermediate CA (expires %s); ask for fewer --days or rotate the intermediate", days, c.inter.NotAfter.Format("2006-01-02"))
-	}
-	prev, hasPrev, err := c.inv.active(host)
-	if err != nil {
-		return nil, err
-	}
-	if hasPrev && !req.Force {
-		return nil, fmt.Errorf("%s already has an active certificate (serial %s, expires %s); use `pushca cert renew %s` or `rotate`, or --force to issue a new one",
-			host, prev.Serial, prev.NotAfter.Format("2006-01-02"), host)
-	}
-	key, csr, source, err := c.keyAndCSR(p, host, names, req.CSR)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := c.sign(ctx, csr, p, host, names, time.Duration(days)*24*time.Hour)
-	if err != nil {
-		return nil, err
-	}
-	var replaced *Record
-	if hasPrev {
-		replaced = &prev
-	}
-	return c.finish(ctx, host, p, cert, key, source, replaced)
+	return out, nil
 }
 
-// leafProfile resolves a leaf's profile and refuses one whose devices would
-// reject this CA's chain: the chain is the CA's, whatever the leaf.
-func (c *CA) leafProfile(name string) (profile.Profile, error) {
-	if name == "" {
-		return c.profile, nil
-	}
-	p, err := profile.Get(name)
-	if err != nil {
-		return p, err
-	}
-	errs := append(p.Check(c.root, profile.Root), p.Check(c.inter, profile.Intermediate)...)
-	if len(errs) > 0 {
-		return p, fmt.Errorf("profile %s cannot use this CA (issued for %s): %w; create a CA for it with `pushca init --profile %s --dir OTHER`",
-			p.Name, c.profile.Name, errors.Join(errs...), p.Name)
-	}
-	return p, nil
-}
-
-// keyAndCSR generates a key of the profile's type, or checks the key of a
-// supplied CSR against the profile. The CSR's signature is checked by
-// step-ca when it signs (see sign).
-func (c *CA) keyAndCSR(p profile.Profile, host string, names []string, csr *x509.CertificateRequest) (crypto.Signer, *x509.CertificateRequest, string, error) {
+// keyAndCSR generates a key of the family's type, or checks the key of a
+// supplied CSR against the family's devices. The CSR's signature is checked
+// by step-ca when it signs (see sign).
+func (c *CA) keyAndCSR(f profile.Family, r rules, host string, names []string, csr *x509.CertificateRequest) (crypto.Signer, *x509.CertificateRequest, string, error) {
 	if csr != nil {
-		if err := p.CheckKey(csr.PublicKey); err != nil {
+		if err := r.checkKey(csr.PublicKey); err != nil {
 			return nil, nil, "", fmt.Errorf("CSR key: %w", err)
 		}
 		return nil, csr, keyFromCSR, nil
 	}
-	key, err := generateKey(p)
+	key, err := generateKey(f)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -142,20 +239,23 @@ func (c *CA) keyAndCSR(p profile.Profile, host string, names []string, csr *x509
 	return key, csr, keyGenerated, nil
 }
 
-// sign runs smallstep's authority with pushca's template and two checks of
-// its own: validity, and the profile's rules on the unsigned certificate, so
-// that a certificate the devices would reject is never signed.
-func (c *CA) sign(ctx context.Context, csr *x509.CertificateRequest, p profile.Profile, host string, names []string, lifetime time.Duration) (*x509.Certificate, error) {
+// sign runs smallstep's authority of the family with pushca's template and
+// two checks of its own: validity, and the family's rules on the unsigned
+// certificate, so that a certificate the devices would reject is never
+// signed. The validity, backdate included, is one second short of the
+// lifetime: Apple counts its 825 days as NotAfter - NotBefore, and RFC 5280
+// counts both ends in, so an exact span would be a second too long there.
+func (c *CA) sign(ctx context.Context, is *issuer, csr *x509.CertificateRequest, r rules, host string, names []string, lifetime time.Duration) (*x509.Certificate, error) {
 	data := x509util.CreateTemplateData(host, names)
 	data.SetUserData(map[string]any{
-		"signatureAlgorithm": sigAlgName(p.SignatureFor(keyType(c.signer.Public()))),
-		"crlURL":             c.state.CRLURL,
+		"signatureAlgorithm": sigAlgName(is.family.Signature),
+		"crlURL":             crlURLFor(c.state.CRLURL, is.slot),
 	})
-	now := time.Now().Truncate(time.Second)
-	chain, err := c.auth.SignWithContext(ctx, csr, provisioner.SignOptions{},
+	notBefore := time.Now().Truncate(time.Second).Add(-time.Minute)
+	chain, err := is.auth.SignWithContext(ctx, csr, provisioner.SignOptions{},
 		templateOption{tpl: c.leafTemplate, data: data},
-		validityModifier{notBefore: now.Add(-time.Minute), notAfter: now.Add(lifetime)},
-		profileValidator{p},
+		validityModifier{notBefore: notBefore, notAfter: notBefore.Add(lifetime - time.Second)},
+		profileValidator{r},
 	)
 	if err != nil {
 		// step-ca verified the CSR's signature first; checking it here too,
@@ -164,7 +264,7 @@ func (c *CA) sign(ctx context.Context, csr *x509.CertificateRequest, p profile.P
 		if csr.CheckSignature() != nil {
 			return nil, fmt.Errorf("issue certificate for %s: CSR signature does not verify: %w", host, err)
 		}
-		return nil, fmt.Errorf("issue certificate for %s: %w", host, err)
+		return nil, fmt.Errorf("issue %s certificate for %s: %w", is.family.Name, host, err)
 	}
 	return chain[0], nil
 }
@@ -174,17 +274,23 @@ func (c *CA) sign(ctx context.Context, csr *x509.CertificateRequest, p profile.P
 // write the files, switch the host's link, record as active. Each
 // step is durable before the next, so a crash anywhere is repaired by the
 // next Open (see repair).
-func (c *CA) finish(ctx context.Context, host string, p profile.Profile, cert *x509.Certificate, key crypto.Signer, source string, prev *Record) (*Issued, error) {
-	chain := []*x509.Certificate{cert, c.inter}
-	if errs := p.VerifyChain(chain, c.root, host, time.Now()); len(errs) > 0 {
+func (c *CA) finish(ctx context.Context, is *issuer, host string, r rules, cert *x509.Certificate, key crypto.Signer, source string, prev *Record) (*Issued, error) {
+	chain := []*x509.Certificate{cert, is.inter}
+	// The signatures are the same for every profile: verify the chain once
+	// and check the certificates against the others.
+	errs := r[0].VerifyChain(chain, c.root, host, time.Now())
+	for _, p := range r[1:] {
+		errs = append(errs, p.Check(cert, profile.Leaf)...)
+	}
+	if len(errs) > 0 {
 		err := errors.Join(errs...)
-		c.revokeSerial(ctx, cert, "self-check failed", 0)
-		return nil, fmt.Errorf("self-check of the certificate for %s failed, so it was revoked: %w", host, err)
+		c.revokeSerial(ctx, is, cert, "self-check failed", 0)
+		return nil, fmt.Errorf("self-check of the %s certificate for %s failed, so it was revoked: %w", is.family.Name, host, err)
 	}
 	if err := c.fail("signed"); err != nil {
 		return nil, err
 	}
-	rec := newRecord(cert, host, p.Name, source, StatePending)
+	rec := newRecord(cert, host, is.family.Name, source, StatePending)
 	if prev != nil {
 		rec.Replaces = prev.Serial
 	}
@@ -195,31 +301,32 @@ func (c *CA) finish(ctx context.Context, host string, p profile.Profile, cert *x
 	if err := c.fail("recorded"); err != nil {
 		return nil, err
 	}
-	if err := c.writeVersion(host, cert, key); err != nil {
+	if err := c.writeVersion(host, cert, key, is.inter); err != nil {
 		return nil, err
 	}
 	if err := c.fail("files-written"); err != nil {
 		return nil, err
 	}
-	if err := c.activate(rec); err != nil {
+	if err := c.activate(rec, is.slot); err != nil {
 		return nil, err
 	}
 	rec.State = StateActive
-	is := &Issued{Record: rec, Chain: chain, CertFile: c.layout.ServerCert(host), ChainFile: c.layout.ServerChain(host)}
+	out := &Issued{Record: rec, Chain: chain, CertFile: c.layout.ServerCert(host, is.slot), ChainFile: c.layout.ServerChain(host, is.slot)}
 	if key != nil {
-		is.KeyFile = c.layout.ServerKey(host)
+		out.KeyFile = c.layout.ServerKey(host, is.slot)
 	}
-	return is, nil
+	return out, nil
 }
 
-// activate makes a complete pending record the host's current certificate
-// and supersedes the previous active one, in one transaction.
-func (c *CA) activate(rec Record) error {
-	if err := c.switchCurrent(rec.Host, rec.Serial); err != nil {
+// activate makes a complete pending record the current certificate of its
+// host and family and supersedes the previous active one, in one
+// transaction.
+func (c *CA) activate(rec Record, s Slot) error {
+	if err := c.switchCurrent(rec.Host, s, rec.Serial); err != nil {
 		return err
 	}
 	recs := []Record{}
-	if prev, ok, err := c.inv.active(rec.Host); err != nil {
+	if prev, ok, err := c.inv.active(rec.Host, s); err != nil {
 		return err
 	} else if ok && prev.Serial != rec.Serial {
 		prev.State = StateSuperseded
@@ -230,38 +337,70 @@ func (c *CA) activate(rec Record) error {
 }
 
 // Renew issues a new certificate for host with the same key, names and
-// profile; the old one stays valid until it expires.
-func (c *CA) Renew(ctx context.Context, host string) (*Issued, error) {
-	return c.reissue(ctx, host, false, nil)
+// family, in each family named (every family of the CA where host has an
+// active certificate when none is named); the old ones stay valid until
+// they expire.
+func (c *CA) Renew(ctx context.Context, host string, families ...string) ([]*Issued, error) {
+	return c.reissue(ctx, host, families, false, nil)
 }
 
 // Rotate issues a new certificate for host with a new key (or the key of
-// csr, for certificates whose keys pushca does not hold).
-func (c *CA) Rotate(ctx context.Context, host string, csr *x509.CertificateRequest) (*Issued, error) {
-	return c.reissue(ctx, host, true, csr)
+// csr, for certificates whose keys pushca does not hold) in each family
+// named, as Renew chooses them.
+func (c *CA) Rotate(ctx context.Context, host string, csr *x509.CertificateRequest, families ...string) ([]*Issued, error) {
+	return c.reissue(ctx, host, families, true, csr)
 }
 
-func (c *CA) reissue(ctx context.Context, host string, newKey bool, csr *x509.CertificateRequest) (*Issued, error) {
+func (c *CA) reissue(ctx context.Context, host string, families []string, newKey bool, csr *x509.CertificateRequest) ([]*Issued, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	defer c.hosts.lock(host)()
-	prev, ok, err := c.inv.active(host)
+	targets, err := c.issuersFor(families, "")
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	defer c.hosts.lock(host)()
+	type plan struct {
+		is   *issuer
+		prev Record
+	}
+	var plans []plan
+	for _, is := range targets {
+		prev, ok, err := c.inv.active(host, is.slot)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case ok:
+			plans = append(plans, plan{is, prev})
+		case len(families) > 0:
+			return nil, fmt.Errorf("%s has no active %s certificate; issue one with `pushca cert issue %s --family %s`", host, is.family.Name, host, is.family.Name)
+		}
+	}
+	if len(plans) == 0 {
 		return nil, fmt.Errorf("%s has no active certificate; issue one with `pushca cert issue %s`", host, host)
 	}
-	p, err := c.leafProfile(prev.Profile)
-	if err != nil {
-		return nil, err
+	if csr != nil && len(plans) > 1 {
+		return nil, fmt.Errorf("a CSR carries one key, and %s has certificates in %d chain families; name one with --family", host, len(plans))
 	}
+	var out []*Issued
+	for _, pl := range plans {
+		is, err := c.reissueOne(ctx, pl.is, host, pl.prev, newKey, csr)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, is)
+	}
+	return out, nil
+}
+
+func (c *CA) reissueOne(ctx context.Context, is *issuer, host string, prev Record, newKey bool, csr *x509.CertificateRequest) (*Issued, error) {
+	r := rulesOf(is.family)
 	old, err := prev.Certificate()
 	if err != nil {
 		return nil, err
 	}
-	if old.NotAfter.Sub(old.NotBefore) > time.Until(c.inter.NotAfter) {
-		return nil, fmt.Errorf("a renewal of %s would outlive the intermediate CA (expires %s); rotate the intermediate first", host, c.inter.NotAfter.Format("2006-01-02"))
+	if old.NotAfter.Sub(old.NotBefore) > time.Until(is.inter.NotAfter) {
+		return nil, fmt.Errorf("a renewal of %s would outlive the intermediate CA (%s family, expires %s); rotate the intermediate first", host, is.family.Name, is.inter.NotAfter.Format("2006-01-02"))
 	}
 	source := prev.KeySource
 	var key crypto.Signer
@@ -269,36 +408,36 @@ func (c *CA) reissue(ctx context.Context, host string, newKey bool, csr *x509.Ce
 	switch {
 	case !newKey:
 		if source == keyGenerated {
-			if key, err = readPlainKey(c.layout.ServerKey(host)); err != nil {
+			if key, err = readPlainKey(c.layout.ServerKey(host, is.slot)); err != nil {
 				return nil, err
 			}
 		}
-		chain, err = c.auth.RenewContext(ctx, old, nil)
+		chain, err = is.auth.RenewContext(ctx, old, nil)
 	case csr != nil:
 		if err := csr.CheckSignature(); err != nil {
 			return nil, fmt.Errorf("CSR signature does not verify: %w", err)
 		}
-		if err := p.CheckKey(csr.PublicKey); err != nil {
+		if err := r.checkKey(csr.PublicKey); err != nil {
 			return nil, fmt.Errorf("CSR key: %w", err)
 		}
 		source = keyFromCSR
-		chain, err = c.auth.RenewContext(ctx, old, csr.PublicKey)
+		chain, err = is.auth.RenewContext(ctx, old, csr.PublicKey)
 	case source == keyFromCSR:
 		return nil, fmt.Errorf("the key of %s came from a CSR, so pushca cannot make a new one; pass --csr with a new request", host)
 	default:
-		if key, err = generateKey(p); err != nil {
+		if key, err = generateKey(is.family); err != nil {
 			return nil, err
 		}
-		chain, err = c.auth.RenewContext(ctx, old, key.Public())
+		chain, err = is.auth.RenewContext(ctx, old, key.Public())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("renew %s (serial %s): %w", host, prev.Serial, err)
 	}
-	if errs := p.Check(chain[0], profile.Leaf); len(errs) > 0 {
-		c.revokeSerial(ctx, chain[0], "profile check failed", 0)
-		return nil, fmt.Errorf("renewed certificate for %s breaks profile %s and was revoked: %w", host, p.Name, errors.Join(errs...))
+	if errs := r.check(chain[0], profile.Leaf); len(errs) > 0 {
+		c.revokeSerial(ctx, is, chain[0], "profile check failed", 0)
+		return nil, fmt.Errorf("renewed %s certificate for %s breaks its family's rules and was revoked: %w", is.family.Name, host, errors.Join(errs...))
 	}
-	return c.finish(ctx, host, p, chain[0], key, source, &prev)
+	return c.finish(ctx, is, host, r, chain[0], key, source, &prev)
 }
 
 // removeVersion deletes a version directory that never became current.
@@ -351,8 +490,8 @@ func (v validityModifier) Modify(cert *x509.Certificate, _ provisioner.SignOptio
 	return nil
 }
 
-type profileValidator struct{ p profile.Profile }
+type profileValidator struct{ r rules }
 
 func (v profileValidator) Valid(cert *x509.Certificate, _ provisioner.SignOptions) error {
-	return errors.Join(v.p.Check(cert, profile.Leaf)...)
+	return errors.Join(v.r.check(cert, profile.Leaf)...)
 }

@@ -2,8 +2,6 @@ package ca
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -18,11 +16,11 @@ import (
 	"github.com/pushca/pushca/profile"
 )
 
-// generateKey makes a key of the profile's default type.
-func generateKey(p profile.Profile) (crypto.Signer, error) {
-	k, err := keyutil.GenerateSigner(p.KeyType, p.Curve, p.KeyBits)
+// generateKey makes a key of the family's type.
+func generateKey(f profile.Family) (crypto.Signer, error) {
+	k, err := keyutil.GenerateSigner(f.KeyType, f.Curve, f.KeyBits)
 	if err != nil {
-		return nil, fmt.Errorf("generate %s key for profile %s: %w", p.KeyType, p.Name, err)
+		return nil, fmt.Errorf("generate %s key for chain family %s: %w", f.KeyType, f.Name, err)
 	}
 	return k, nil
 }
@@ -135,15 +133,4 @@ func samePublicKey(cert *x509.Certificate, key crypto.Signer) bool {
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	pub, ok := key.Public().(equaler)
 	return ok && pub.Equal(cert.PublicKey)
-}
-
-// publicKeyDesc is "RSA 2048" or "EC P-256", for listings.
-func publicKeyDesc(pub crypto.PublicKey) string {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		return fmt.Sprintf("RSA %d", k.N.BitLen())
-	case *ecdsa.PublicKey:
-		return "EC " + k.Curve.Params().Name
-	}
-	return fmt.Sprintf("%T", pub)
 }

@@ -20,40 +20,73 @@ func (l Layout) State() string { return l.path("pushca.json") }
 // RootCert is the root certificate (PEM) that devices must trust.
 func (l Layout) RootCert() string { return l.path("certs", "root_ca.crt") }
 
-// IntermediateCert is the current intermediate certificate (PEM).
-func (l Layout) IntermediateCert() string { return l.path("certs", "intermediate_ca.crt") }
+// Slot names one chain family's files in a state directory. The first
+// family of a CA uses the names step-ca's ca.json gives
+// (certs/intermediate_ca.crt, servers/HOST/current, ...); every other family
+// adds "-FAMILY" to them. So a directory made before families existed is
+// already the layout of a one-family CA, and step-ca serving the directory
+// issues from the first family.
+type Slot struct {
+	Family string
+	suffix string
+}
+
+// Suffix is "" for the first family and "-FAMILY" for the others: what the
+// family adds to the names of its files (and of its CRL's URL).
+func (s Slot) Suffix() string { return s.suffix }
+
+func newSlot(family string, first bool) Slot {
+	if first {
+		return Slot{Family: family}
+	}
+	return Slot{Family: family, suffix: "-" + family}
+}
+
+// IntermediateCert is a family's current intermediate certificate (PEM).
+func (l Layout) IntermediateCert(s Slot) string {
+	return l.path("certs", "intermediate_ca"+s.suffix+".crt")
+}
 
 // RootKey and IntermediateKey are PKCS#8 PEM keys encrypted with the CA
 // password.
-func (l Layout) RootKey() string         { return l.path("secrets", "root_ca_key") }
-func (l Layout) IntermediateKey() string { return l.path("secrets", "intermediate_ca_key") }
+func (l Layout) RootKey() string { return l.path("secrets", "root_ca_key") }
+func (l Layout) IntermediateKey(s Slot) string {
+	return l.path("secrets", "intermediate_ca"+s.suffix+"_key")
+}
 
 // DB is the bbolt inventory file.
 func (l Layout) DB() string { return l.path("db", "pushca.db") }
 
-// CRL is the most recent certificate revocation list (DER).
-func (l Layout) CRL() string { return l.path("certs", "crl.der") }
+// CRL is the most recent certificate revocation list a family's
+// intermediate signed (DER).
+func (l Layout) CRL(s Slot) string { return l.path("certs", "crl"+s.suffix+".der") }
 
 // ServerDir holds a host's server certificates: one subdirectory per
-// serial number and a symlink "current" to the one in use. Swapping the
-// symlink is atomic, so a server never reads a key and a certificate that do
-// not belong together.
+// serial number and a symlink "current" per family to the one in use.
+// Swapping the symlink is atomic, so a server never reads a key and a
+// certificate that do not belong together.
 func (l Layout) ServerDir(host string) string { return l.path("servers", host) }
 
 // ServerVersion is the directory of one issued certificate.
 func (l Layout) ServerVersion(host, serial string) string { return l.path("servers", host, serial) }
 
-// ServerCurrent is the symlink to the version in use.
-func (l Layout) ServerCurrent(host string) string { return l.path("servers", host, "current") }
+// ServerCurrent is the symlink to the version of a family in use.
+func (l Layout) ServerCurrent(host string, s Slot) string {
+	return l.path("servers", host, "current"+s.suffix)
+}
 
 // ServerCert is the leaf alone, ServerChain the leaf plus intermediate (what a
 // TLS server sends), ServerKey its private key (unencrypted, 0600: a server
-// must start unattended). They resolve through the "current" symlink.
-func (l Layout) ServerCert(host string) string { return filepath.Join(l.ServerCurrent(host), certFile) }
-func (l Layout) ServerChain(host string) string {
-	return filepath.Join(l.ServerCurrent(host), chainFile)
+// must start unattended). They resolve through the family's "current" link.
+func (l Layout) ServerCert(host string, s Slot) string {
+	return filepath.Join(l.ServerCurrent(host, s), certFile)
 }
-func (l Layout) ServerKey(host string) string { return filepath.Join(l.ServerCurrent(host), keyFile) }
+func (l Layout) ServerChain(host string, s Slot) string {
+	return filepath.Join(l.ServerCurrent(host, s), chainFile)
+}
+func (l Layout) ServerKey(host string, s Slot) string {
+	return filepath.Join(l.ServerCurrent(host, s), keyFile)
+}
 
 const (
 	certFile  = "cert.pem"

@@ -4,14 +4,12 @@ import (
 	"fmt"
 	"net"
 	"strings"
-
-	"github.com/pushca/pushca/profile"
 )
 
 // normalizeName checks a DNS name or IP address for a server certificate and
 // returns its canonical form (lower case, no trailing dot). The name also
 // becomes a directory name, so anything outside RFC 1123 is refused.
-func normalizeName(name string, p profile.Profile) (string, error) {
+func normalizeName(name string) (string, error) {
 	n := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
 	if n == "" {
 		return "", fmt.Errorf("host name is empty")
@@ -21,9 +19,6 @@ func normalizeName(name string, p profile.Profile) (string, error) {
 	}
 	if len(n) > 253 {
 		return "", fmt.Errorf("host name %q is longer than 253 characters", name)
-	}
-	if err := p.CheckName(n); err != nil {
-		return "", err
 	}
 	for i, label := range strings.Split(n, ".") {
 		if i == 0 && label == "*" {
@@ -56,13 +51,16 @@ func checkLabel(l string) error {
 
 // subjectNames builds the SAN list: the host first (devices that read only
 // the CN see the same name), then extra names and addresses, without
-// duplicates.
-func subjectNames(host string, dns []string, ips []net.IP, p profile.Profile) ([]string, error) {
+// duplicates, each one the family's devices can match.
+func subjectNames(host string, dns []string, ips []net.IP, r rules) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
 	add := func(raw string) error {
-		n, err := normalizeName(raw, p)
+		n, err := normalizeName(raw)
 		if err != nil {
+			return err
+		}
+		if err := r.checkName(n); err != nil {
 			return err
 		}
 		if !seen[n] {

@@ -48,8 +48,12 @@ func (c *CA) repair(ctx context.Context, host, serial string) (note string, aban
 	if err != nil || r.State != StatePending {
 		return "", false, err
 	}
+	is := c.issuer(r.Family)
+	if is == nil {
+		return "", false, fmt.Errorf("pending certificate %s of %s is of the %s chain family, which this CA does not have", r.Serial, r.Host, r.Family)
+	}
 	if c.versionComplete(r) {
-		if err := c.activate(r); err != nil {
+		if err := c.activate(r, is.slot); err != nil {
 			return "", false, fmt.Errorf("finish interrupted issuance of %s (serial %s): %w", r.Host, r.Serial, err)
 		}
 		return fmt.Sprintf("finished the interrupted issuance of %s (serial %s): it is now active", r.Host, r.Serial), false, nil
@@ -58,7 +62,7 @@ func (c *CA) repair(ctx context.Context, host, serial string) (note string, aban
 	if err != nil {
 		return "", false, err
 	}
-	if err := c.revokeSerial(ctx, cert, "issuance interrupted; key lost", 5); err != nil {
+	if err := c.revokeSerial(ctx, is, cert, "issuance interrupted; key lost", 5); err != nil {
 		return "", false, err
 	}
 	r.State, r.RevokedReason = StateAbandoned, "issuance interrupted before its files were written"

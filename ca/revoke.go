@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,56 +46,85 @@ func ReasonCode(name string) (int, error) {
 	return code, nil
 }
 
-// Revoke revokes the certificate with the given serial (or the active one of
-// a host name), records why, and regenerates the CRL.
-func (c *CA) Revoke(ctx context.Context, serialOrHost, reason string, code int) (Record, error) {
+// Revoke revokes the certificate with the given serial, or the active
+// certificates of a host name (in the families named, every family when
+// none is), records why, and regenerates the CRLs.
+func (c *CA) Revoke(ctx context.Context, serialOrHost, reason string, code int, families ...string) ([]Record, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	rec, err := c.inv.get(serialOrHost)
-	if err != nil {
-		var ok bool
-		var aerr error
-		rec, ok, aerr = c.inv.active(strings.ToLower(serialOrHost))
-		if aerr != nil {
-			return rec, aerr
+	var recs []Record
+	if rec, err := c.inv.get(serialOrHost); err == nil {
+		if len(families) > 0 && !slices.Contains(families, rec.Family) {
+			return nil, fmt.Errorf("certificate %s is of the %s chain family, not %s", rec.Serial, rec.Family, strings.Join(families, ", "))
 		}
-		if !ok {
-			return rec, fmt.Errorf("%q is neither a serial number in the inventory nor a host with an active certificate (see `pushca cert list`)", serialOrHost)
+		recs = append(recs, rec)
+	} else {
+		targets, ferr := c.issuersFor(families, "")
+		if ferr != nil {
+			return nil, ferr
+		}
+		host := strings.ToLower(serialOrHost)
+		for _, is := range targets {
+			rec, ok, aerr := c.inv.active(host, is.slot)
+			if aerr != nil {
+				return nil, aerr
+			}
+			if ok {
+				recs = append(recs, rec)
+			}
+		}
+		if len(recs) == 0 {
+			return nil, fmt.Errorf("%q is neither a serial number in the inventory nor a host with an active certificate (see `pushca cert list`)", serialOrHost)
 		}
 	}
+	var done []Record
+	for _, rec := range recs {
+		r, err := c.revokeRecord(ctx, rec, reason, code)
+		if err != nil {
+			return done, err
+		}
+		done = append(done, r)
+	}
+	_, err := c.crl(ctx)
+	return done, err
+}
+
+func (c *CA) revokeRecord(ctx context.Context, rec Record, reason string, code int) (Record, error) {
 	// Read the record again under the host's lock: a renewal may have
 	// superseded it meanwhile.
 	defer c.hosts.lock(rec.Host)()
-	if rec, err = c.inv.get(rec.Serial); err != nil {
+	rec, err := c.inv.get(rec.Serial)
+	if err != nil {
 		return rec, err
 	}
 	if rec.State == StateRevoked || rec.State == StateAbandoned {
 		return rec, fmt.Errorf("certificate %s for %s is already revoked", rec.Serial, rec.Host)
 	}
+	is := c.issuer(rec.Family)
+	if is == nil {
+		return rec, fmt.Errorf("certificate %s is of the %s chain family, which this CA no longer has", rec.Serial, rec.Family)
+	}
 	cert, err := rec.Certificate()
 	if err != nil {
 		return rec, err
 	}
-	if err := c.revokeSerial(ctx, cert, reason, code); err != nil {
+	if err := c.revokeSerial(ctx, is, cert, reason, code); err != nil {
 		return rec, err
 	}
 	rec.State, rec.RevokedReason = StateRevoked, reason
-	if err := c.inv.put(rec); err != nil {
-		return rec, err
-	}
-	_, err = c.crl(ctx)
-	return rec, err
+	return rec, c.inv.put(rec)
 }
 
-// revokeSerial records the revocation in step-ca's tables, which feed the CRL.
-func (c *CA) revokeSerial(ctx context.Context, cert *x509.Certificate, reason string, code int) error {
+// revokeSerial records the revocation in step-ca's tables, which feed the
+// CRL, through the authority of the family that issued cert.
+func (c *CA) revokeSerial(ctx context.Context, is *issuer, cert *x509.Certificate, reason string, code int) error {
 	// A certificate revoked right after signing (a failed self-check) is
 	// recorded in step-ca's tables first, like every certificate signed.
 	if err := c.step.flush(cert.SerialNumber.String()); err != nil {
 		return fmt.Errorf("record serial %s: %w", cert.SerialNumber, err)
 	}
 	ctx = provisioner.NewContextWithMethod(ctx, provisioner.RevokeMethod)
-	err := c.auth.Revoke(ctx, &authority.RevokeOptions{
+	err := is.auth.Revoke(ctx, &authority.RevokeOptions{
 		Serial: cert.SerialNumber.String(), Reason: reason, ReasonCode: code,
 		// The operator holds the CA: revoke as the certificate's owner would,
 		// without a provisioner token.
@@ -109,26 +140,35 @@ func (c *CA) revokeSerial(ctx context.Context, cert *x509.Certificate, reason st
 // regenerates it half-way, so a week leaves room for a stopped server.
 const crlLifetime = 7 * 24 * time.Hour
 
-// CRL regenerates the certificate revocation list from step-ca's revocation
-// table, writes it to certs/crl.der and returns it (DER). pushca signs it
-// itself rather than through smallstep's generator, which always adds a
-// critical Issuing Distribution Point (https://localhost/1.0/crl when no URL
-// is set): a CRL with a distribution point that the certificates do not
-// name is out of scope for them, and OpenSSL refuses to apply it.
-func (c *CA) CRL(ctx context.Context) ([]byte, error) {
+// CRLFile is one family's revocation list as written.
+type CRLFile struct {
+	Slot Slot
+	Path string
+	DER  []byte
+}
+
+// CRL regenerates every family's certificate revocation list from step-ca's
+// revocation table, writes each to its file (certs/crl.der for the first
+// family) and returns them. Each intermediate signs the list of the
+// certificates it issued. pushca signs them itself rather than through
+// smallstep's generator, which always adds a critical Issuing Distribution
+// Point (https://localhost/1.0/crl when no URL is set): a CRL with a
+// distribution point that the certificates do not name is out of scope for
+// them, and OpenSSL refuses to apply it.
+func (c *CA) CRL(ctx context.Context) ([]CRLFile, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.crl(ctx)
 }
 
 // crl is CRL for callers that hold c.mu already.
-func (c *CA) crl(ctx context.Context) ([]byte, error) {
+func (c *CA) crl(ctx context.Context) ([]CRLFile, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	c.crlMu.Lock()
 	defer c.crlMu.Unlock()
-	crlDB, ok := c.auth.GetDatabase().(db.CertificateRevocationListDB)
+	crlDB, ok := c.issuers[0].auth.GetDatabase().(db.CertificateRevocationListDB)
 	if !ok {
 		return nil, errors.New("generate CRL: the database keeps no revocations")
 	}
@@ -137,12 +177,7 @@ func (c *CA) crl(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("generate CRL: %w", err)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	tpl := &x509.RevocationList{
-		Number:             c.nextCRLNumber(),
-		ThisUpdate:         now,
-		NextUpdate:         now.Add(crlLifetime),
-		SignatureAlgorithm: c.profile.SignatureFor(keyType(c.signer.Public())),
-	}
+	entries := map[string][]x509.RevocationListEntry{}
 	for _, r := range *revoked {
 		if !r.ExpiresAt.IsZero() && r.ExpiresAt.Before(now) {
 			continue // expired certificates need no revocation entry
@@ -151,31 +186,67 @@ func (c *CA) crl(ctx context.Context) ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("generate CRL: revoked serial %q is not a number", r.Serial)
 		}
-		tpl.RevokedCertificateEntries = append(tpl.RevokedCertificateEntries, x509.RevocationListEntry{
+		// A serial the inventory does not know was issued by step-ca
+		// serving the directory, from the first family.
+		family := c.issuers[0].family.Name
+		if rec, err := c.inv.get(r.Serial); err == nil {
+			family = rec.Family
+		}
+		entries[family] = append(entries[family], x509.RevocationListEntry{
 			SerialNumber: sn, RevocationTime: r.RevokedAt, ReasonCode: r.ReasonCode,
 		})
 	}
-	if c.state.CRLURL != "" {
-		idp, err := issuingDistributionPoint(c.state.CRLURL)
+	var out []CRLFile
+	for _, is := range c.issuers {
+		path := c.layout.CRL(is.slot)
+		tpl := &x509.RevocationList{
+			Number:                    nextCRLNumber(path),
+			ThisUpdate:                now,
+			NextUpdate:                now.Add(crlLifetime),
+			SignatureAlgorithm:        is.family.Signature,
+			RevokedCertificateEntries: entries[is.family.Name],
+		}
+		if url := crlURLFor(c.state.CRLURL, is.slot); url != "" {
+			idp, err := issuingDistributionPoint(url)
+			if err != nil {
+				return nil, err
+			}
+			tpl.ExtraExtensions = []pkix.Extension{idp}
+		}
+		der, err := x509.CreateRevocationList(rand.Reader, tpl, is.inter, is.signer)
 		if err != nil {
+			return nil, fmt.Errorf("sign %s CRL: %w", is.family.Name, err)
+		}
+		if err := atomicfile.WriteFile(path, der, atomicfile.FileMode); err != nil {
 			return nil, err
 		}
-		tpl.ExtraExtensions = []pkix.Extension{idp}
+		out = append(out, CRLFile{Slot: is.slot, Path: path, DER: der})
 	}
-	der, err := x509.CreateRevocationList(rand.Reader, tpl, c.inter, c.signer)
-	if err != nil {
-		return nil, fmt.Errorf("sign CRL: %w", err)
+	return out, nil
+}
+
+// crlURLFor is the distribution point of a family's CRL: the URL given at
+// init for the first family, and the same URL with "-FAMILY" before its
+// extension for the others (http://h/pushca.crl, http://h/pushca-modern.crl),
+// so each family's certificates name the list their issuer signs.
+func crlURLFor(url string, s Slot) string {
+	if url == "" || s.suffix == "" {
+		return url
 	}
-	if err := atomicfile.WriteFile(c.layout.CRL(), der, atomicfile.FileMode); err != nil {
-		return nil, err
+	base := url
+	if i := strings.LastIndexByte(url, '/'); i >= 0 {
+		base = url[i+1:]
 	}
-	return der, nil
+	if ext := path.Ext(base); ext != "" {
+		return strings.TrimSuffix(url, ext) + s.suffix + ext
+	}
+	return url + s.suffix
 }
 
 // nextCRLNumber continues the number of the CRL on disk: RFC 5280 wants it
 // to grow monotonically.
-func (c *CA) nextCRLNumber() *big.Int {
-	b, err := os.ReadFile(c.layout.CRL())
+func nextCRLNumber(path string) *big.Int {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return big.NewInt(1)
 	}

@@ -2,89 +2,100 @@ package ca
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/pushca/pushca/internal/atomicfile"
 )
 
-// RotateIntermediate makes a new intermediate under the same root and makes
-// it the issuer of every later certificate. Devices keep working: they trust
-// the root, and each server certificate's chain.pem carries the
-// intermediate that issued it. The old intermediate and its key are kept in
+// RotateIntermediate makes a new intermediate under the same root for each
+// family named (every family when none is) and makes it the issuer of every
+// later certificate of its family. Devices keep working: they trust the
+// root, and each server certificate's chain.pem carries the intermediate
+// that issued it. The old intermediates and their keys are kept in
 // certs/intermediates and secrets/intermediates.
 //
-// The switch is crash-safe: the new pair is written beside the old under
+// Each switch is crash-safe: the new pair is written beside the old under
 // ".next" names and renamed key first, certificate second; Open finishes
 // an interrupted switch (see finishRotation).
-func (c *CA) RotateIntermediate(ctx context.Context, password []byte, validity time.Duration) error {
+func (c *CA) RotateIntermediate(ctx context.Context, password []byte, validity time.Duration, families ...string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if validity == 0 {
 		validity = DefaultIntermediateValidity
 	}
-	rootKey, err := readEncryptedKey(c.layout.RootKey(), password)
+	targets, err := c.issuersFor(families, "")
 	if err != nil {
 		return err
 	}
-	if !samePublicKey(c.root, rootKey) {
-		return fmt.Errorf("root key %s does not belong to %s", c.layout.RootKey(), c.layout.RootCert())
+	rootKey, err := c.rootKey(password)
+	if err != nil {
+		return err
 	}
 	if max := time.Until(c.root.NotAfter); validity > max {
 		validity = max // an intermediate cannot outlive its root
 	}
-	old, err := c.archivedIntermediates()
+	for _, old := range targets {
+		gen, err := c.generation(old.family.Name)
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := c.archiveIntermediate(old); err != nil {
+			return err
+		}
+		next, err := newIntermediate(c.layout, old.slot, old.family, c.root, rootKey, c.state.Name, gen+1,
+			time.Now().Truncate(time.Second), validity, password, crlURLFor(c.state.CRLURL, old.slot), nextSuffix)
+		if err != nil {
+			return err
+		}
+		if err := c.fail("next-written"); err != nil {
+			return err
+		}
+		if err := finishRotation(c.layout, old.slot); err != nil {
+			return err
+		}
+		// The authority holds the signer: start one on the new pair.
+		if err := old.auth.Shutdown(); err != nil {
+			return fmt.Errorf("restart CA: %w", err)
+		}
+		old.auth = nil
+		c.issuers[slices.Index(c.issuers, old)] = next
+		if err := c.startAuthorities(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rootKey decrypts the root key, which only adding or rotating an
+// intermediate needs.
+func (c *CA) rootKey(password []byte) (crypto.Signer, error) {
+	rootKey, err := readEncryptedKey(c.layout.RootKey(), password)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	key, err := generateKey(c.profile)
-	if err != nil {
-		return err
+	if !samePublicKey(c.root, rootKey) {
+		return nil, fmt.Errorf("root key %s does not belong to %s", c.layout.RootKey(), c.layout.RootCert())
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	cn := fmt.Sprintf("%s Intermediate CA G%d", c.state.Name, len(old)+2)
-	cert, err := createCA("intermediate", cn, key, c.root, rootKey, c.profile, time.Now().Truncate(time.Second), validity, c.state.CRLURL)
-	if err != nil {
-		return err
-	}
-	if errs := checkCAChain(c.profile, c.root, cert); len(errs) > 0 {
-		return fmt.Errorf("self-check of the new intermediate failed: %w", errors.Join(errs...))
-	}
-	if err := c.archiveIntermediate(); err != nil {
-		return err
-	}
-	if err := writeEncryptedKey(c.layout.IntermediateKey()+nextSuffix, key, password); err != nil {
-		return err
-	}
-	if err := writeCerts(c.layout.IntermediateCert()+nextSuffix, cert); err != nil {
-		return err
-	}
-	if err := c.fail("next-written"); err != nil {
-		return err
-	}
-	if err := finishRotation(c.layout); err != nil {
-		return err
-	}
-	// The authority holds the signer: start it again on the new pair.
-	if err := c.auth.Shutdown(); err != nil {
-		return fmt.Errorf("restart CA: %w", err)
-	}
-	c.auth, c.inter, c.signer = nil, cert, key
-	return c.startAuthority()
+	return rootKey, nil
 }
 
 const nextSuffix = ".next"
 
-// finishRotation completes an intermediate switch that a crash interrupted,
-// or abandons one whose new certificate was never fully written.
-func finishRotation(l Layout) error {
-	keyNext, certNext := l.IntermediateKey()+nextSuffix, l.IntermediateCert()+nextSuffix
+// finishRotation completes an intermediate switch of a family that a crash
+// interrupted, or abandons one whose new certificate was never fully
+// written.
+func finishRotation(l Layout, s Slot) error {
+	keyNext, certNext := l.IntermediateKey(s)+nextSuffix, l.IntermediateCert(s)+nextSuffix
 	haveKey, haveCert := exists(keyNext), exists(certNext)
 	switch {
 	case !haveKey && !haveCert:
@@ -94,14 +105,14 @@ func finishRotation(l Layout) error {
 		return os.Remove(keyNext)
 	}
 	if haveKey {
-		if err := os.Rename(keyNext, l.IntermediateKey()); err != nil {
+		if err := os.Rename(keyNext, l.IntermediateKey(s)); err != nil {
 			return fmt.Errorf("switch intermediate key: %w", err)
 		}
 		if err := atomicfile.SyncDir(filepath.Dir(keyNext)); err != nil {
 			return err
 		}
 	}
-	if err := os.Rename(certNext, l.IntermediateCert()); err != nil {
+	if err := os.Rename(certNext, l.IntermediateCert(s)); err != nil {
 		return fmt.Errorf("switch intermediate certificate: %w", err)
 	}
 	return atomicfile.SyncDir(filepath.Dir(certNext))
@@ -120,12 +131,13 @@ func (l Layout) archivedKey(serial string) string {
 	return l.path("secrets", "intermediates", serial+"_key")
 }
 
-// archiveIntermediate copies the current pair under its serial number.
-func (c *CA) archiveIntermediate() error {
-	serial := c.inter.SerialNumber.String()
+// archiveIntermediate copies a family's current pair under its serial
+// number.
+func (c *CA) archiveIntermediate(is *issuer) error {
+	serial := is.inter.SerialNumber.String()
 	for _, p := range [][2]string{
-		{c.layout.IntermediateCert(), c.layout.archivedCert(serial)},
-		{c.layout.IntermediateKey(), c.layout.archivedKey(serial)},
+		{c.layout.IntermediateCert(is.slot), c.layout.archivedCert(serial)},
+		{c.layout.IntermediateKey(is.slot), c.layout.archivedKey(serial)},
 	} {
 		b, err := os.ReadFile(p[0])
 		if err != nil {
@@ -141,34 +153,40 @@ func (c *CA) archiveIntermediate() error {
 	return nil
 }
 
-// archivedIntermediates lists the serials of earlier intermediates.
-func (c *CA) archivedIntermediates() ([]string, error) {
-	ents, err := os.ReadDir(filepath.Dir(c.layout.archivedCert("x")))
+// generation counts a family's intermediates so far: the current one and
+// the archived ones of its family.
+func (c *CA) generation(family string) (int, error) {
+	dir := filepath.Dir(c.layout.archivedCert("x"))
+	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return 1, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list archived intermediates: %w", err)
+		return 0, fmt.Errorf("list archived intermediates: %w", err)
 	}
-	var out []string
+	n := 1
 	for _, e := range ents {
-		if n := e.Name(); filepath.Ext(n) == ".crt" {
-			out = append(out, n[:len(n)-len(".crt")])
+		if filepath.Ext(e.Name()) != ".crt" {
+			continue
+		}
+		if f, err := familyOf(filepath.Join(dir, e.Name())); err == nil && f == family {
+			n++
 		}
 	}
-	return out, nil
+	return n, nil
 }
 
-// ActiveHosts returns the hosts with an active certificate, for reissuing
-// them under a new intermediate.
-func (c *CA) ActiveHosts(ctx context.Context) ([]string, error) {
+// ActiveHosts returns the hosts with an active certificate in one of the
+// families named (any family when none is), for reissuing them under a new
+// intermediate.
+func (c *CA) ActiveHosts(ctx context.Context, families ...string) ([]string, error) {
 	recs, err := c.List(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, r := range recs {
-		if r.State == StateActive {
+		if r.State == StateActive && (len(families) == 0 || slices.Contains(families, r.Family)) && !slices.Contains(out, r.Host) {
 			out = append(out, r.Host)
 		}
 	}

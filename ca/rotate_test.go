@@ -13,12 +13,12 @@ import (
 
 func TestRotateIntermediate(t *testing.T) {
 	ctx := context.Background()
-	c := newCA(t, "wm5")
-	before, err := c.Issue(ctx, IssueRequest{Host: "mail.example.com"})
+	c := newCA(t, "legacy")
+	before, err := one(c.Issue(ctx, IssueRequest{Host: "mail.example.com"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldInter := c.inter
+	oldInter := c.issuers[0].inter
 	oldChain := filepath.Join(c.layout.ServerVersion("mail.example.com", before.Record.Serial), chainFile)
 
 	if err := c.RotateIntermediate(ctx, []byte("wrong"), 0); !errors.Is(err, ErrWrongPassword) {
@@ -27,13 +27,13 @@ func TestRotateIntermediate(t *testing.T) {
 	if err := c.RotateIntermediate(ctx, testPassword, 0); err != nil {
 		t.Fatal(err)
 	}
-	if c.inter.Equal(oldInter) || !strings.HasSuffix(c.inter.Subject.CommonName, "Intermediate CA G2") {
-		t.Fatalf("intermediate not replaced: %s", c.inter.Subject.CommonName)
+	if c.issuers[0].inter.Equal(oldInter) || !strings.HasSuffix(c.issuers[0].inter.Subject.CommonName, "Intermediate CA G2") {
+		t.Fatalf("intermediate not replaced: %s", c.issuers[0].inter.Subject.CommonName)
 	}
 	// The new intermediate chains to the same root, by openssl's judgement.
-	testtool.MustRun(t, nil, "openssl", "verify", "-auth_level", "0", "-CAfile", c.layout.RootCert(), c.layout.IntermediateCert())
+	testtool.MustRun(t, nil, "openssl", "verify", "-auth_level", "0", "-CAfile", c.layout.RootCert(), c.layout.IntermediateCert(firstSlot(c)))
 
-	after, err := c.Renew(ctx, "mail.example.com")
+	after, err := one(c.Renew(ctx, "mail.example.com"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestRotateIntermediate(t *testing.T) {
 	if !strings.Contains(issuer, "G2") {
 		t.Errorf("renewed leaf issued by %s", issuer)
 	}
-	if err := opensslVerify(t, c, after.CertFile); err != nil {
+	if err := opensslVerify(t, c, firstSlot(c), after.CertFile); err != nil {
 		t.Fatal(err)
 	}
 	// The old certificate still verifies with the chain it was issued with:
@@ -62,8 +62,8 @@ func TestRotateIntermediate(t *testing.T) {
 	if err := c2.RotateIntermediate(ctx, testPassword, 0); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasSuffix(c2.inter.Subject.CommonName, "G3") {
-		t.Errorf("second rotation: %s", c2.inter.Subject.CommonName)
+	if !strings.HasSuffix(c2.issuers[0].inter.Subject.CommonName, "G3") {
+		t.Errorf("second rotation: %s", c2.issuers[0].inter.Subject.CommonName)
 	}
 }
 
@@ -77,12 +77,12 @@ func TestRotateIntermediateCrash(t *testing.T) {
 		wantNew bool
 	}{
 		{"before renames", func(Layout) {}, true},
-		{"key renamed", func(l Layout) { os.Rename(l.IntermediateKey()+nextSuffix, l.IntermediateKey()) }, true},
-		{"certificate unwritten", func(l Layout) { os.Remove(l.IntermediateCert() + nextSuffix) }, false},
+		{"key renamed", func(l Layout) { os.Rename(l.IntermediateKey(Slot{})+nextSuffix, l.IntermediateKey(Slot{})) }, true},
+		{"certificate unwritten", func(l Layout) { os.Remove(l.IntermediateCert(Slot{}) + nextSuffix) }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newCA(t, "ios")
-			old := c.inter
+			c := newCA(t, "modern-rsa")
+			old := c.issuers[0].inter
 			crash := errors.New("simulated crash")
 			c.failpoint = func(s string) error {
 				if s == "next-written" {
@@ -101,10 +101,10 @@ func TestRotateIntermediateCrash(t *testing.T) {
 				t.Fatalf("open after crash: %v", err)
 			}
 			defer c2.Close()
-			if got := !c2.inter.Equal(old); got != tc.wantNew {
+			if got := !c2.issuers[0].inter.Equal(old); got != tc.wantNew {
 				t.Errorf("new intermediate in use = %v, want %v", got, tc.wantNew)
 			}
-			for _, p := range []string{c2.layout.IntermediateKey() + nextSuffix, c2.layout.IntermediateCert() + nextSuffix} {
+			for _, p := range []string{c2.layout.IntermediateKey(firstSlot(c2)) + nextSuffix, c2.layout.IntermediateCert(firstSlot(c2)) + nextSuffix} {
 				if exists(p) {
 					t.Errorf("%s left behind", p)
 				}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/pushca/pushca/profile"
 )
 
 // BenchmarkEndpoints runs the whole load against pushca and against the
@@ -62,32 +64,44 @@ func BenchmarkEndpoints(b *testing.B) {
 }
 
 // BenchmarkHandshakes measures full handshakes per server core-second, per
-// suite, of pushca and the baseline running side by side and idle, taking
-// turns (rounds × suites × servers, 1 s each, the first server of a turn
-// alternating), so that a slow spell of the shared machine falls on both.
-// It reports each server's median per suite and pushca's median over the
-// baseline's:
+// suite, of three servers running side by side and idle: pushca serving
+// the fixture's two chain families as `pushca serve --host` does, pushca
+// serving alone the one family the suite's clients get, and the baseline.
+// They take turns (rounds × suites × servers, 1 s each, the first server of
+// a turn rotating), so that a slow spell of the shared machine falls on
+// all. It reports each server's median per suite, pushca's median over the
+// baseline's, and the two-family server's over the one-family server's:
+// what choosing a chain per ClientHello costs.
 //
 //	go test -run '^$' -bench Handshakes -benchtime 1x ./load/
 func BenchmarkHandshakes(b *testing.B) {
 	const rounds = 9
 	f := newFixture(b, 0)
-	kinds := []string{"baseline", "pushca"}
 	servers := map[string]*server{}
-	for _, k := range kinds {
+	for _, k := range []string{"baseline", "pushca", "pushca-" + profile.FamilyLegacy, "pushca-" + profile.FamilyModern} {
 		servers[k] = startChild(b, k, f)
 	}
+	// oneFamily serves what the suite's clients get from the two-family
+	// server: the fixture's only RSA chain is the legacy one.
+	oneFamily := func(s Suite) string {
+		if s.LeafType == "RSA" {
+			return "pushca-" + profile.FamilyLegacy
+		}
+		return "pushca-" + profile.FamilyModern
+	}
+	labels := []string{"baseline", "pushca", "one-family"}
 	for range b.N {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		rates := map[string]map[string][]float64{} // suite, server
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		rates := map[string]map[string][]float64{} // suite, label
 		for round := range rounds {
 			for _, suite := range Suites() {
 				if rates[suite.Name] == nil {
 					rates[suite.Name] = map[string][]float64{}
 				}
-				for i := range kinds {
-					k := kinds[(i+round)%len(kinds)]
-					s := servers[k]
+				kinds := map[string]string{"baseline": "baseline", "pushca": "pushca", "one-family": oneFamily(suite)}
+				for i := range labels {
+					label := labels[(i+round)%len(labels)]
+					s := servers[kinds[label]]
 					if err := s.proc.WaitIdle(ctx, 30*time.Second); err != nil {
 						cancel()
 						b.Fatal(err)
@@ -95,20 +109,23 @@ func BenchmarkHandshakes(b *testing.B) {
 					h, err := MeasureHandshakes(ctx, s.https, testHost, f.roots, suite, 2*runtime.GOMAXPROCS(0), time.Second, &s.proc)
 					if err != nil {
 						cancel()
-						b.Fatal(err)
+						b.Fatalf("%s: %v", s.kind, err)
 					}
-					rates[suite.Name][k] = append(rates[suite.Name][k], h.PerCoreSec)
+					rates[suite.Name][label] = append(rates[suite.Name][label], h.PerCoreSec)
 				}
 			}
 		}
 		cancel()
 		for _, suite := range Suites() {
-			b.Logf("%s: baseline %.0f, pushca %.0f handshakes per server core-second", suite.Name, rates[suite.Name]["baseline"], rates[suite.Name]["pushca"])
-			base, ours := median(rates[suite.Name]["baseline"]), median(rates[suite.Name]["pushca"])
+			r := rates[suite.Name]
+			b.Logf("%s: baseline %.0f, pushca %.0f, %s %.0f handshakes per server core-second", suite.Name, r["baseline"], r["pushca"], oneFamily(suite), r["one-family"])
+			base, ours, one := median(r["baseline"]), median(r["pushca"]), median(r["one-family"])
 			u := suiteUnit(suite)
 			b.ReportMetric(base, fmt.Sprintf("baseline-hs/core-s(%s)", u))
 			b.ReportMetric(ours, fmt.Sprintf("pushca-hs/core-s(%s)", u))
+			b.ReportMetric(one, fmt.Sprintf("one-family-hs/core-s(%s)", u))
 			b.ReportMetric(ours/base, fmt.Sprintf("ratio(%s)", u))
+			b.ReportMetric(ours/one, fmt.Sprintf("two-families/one(%s)", u))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,7 +37,7 @@ import (
 // The servers under load run in child processes (this test binary run
 // again), so their /proc figures hold the server alone.
 const (
-	childEnv = "PUSHCA_LOAD_CHILD" // "pushca" or "baseline"
+	childEnv = "PUSHCA_LOAD_CHILD" // "baseline" or a key of pushcaKinds
 	childDir = "PUSHCA_LOAD_DIR"
 	// profileEnv names a file prefix: each server's CPU profile and
 	// runtime trace, and the client's CPU profile, over the broadcast.
@@ -46,18 +48,29 @@ const (
 	caPassword = "load test CA"
 )
 
+// pushcaKinds are the pushca servers a child process can run besides the
+// baseline: the fixture's CA served as `pushca serve --host` does (every
+// chain family), and one family's chain served alone.
+var pushcaKinds = map[string]func(dir string) (push.Config, error){
+	"pushca":                         hostConfig,
+	"pushca-" + profile.FamilyLegacy: oneFamilyConfig(profile.FamilyLegacy),
+	"pushca-" + profile.FamilyModern: oneFamilyConfig(profile.FamilyModern),
+}
+
 func TestMain(m *testing.M) {
-	switch os.Getenv(childEnv) {
-	case "":
+	kind := os.Getenv(childEnv)
+	if kind == "" {
 		os.Exit(m.Run())
-	case "pushca":
-		os.Exit(child(runPushca))
-	case "baseline":
+	}
+	if kind == "baseline" {
 		os.Exit(child(runBaseline))
-	default:
-		fmt.Fprintf(os.Stderr, "%s=%q: want pushca or baseline\n", childEnv, os.Getenv(childEnv))
+	}
+	config, ok := pushcaKinds[kind]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "%s=%q: want baseline or one of %v\n", childEnv, kind, slices.Sorted(maps.Keys(pushcaKinds)))
 		os.Exit(2)
 	}
+	os.Exit(child(runPushca(config)))
 }
 
 // child runs a server until its standard input closes: the parent's
@@ -139,37 +152,37 @@ func startProfile(prefix string, withTrace bool) (stop func(), err error) {
 	}, nil
 }
 
-// fixture is what both servers serve: an RSA chain from a wm6 CA and an
-// ECDSA chain from a modern one, side by side, and the users.
+// fixture is what the servers serve: one CA made for a wm6 and modern
+// fleet, so a legacy RSA SHA-1 chain and a modern ECDSA chain under one
+// root, its certificates for testHost, and the users. The CA's state
+// directory is dir/state.
 type fixture struct {
 	dir   string
 	roots []*x509.Certificate
-	pairs []push.KeyPair
 }
 
 func newFixture(t testing.TB, probes int) fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := fixture{dir: t.TempDir()}
-	for _, p := range servedNames {
-		dir := filepath.Join(f.dir, p)
-		if err := ca.Init(ctx, dir, ca.InitOptions{Profile: p, Password: []byte(caPassword)}); err != nil {
-			t.Fatal(err)
-		}
-		authority, err := ca.Open(ctx, dir, []byte(caPassword))
-		if err != nil {
-			t.Fatal(err)
-		}
-		is, err := authority.Issue(ctx, ca.IssueRequest{Host: testHost, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
-		if err != nil {
-			authority.Close()
-			t.Fatal(err)
-		}
-		f.roots = append(f.roots, authority.Root())
-		authority.Close()
-		f.pairs = append(f.pairs, push.KeyPair{Cert: is.ChainFile, Key: is.KeyFile})
-	}
 	state := filepath.Join(f.dir, "state")
+	families, err := profile.FamiliesFor([]string{"wm6", "modern"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Init(ctx, state, ca.InitOptions{Families: families, Password: []byte(caPassword)}); err != nil {
+		t.Fatal(err)
+	}
+	authority, err := ca.Open(ctx, state, []byte(caPassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = authority.Issue(ctx, ca.IssueRequest{Host: testHost, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	f.roots = append(f.roots, authority.Root())
+	authority.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := os.MkdirAll(filepath.Join(state, "push"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -195,44 +208,56 @@ func probeNames(n int) []string {
 
 func probeLogin(i int) string { return fmt.Sprintf("probe%d", i) }
 
-// pairs reads the fixture's chains back in the child.
-func childPairs(dir string) []push.KeyPair {
-	var out []push.KeyPair
-	for _, p := range servedNames {
-		l := ca.Layout{Dir: filepath.Join(dir, p)}
-		out = append(out, push.KeyPair{Cert: l.ServerChain(testHost), Key: l.ServerKey(testHost)})
-	}
-	return out
-}
-
-// servedNames are the CAs of the fixture, ECDSA first: Go's server takes
-// the first certificate a client supports, and pushca prefers ECDSA too.
-var servedNames = []string{"modern", "wm6"}
-
-func servedProfiles() []profile.Profile {
-	var out []profile.Profile
-	for _, n := range servedNames {
-		p, _ := profile.Get(n)
-		out = append(out, p)
-	}
-	return out
-}
-
-func runPushca(ctx context.Context, dir string, ready func(https, admin string)) error {
-	s, err := push.New(push.Config{
-		Dir: filepath.Join(dir, "state"), Pairs: childPairs(dir), Profiles: servedProfiles(),
-		HTTPSAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
-		BcryptCost: bcrypt.MinCost,
-		Log:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-	})
+// childPairs reads the fixture's chains back in the child, by family.
+func childPairs(dir string) (map[string]push.KeyPair, error) {
+	state := filepath.Join(dir, "state")
+	slots, err := ca.ReadSlots(state)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.Listen(ctx); err != nil {
-		return err
+	l := ca.Layout{Dir: state}
+	out := map[string]push.KeyPair{}
+	for _, s := range slots {
+		out[s.Family] = push.KeyPair{Cert: l.ServerChain(testHost, s), Key: l.ServerKey(testHost, s), Family: s.Family}
 	}
-	ready(s.HTTPSAddr(), s.AdminAddr())
-	return s.Serve(ctx)
+	return out, nil
+}
+
+// hostConfig serves the fixture's CA as `pushca serve --host` does.
+func hostConfig(dir string) (push.Config, error) {
+	return push.Config{Dir: filepath.Join(dir, "state"), Host: testHost}, nil
+}
+
+// oneFamilyConfig serves one family's chain of the fixture alone, from a
+// state directory of its own (a device database admits one server).
+func oneFamilyConfig(family string) func(dir string) (push.Config, error) {
+	return func(dir string) (push.Config, error) {
+		pairs, err := childPairs(dir)
+		if err != nil {
+			return push.Config{}, err
+		}
+		return push.Config{Dir: filepath.Join(dir, "only-"+family), Pairs: []push.KeyPair{pairs[family]}}, nil
+	}
+}
+
+func runPushca(config func(dir string) (push.Config, error)) func(ctx context.Context, dir string, ready func(https, admin string)) error {
+	return func(ctx context.Context, dir string, ready func(https, admin string)) error {
+		cfg, err := config(dir)
+		if err != nil {
+			return err
+		}
+		cfg.HTTPSAddr, cfg.AdminAddr, cfg.BcryptCost = "127.0.0.1:0", "127.0.0.1:0", bcrypt.MinCost
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		s, err := push.New(cfg)
+		if err != nil {
+			return err
+		}
+		if err := s.Listen(ctx); err != nil {
+			return err
+		}
+		ready(s.HTTPSAddr(), s.AdminAddr())
+		return s.Serve(ctx)
+	}
 }
 
 // runBaseline is the yardstick: net/http and crypto/tls as anyone would
@@ -240,13 +265,20 @@ func runPushca(ctx context.Context, dir string, ready func(https, admin string))
 // authentication, protocol checks or device records. A Ping waits on its
 // user's channel, which a delivery closes.
 func runBaseline(ctx context.Context, dir string, ready func(https, admin string)) error {
-	certs, err := push.LoadCertificates(childPairs(dir), servedProfiles(), slog.New(slog.DiscardHandler))
+	byFamily, err := childPairs(dir)
 	if err != nil {
 		return err
 	}
-	cfg := push.TLSConfig(certs, servedProfiles())
+	// ECDSA first: Go's server takes the first certificate a client
+	// supports.
+	pairs := []push.KeyPair{byFamily[profile.FamilyModern], byFamily[profile.FamilyLegacy]}
+	certs, err := push.LoadCertificates(pairs, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	cfg := push.TLSConfig(certs, certs.Profiles())
 	cfg.GetCertificate = nil
-	for _, p := range childPairs(dir) {
+	for _, p := range pairs {
 		c, err := tls.LoadX509KeyPair(p.Cert, p.Key)
 		if err != nil {
 			return err
@@ -357,9 +389,12 @@ func startChild(t testing.TB, kind string, f fixture) *server {
 	if _, err := fmt.Sscanf(strings.TrimSpace(line), "https=%s admin=%s", &s.https, &s.admin); err != nil {
 		t.Fatalf("%s server said %q: %v", kind, line, err)
 	}
-	switch kind {
-	case "pushca":
-		token, err := push.ReadToken(push.TokenPath(filepath.Join(f.dir, "state")))
+	if config, ok := pushcaKinds[kind]; ok {
+		cfg, err := config(f.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, err := push.ReadToken(push.TokenPath(cfg.Dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -367,7 +402,7 @@ func startChild(t testing.TB, kind string, f fixture) *server {
 			_, err := push.Deliver(ctx, "http://"+s.admin, token, push.DeliverRequest{User: user, Subject: "load"})
 			return err
 		}
-	default:
+	} else {
 		s.deliver = func(ctx context.Context, user string) error {
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.admin+"/deliver?user="+user, nil)
 			if err != nil {
@@ -389,7 +424,7 @@ func (s *server) config(f fixture, devices, probes int) Config {
 		URL: "https://" + s.https, ServerName: testHost, Roots: f.roots,
 		Login: crowdUser, Password: password, ProbeLogin: probeLogin,
 		Devices: devices, Probes: probes, Sources: Loopback(4),
-		Deliver: s.deliver, Server: &s.proc, Provision: s.kind == "pushca",
+		Deliver: s.deliver, Server: &s.proc, Provision: s.kind != "baseline",
 		Settle:    func() error { return syscall.Kill(s.proc.PID, syscall.SIGUSR1) },
 		Broadcast: s.profileBroadcast,
 	}

@@ -72,8 +72,10 @@ func (p Profile) Check(cert *x509.Certificate, role Role) []error {
 			}
 		}
 		if p.MaxLeafDays > 0 {
-			if d := cert.NotAfter.Sub(cert.NotBefore); d > time.Duration(p.MaxLeafDays)*24*time.Hour+time.Hour {
-				add("valid for %d days; %s devices reject more than %d", int(d.Hours()/24), p.Name, p.MaxLeafDays)
+			// Apple counts NotAfter - NotBefore, backdating included, with
+			// no tolerance (HT210176).
+			if d := cert.NotAfter.Sub(cert.NotBefore); d > time.Duration(p.MaxLeafDays)*24*time.Hour {
+				add("valid for %s (NotAfter - NotBefore); %s devices reject more than %d days", d, p.Name, p.MaxLeafDays)
 			}
 		}
 	}

@@ -2,7 +2,6 @@ package profile
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"sort"
 	"strings"
@@ -57,14 +56,11 @@ type Profile struct {
 	Name        string
 	Description string
 
-	// KeyType and KeyBits / Curve are what pushca generates by default.
-	KeyType string
-	KeyBits int
-	Curve   string
+	// Family is the chain family pushca serves these devices (see
+	// family.go); a CA without it serves them another family they accept.
+	Family string
 	// AllowEC says whether devices accept ECDSA keys anywhere in the chain.
 	AllowEC bool
-	// Signature is the algorithm pushca signs with for this profile.
-	Signature x509.SignatureAlgorithm
 	// AllowSHA2 says whether devices accept SHA-2 signed certificates.
 	// Windows Mobile 5.0-6.5 fail on them with 0x80072F0D.
 	AllowSHA2 bool
@@ -114,19 +110,21 @@ var (
 func wm(name, desc, eas string, suites []uint16, compress bool) Profile {
 	return Profile{
 		Name: name, Description: desc,
-		KeyType: KeyRSA, KeyBits: 2048, MinRSABits: 2048,
-		Signature: x509.SHA1WithRSA,
-		MinTLS:    tls.VersionTLS10, MaxTLS: tls.VersionTLS10, Suites: suites,
+		Family: FamilyLegacy, MinRSABits: 2048,
+		MinTLS: tls.VersionTLS10, MaxTLS: tls.VersionTLS10, Suites: suites,
 		CABCompressOK: compress, Legacy: true,
 		EASVersion: eas, Heartbeat: wmHeartbeat,
 	}
 }
 
-func modernRSA(name, desc, eas string, maxDays int, hb Heartbeat) Profile {
+// modern is a current client: SHA-2, RSA of 2048 bits or more, and ECDSA
+// P-256, which iOS and Android accept as well (reference/trust-and-servers.md
+// §1 [S]; only Windows Mobile refuses ECDSA).
+func modern(name, desc, eas string, maxDays int, hb Heartbeat) Profile {
 	return Profile{
 		Name: name, Description: desc,
-		KeyType: KeyRSA, KeyBits: 2048, MinRSABits: 2048,
-		Signature: x509.SHA256WithRSA, AllowSHA2: true, Wildcards: true,
+		Family: FamilyModern, AllowEC: true, MinRSABits: 2048,
+		AllowSHA2: true, Wildcards: true,
 		MaxLeafDays: maxDays,
 		MinTLS:      tls.VersionTLS12, MaxTLS: tls.VersionTLS13,
 		EASVersion: eas, Heartbeat: hb,
@@ -140,15 +138,9 @@ var table = []Profile{
 	wm("wm65", "Windows Mobile 6.5: SHA-1 chain, RSA 2048, TLS 1.0", "12.1", wm6Suites, true),
 	// Apple caps TLS server certificates at 825 days since iOS 13 and wants
 	// the names in the SAN, SHA-2 and RSA of 2048 bits or more.
-	modernRSA("ios", "iPhone/iPad: SHA-256, RSA 2048, TLS 1.2+, at most 825 days", "14.1", 825, Heartbeat{}),
-	modernRSA("android", "Android: SHA-256, RSA 2048, TLS 1.2+", "14.1", 0, androidHeartbeat),
-	{
-		Name: "modern", Description: "current clients: ECDSA P-256 (RSA allowed), SHA-256, TLS 1.2+",
-		KeyType: KeyEC, Curve: "P-256", AllowEC: true, MinRSABits: 2048,
-		Signature: x509.ECDSAWithSHA256, AllowSHA2: true, Wildcards: true,
-		MinTLS: tls.VersionTLS12, MaxTLS: tls.VersionTLS13,
-		EASVersion: "14.1", Heartbeat: androidHeartbeat,
-	},
+	modern("ios", "iPhone/iPad: SHA-256, RSA 2048+ or ECDSA P-256, TLS 1.2+, at most 825 days", "14.1", 825, Heartbeat{}),
+	modern("android", "Android: SHA-256, RSA 2048+ or ECDSA P-256, TLS 1.2+", "14.1", 0, androidHeartbeat),
+	modern("modern", "current clients: ECDSA P-256 or RSA 2048+, SHA-256, TLS 1.2+", "14.1", 0, androidHeartbeat),
 }
 
 // Default is the profile used when none is named: the oldest devices, so a
@@ -186,19 +178,6 @@ func Names() []string {
 func (p Profile) clone() Profile {
 	p.Suites = append([]uint16(nil), p.Suites...)
 	return p
-}
-
-// SignatureFor returns the signature algorithm to use with an issuer key of
-// the given type: the profile's, adjusted to the key (an EC issuer signs
-// ECDSAWithSHA256 even under a profile whose default key is RSA).
-func (p Profile) SignatureFor(keyType string) x509.SignatureAlgorithm {
-	if keyType == KeyEC {
-		return x509.ECDSAWithSHA256
-	}
-	if p.AllowSHA2 {
-		return x509.SHA256WithRSA
-	}
-	return x509.SHA1WithRSA
 }
 
 // Strictest returns the profile among names that accepts the least, so one

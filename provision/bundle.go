@@ -25,7 +25,10 @@ import (
 // The same inputs always give the same bytes, except signed .mobileconfig
 // files, whose CMS signing time changes.
 type Bundle struct {
-	Chain Chain
+	// Chains are the CA's chains by family: each device kind's packages
+	// carry the root, and the Windows Mobile ones the intermediates of
+	// their family's chain too.
+	Chains Chains
 	// Server is the Exchange host name; Domain the default Windows domain.
 	Server, Domain string
 	// Devices are the device kinds of users whose row names none.
@@ -89,6 +92,21 @@ func (b Bundle) Write(ctx context.Context, dir string, users []User, skipped []R
 	if _, err := ParseDevices(strings.Join(b.Devices, " ")); err != nil || len(b.Devices) == 0 {
 		return nil, fmt.Errorf("bundle: default device kinds %q: want some of %s", b.Devices, strings.Join(deviceKinds, ", "))
 	}
+	if err := b.Chains.check(); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	// Every user is checked before anything is written: a person whose
+	// phone could not trust the server gets no package rather than a
+	// useless one.
+	var unserved []error
+	for _, u := range users {
+		if err := b.CheckUser(u); err != nil {
+			unserved = append(unserved, RowError{Line: u.Line, User: u.Name, Reason: err.Error()})
+		}
+	}
+	if len(unserved) > 0 {
+		return nil, fmt.Errorf("bundle: %w", errors.Join(unserved...))
+	}
 	sh, err := b.shared(users)
 	if err != nil {
 		return nil, err
@@ -104,8 +122,9 @@ func (b Bundle) Write(ctx context.Context, dir string, users []User, skipped []R
 		return nil, err
 	}
 	m := &Manifest{Version: b.Version, Inputs: b.Inputs, Users: len(users), Skipped: skipped}
-	m.Root.Subject = b.Chain.Root.Subject.String()
-	m.Root.SHA256, m.Root.SHA1 = SHA256(b.Chain.Root).Colon(), SHA1(b.Chain.Root).Colon()
+	root := b.Chains.Root()
+	m.Root.Subject = root.Subject.String()
+	m.Root.SHA256, m.Root.SHA1 = SHA256(root).Colon(), SHA1(root).Colon()
 	var written []string
 	if !b.Zip {
 		for _, f := range []*outFile{sh.rootCAB, sh.crt} {
@@ -199,39 +218,62 @@ func (b Bundle) shared(users []User) (*shared, error) {
 	if err != nil {
 		return nil, err
 	}
-	sh := &shared{pages: pages, stamp: b.Chain.Root.NotBefore.UTC()}
-	var wm []string
-	android := false
+	root := b.Chains.Root()
+	sh := &shared{pages: pages, stamp: root.NotBefore.UTC()}
+	var all []string
 	for _, u := range users {
-		for _, d := range b.devices(u) {
-			if strings.HasPrefix(d, "wm") {
-				wm = append(wm, d)
-			}
-			android = android || d == "android"
-		}
+		all = append(all, b.devices(u)...)
 	}
-	if len(wm) > 0 && !b.Combined {
-		// The strictest profile's CAB (stored when any device is a wm5)
-		// installs on every Windows Mobile version in the list.
-		p, err := profile.Strictest(wm)
-		if err != nil {
-			return nil, err
-		}
-		root := b.Chain
-		pkg, err := WMDocument{Chain: &root}.Package(CABOptions{Profile: p, MSZIP: b.MSZIP, Signer: b.Signer})
+	wm, p, ok, err := b.wmPackage(all)
+	if err != nil {
+		return nil, err
+	}
+	if ok && !b.Combined {
+		pkg, err := WMDocument{Chain: &wm}.Package(CABOptions{Profile: p, MSZIP: b.MSZIP, Signer: b.Signer})
 		if err != nil {
 			return nil, fmt.Errorf("root CAB: %w", err)
 		}
 		sh.rootCAB = &outFile{"root" + pkg.Ext, pkg.Data}
 	}
-	if android {
-		pkg, err := Android(Chain{Root: b.Chain.Root}, rootCRT)
+	if slices.Contains(all, "android") {
+		// Android installs the root alone; the server sends the rest.
+		pkg, err := Android(Chain{Root: root}, rootCRT)
 		if err != nil {
 			return nil, err
 		}
 		sh.crt = &outFile{rootCRT, pkg.CRT}
 	}
 	return sh, nil
+}
+
+// wmPackage is the chain and the profile of the Windows Mobile packages for
+// the device kinds: the strictest Windows Mobile profile among them decides
+// the CAB rules (stored when any is a wm5), so one CAB installs on every
+// version listed, and its family's chain goes into the CertificateStore.
+// ok is false when none of the kinds is a Windows Mobile one.
+func (b Bundle) wmPackage(devices []string) (c Chain, p profile.Profile, ok bool, err error) {
+	var wm []string
+	for _, d := range devices {
+		if strings.HasPrefix(d, "wm") {
+			wm = append(wm, d)
+		}
+	}
+	if len(wm) == 0 {
+		return Chain{}, profile.Profile{}, false, nil
+	}
+	if p, err = profile.Strictest(wm); err != nil {
+		return Chain{}, profile.Profile{}, false, err
+	}
+	if c, err = b.Chains.For(p.Name); err != nil {
+		return Chain{}, profile.Profile{}, false, err
+	}
+	return c, p, true, nil
+}
+
+// CheckUser says whether the chains serve every device kind of u; a
+// *FamilyError names the kinds they cannot and the families that would.
+func (b Bundle) CheckUser(u User) error {
+	return b.Chains.serve(b.devices(u))
 }
 
 func (b Bundle) devices(u User) []string {
@@ -289,17 +331,14 @@ func (b Bundle) writeUser(ctx context.Context, dir string, sh *shared, u User) (
 func (b Bundle) userFiles(sh *shared, u User, sharedHref func(*outFile) string) ([]outFile, error) {
 	a := Account{Server: b.Server, User: u.Name, Domain: or(u.Domain, b.Domain), Email: u.Email}
 	devices := b.devices(u)
-	sheet := Sheet{Chain: b.Chain, Account: a, DisplayName: u.DisplayName, Devices: devices, Combined: b.Combined}
+	sheet := Sheet{Chain: Chain{Root: b.Chains.Root()}, Account: a, DisplayName: u.DisplayName, Devices: devices, Combined: b.Combined}
 	var files []outFile
-	var wm []string
 	for _, d := range devices {
 		switch {
-		case strings.HasPrefix(d, "wm"):
-			wm = append(wm, d)
 		case d == "android":
 			sheet.Links.RootCRT = sharedHref(sh.crt)
 		case d == "ios":
-			data, err := b.mobileconfig(a)
+			data, err := b.mobileconfig(&a)
 			if err != nil {
 				return nil, err
 			}
@@ -307,14 +346,17 @@ func (b Bundle) userFiles(sh *shared, u User, sharedHref func(*outFile) string) 
 			sheet.Links.Mobileconfig = iosName
 		}
 	}
-	if len(wm) > 0 {
-		p, err := profile.Strictest(wm)
-		if err != nil {
-			return nil, err
-		}
+	wm, p, ok, err := b.wmPackage(devices)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		// The sheet tells what the CAB installing the certificates puts
+		// into which store.
+		sheet.Chain = wm
 		doc := WMDocument{Account: &a}
 		if b.Combined {
-			doc.Chain = &b.Chain
+			doc.Chain = &wm
 		} else {
 			sheet.Links.RootCAB = sharedHref(sh.rootCAB)
 		}
@@ -359,6 +401,12 @@ func sortFiles(files []outFile) {
 // sheet links to those by their bare names and to the shared root files
 // through rootHref, which is given a name of RootFiles.
 func (b Bundle) UserPage(u User, rootHref func(name string) string) (sheet []byte, files map[string][]byte, err error) {
+	if err := b.Chains.check(); err != nil {
+		return nil, nil, err
+	}
+	if err := b.CheckUser(u); err != nil {
+		return nil, nil, fmt.Errorf("user %q: %w", u.Name, err)
+	}
 	sh, err := b.shared([]User{u})
 	if err != nil {
 		return nil, nil, err
@@ -378,45 +426,68 @@ func (b Bundle) UserPage(u User, rootHref func(name string) string) (sheet []byt
 	return sheet, files, nil
 }
 
-// RootFiles are the root downloads for the bundle's default device kinds,
-// by file name: the root CAB (Windows Mobile), root.crt (Android) and a
-// root-only root.mobileconfig (iOS). An enrollment landing page offers
-// them before the device trusts anything.
-func (b Bundle) RootFiles() (map[string][]byte, error) {
-	// A user who names no device kinds has the bundle's defaults.
-	sh, err := b.shared([]User{{}})
-	if err != nil {
-		return nil, err
+// RootFiles are the root downloads for those of the bundle's default device
+// kinds the chains serve, by file name: the root CAB (Windows Mobile),
+// root.crt (Android) and a root-only root.mobileconfig (iOS). An enrollment
+// landing page offers them before the device trusts anything; a kind whose
+// chain family the CA lacks gets no file, since its devices could install
+// the root and still not trust the server. view describes the root, and
+// whether the root CAB installs intermediates too.
+func (b Bundle) RootFiles() (files map[string][]byte, view RootView, err error) {
+	if err := b.Chains.check(); err != nil {
+		return nil, RootView{}, err
 	}
-	files := map[string][]byte{}
+	var kinds []string
+	for _, d := range b.Devices {
+		_, err := b.Chains.For(d)
+		var fe *FamilyError
+		switch {
+		case err == nil:
+			kinds = append(kinds, d)
+		case !errors.As(err, &fe):
+			return nil, RootView{}, err
+		}
+	}
+	files = map[string][]byte{}
+	view = NewRootView(Chain{Root: b.Chains.Root()})
+	if len(kinds) == 0 {
+		return files, view, nil
+	}
+	sh, err := b.shared([]User{{Devices: kinds}})
+	if err != nil {
+		return nil, RootView{}, err
+	}
 	for _, f := range []*outFile{sh.rootCAB, sh.crt} {
 		if f != nil {
 			files[f.name] = f.data
 		}
 	}
-	if slices.Contains(b.Devices, "ios") {
-		m := Mobileconfig{Chain: b.Chain}
-		data, err := m.Plist()
-		if err == nil && b.Signer != nil {
-			data, err = b.signMobileconfig(data)
-		}
+	if wm, _, ok, err := b.wmPackage(kinds); err != nil {
+		return nil, RootView{}, err
+	} else if ok {
+		view = NewRootView(wm)
+	}
+	if slices.Contains(kinds, "ios") {
+		data, err := b.mobileconfig(nil)
 		if err != nil {
-			return nil, err
+			return nil, RootView{}, err
 		}
 		files["root.mobileconfig"] = data
 	}
-	return files, nil
+	return files, view, nil
 }
 
-func (b Bundle) mobileconfig(a Account) ([]byte, error) {
-	data, err := Mobileconfig{Chain: b.Chain, Account: &a}.Plist()
+// mobileconfig is the iOS profile installing the root, with the account a
+// unless it is nil, signed when the bundle has a signer.
+func (b Bundle) mobileconfig(a *Account) ([]byte, error) {
+	c, err := b.Chains.For("ios")
+	if err != nil {
+		return nil, err
+	}
+	data, err := Mobileconfig{Chain: c, Account: a}.Plist()
 	if err != nil || b.Signer == nil {
 		return data, err
 	}
-	return b.signMobileconfig(data)
-}
-
-func (b Bundle) signMobileconfig(data []byte) ([]byte, error) {
 	ios, err := profile.Get("ios")
 	if err != nil {
 		return nil, err

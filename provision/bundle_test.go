@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,7 +36,7 @@ func hostileUsers() []User {
 func testBundle(t testing.TB) Bundle {
 	t.Helper()
 	return Bundle{
-		Chain: newPKI(t, x509.SHA1WithRSA).chain(), Server: "mail.example.com", Domain: "EXAMPLE",
+		Chains: newPKI(t, x509.SHA1WithRSA).chains(), Server: "mail.example.com", Domain: "EXAMPLE",
 		Devices: []string{"android", "wm6"}, Version: "test", Inputs: map[string]string{"users_csv_sha256": "x"},
 		URL: func(u User) (string, time.Time, error) {
 			sum := sha256.Sum256([]byte(u.Name))
@@ -88,6 +89,13 @@ func TestBundleHostileNamesPassTheOracles(t *testing.T) {
 		want[h] = u.Name + "\x00" + or(u.DisplayName, u.Name)
 	}
 	testtool.MustRun(t, nil, "cabextract", "-t", filepath.Join(dir, "shared", "root.cab"))
+	// Windows Mobile gets the legacy family's intermediate in its CA store,
+	// never the modern one it cannot use.
+	rootXML := testtool.MustRun(t, nil, "cabextract", "-p", "-F", "_setup.xml", filepath.Join(dir, "shared", "root.cab"))
+	caStore := testtool.MustRun(t, rootXML, "xmllint", "--xpath", `//characteristic[@type="CA"]/characteristic/@type`, "-")
+	if got, want := strings.TrimSpace(string(caStore)), `type="`+SHA1(b.Chains["legacy"].Intermediates[0]).Plain()+`"`; got != want {
+		t.Errorf("root CAB's CA store holds %s, want the legacy intermediate %s", got, want)
+	}
 	testtool.MustRun(t, nil, "openssl", "x509", "-inform", "DER", "-noout", "-in", filepath.Join(dir, "shared", "root.crt"))
 
 	// One python3 run reads every plist with plistlib and every sheet with
@@ -211,7 +219,7 @@ func TestBundleIsDeterministicAndResumesAfterCancel(t *testing.T) {
 	if _, err := b.Write(context.Background(), again, users, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := tree(t, again); !maps(got, want) {
+	if got := tree(t, again); !maps.Equal(got, want) {
 		t.Fatal("a second run into a fresh directory gave different bytes")
 	}
 
@@ -244,7 +252,7 @@ func TestBundleIsDeterministicAndResumesAfterCancel(t *testing.T) {
 	if _, err := b.Write(context.Background(), dir, users, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := tree(t, dir); !maps(got, want) {
+	if got := tree(t, dir); !maps.Equal(got, want) {
 		t.Fatal("the resumed run differs from a clean one (or left temporary files)")
 	}
 
@@ -266,18 +274,6 @@ func TestBundleIsDeterministicAndResumesAfterCancel(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "users", "user035")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("dropped user's folder still there: %v", err)
 	}
-}
-
-func maps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 func TestBundleZipCarriesSharedFiles(t *testing.T) {

@@ -1,6 +1,8 @@
 package provision
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -17,9 +19,11 @@ import (
 )
 
 // testPKI is a root, an intermediate and a code-signing leaf made with
-// crypto/x509, as the CA would make them.
+// crypto/x509, as the CA would make them, and a modern family's ECDSA
+// intermediate beside the first one.
 type testPKI struct {
 	root, inter, signer       *x509.Certificate
+	modern                    *x509.Certificate
 	rootKey, interKey, sigKey *rsa.PrivateKey
 }
 
@@ -29,6 +33,15 @@ var (
 	keysOnce sync.Once
 	keys     [3]*rsa.PrivateKey
 )
+
+// ecKey is the modern intermediates' key.
+var ecKey = sync.OnceValue(func() *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
 
 func testKeys(t testing.TB) [3]*rsa.PrivateKey {
 	t.Helper()
@@ -74,6 +87,12 @@ func newPKIWithKeys(t testing.TB, alg x509.SignatureAlgorithm, rootKey, interKey
 	p := testPKI{rootKey: k[0], interKey: k[1], sigKey: k[2]}
 	p.root = mk(ca(1, "pushca test root"), nil, &k[0].PublicKey, k[0])
 	p.inter = mk(ca(2, "pushca test intermediate"), p.root, &k[1].PublicKey, k[0])
+	// The modern family's intermediate is ECDSA signed with SHA-256 under
+	// the same root, whatever the root's own signature (ca.Init's way).
+	modern := ca(4, "pushca test modern intermediate")
+	modern.SignatureAlgorithm = x509.SHA256WithRSA
+	modern.NotBefore, modern.NotAfter = notBefore, notBefore.AddDate(10, 0, 0)
+	p.modern = testtool.Certificate(t, modern, p.root, &ecKey().PublicKey, k[0])
 	p.signer = mk(&x509.Certificate{
 		SerialNumber: big.NewInt(3),
 		Subject:      pkix.Name{CommonName: "pushca test code signing"},
@@ -85,6 +104,15 @@ func newPKIWithKeys(t testing.TB, alg x509.SignatureAlgorithm, rootKey, interKey
 
 func (p testPKI) chain() Chain {
 	return Chain{Root: p.root, Intermediates: []*x509.Certificate{p.inter}}
+}
+
+// chains are a CA of the legacy family (the PKI's intermediate) and the
+// modern one.
+func (p testPKI) chains() Chains {
+	return Chains{
+		"legacy": p.chain(),
+		"modern": {Root: p.root, Intermediates: []*x509.Certificate{p.modern}},
+	}
 }
 
 func writePEM(t testing.TB, name, typ string, der ...[]byte) string {

@@ -17,6 +17,8 @@ import (
 // Sheet is one user's enrollment instructions, printed in a bundle and
 // served at the user's private link.
 type Sheet struct {
+	// Chain is the root, with the intermediates that the CAB installing
+	// the certificates (Windows Mobile) puts into the CA store.
 	Chain       Chain
 	Account     Account
 	DisplayName string
@@ -66,7 +68,9 @@ func (p *HTMLPages) Render(w io.Writer, data any) error {
 // RootView is what every page shows about the root.
 type RootView struct {
 	RootName, NotAfter, SHA256, SHA1 string
-	Intermediates                    bool
+	// Intermediates says the Windows Mobile root CAB installs
+	// intermediates too.
+	Intermediates bool
 }
 
 // NewRootView describes c's root for a page.

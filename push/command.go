@@ -39,8 +39,8 @@ func (h *activeSync) command(w http.ResponseWriter, r *http.Request, user string
 	// through before the device hears the answer.
 	dev := h.devices.Note(user, q.DeviceID, func(d *Device) {
 		d.Type, d.Protocol, d.UserAgent = q.DeviceType, q.Version, r.UserAgent()
-		if leaf := servedLeaf(r.Context()); leaf != nil {
-			d.Cert = leaf.SerialNumber.String()
+		if ch := handshakeChain(r.Context()); ch != nil {
+			d.Cert, d.Family = ch.cert.Leaf.SerialNumber.String(), ch.family.Name
 		}
 	})
 	c := &call{h: h, w: w, r: r, q: q, user: user, dev: dev, body: body}

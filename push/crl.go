@@ -7,21 +7,44 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/pushca/pushca/ca"
 )
 
-// CRLPath is where the plain-HTTP listener publishes the CA's revocation
-// list: the URL to give `pushca init --crl-url`, so that it lands in every
-// certificate issued as the CRL distribution point. Plain HTTP is what
-// RFC 5280 expects of a distribution point: a CRL is signed, and fetching
-// it over TLS would need the chain it is there to check.
+// CRLPath is where the plain-HTTP listener publishes the revocation list
+// of the CA's first chain family: the URL to give `pushca init --crl-url`,
+// so that it lands in every certificate issued as the CRL distribution
+// point. Every other family's list is at CRLPathFor its slot, the URL the CA
+// writes into that family's certificates. Plain HTTP is what RFC 5280
+// expects of a distribution point: a CRL is signed, and fetching it over
+// TLS would need the chain it is there to check.
 const CRLPath = "/pushca.crl"
 
-// withCRL serves the CRL file (DER, as `pushca ca crl` and revocations
-// write it) at CRLPath and everything else from next.
-func withCRL(path string, log *slog.Logger, next http.Handler) http.Handler {
+// CRLPathFor is where a family's CRL is published: CRLPath with the slot's
+// suffix before the extension, as ca names the family's distribution point.
+func CRLPathFor(s ca.Slot) string {
+	return strings.TrimSuffix(CRLPath, ".crl") + s.Suffix() + ".crl"
+}
+
+// crlFiles maps each family's CRLPathFor to its file in the state
+// directory.
+func crlFiles(dir string, slots []ca.Slot) map[string]string {
+	l := ca.Layout{Dir: dir}
+	out := make(map[string]string, len(slots))
+	for _, s := range slots {
+		out[CRLPathFor(s)] = l.CRL(s)
+	}
+	return out
+}
+
+// withCRL serves each CRL file (DER, as `pushca ca crl` and revocations
+// write them) at its path in files and everything else from next.
+func withCRL(files map[string]string, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != CRLPath {
+		path, ok := files[r.URL.Path]
+		if !ok {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -54,6 +77,6 @@ func withCRL(path string, log *slog.Logger, next http.Handler) http.Handler {
 		if !crl.NextUpdate.IsZero() {
 			w.Header().Set("Expires", crl.NextUpdate.UTC().Format(http.TimeFormat))
 		}
-		http.ServeContent(w, r, "pushca.crl", crl.ThisUpdate, bytes.NewReader(der))
+		http.ServeContent(w, r, r.URL.Path, crl.ThisUpdate, bytes.NewReader(der))
 	})
 }

@@ -134,11 +134,12 @@ func (d *dashboard) show(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UTC()
 	v := dashboardView{Now: now.Format(time.DateTime), Held: d.hub.Held(), Threshold: lowHeartbeat}
 	current := map[string]bool{}
-	for _, leaf := range d.certs.Leaves() {
+	for _, ch := range d.certs.current() {
+		leaf := ch.cert.Leaf
 		serial := leaf.SerialNumber.String()
 		current[serial] = true
 		v.Certs = append(v.Certs, certView{
-			Serial: serial, Subject: leaf.Subject.CommonName, Issuer: leaf.Issuer.CommonName,
+			Serial: serial, Family: ch.family.Name, Subject: leaf.Subject.CommonName, Issuer: leaf.Issuer.CommonName,
 			NotAfter: leaf.NotAfter.UTC().Format(time.DateTime), DaysLeft: daysLeft(leaf.NotAfter, now),
 		})
 	}
@@ -146,7 +147,7 @@ func (d *dashboard) show(w http.ResponseWriter, r *http.Request) {
 		row := deviceView{
 			User: dev.User, ID: dev.ID, Type: dev.Type, Protocol: dev.Protocol,
 			LastSeen: dev.LastSeen.UTC().Format(time.DateTime), Heartbeat: dev.Heartbeat,
-			Pings: len(dev.Pings), Average: dev.AverageHeartbeat(), Cert: dev.Cert, CertCurrent: current[dev.Cert],
+			Pings: len(dev.Pings), Average: dev.AverageHeartbeat(), Cert: dev.Cert, Family: dev.Family, CertCurrent: current[dev.Cert],
 		}
 		for _, p := range dev.Pings {
 			if p.Outcome == PingCut {
@@ -183,13 +184,13 @@ type dashboardView struct {
 }
 
 type certView struct {
-	Serial, Subject, Issuer, NotAfter string
-	DaysLeft                          int
+	Serial, Family, Subject, Issuer, NotAfter string
+	DaysLeft                                  int
 }
 
 type deviceView struct {
 	User, ID, Type, Protocol, LastSeen string
 	Heartbeat, Pings, Average, Cut     int
-	Cert                               string
+	Cert, Family                       string
 	CertCurrent, Low                   bool
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/profile"
 )
 
 // addDashboardDevices gives the dashboard something to show: one device
@@ -39,7 +40,7 @@ func addDashboardDevices(t *testing.T, ts *testServer) {
 }
 
 func servedSerialString(ts *testServer) string {
-	return ts.certs.Leaves()[0].SerialNumber.String()
+	return ts.certs.current()[0].cert.Leaf.SerialNumber.String()
 }
 
 // TestDashboardInChromium logs in with the admin token in headless
@@ -47,7 +48,7 @@ func servedSerialString(ts *testServer) string {
 func TestDashboardInChromium(t *testing.T) {
 	ts := startServer(t, HeartbeatBounds{1, 3540})
 	addDashboardDevices(t, ts)
-	leaf := ts.certs.Leaves()[0]
+	leaf := ts.certs.current()[0].cert.Leaf
 	ctx := newBrowser(t, chromedp.WindowSize(1400, 700), chromedp.Flag("ignore-certificate-errors-spki-list", spkiHash(leaf)))
 	url := "https://" + ts.HTTPSAddr() + DashboardPath
 
@@ -78,6 +79,13 @@ func TestDashboardInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	certs, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("certs")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := profile.FamilyModernRSA + " chain: " + testHost; !strings.Contains(certs, want) {
+		t.Errorf("server certificates %q lack %q", certs, want)
+	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +101,7 @@ func TestDashboardInChromium(t *testing.T) {
 	eve, alice := rows[0], rows[1]
 	for k, want := range map[string]string{
 		"user": "<b>eve", "id": "LOW1", "type": "iPhone", "protocol": "12.1", "heartbeat": "300 s",
-		"pings": "3", "average": "300 s", "cut": "3", "low": "yes", "bold": "0",
+		"pings": "3", "average": "300 s", "cut": "3", "low": "yes", "bold": "0", "family": "",
 	} {
 		if eve[k] != want {
 			t.Errorf("low device %s = %q, want %q (row %v)", k, eve[k], want, eve)
@@ -104,7 +112,7 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	for k, want := range map[string]string{
 		"user": "alice", "id": "DASH1", "type": "PocketPC", "protocol": "14.1", "pings": "0", "cut": "0",
-		"low": "no", "warning": "", "cert": servedSerialString(ts) + " (current)",
+		"low": "no", "warning": "", "cert": servedSerialString(ts) + " (current)", "family": profile.FamilyModernRSA,
 	} {
 		if alice[k] != want {
 			t.Errorf("device DASH1 %s = %q, want %q (row %v)", k, alice[k], want, alice)

@@ -75,6 +75,9 @@ type Device struct {
 	// handshake, which tells who is still on a connection from before a
 	// renewal.
 	Cert string `json:"cert,omitempty"`
+	// Family is the chain family of Cert: which chain the server chose for
+	// the device's ClientHello ("" for a chain of no family).
+	Family string `json:"family,omitempty"`
 
 	FirstSeen time.Time `json:"firstSeen"`
 	LastSeen  time.Time `json:"lastSeen"`

@@ -1,11 +1,12 @@
 // Package push owns the SSL-only DirectPush verification endpoint: the TLS
-// listener with certificate hot reload, Basic auth against a users file, the
-// per-user mailbox and Ping hub, per-device records (bbolt), the ActiveSync
-// handler, the plain-HTTP enrollment listener (with the CRL), the loopback
-// admin API, and on the TLS listener the token-guarded dashboard and
-// Prometheus metrics.
+// listener, which chooses one of the CA's chain families per ClientHello
+// (choose.go) and reloads certificates hot, Basic auth against a users
+// file, the per-user mailbox and Ping hub, per-device records (bbolt), the
+// ActiveSync handler, the plain-HTTP enrollment listener (with each
+// family's CRL), the loopback admin API, and on the TLS listener the
+// token-guarded dashboard and Prometheus metrics.
 //
-// It reads server certificates, the CRL and the root from the state
+// It reads server certificates, the CRLs and the root from the state
 // directory by their layout paths and never writes them itself: renewals
 // and CRLs (auto-renew) go through package ca. It takes device TLS rules only
 // from package profile, WBXML only from package eas, and the enrollment

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"path"
 	"time"
 
@@ -14,7 +13,8 @@ import (
 	"github.com/pushca/pushca/provision"
 )
 
-// rootKinds are the device kinds the landing page offers the root for.
+// rootKinds are the device kinds the landing page offers the root for,
+// when the CA has a chain family they accept.
 var rootKinds = []string{"wm5", "wm6", "wm65", "ios", "android"}
 
 // Content types of the downloads, by extension: what each device's browser
@@ -51,45 +51,71 @@ func (e *enrollSite) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /qr.png", e.serveLandingQR)
 	for _, name := range []string{"root.cab", "root.crt", "root.mobileconfig"} {
 		mux.HandleFunc("GET /"+name, func(w http.ResponseWriter, r *http.Request) {
-			c, ok := e.chain(w)
-			if !ok {
-				return
+			if files, _, ok := e.rootFiles(w); ok {
+				e.download(w, name, files[name])
 			}
-			files, ok := e.rootFiles(w, c)
-			if !ok {
-				return
-			}
-			e.download(w, name, files[name])
 		})
 	}
 	mux.HandleFunc("GET "+LinkPath+"{token}/{$}", e.serveUserPage)
 	mux.HandleFunc("GET "+LinkPath+"{token}/{file}", e.serveUserFile)
 }
 
-// chain reads the root, and the intermediate when the state directory has
-// one, on each request: a rotated intermediate is served at once.
-func (e *enrollSite) chain(w http.ResponseWriter) (provision.Chain, bool) {
-	var inters []string
-	if _, err := os.Stat(e.layout.IntermediateCert()); err == nil {
-		inters = append(inters, e.layout.IntermediateCert())
+// ReadChains reads the chains the CA in the state directory dir serves
+// devices with: its root and each chain family's intermediate. It needs no
+// CA password (ca.ReadSlots reads pushca.json), so a server, a bundle and a
+// package read them alike.
+func ReadChains(dir string) (provision.Chains, error) {
+	slots, err := ca.ReadSlots(dir)
+	if err != nil {
+		return nil, err
 	}
-	c, err := provision.ReadChain(e.layout.RootCert(), inters...)
+	l := ca.Layout{Dir: dir}
+	cs := provision.Chains{}
+	for _, s := range slots {
+		c, err := provision.ReadChain(l.RootCert(), l.IntermediateCert(s))
+		if err != nil {
+			return nil, fmt.Errorf("%s chain family: %w", s.Family, err)
+		}
+		cs[s.Family] = c
+	}
+	return cs, nil
+}
+
+// chains reads the CA's chains on each request, a few small files: a
+// family added or an intermediate rotated is served at once.
+func (e *enrollSite) chains(w http.ResponseWriter) (provision.Chains, bool) {
+	cs, err := ReadChains(e.layout.Dir)
+	if errors.Is(err, ca.ErrNotInitialized) {
+		// A server of certificate files named by hand has no CA here, at
+		// most its root: offered to every device kind, as `pushca package
+		// --root` does, since nothing tells which devices its chains suit.
+		var c provision.Chain
+		if c, err = provision.ReadChain(e.layout.RootCert()); err == nil {
+			cs = provision.AnyFamily(c)
+		}
+	}
 	if err != nil {
 		e.log.Error("enrollment: certificates", "err", err)
 		http.Error(w, "the root certificate is not available yet", http.StatusServiceUnavailable)
-		return provision.Chain{}, false
+		return nil, false
 	}
-	return c, true
+	return cs, true
 }
 
-func (e *enrollSite) rootFiles(w http.ResponseWriter, c provision.Chain) (map[string][]byte, bool) {
-	files, err := provision.Bundle{Chain: c, Devices: rootKinds}.RootFiles()
+// rootFiles are the root downloads for the device kinds the CA serves, and
+// what the landing page says about the root.
+func (e *enrollSite) rootFiles(w http.ResponseWriter) (map[string][]byte, provision.RootView, bool) {
+	cs, ok := e.chains(w)
+	if !ok {
+		return nil, provision.RootView{}, false
+	}
+	files, view, err := provision.Bundle{Chains: cs, Devices: rootKinds}.RootFiles()
 	if err != nil {
 		e.log.Error("enrollment: root downloads", "err", err)
 		http.Error(w, "the root downloads cannot be built; see the server log", http.StatusInternalServerError)
-		return nil, false
+		return nil, provision.RootView{}, false
 	}
-	return files, true
+	return files, view, true
 }
 
 // pageURL is the landing page's own address as the device reached it, for
@@ -108,18 +134,14 @@ func (e *enrollSite) serveLanding(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad Host header", http.StatusBadRequest)
 		return
 	}
-	c, ok := e.chain(w)
-	if !ok {
-		return
-	}
-	files, ok := e.rootFiles(w, c)
+	files, view, ok := e.rootFiles(w)
 	if !ok {
 		return
 	}
 	v := struct {
 		provision.RootView
 		URL, RootCAB, RootCRT, Mobileconfig string
-	}{RootView: provision.NewRootView(c), URL: u}
+	}{RootView: view, URL: u}
 	for name := range files {
 		switch path.Ext(name) {
 		case ".cab":
@@ -181,12 +203,12 @@ func (e *enrollSite) userPage(w http.ResponseWriter, r *http.Request) (sheet []b
 	if !ok {
 		return nil, nil, false
 	}
-	c, ok := e.chain(w)
+	cs, ok := e.chains(w)
 	if !ok {
 		return nil, nil, false
 	}
 	b := provision.Bundle{
-		Chain: c, Server: l.Server, Domain: l.Domain, Devices: l.Devices,
+		Chains: cs, Server: l.Server, Domain: l.Domain, Devices: l.Devices,
 		URL: func(provision.User) (string, time.Time, error) { return l.URL, l.Expires, nil },
 	}
 	u := provision.User{Name: l.User, Email: l.Email, DisplayName: l.DisplayName, Devices: l.Devices}

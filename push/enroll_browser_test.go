@@ -118,17 +118,15 @@ func bypassCSP(on bool) chromedp.Action[chromedp.Void] {
 }
 
 func TestEnrollPagesInChromium(t *testing.T) {
-	ts := startServer(t, HeartbeatBounds{1, 3540})
-	base := "http://" + ts.HTTPAddr()
-	links, err := IssueLinks(LinksPath(ts.dir), base, time.Hour, time.Now(), []Link{
+	base, dir, root := startEnroll(t, "legacy", "modern")
+	links, err := IssueLinks(LinksPath(dir), base, time.Hour, time.Now(), []Link{
 		{Server: "mail.example.com", User: "jdoe", Domain: "CORP", DisplayName: "Jöhn <Doe>", Devices: []string{"android", "ios", "wm6"}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := newBrowser(t)
-	dir := screenshotDir(t)
-	root := ts.root.cert
+	shots := screenshotDir(t)
 	for name, c := range map[string]struct {
 		url   string
 		types map[string]string
@@ -143,7 +141,7 @@ func TestEnrollPagesInChromium(t *testing.T) {
 		}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := readPage(t, ctx, c.url, filepath.Join(dir, "enroll-"+name+".png"))
+			f := readPage(t, ctx, c.url, filepath.Join(shots, "enroll-"+name+".png"))
 			if f.sha256 != provision.SHA256(root).Colon() || f.sha1 != provision.SHA1(root).Colon() {
 				t.Errorf("fingerprints on the page: %q %q", f.sha256, f.sha1)
 			}

@@ -1,6 +1,9 @@
 package push
 
 import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -8,13 +11,57 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/provision"
 )
+
+// initCA makes a CA of the chain families named, as `pushca init` does, and
+// returns its state directory and root.
+func initCA(t testing.TB, families ...string) (string, *x509.Certificate) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := ca.Init(context.Background(), dir, ca.InitOptions{Families: families, Password: []byte("enroll test")}); err != nil {
+		t.Fatal(err)
+	}
+	certs, err := provision.ReadCertificates(ca.Layout{Dir: dir}.RootCert())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, certs[0]
+}
+
+// startEnroll serves the enrollment site of a new CA of the families named
+// on loopback and returns its base URL, state directory and root.
+func startEnroll(t testing.TB, families ...string) (string, string, *x509.Certificate) {
+	t.Helper()
+	dir, root := initCA(t, families...)
+	srv := httptest.NewServer(enrollHandler(dir, testLog(t)))
+	t.Cleanup(srv.Close)
+	return srv.URL, dir, root
+}
+
+// intermediateSHA1 is the SHA-1 thumbprint openssl reads from a chain
+// family's intermediate in dir, as the CertificateStore CSP names it.
+func intermediateSHA1(t *testing.T, dir, family string) string {
+	t.Helper()
+	slots, err := ca.ReadSlots(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(slots, func(s ca.Slot) bool { return s.Family == family })
+	if i < 0 {
+		t.Fatalf("no %s family in %s", family, dir)
+	}
+	out := string(testtool.MustRun(t, nil, "openssl", "x509", "-noout", "-fingerprint", "-sha1", "-in", ca.Layout{Dir: dir}.IntermediateCert(slots[i])))
+	return strings.ReplaceAll(strings.TrimSpace(out[strings.Index(out, "=")+1:]), ":", "")
+}
 
 func fingerprint(sum []byte) string { return provision.Fingerprint(sum).Colon() }
 
@@ -51,11 +98,39 @@ for p in pl["PayloadContent"]:
     print(p["PayloadType"], p.get("UserName", len(p.get("PayloadContent", b""))))
 `
 
+// cabCertificates reads a provisioning CAB with cabextract and returns
+// what xmllint finds in its CertificateStore: the ROOT entry's certificate
+// (DER) and the CA store's thumbprints.
+func cabCertificates(t *testing.T, cabFile string) (rootDER []byte, caThumbs []string) {
+	t.Helper()
+	testtool.MustRun(t, nil, "cabextract", "-t", cabFile)
+	doc := testtool.MustRun(t, nil, "cabextract", "-p", "-F", "_setup.xml", cabFile)
+	xpath := func(expr string) string {
+		return strings.TrimSpace(string(testtool.MustRun(t, doc, "xmllint", "--xpath", "string("+expr+")", "-")))
+	}
+	rootDER, err := base64.StdEncoding.DecodeString(xpath(`//characteristic[@type="ROOT"]/characteristic/parm[@name="EncodedCertificate"]/@value`))
+	if err != nil {
+		t.Fatalf("%s: ROOT EncodedCertificate: %v", cabFile, err)
+	}
+	n, _ := strconv.Atoi(xpath(`count(//characteristic[@type="CA"]/characteristic)`))
+	for i := 1; i <= n; i++ {
+		caThumbs = append(caThumbs, xpath(`//characteristic[@type="CA"]/characteristic[`+strconv.Itoa(i)+`]/@type`))
+	}
+	return rootDER, caThumbs
+}
+
+// mobileconfigRoot is the DER of a .mobileconfig's root payload, as
+// plistlib reads it.
+func mobileconfigRoot(t *testing.T, file string) []byte {
+	t.Helper()
+	return testtool.MustRun(t, nil, "python3", "-c", `import plistlib, sys
+pl = plistlib.load(open(sys.argv[1], "rb"))
+sys.stdout.buffer.write([p for p in pl["PayloadContent"] if p["PayloadType"] == "com.apple.security.root"][0]["PayloadContent"])`, file)
+}
+
 func TestEnrollLandingPage(t *testing.T) {
-	ts := startServer(t, HeartbeatBounds{1, 3540})
-	base := "http://" + ts.HTTPAddr()
+	base, dir, root := startEnroll(t, "legacy", "modern")
 	code, typ, page := get(t, base+"/")
-	root := ts.root.cert
 	if code != http.StatusOK || typ != "text/html; charset=utf-8" {
 		t.Fatalf("landing page: %d %s", code, typ)
 	}
@@ -76,20 +151,24 @@ func TestEnrollLandingPage(t *testing.T) {
 	if code != http.StatusOK || typ != "application/vnd.ms-cab-compressed" {
 		t.Fatalf("root.cab: %d %s", code, typ)
 	}
-	cabFile := saveBody(t, "root.cab", cab)
-	testtool.MustRun(t, nil, "cabextract", "-t", cabFile)
-	xml := testtool.MustRun(t, nil, "cabextract", "-p", "-F", "_setup.xml", cabFile)
-	thumb := testtool.MustRun(t, xml, "xmllint", "--xpath", `string(//characteristic[@type="ROOT"]/characteristic/@type)`, "-")
-	if got := strings.TrimSpace(string(thumb)); got != provision.SHA1(root).Plain() {
-		t.Errorf("root.cab installs %q into ROOT, want the root's thumbprint", got)
+	cabRoot, cabCA := cabCertificates(t, saveBody(t, "root.cab", cab))
+	if string(cabRoot) != string(root.Raw) {
+		t.Error("root.cab installs another certificate than the root into ROOT")
+	}
+	// Windows Mobile gets the legacy intermediate, never the modern one.
+	if want := []string{intermediateSHA1(t, dir, "legacy")}; !slices.Equal(cabCA, want) {
+		t.Errorf("root.cab's CA store holds %q, want the legacy intermediate %q", cabCA, want)
 	}
 	code, typ, mc := get(t, base+"/root.mobileconfig")
 	if code != http.StatusOK || typ != "application/x-apple-aspen-config" {
 		t.Fatalf("root.mobileconfig: %d %s", code, typ)
 	}
-	out := string(testtool.MustRun(t, nil, "python3", "-c", plistScript, saveBody(t, "root.mobileconfig", mc)))
-	if strings.Contains(out, "com.apple.eas.account") || !strings.Contains(out, "com.apple.security.root") {
+	mcFile := saveBody(t, "root.mobileconfig", mc)
+	if out := string(testtool.MustRun(t, nil, "python3", "-c", plistScript, mcFile)); strings.Contains(out, "com.apple.eas.account") {
 		t.Errorf("root.mobileconfig payloads: %s", out)
+	}
+	if string(mobileconfigRoot(t, mcFile)) != string(root.Raw) {
+		t.Error("root.mobileconfig's root payload is not the root root.cab installs")
 	}
 	code, typ, png := get(t, base+"/qr.png")
 	if code != http.StatusOK || typ != "image/png" {
@@ -114,10 +193,63 @@ func TestEnrollLandingPage(t *testing.T) {
 	}
 }
 
+// TestEnrollLandingOffersServedFamilies: a device kind whose chain family
+// the CA lacks is offered no root, since the root alone would not make it
+// trust the server.
+func TestEnrollLandingOffersServedFamilies(t *testing.T) {
+	for _, tc := range []struct {
+		families       []string
+		offered, never []string
+	}{
+		{[]string{"legacy"}, []string{"root.cab"}, []string{"root.mobileconfig", "root.crt"}},
+		{[]string{"modern"}, []string{"root.mobileconfig", "root.crt"}, []string{"root.cab"}},
+	} {
+		t.Run(strings.Join(tc.families, "+"), func(t *testing.T) {
+			base, _, root := startEnroll(t, tc.families...)
+			code, _, page := get(t, base+"/")
+			if code != http.StatusOK || !strings.Contains(page, fingerprint(sha256Of(root.Raw))) {
+				t.Fatalf("landing page: %d\n%s", code, page)
+			}
+			for _, f := range tc.offered {
+				if code, _, _ := get(t, base+"/"+f); code != http.StatusOK || !strings.Contains(page, `href="`+f+`"`) {
+					t.Errorf("%s: %d, or not offered on the page", f, code)
+				}
+			}
+			for _, f := range tc.never {
+				if strings.Contains(page, f) {
+					t.Errorf("the page offers %s", f)
+				}
+				if code, _, _ := get(t, base+"/"+f); code != http.StatusNotFound {
+					t.Errorf("GET /%s: %d, want 404", f, code)
+				}
+			}
+		})
+	}
+}
+
+// A server of certificate files named by hand has no CA in its directory,
+// only the root put there: the site offers it to every device kind, as
+// `pushca package --root` does.
+func TestEnrollLandingWithoutCA(t *testing.T) {
+	dir := t.TempDir()
+	root := newTestCA(t)
+	root.writeRoot(t, dir)
+	srv := httptest.NewServer(enrollHandler(dir, testLog(t)))
+	t.Cleanup(srv.Close)
+	for _, f := range []string{"root.cab", "root.crt", "root.mobileconfig"} {
+		if code, _, _ := get(t, srv.URL+"/"+f); code != http.StatusOK {
+			t.Errorf("GET /%s: %d", f, code)
+		}
+	}
+	_, _, cab := get(t, srv.URL+"/root.cab")
+	if cabRoot, cabCA := cabCertificates(t, saveBody(t, "root.cab", cab)); string(cabRoot) != string(root.cert.Raw) || len(cabCA) != 0 {
+		t.Errorf("root.cab without a CA: root %v, CA store %q", string(cabRoot) == string(root.cert.Raw), cabCA)
+	}
+}
+
 func TestEnrollUserLinks(t *testing.T) {
-	ts := startServer(t, HeartbeatBounds{1, 3540})
-	base := "http://" + ts.HTTPAddr()
-	path := LinksPath(ts.dir)
+	base, dir, root := startEnroll(t, "legacy", "modern")
+	path := LinksPath(dir)
 	now := time.Now()
 	want := []Link{
 		{Server: "mail.example.com", User: "alice", Domain: "CORP", Email: "alice@example.com", DisplayName: `Alice <"Admin"> & Co`, Devices: []string{"ios", "wm6"}},
@@ -150,7 +282,7 @@ func TestEnrollUserLinks(t *testing.T) {
 	if code != http.StatusOK || typ != "text/html; charset=utf-8" {
 		t.Fatalf("alice's page: %d %s", code, typ)
 	}
-	for _, w := range []string{`Alice &lt;&#34;Admin&#34;&gt; &amp; Co`, fingerprint(sha256Of(ts.root.cert.Raw)), `href="../../root.cab"`, `href="account.cab"`, `href="exchange.mobileconfig"`, alice} {
+	for _, w := range []string{`Alice &lt;&#34;Admin&#34;&gt; &amp; Co`, fingerprint(sha256Of(root.Raw)), `href="../../root.cab"`, `href="account.cab"`, `href="exchange.mobileconfig"`, alice} {
 		if !strings.Contains(page, w) {
 			t.Errorf("alice's page lacks %q", w)
 		}
@@ -212,8 +344,7 @@ func TestIssueLinksRefusesBadBaseURLs(t *testing.T) {
 // with a server error, and answers 200 only for the pages and downloads it
 // means to serve.
 func FuzzEnrollPaths(f *testing.F) {
-	dir := f.TempDir()
-	newTestCA(f).writeRoot(f, dir)
+	dir, _ := initCA(f, "legacy", "modern")
 	links, err := IssueLinks(LinksPath(dir), "http://enroll.test", time.Hour, time.Now(), []Link{{Server: "mail.test", User: "jdoe", Devices: []string{"ios", "wm6"}}})
 	if err != nil {
 		f.Fatal(err)

@@ -237,7 +237,7 @@ func TestDevicesSurviveServerRestart(t *testing.T) {
 	if err := ts.stop(); err != nil {
 		t.Fatal(err)
 	}
-	s2, err := New(Config{Dir: ts.dir, Host: testHost, HTTPSAddr: "127.0.0.1:0", Log: testLog(t)})
+	s2, err := New(Config{Dir: ts.dir, Pairs: ts.cfg.Pairs, HTTPSAddr: "127.0.0.1:0", Log: testLog(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

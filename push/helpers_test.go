@@ -102,25 +102,27 @@ func (c *testCA) leaf(t testing.TB, rsaKey bool, cn string) (chainPEM, keyPEM []
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})
 }
 
-// writeServer puts a leaf in the state directory the way package ca does:
-// a new version directory, then the "current" symlink swapped by rename.
+// writeServer puts a leaf in the state directory the way package ca does
+// for a CA's first family: a new version directory, then the "current"
+// symlink swapped by rename.
 func (c *testCA) writeServer(t testing.TB, dir string, rsaKey bool, cn string) KeyPair {
 	t.Helper()
 	l := ca.Layout{Dir: dir}
+	first := ca.Slot{}
 	chain, key := c.leaf(t, rsaKey, cn)
 	c.versions++
 	serial := fmt.Sprint(c.versions)
 	v := l.ServerVersion(testHost, serial)
-	writeFile(t, filepath.Join(v, filepath.Base(l.ServerChain(testHost))), chain)
-	writeFile(t, filepath.Join(v, filepath.Base(l.ServerKey(testHost))), key)
-	tmp := l.ServerCurrent(testHost) + ".tmp"
+	writeFile(t, filepath.Join(v, filepath.Base(l.ServerChain(testHost, first))), chain)
+	writeFile(t, filepath.Join(v, filepath.Base(l.ServerKey(testHost, first))), key)
+	tmp := l.ServerCurrent(testHost, first) + ".tmp"
 	if err := os.Symlink(serial, tmp); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(tmp, l.ServerCurrent(testHost)); err != nil {
+	if err := os.Rename(tmp, l.ServerCurrent(testHost, first)); err != nil {
 		t.Fatal(err)
 	}
-	return KeyPair{l.ServerChain(testHost), l.ServerKey(testHost)}
+	return KeyPair{Cert: l.ServerChain(testHost, first), Key: l.ServerKey(testHost, first)}
 }
 
 func writeFile(t testing.TB, path string, data []byte) {

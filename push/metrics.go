@@ -113,7 +113,8 @@ func (c certCollector) Describe(ch chan<- *prometheus.Desc) { ch <- certDaysDesc
 
 func (c certCollector) Collect(ch chan<- prometheus.Metric) {
 	now := time.Now()
-	for _, leaf := range c.certs.Leaves() {
+	for _, served := range c.certs.current() {
+		leaf := served.cert.Leaf
 		ch <- prometheus.MustNewConstMetric(certDaysDesc, prometheus.GaugeValue,
 			leaf.NotAfter.Sub(now).Hours()/24, leaf.SerialNumber.String(), leaf.Subject.CommonName)
 	}

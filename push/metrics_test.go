@@ -116,7 +116,7 @@ func TestMetricsScrape(t *testing.T) {
 	if v := value(t, fams, "pushca_tls_handshakes_total", map[string]string{"version": "TLS 1.3"}); v < 4 {
 		t.Errorf("TLS 1.3 handshakes = %v, want at least 4", v)
 	}
-	leaf := ts.certs.Leaves()[0]
+	leaf := ts.certs.current()[0].cert.Leaf
 	days := value(t, fams, "pushca_certificate_days_left", map[string]string{"serial": leaf.SerialNumber.String(), "subject": testHost})
 	if days <= 0.9 || days > 1 { // the test leaf lives 24 hours
 		t.Errorf("pushca_certificate_days_left = %v, want just under 1", days)

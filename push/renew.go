@@ -7,27 +7,31 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/renew"
 )
 
-// AutoRenew renews the server certificate of Config.Host while serving.
+// AutoRenew renews the server certificates of Config.Host, one per chain
+// family, while serving.
 type AutoRenew struct {
 	// At is the fraction of the lifetime after which to renew; zero means
 	// two thirds.
 	At float64
-	// Renew issues the new certificate into the state directory, usually
-	// RenewWithCA. The server reloads its certificates afterwards.
+	// Renew issues new certificates in every family into the state
+	// directory, usually RenewWithCA. The server reloads its certificates
+	// afterwards.
 	Renew func(ctx context.Context) error
-	// CRL, when set, regenerates certs/crl.der (usually CRLWithCA) once
-	// half its lifetime has passed, so the CRL served never goes stale.
+	// CRL, when set, regenerates every family's CRL (usually CRLWithCA) once
+	// half the lifetime of one has passed, so no CRL served goes stale.
 	CRL func(ctx context.Context) error
 	// Clock is nil in production; tests move time with it.
 	Clock renew.Clock
 }
 
-// RenewWithCA renews host's certificate through the CA in dir.
+// RenewWithCA renews host's certificate in every chain family where it has
+// one, through the CA in dir.
 func RenewWithCA(dir, host string, password []byte, log *slog.Logger) func(context.Context) error {
 	return withCA(dir, password, log, func(ctx context.Context, authority *ca.CA) error {
 		_, err := authority.Renew(ctx, host)
@@ -35,7 +39,7 @@ func RenewWithCA(dir, host string, password []byte, log *slog.Logger) func(conte
 	})
 }
 
-// CRLWithCA regenerates the CRL of the CA in dir.
+// CRLWithCA regenerates the CRL of every chain family of the CA in dir.
 func CRLWithCA(dir string, password []byte, log *slog.Logger) func(context.Context) error {
 	return withCA(dir, password, log, func(ctx context.Context, authority *ca.CA) error {
 		_, err := authority.CRL(ctx)
@@ -76,14 +80,21 @@ func (s *Server) renewSchedulers() ([]*renew.Scheduler, error) {
 	if len(s.cfg.Pairs) > 0 {
 		return nil, errors.New("auto-renew needs the certificate from the state directory (a host), not certificate and key files")
 	}
+	// One scheduler for every family: each renewal renews them all, and two
+	// schedulers would each open the CA at the same moment, one of them in
+	// vain. The families are issued together, so renewing them together
+	// renews none much early.
 	out := []*renew.Scheduler{{
 		What: "server certificate", Hint: "renew by hand with `pushca cert renew " + s.cfg.Host + "` if this persists",
 		Current: func() (renew.Validity, error) {
-			leaves := s.certs.Leaves()
-			if len(leaves) == 0 {
+			var vs []renew.Validity
+			for _, ch := range s.certs.current() {
+				vs = append(vs, renew.Of(ch.cert.Leaf))
+			}
+			if len(vs) == 0 {
 				return renew.Validity{}, fmt.Errorf("no server certificate loaded for %s", s.cfg.Host)
 			}
-			return renew.Of(leaves[0]), nil
+			return firstDue(vs, ar.At), nil
 		},
 		Renew: func(ctx context.Context) error {
 			if err := ar.Renew(ctx); err != nil {
@@ -98,14 +109,36 @@ func (s *Server) renewSchedulers() ([]*renew.Scheduler, error) {
 		Log:   s.log,
 	}}
 	if ar.CRL != nil {
-		path := ca.Layout{Dir: s.cfg.Dir}.CRL()
+		files := crlFiles(s.cfg.Dir, s.slots)
 		out = append(out, &renew.Scheduler{
 			What: "CRL", Hint: "regenerate it by hand with `pushca ca crl` if this persists",
-			Current: func() (renew.Validity, error) { return crlValidity(path) },
-			Renew:   ar.CRL, At: crlRenewAt, Clock: ar.Clock, Log: s.log,
+			Current: func() (renew.Validity, error) {
+				var vs []renew.Validity
+				for _, path := range files {
+					v, err := crlValidity(path)
+					if err != nil {
+						return renew.Validity{}, err
+					}
+					vs = append(vs, v)
+				}
+				return firstDue(vs, crlRenewAt), nil
+			},
+			Renew: ar.CRL, At: crlRenewAt, Clock: ar.Clock, Log: s.log,
 		})
 	}
 	return out, nil
+}
+
+// firstDue is the validity among vs (not empty) that is due first at at
+// (zero: renew.DefaultAt); the zero Validity, nothing there yet, is due at
+// once.
+func firstDue(vs []renew.Validity, at float64) renew.Validity {
+	if at == 0 {
+		at = renew.DefaultAt
+	}
+	return slices.MinFunc(vs, func(a, b renew.Validity) int {
+		return renew.Due(a, at).Compare(renew.Due(b, at))
+	})
 }
 
 // crlValidity reads the CRL file's update times; no file yet is the zero

@@ -17,19 +17,20 @@ import (
 
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/profile"
 )
 
 const testCAPassword = "ca password"
 
-// startCAServer runs a server on a state directory made by package ca
-// (modern profile, CRL URL crlURL), with a one-day certificate for testHost
-// from the real issuance path. prep, when set, works on the CA before the
-// server starts.
-func startCAServer(t *testing.T, crlURL string, prep func(*ca.CA), mod func(*Config)) *testServer {
+// startCAServer runs a server on a state directory made by package ca with
+// these chain families (CRL URL crlURL), with a one-day certificate for
+// testHost in each from the real issuance path. prep, when set, works on
+// the CA before the server starts.
+func startCAServer(t *testing.T, families []string, crlURL string, prep func(*ca.CA), mod func(*Config)) *testServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "state")
-	if err := ca.Init(ctx, dir, ca.InitOptions{Profile: "modern", Password: []byte(testCAPassword), CRLURL: crlURL}); err != nil {
+	if err := ca.Init(ctx, dir, ca.InitOptions{Families: families, Password: []byte(testCAPassword), CRLURL: crlURL}); err != nil {
 		t.Fatal(err)
 	}
 	authority, err := ca.Open(ctx, dir, []byte(testCAPassword))
@@ -67,12 +68,13 @@ func startCAServer(t *testing.T, crlURL string, prep func(*ca.CA), mod func(*Con
 	return &testServer{Server: s, dir: dir, rootPath: l.RootCert(), root: &testCA{cert: root}, stop: serveInTest(t, s)}
 }
 
-// servedSerial asks openssl which certificate a new handshake gets, with
-// the chain verified against the root.
-func (ts *testServer) servedSerial(t *testing.T) *big.Int {
+// servedSerial asks openssl which certificate a new handshake with these
+// s_client options gets, with the chain verified against the root.
+func (ts *testServer) servedSerial(t *testing.T, hello ...string) *big.Int {
 	t.Helper()
-	out := testtool.MustRun(t, []byte{}, "openssl", "s_client", "-connect", ts.HTTPSAddr(), "-servername", testHost,
-		"-CAfile", ts.rootPath, "-verify_return_error")
+	args := append([]string{"s_client", "-connect", ts.HTTPSAddr(), "-servername", testHost,
+		"-CAfile", ts.rootPath, "-verify_return_error"}, hello...)
+	out := testtool.MustRun(t, []byte{}, "openssl", args...)
 	if !strings.Contains(string(out), "Verify return code: 0 (ok)") {
 		t.Fatalf("openssl s_client did not verify the chain:\n%s", out)
 	}
@@ -121,15 +123,16 @@ func (c *offsetClock) nextWait(t *testing.T) chan time.Time {
 	return nil
 }
 
-// TestAutoRenewKeepsHeldPings lets 17 hours of a one-day certificate pass:
-// the server renews it through the CA, openssl sees the new serial on a new
-// handshake, and a Ping held on a connection from before completes there.
+// TestAutoRenewKeepsHeldPings lets 17 hours of one-day certificates in
+// two chain families pass: the server renews both through the CA, openssl
+// sees the new serial of each on a new handshake of its generation, and a
+// Ping held on a connection from before completes there.
 func TestAutoRenewKeepsHeldPings(t *testing.T) {
 	testtool.Path(t, "openssl")
 	clock := &offsetClock{waits: make(chan chan time.Time, 4)}
 	var renewals int
 	var mu sync.Mutex
-	ts := startCAServer(t, "", nil, func(cfg *Config) {
+	ts := startCAServer(t, []string{profile.FamilyLegacy, profile.FamilyModern}, "", nil, func(cfg *Config) {
 		real := RenewWithCA(cfg.Dir, testHost, []byte(testCAPassword), cfg.Log)
 		cfg.AutoRenew = &AutoRenew{Clock: clock, Renew: func(ctx context.Context) error {
 			mu.Lock()
@@ -140,6 +143,7 @@ func TestAutoRenewKeepsHeldPings(t *testing.T) {
 		}}
 	})
 	first := ts.servedSerial(t)
+	firstLegacy := ts.servedSerial(t, wmOpenSSL(t)...)
 
 	c := ts.client("14.1", "RENEW1", false)
 	var seen []*big.Int
@@ -164,16 +168,27 @@ func TestAutoRenewKeepsHeldPings(t *testing.T) {
 	if second.Cmp(first) == 0 {
 		t.Fatalf("still serving serial %X after the renewal", first)
 	}
-	der, err := readRootDER(ca.Layout{Dir: ts.dir}.ServerCert(testHost)) // any PEM certificate
+	secondLegacy := ts.servedSerial(t, wmOpenSSL(t)...)
+	if secondLegacy.Cmp(firstLegacy) == 0 {
+		t.Fatalf("still serving legacy serial %X after the renewal", firstLegacy)
+	}
+	slots, err := ca.ReadSlots(ts.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	active, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if active.SerialNumber.Cmp(second) != 0 {
-		t.Fatalf("served %X, the state directory's current certificate is %X", second, active.SerialNumber)
+	served := map[string]*big.Int{profile.FamilyModern: second, profile.FamilyLegacy: secondLegacy}
+	for _, sl := range slots {
+		der, err := readRootDER(ca.Layout{Dir: ts.dir}.ServerCert(testHost, sl)) // any PEM certificate
+		if err != nil {
+			t.Fatal(err)
+		}
+		active, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if active.SerialNumber.Cmp(served[sl.Family]) != 0 {
+			t.Fatalf("%s: served %X, the state directory's current certificate is %X", sl.Family, served[sl.Family], active.SerialNumber)
+		}
 	}
 	if ts.hub.Held() != 1 {
 		t.Fatalf("%d Pings held after the renewal, want 1", ts.hub.Held())

@@ -17,15 +17,17 @@ import (
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/eas"
 	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/profile"
 )
 
-// servedChain is the chain a new connection gets, as openssl sees it; the
-// handshake must verify against the root alone, so the intermediate has to
-// come from the server.
-func (ts *testServer) servedChain(t *testing.T) []*x509.Certificate {
+// servedChain is the chain a new connection with these s_client options
+// gets, as openssl sees it; the handshake must verify against the root
+// alone, so the intermediate has to come from the server.
+func (ts *testServer) servedChain(t *testing.T, hello ...string) []*x509.Certificate {
 	t.Helper()
-	out := testtool.MustRun(t, []byte{}, "openssl", "s_client", "-connect", ts.HTTPSAddr(), "-servername", testHost,
-		"-CAfile", ts.rootPath, "-verify_return_error", "-showcerts")
+	args := append([]string{"s_client", "-connect", ts.HTTPSAddr(), "-servername", testHost,
+		"-CAfile", ts.rootPath, "-verify_return_error", "-showcerts"}, hello...)
+	out := testtool.MustRun(t, []byte{}, "openssl", args...)
 	if !strings.Contains(string(out), "Verify return code: 0 (ok)") {
 		t.Fatalf("openssl s_client did not verify the chain:\n%s", out)
 	}
@@ -78,7 +80,7 @@ func TestRotationUnderHeldPings(t *testing.T) {
 	testtool.Path(t, "openssl")
 	n := proofPings(t)
 	clock := &offsetClock{waits: make(chan chan time.Time, 4)}
-	ts := startCAServer(t, "", nil, func(cfg *Config) {
+	ts := startCAServer(t, []string{profile.FamilyModern}, "", nil, func(cfg *Config) {
 		renew := RenewWithCA(cfg.Dir, testHost, []byte(testCAPassword), cfg.Log)
 		cfg.AutoRenew = &AutoRenew{Clock: clock, Renew: func(ctx context.Context) error {
 			clock.set(0)
@@ -137,7 +139,7 @@ func TestRotationUnderHeldPings(t *testing.T) {
 	if err == nil {
 		_, err = authority.Renew(ctx, testHost)
 	}
-	newInter := authority.Intermediate()
+	newInter := authority.Intermediate(profile.FamilyModern)
 	authority.Close()
 	if err != nil {
 		t.Fatal(err)

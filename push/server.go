@@ -49,12 +49,13 @@ const (
 type Config struct {
 	// Dir is the state directory.
 	Dir string
-	// Host names the server certificate, servers/<Host>/ in Dir; ignored
-	// when Pairs is set.
+	// Host names the server certificates, servers/<Host>/ in Dir: one per
+	// chain family of the CA, each served to the clients of its generation.
+	// Ignored when Pairs is set.
 	Host  string
 	Pairs []KeyPair
-	// Profiles are the device profiles served; they decide the TLS versions
-	// and suites.
+	// Profiles are device profiles to serve beyond those the chains'
+	// families serve; with those they decide the TLS versions and suites.
 	Profiles []profile.Profile
 	// HTTPSAddr is required; HTTPAddr and AdminAddr are optional.
 	HTTPSAddr, HTTPAddr, AdminAddr string
@@ -62,7 +63,7 @@ type Config struct {
 	// BcryptCost of the dummy hash compared for unknown users; it should
 	// match the users file's. Zero means bcrypt.DefaultCost (see OpenUsers).
 	BcryptCost int
-	// AutoRenew, when set, renews the Host's certificate as it ages.
+	// AutoRenew, when set, renews the Host's certificates as they age.
 	AutoRenew *AutoRenew
 	Log       *slog.Logger
 }
@@ -71,6 +72,7 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	certs   *Certificates
+	slots   []ca.Slot
 	users   *Users
 	devices *Devices
 	hub     *Hub
@@ -96,18 +98,24 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("an HTTPS address is required: ActiveSync is served over TLS only")
 	}
 	pairs := cfg.Pairs
+	if len(pairs) == 0 && cfg.Host == "" {
+		return nil, errors.New("name the server certificate: a host (servers/<host>/ in the state directory) or certificate and key files")
+	}
+	slots, err := ca.ReadSlots(cfg.Dir)
+	switch {
+	case err == nil:
+	case len(pairs) > 0 && errors.Is(err, ca.ErrNotInitialized):
+		// Files named by hand beside no CA: no CRL to publish.
+	default:
+		return nil, fmt.Errorf("find the chains to serve: %w", err)
+	}
 	if len(pairs) == 0 {
-		if cfg.Host == "" {
-			return nil, errors.New("name the server certificate: a host (servers/<host>/ in the state directory) or certificate and key files")
-		}
-		l := ca.Layout{Dir: cfg.Dir}
-		pairs = []KeyPair{{l.ServerChain(cfg.Host), l.ServerKey(cfg.Host)}}
+		pairs = hostPairs(cfg.Dir, cfg.Host, slots)
 	}
 	if err := atomicfile.MkdirAll(stateDir(cfg.Dir)); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, lns: map[*http.Server]net.Listener{}}
-	var err error
+	s := &Server{cfg: cfg, slots: slots, log: cfg.Log, lns: map[*http.Server]net.Listener{}}
 	if s.certs, err = LoadCertificates(pairs, cfg.Profiles, cfg.Log); err != nil {
 		return nil, err
 	}
@@ -132,6 +140,19 @@ func New(cfg Config) (*Server, error) {
 	s.metrics = newMetrics(s.hub, s.certs)
 	s.hub.metrics = s.metrics
 	return s, nil
+}
+
+// hostPairs names host's chain in every family of the CA. A family whose
+// files are missing is skipped until they appear (see LoadCertificates), so
+// a leaf issued later in one of the CA's families is served from the next
+// reload on.
+func hostPairs(dir, host string, slots []ca.Slot) []KeyPair {
+	l := ca.Layout{Dir: dir}
+	out := make([]KeyPair, len(slots))
+	for i, sl := range slots {
+		out[i] = KeyPair{Cert: l.ServerChain(host, sl), Key: l.ServerKey(host, sl), Family: sl.Family}
+	}
+	return out
 }
 
 // Reload re-reads the certificate files and the users file now (SIGHUP).
@@ -163,8 +184,9 @@ func (s *Server) Listen(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tlsConfig := TLSConfig(s.certs, s.cfg.Profiles)
+	tlsConfig := TLSConfig(s.certs, s.certs.Profiles())
 	tlsConfig.VerifyConnection = s.metrics.handshake
+	logServing(s.log, tlsConfig, s.certs.current())
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.HTTPSAddr)
 	if err != nil {
 		return fmt.Errorf("HTTPS listener: %w", err)
@@ -178,7 +200,7 @@ func (s *Server) Listen(ctx context.Context) error {
 	s.https.ConnContext = withServedCert
 	s.lns[s.https] = https
 	if s.cfg.HTTPAddr != "" {
-		s.http = s.newHTTPServer(withCRL(ca.Layout{Dir: s.cfg.Dir}.CRL(), s.log, enrollHandler(s.cfg.Dir, s.log)))
+		s.http = s.newHTTPServer(withCRL(crlFiles(s.cfg.Dir, s.slots), s.log, enrollHandler(s.cfg.Dir, s.log)))
 		ln, err := lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
 		if err != nil {
 			s.closeListeners()

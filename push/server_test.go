@@ -24,14 +24,17 @@ type testServer struct {
 	stop          func() error
 }
 
-// startServer runs a full server on loopback ephemeral ports with a chain
-// made in the test and alice/secret in the users file.
+// startServer runs a full server on loopback ephemeral ports with an RSA
+// chain made in the test, named as the server's modern-rsa family the way
+// `serve --cert --key` names files (the directory holds no CA), and
+// alice/secret in the users file.
 func startServer(t testing.TB, bounds HeartbeatBounds, profiles ...string) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	root := newTestCA(t)
 	rootPath := root.writeRoot(t, dir)
-	root.writeServer(t, dir, true, testHost)
+	pair := root.writeServer(t, dir, true, testHost)
+	pair.Family = profile.FamilyModernRSA
 	u, err := OpenUsers(UsersPath(dir), bcrypt.MinCost)
 	if err == nil {
 		err = u.Add("alice", "secret")
@@ -48,7 +51,7 @@ func startServer(t testing.TB, bounds HeartbeatBounds, profiles ...string) *test
 		ps = append(ps, p)
 	}
 	s, err := New(Config{
-		Dir: dir, Host: testHost, Profiles: ps,
+		Dir: dir, Pairs: []KeyPair{pair}, Profiles: ps,
 		HTTPSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
 		Heartbeat: bounds, BcryptCost: bcrypt.MinCost, Log: testLog(t),
 	})

@@ -82,7 +82,7 @@ func TestRSAAndECDSASideBySide(t *testing.T) {
 	root := newTestCA(t)
 	rsaPair := root.writeServer(t, dir, true, "rsa")
 	ecChain, ecKey := root.leaf(t, false, "ecdsa")
-	ecPair := KeyPair{filepath.Join(dir, "ec-chain.pem"), filepath.Join(dir, "ec-key.pem")}
+	ecPair := KeyPair{Cert: filepath.Join(dir, "ec-chain.pem"), Key: filepath.Join(dir, "ec-key.pem")}
 	writeFile(t, ecPair.Cert, ecChain)
 	writeFile(t, ecPair.Key, ecKey)
 	certs, err := LoadCertificates([]KeyPair{rsaPair, ecPair}, nil, testLog(t))
@@ -108,8 +108,13 @@ func TestTLSConfigPerProfile(t *testing.T) {
 		return p
 	}
 	modern := TLSConfig(&Certificates{}, []profile.Profile{get("ios"), get("modern")})
-	if modern.MinVersion != tls.VersionTLS12 || modern.CipherSuites != nil {
+	if modern.MinVersion != tls.VersionTLS12 || len(modern.CipherSuites) == 0 {
 		t.Fatalf("modern: min %x suites %v", modern.MinVersion, modern.CipherSuites)
+	}
+	for _, id := range modern.CipherSuites {
+		if name := tls.CipherSuiteName(id); !strings.HasPrefix(name, "TLS_ECDHE_") {
+			t.Errorf("modern: %s offered, but RSA key exchange only comes with a legacy profile", name)
+		}
 	}
 	wm5 := get("wm5")
 	mixed := TLSConfig(&Certificates{}, []profile.Profile{wm5, get("ios")})
@@ -210,5 +215,48 @@ func TestAdminRefusesNonLoopback(t *testing.T) {
 	defer ln.Close()
 	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
 		t.Fatalf("bound %v", ip)
+	}
+}
+
+// TestServedFamiliesDecideTLS: the families of the chains served, named or
+// read from the leaf, bring their devices' profiles, so TLS 1.0 and RSA key
+// exchange are on exactly when a legacy family is served, even before its
+// leaf exists; extra profiles add to them.
+func TestServedFamiliesDecideTLS(t *testing.T) {
+	dir := t.TempDir()
+	root := newTestCA(t)
+	pair := root.writeServer(t, dir, true, testHost) // ECDSA-signed RSA leaf: no family of its own
+	missing := KeyPair{Cert: filepath.Join(dir, "none", "chain.pem"), Key: filepath.Join(dir, "none", "key.pem")}
+	named := func(p KeyPair, family string) KeyPair { p.Family = family; return p }
+	wm6, err := profile.Get("wm6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		pairs  []KeyPair
+		extra  []profile.Profile
+		legacy bool
+	}{
+		{"modern", []KeyPair{named(pair, profile.FamilyModern)}, nil, false},
+		{"no family", []KeyPair{pair}, nil, false},
+		{"legacy", []KeyPair{named(pair, profile.FamilyLegacy)}, nil, true},
+		{"legacy not issued yet", []KeyPair{named(pair, profile.FamilyModern), named(missing, profile.FamilyLegacy)}, nil, true},
+		{"modern and wm6 asked for", []KeyPair{named(pair, profile.FamilyModern)}, []profile.Profile{wm6}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			certs, err := LoadCertificates(tc.pairs, tc.extra, testLog(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := TLSConfig(certs, certs.Profiles())
+			names := suiteNames(cfg.CipherSuites)
+			if got := cfg.MinVersion == tls.VersionTLS10; got != tc.legacy {
+				t.Errorf("TLS 1.0 on = %v, want %v", got, tc.legacy)
+			}
+			if got := strings.Contains(names, "TLS_RSA_"); got != tc.legacy {
+				t.Errorf("RSA key exchange on = %v, want %v: %s", got, tc.legacy, names)
+			}
+		})
 	}
 }

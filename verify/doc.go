@@ -1,10 +1,12 @@
 // Package verify checks an ActiveSync server the way a device of a given
-// profile would: the TLS handshake with the profile's versions and suites
-// and its chain checks (profile.VerifyChain, since Go refuses SHA-1
-// chains), the command flow a device runs (OPTIONS, Provision, FolderSync,
-// GetItemEstimate, Sync, Ping), an optional push-latency measurement, and
-// the heartbeat ladder that finds how long the network path keeps an idle
-// Ping alive.
+// profile would: the TLS handshake with the ClientHello the profile's
+// devices send (so a server choosing a chain family per hello answers as it
+// would answer them), the profile's chain checks on the chain presented to
+// that hello (profile.VerifyChain, since Go refuses SHA-1 chains) and which
+// chain family it was, the command flow a device runs (OPTIONS, Provision,
+// FolderSync, GetItemEstimate, Sync, Ping), an optional push-latency
+// measurement, and the heartbeat ladder that finds how long the network
+// path keeps an idle Ping alive.
 //
 // It owns the device emulation only: device rules come from package
 // profile, the protocol from package eas, and delivering a test message is

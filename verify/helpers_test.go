@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -35,18 +36,20 @@ const (
 
 var caPassword = []byte("verify-test-password")
 
-// testCA is a state directory made by package ca, with one server
-// certificate for testHost issued under its profile.
+// testCA is a state directory made by package ca with one root, the chain
+// families named, and one server certificate per family for testHost.
 type testCA struct {
 	dir  string
 	root *x509.Certificate
+	// issued holds testHost's certificate of each family, in the CA's order.
+	issued []*ca.Issued
 }
 
-func newTestCA(t *testing.T, profileName string) testCA {
+func newTestCA(t *testing.T, families ...string) testCA {
 	t.Helper()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "state")
-	if err := ca.Init(ctx, dir, ca.InitOptions{Profile: profileName, Password: caPassword}); err != nil {
+	if err := ca.Init(ctx, dir, ca.InitOptions{Families: families, Password: caPassword}); err != nil {
 		t.Fatal(err)
 	}
 	authority, err := ca.Open(ctx, dir, caPassword)
@@ -54,20 +57,42 @@ func newTestCA(t *testing.T, profileName string) testCA {
 		t.Fatal(err)
 	}
 	defer authority.Close()
-	if _, err := authority.Issue(ctx, ca.IssueRequest{Host: testHost}); err != nil {
+	issued, err := authority.Issue(ctx, ca.IssueRequest{Host: testHost})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return testCA{dir: dir, root: authority.Root()}
+	return testCA{dir: dir, root: authority.Root(), issued: issued}
 }
 
-func (c testCA) layout() ca.Layout { return ca.Layout{Dir: c.dir} }
+// keyPair is testHost's certificate of the named family as a TLS server
+// serves it: leaf, intermediate and key.
+func (c testCA) keyPair(t *testing.T, family string) tls.Certificate {
+	t.Helper()
+	for _, is := range c.issued {
+		if is.Record.Family == family {
+			kp, err := tls.LoadX509KeyPair(is.ChainFile, is.KeyFile)
+			if err != nil {
+				t.Fatalf("%s chain of %s: %v", family, testHost, err)
+			}
+			return kp
+		}
+	}
+	t.Fatalf("the test CA has no %s family", family)
+	return tls.Certificate{}
+}
 
-// expiredPair signs, with the CA's own intermediate key, a server
-// certificate whose validity ended ten days ago, and returns its files.
+// expiredPair signs, with the intermediate key of the CA's first family
+// (an RSA key: the leaf takes the intermediate's own signature algorithm,
+// which an RSA root gave it), a server certificate whose validity ended
+// ten days ago, and returns its files.
 func (c testCA) expiredPair(t *testing.T) push.KeyPair {
 	t.Helper()
-	l := c.layout()
-	keyPEM, err := os.ReadFile(l.IntermediateKey())
+	slots, err := ca.ReadSlots(c.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, s := ca.Layout{Dir: c.dir}, slots[0]
+	keyPEM, err := os.ReadFile(l.IntermediateKey(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +100,7 @@ func (c testCA) expiredPair(t *testing.T) push.KeyPair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	interPEM, err := os.ReadFile(l.IntermediateCert())
+	interPEM, err := os.ReadFile(l.IntermediateCert(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,10 +143,10 @@ func (c testCA) expiredPair(t *testing.T) push.KeyPair {
 	return pair
 }
 
-// leafOnly is the server certificate without its intermediate.
+// leafOnly is the server certificate of the CA's first family without its
+// intermediate.
 func (c testCA) leafOnly() push.KeyPair {
-	l := c.layout()
-	return push.KeyPair{Cert: l.ServerCert(testHost), Key: l.ServerKey(testHost)}
+	return push.KeyPair{Cert: c.issued[0].CertFile, Key: c.issued[0].KeyFile}
 }
 
 // serve starts the real push server on loopback ports, with one user and
@@ -197,24 +222,28 @@ func (w testWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// options checks s as a device of profileName trusting root, with the
-// admin API wired for the push measurement.
-func options(s *push.Server, profileName string, root *x509.Certificate) Options {
+// device is a device of profileName trusting root that dials addr for
+// testHost; without an account it checks TLS only.
+func device(addr, profileName string, root *x509.Certificate) Options {
 	p, err := profile.Get(profileName)
 	if err != nil {
 		panic(err)
 	}
-	_, port, _ := net.SplitHostPort(s.HTTPSAddr())
-	return Options{
-		URL: "https://" + testHost + ":" + port, Connect: s.HTTPSAddr(),
-		Profile: p, Roots: []*x509.Certificate{root},
-		Login: `CORP\` + testUser, Password: testPassword,
-		Heartbeat: time.Second,
-		Deliver: func(ctx context.Context) (int, error) {
-			res, err := push.Deliver(ctx, "http://"+s.AdminAddr(), s.Token(), push.DeliverRequest{User: testUser, Subject: "pushca verify test"})
-			return res.Woken, err
-		},
+	_, port, _ := net.SplitHostPort(addr)
+	return Options{URL: "https://" + testHost + ":" + port, Connect: addr, Profile: p, Roots: []*x509.Certificate{root}}
+}
+
+// options checks s as a device of profileName trusting root, with the
+// admin API wired for the push measurement.
+func options(s *push.Server, profileName string, root *x509.Certificate) Options {
+	o := device(s.HTTPSAddr(), profileName, root)
+	o.Login, o.Password = `CORP\`+testUser, testPassword
+	o.Heartbeat = time.Second
+	o.Deliver = func(ctx context.Context) (int, error) {
+		res, err := push.Deliver(ctx, "http://"+s.AdminAddr(), s.Token(), push.DeliverRequest{User: testUser, Subject: "pushca verify test"})
+		return res.Woken, err
 	}
+	return o
 }
 
 func run(t *testing.T, opt Options) *Report {

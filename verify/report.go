@@ -82,13 +82,21 @@ func (r *Report) Failed() []Check {
 // then one line per check with what to do under each one that did not pass.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "pushca verify %s as a %s device\n", r.URL, r.Profile)
+	fmt.Fprintf(&b, "pushca verify %s as %s devices see it\n", r.URL, r.Profile)
 	if t := r.TLS; t != nil {
+		fmt.Fprintln(&b)
+		if t.Hello != "" {
+			fmt.Fprintf(&b, "Hello sent: %s\n", t.Hello)
+		}
 		if t.Version != "" {
-			fmt.Fprintf(&b, "\nTLS: %s, %s\n", t.Version, t.Suite)
+			fmt.Fprintf(&b, "TLS: %s, %s\n", t.Version, t.Suite)
 		}
 		if len(t.Chain) > 0 {
-			fmt.Fprintln(&b, "Chain sent by the server:")
+			family := "none of pushca's chain families"
+			if t.Family != "" {
+				family = "the " + t.Family + " chain family"
+			}
+			fmt.Fprintf(&b, "Chain sent by the server (%s):\n", family)
 			for i, c := range t.Chain {
 				fmt.Fprintf(&b, "  %d %s\n", i, c)
 			}

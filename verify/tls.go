@@ -3,8 +3,6 @@ package verify
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -23,9 +21,16 @@ const expiryWarning = 30 * 24 * time.Hour
 
 // TLSInfo is what the handshake negotiated and what the server sent.
 type TLSInfo struct {
-	Version string     `json:"version,omitempty"`
-	Suite   string     `json:"suite,omitempty"`
-	Chain   []CertInfo `json:"chain,omitempty"`
+	// Hello is what the emulated device offered: a server that picks its
+	// chain per ClientHello answers this hello, not Go's usual one.
+	Hello   string `json:"hello,omitempty"`
+	Version string `json:"version,omitempty"`
+	Suite   string `json:"suite,omitempty"`
+	// Family is the chain family the server presented (profile.Families),
+	// judged by the leaf's key type and signature; empty when the chain
+	// matches none, as one from another CA may not.
+	Family string     `json:"family,omitempty"`
+	Chain  []CertInfo `json:"chain,omitempty"`
 	// Root is the root the chain was checked against.
 	Root *CertInfo `json:"root,omitempty"`
 }
@@ -50,20 +55,10 @@ func certInfo(c *x509.Certificate, now time.Time) CertInfo {
 	sum := sha256.Sum256(c.Raw)
 	return CertInfo{
 		Subject: c.Subject.String(), Issuer: c.Issuer.String(),
-		SignatureAlgorithm: c.SignatureAlgorithm.String(), Key: keyDesc(c.PublicKey),
+		SignatureAlgorithm: c.SignatureAlgorithm.String(), Key: profile.KeyDesc(c.PublicKey),
 		NotAfter: c.NotAfter, DaysLeft: int(c.NotAfter.Sub(now).Hours() / 24),
 		SHA256: fmt.Sprintf("%X", sum),
 	}
-}
-
-func keyDesc(pub any) string {
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		return fmt.Sprintf("RSA %d", k.N.BitLen())
-	case *ecdsa.PublicKey:
-		return "ECDSA " + k.Curve.Params().Name
-	}
-	return fmt.Sprintf("%T", pub)
 }
 
 // handshake is what VerifyConnection saw; it runs on every handshake the
@@ -88,7 +83,11 @@ func (h *handshake) last() (*tls.ConnectionState, *x509.Certificate, []error) {
 }
 
 // tlsConfig speaks only what the profile's devices speak and trusts what
-// they would trust. Go's own verifier refuses SHA-1 signatures, which
+// they would trust. Its hello is theirs as far as a server choosing a chain
+// can tell: a TLS 1.0-only client (Windows Mobile) gets exactly the
+// profile's RSA key-exchange suites and, since Go sends signature_algorithms
+// only when it offers TLS 1.2, no signature_algorithms; the others offer
+// TLS 1.2-1.3 with Go's default suites, ECDSA included. Go's own verifier refuses SHA-1 signatures, which
 // Windows Mobile chains need, so it is switched off and VerifyConnection
 // runs the profile's checks instead, failing the handshake on any problem:
 // no connection made from this configuration carries a request to a server
@@ -112,6 +111,29 @@ func (v *verifier) tlsConfig() *tls.Config {
 			return nil
 		},
 	}
+}
+
+// describeHello says what a client of cfg offers, for the report and the
+// advice: the signals a server choosing a chain per hello reads.
+func describeHello(cfg *tls.Config) string {
+	versions := profile.TLSVersionName(cfg.MinVersion) + " to " + profile.TLSVersionName(cfg.MaxVersion)
+	if cfg.MinVersion == cfg.MaxVersion {
+		versions = profile.TLSVersionName(cfg.MinVersion) + " only"
+	}
+	suites := "Go's default suites (ECDHE with ECDSA or RSA)"
+	if len(cfg.CipherSuites) > 0 {
+		names := make([]string, len(cfg.CipherSuites))
+		for i, s := range cfg.CipherSuites {
+			names[i] = tls.CipherSuiteName(s)
+		}
+		suites = strings.Join(names, ", ")
+	}
+	// Mirrors crypto/tls: the extension goes with TLS 1.2 and later only.
+	sigalgs := "signature_algorithms with Go's default schemes, ECDSA included"
+	if cfg.MaxVersion < tls.VersionTLS12 {
+		sigalgs = "no signature_algorithms extension"
+	}
+	return versions + "; " + suites + "; " + sigalgs
 }
 
 // checkChain returns the root the chain was checked against (nil if none
@@ -172,7 +194,8 @@ func (v *verifier) probeTLS(ctx context.Context) bool {
 			"check the host name and port, that the server runs, and that no firewall blocks the port from here")
 		return false
 	}
-	conn := tls.Client(raw, v.tlsConfig())
+	cfg := v.tlsConfig()
+	conn := tls.Client(raw, cfg)
 	herr := conn.HandshakeContext(ctx)
 	conn.Close()
 	cs, root, errs := v.seen.last()
@@ -180,7 +203,11 @@ func (v *verifier) probeTLS(ctx context.Context) bool {
 		v.report.add("tls", Fail, fmt.Sprintf("handshake failed: %v", herr), v.tlsAdvice())
 		return false
 	}
-	v.report.TLS = &TLSInfo{Version: profile.TLSVersionName(cs.Version), Suite: tls.CipherSuiteName(cs.CipherSuite)}
+	v.report.TLS = &TLSInfo{Hello: describeHello(cfg), Version: profile.TLSVersionName(cs.Version), Suite: tls.CipherSuiteName(cs.CipherSuite)}
+	var family *profile.Family
+	if f, ok := profile.FamilyOf(cs.PeerCertificates[0]); ok {
+		family, v.report.TLS.Family = &f, f.Name
+	}
 	now := time.Now()
 	for _, c := range cs.PeerCertificates {
 		v.report.TLS.Chain = append(v.report.TLS.Chain, certInfo(c, now))
@@ -193,27 +220,29 @@ func (v *verifier) probeTLS(ctx context.Context) bool {
 		v.report.add("tls", Fail, fmt.Sprintf("handshake failed after the certificate was accepted: %v", herr), v.tlsAdvice())
 		return false
 	}
-	v.report.add("tls", Pass, fmt.Sprintf("%s with %s, as %s devices speak", v.report.TLS.Version, v.report.TLS.Suite, v.opt.Profile.Name), "")
-	return v.chainChecks(cs.PeerCertificates, root, errs)
+	v.report.add("tls", Pass, fmt.Sprintf("%s with %s, answering the hello %s devices send", v.report.TLS.Version, v.report.TLS.Suite, v.opt.Profile.Name), "")
+	return v.chainChecks(cs.PeerCertificates, family, root, errs)
 }
 
 func (v *verifier) tlsAdvice() string {
 	p := v.opt.Profile
-	var names []string
-	for _, s := range p.Suites {
-		names = append(names, tls.CipherSuiteName(s))
+	return fmt.Sprintf("%s devices offer %s, and need the %s chain (%s): the server must accept this hello and answer it with that chain; pushca serve does when its CA has the %s family",
+		p.Name, describeHello(v.tlsConfig()), p.Family, familyDescription(p.Family), p.Family)
+}
+
+// familyDescription is the table's description of a family, or its bare
+// name should the table not know it.
+func familyDescription(name string) string {
+	f, err := profile.GetFamily(name)
+	if err != nil {
+		return name
 	}
-	suites := "Go's default suites"
-	if len(names) > 0 {
-		suites = strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s devices speak %s to %s with %s: enable these on the server (pushca serve --profile %s does)",
-		p.Name, profile.TLSVersionName(p.MinTLS), profile.TLSVersionName(p.MaxTLS), suites, p.Name)
+	return f.Description
 }
 
 // chainChecks turns the profile's verdicts into one check per question a
-// newcomer asks, each with what to do.
-func (v *verifier) chainChecks(chain []*x509.Certificate, root *x509.Certificate, errs []error) bool {
+// newcomer asks, each with what to do; family is the chain's (profile.FamilyOf).
+func (v *verifier) chainChecks(chain []*x509.Certificate, family *profile.Family, root *x509.Certificate, errs []error) bool {
 	p := v.opt.Profile
 	by := map[profile.Problem][]string{}
 	for _, e := range errs {
@@ -236,20 +265,50 @@ func (v *verifier) chainChecks(chain []*x509.Certificate, root *x509.Certificate
 		rootName = fmt.Sprintf("%q (SHA-256 %X)", root.Subject.CommonName, sha256.Sum256(root.Raw))
 	}
 	judge("chain to root", profile.ProblemUntrusted, "the chain builds to "+rootName,
-		fmt.Sprintf("the server's certificate was not issued under %s. Check that --root is the root installed on the devices (pushca keeps it in certs/root_ca.crt of the state directory); if it is, reissue the server certificate from that CA (pushca cert issue --host %s)", rootName, v.host))
+		fmt.Sprintf("the server's certificate was not issued under %s. Check that --root is the root installed on the devices (pushca keeps it in certs/root_ca.crt of the state directory); if it is, reissue the server certificate from that CA (pushca cert issue %s)", rootName, v.host))
 	judge("intermediates", profile.ProblemMissingIntermediate, fmt.Sprintf("the server sends %d certificate(s), its own and the intermediates", len(chain)),
 		"make the server send its certificate followed by the intermediate: devices do not fetch missing intermediates. pushca serve sends servers/HOST/chain.pem; other servers: install the intermediate beside the certificate (IIS: Intermediate Certification Authorities store)")
 	judge("host name", profile.ProblemHost, fmt.Sprintf("the server certificate names %s", v.host),
-		fmt.Sprintf("issue a certificate that names %s exactly%s: pushca cert issue --host %s", v.host,
+		fmt.Sprintf("issue a certificate that names %s exactly%s: pushca cert issue %s", v.host,
 			map[bool]string{true: "", false: " (" + p.Name + " devices do not match wildcards)"}[p.Wildcards], v.host))
 	var algs []string
 	for _, c := range chain {
-		algs = append(algs, c.SignatureAlgorithm.String()+" / "+keyDesc(c.PublicKey))
+		algs = append(algs, c.SignatureAlgorithm.String()+" / "+profile.KeyDesc(c.PublicKey))
 	}
-	judge("device profile", profile.ProblemCertificate, fmt.Sprintf("%s devices accept every certificate sent (%s)", p.Name, strings.Join(algs, ", ")),
-		fmt.Sprintf("%s devices need %s: create the CA and issue the server certificate under that profile (pushca init --profile %s; pushca cert issue --profile %s)", p.Name, p.Description, p.Name, p.Name))
+	judge("device profile", profile.ProblemCertificate, fmt.Sprintf("%s devices accept %s the server presented to their hello (%s)", p.Name, presented(family), strings.Join(algs, ", ")),
+		v.profileAdvice(family, root))
 	v.validity(chain, by[profile.ProblemValidity])
 	return len(errs) == 0
+}
+
+// presented names a chain by its family for the report.
+func presented(f *profile.Family) string {
+	if f == nil {
+		return "a chain of no pushca family"
+	}
+	return "the " + f.Name + " chain"
+}
+
+// profileAdvice says what to do when the devices refuse a certificate of
+// the chain family f (nil: of none) under root (nil: none found): a root
+// they refuse needs a CA of their own, as no chain under it can serve
+// them; a family they accept needs the certificate reissued within its
+// rules; any other needs the profile's own family beside it, which a server
+// choosing per hello then presents to these devices only.
+func (v *verifier) profileAdvice(f *profile.Family, root *x509.Certificate) string {
+	p := v.opt.Profile
+	if root != nil {
+		if errs := p.Check(root, profile.Root); len(errs) > 0 {
+			return fmt.Sprintf("%s devices refuse the root itself (%v), so no chain under it serves them: they need a CA of their own whose root is installed on them (pushca init --profiles %s --dir OTHER)",
+				p.Name, errors.Join(errs...), p.Name)
+		}
+	}
+	if f != nil && p.Accepts(*f) {
+		return fmt.Sprintf("%s devices accept the %s chain, but not this certificate of it: reissue it from pushca, which keeps every family's leaves within the rules of the devices it serves (pushca cert issue %s --family %s --force)",
+			p.Name, f.Name, v.host, f.Name)
+	}
+	return fmt.Sprintf("the server presented %s to the hello %s devices send, and they need the %s chain (%s). Add the family under the same root and issue its certificate (pushca ca add-family %s; pushca cert issue %s --family %s): pushca serve then answers each hello with the chain that device needs. nginx and Apache choose between chains only by key type, so pair a legacy RSA chain with a modern ECDSA one there",
+		presented(f), p.Name, p.Family, familyDescription(p.Family), p.Family, v.host, p.Family)
 }
 
 func (v *verifier) validity(chain []*x509.Certificate, problems []string) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/push"
 )
 
@@ -14,7 +15,7 @@ import (
 // suites, the command flow, a 1 s Ping, a pushed test message and a short
 // ladder on a direct path.
 func TestAllPass(t *testing.T) {
-	c := newTestCA(t, "wm6")
+	c := newTestCA(t, profile.FamilyLegacy)
 	s := serve(t, c, nil, "wm5", "wm6")
 	for _, name := range []string{"wm6", "wm5"} {
 		t.Run(name, func(t *testing.T) {
@@ -53,7 +54,7 @@ func TestAllPass(t *testing.T) {
 // TestModernProfile checks a SHA-256 chain as an iPhone: TLS 1.2 or later,
 // ActiveSync 14.1 with Status 142 provisioning.
 func TestModernProfile(t *testing.T) {
-	c := newTestCA(t, "ios")
+	c := newTestCA(t, profile.FamilyModern)
 	s := serve(t, c, nil, "ios")
 	r := run(t, options(s, "ios", c.root))
 	if r.Verdict() != Pass {
@@ -70,13 +71,16 @@ func TestModernProfile(t *testing.T) {
 // TestFailures serves what newcomers get wrong and checks that the report
 // fails the right check with the message they need, and sends no password.
 func TestFailures(t *testing.T) {
-	wm := newTestCA(t, "wm6")
-	other := newTestCA(t, "wm6") // same names, other keys
-	sha256CA := newTestCA(t, "ios")
+	wm := newTestCA(t, profile.FamilyLegacy)
+	other := newTestCA(t, profile.FamilyLegacy) // same names, other keys
+	// RSA and SHA-256 throughout, the root's self-signature too: a wm6
+	// hello reaches the certificate, which the device then refuses, and no
+	// family added under that root could serve it.
+	sha256CA := newTestCA(t, profile.FamilyModernRSA)
 	good := serve(t, wm, nil, "wm6")
 	expired := serve(t, wm, []push.KeyPair{wm.expiredPair(t)}, "wm6")
 	leafOnly := serve(t, wm, []push.KeyPair{wm.leafOnly()}, "wm6")
-	modern := serve(t, sha256CA, nil, "wm6", "ios")
+	sha256 := serve(t, sha256CA, nil, "wm6", "ios")
 
 	for _, tc := range []struct {
 		name   string
@@ -92,7 +96,7 @@ func TestFailures(t *testing.T) {
 			return o
 		}(), "host name", `do not match "owa.test"`, "names owa.test exactly (wm6 devices do not match wildcards)"},
 		{"expired", options(expired, "wm6", wm.root), "validity", "expired on", "pushca cert renew mail.test"},
-		{"SHA-256 under wm6", options(modern, "wm6", sha256CA.root), "device profile", "0x80072F0D", "pushca init --profile wm6"},
+		{"SHA-256 under wm6", options(sha256, "wm6", sha256CA.root), "device profile", "0x80072F0D", "refuse the root itself"},
 		{"missing intermediate", options(leafOnly, "wm6", wm.root), "intermediates", "is an intermediate missing", "devices do not fetch missing intermediates"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,7 +123,7 @@ func TestFailures(t *testing.T) {
 // must find 2 s give or take one rung and blame the path.
 func TestLadderFindsIdleCut(t *testing.T) {
 	const cut = 2 * time.Second
-	c := newTestCA(t, "wm6")
+	c := newTestCA(t, profile.FamilyLegacy)
 	s := serve(t, c, nil, "wm6")
 	opt := options(s, "wm6", c.root)
 	opt.Connect = idleCutter(t, s.HTTPSAddr(), cut)

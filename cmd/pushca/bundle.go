@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,7 +54,8 @@ func bundleCommand() *cli.Command {
    without regard to case, spaces, '-' or '_'):
 ` + cols.String() + `
    Every bad row is reported with its line; nothing is written unless all rows are
-   good or --skip-invalid is given. Re-running with the same inputs rewrites nothing;
+   good or --skip-invalid is given. A row is bad too when one of its device kinds
+   needs a chain family the CA lacks (pushca ca add-family adds it). Re-running with the same inputs rewrites nothing;
    a run stopped midway is completed by running it again.`,
 		Flags:  flags,
 		Action: bundle,
@@ -85,30 +87,17 @@ func bundle(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("--users %s: %w", usersFile, err)
 	}
-	for _, e := range bad {
-		fmt.Fprintf(stderr(c), "pushca: %s: %v\n", usersFile, e)
-	}
-	switch {
-	case len(bad) > 0 && !c.Bool("skip-invalid"):
-		return fmt.Errorf("--users %s: %d bad rows, nothing written (fix them, or give --skip-invalid to write the %d good ones)", usersFile, len(bad), len(users))
-	case len(users) == 0:
-		return fmt.Errorf("--users %s: no users to bundle", usersFile)
-	}
 	devices, err := provision.ParseDevices(strings.Join(c.StringSlice("profile"), " "))
 	if err != nil {
 		return fmt.Errorf("--profile: %w", err)
 	}
-	chain, err := readChain(c)
-	if err != nil {
-		return err
-	}
-	signer, err := readSigner(c)
+	chains, err := readChains(c)
 	if err != nil {
 		return err
 	}
 	sum := sha256.Sum256(csv)
 	b := provision.Bundle{
-		Chain: chain, Server: c.String("server"), Domain: c.String("domain"), Devices: devices, Signer: signer,
+		Chains: chains, Server: c.String("server"), Domain: c.String("domain"), Devices: devices,
 		MSZIP: c.Bool("mszip"), Combined: c.Bool("combined"), Zip: c.Bool("zip"), Version: c.App.Version,
 		// Only what decides the bytes: the same inputs give the same manifest.
 		Inputs: map[string]string{
@@ -120,9 +109,35 @@ func bundle(c *cli.Context) error {
 			"zip":              strconv.FormatBool(c.Bool("zip")),
 			"combined":         strconv.FormatBool(c.Bool("combined")),
 			"mszip":            strconv.FormatBool(c.Bool("mszip")),
-			"signed":           strconv.FormatBool(signer != nil),
 		},
 	}
+	// A person with a device kind whose chain family the CA lacks is a bad
+	// row like any other: the root would install, and the phone would
+	// still refuse the server.
+	var served []provision.User
+	for _, u := range users {
+		if err := b.CheckUser(u); err != nil {
+			bad = append(bad, provision.RowError{Line: u.Line, User: u.Name, Reason: addFamilyHint(c, err)})
+			continue
+		}
+		served = append(served, u)
+	}
+	users = served
+	slices.SortFunc(bad, func(x, y provision.RowError) int { return x.Line - y.Line })
+	for _, e := range bad {
+		fmt.Fprintf(stderr(c), "pushca: %s: %v\n", usersFile, e)
+	}
+	switch {
+	case len(bad) > 0 && !c.Bool("skip-invalid"):
+		return fmt.Errorf("--users %s: %d bad rows, nothing written (fix them, or give --skip-invalid to write the %d good ones)", usersFile, len(bad), len(users))
+	case len(users) == 0:
+		return fmt.Errorf("--users %s: no users to bundle", usersFile)
+	}
+	// The signing password is asked only for a bundle that will be written.
+	if b.Signer, err = readSigner(c); err != nil {
+		return err
+	}
+	b.Inputs["signed"] = strconv.FormatBool(b.Signer != nil)
 	if base := c.String("base-url"); base != "" {
 		b.Inputs["base_url"] = base
 		if b.URL, err = issueLinks(c, b, users); err != nil {

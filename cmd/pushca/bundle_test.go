@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"html"
@@ -9,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -203,9 +207,8 @@ func TestBundleBadRowsWriteNothing(t *testing.T) {
 // against a running serve, zbarimg reads each sheet's code, and the page
 // it names is the user's, served by serve's enrollment listener.
 func TestBundleLinksOpenOnServe(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "state")
-	mustPushca(t, passwordEnv(t, "ca password"), "--dir", dir, "init", "--host", "mail.test", "--profile", "wm6")
-	srv, addrs := startServe(t, dir, "--host", "mail.test", "--profile", "wm6")
+	dir, _, _ := initCA(t, "wm6,ios")
+	srv, addrs := startServe(t, dir, "--host", "mail.test")
 	base := "http://" + addrs["Enrollment"]
 
 	work := t.TempDir()
@@ -245,4 +248,84 @@ func TestBundleLinksOpenOnServe(t *testing.T) {
 		t.Error("re-running with --base-url changed the bundle")
 	}
 	srv.stop(t, syscall.SIGTERM)
+}
+
+// TestBundleNeedsTheDeviceFamily is the issue's proof: an iPhone row under a
+// Windows Mobile CA is refused with one line naming the person, the device
+// kinds and the command that adds the family; after that command the same
+// bundle is written, and every package carries the one root, Windows Mobile's
+// with the legacy intermediate in its CA store.
+func TestBundleNeedsTheDeviceFamily(t *testing.T) {
+	dir, env, root := initCA(t, "wm5")
+	work := t.TempDir()
+	users := filepath.Join(work, "users.csv")
+	csv := "user,email,devices\nalice,alice@example.test,wm5 ios android\nbob,,wm6\n"
+	if err := os.WriteFile(users, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(work, "bundle")
+	args := []string{"--dir", dir, "bundle", "--users", users, "--server", "mail.test", "--out", out}
+	r := runPushca(t, nil, args...)
+	want := `pushca: ` + users + `: line 2 (user "alice"): android, ios devices need the modern chain family, which this CA lacks; add it with ` +
+		"`pushca --dir " + dir + " ca add-family modern`\n"
+	if r.code == 0 || !strings.Contains(r.stderr, want) || strings.Count(r.stderr, "alice") != 1 || strings.Contains(r.stderr, "bob") {
+		t.Fatalf("bundle under a legacy CA: exit %d, stderr:\n%s\nwant the one line %q", r.code, r.stderr, want)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused bundle created %s: %v", out, err)
+	}
+
+	// --skip-invalid writes the others and records the refusal.
+	skipped := filepath.Join(work, "skipped")
+	var rep bundleReport
+	if err := json.Unmarshal([]byte(mustPushca(t, nil, append(args[:len(args)-1], skipped, "--skip-invalid", "--json")...)), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Users != 1 || len(rep.Skipped) != 1 || rep.Skipped[0].User != "alice" {
+		t.Fatalf("--skip-invalid report %+v", rep)
+	}
+	if _, err := os.Stat(filepath.Join(skipped, "users", "alice")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a skipped user got a folder: %v", err)
+	}
+
+	mustPushca(t, env, "--dir", dir, "ca", "add-family", "modern")
+	mustPushca(t, nil, args...)
+	cabRoot, cabCA := cabCertificates(t, filepath.Join(out, "shared", "root.cab"))
+	mcRoot := mobileconfigRoot(t, filepath.Join(out, "users", "alice", "exchange.mobileconfig"))
+	crt, err := os.ReadFile(filepath.Join(out, "shared", "root.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(cabRoot, root.Raw) || !bytes.Equal(mcRoot, root.Raw) || !bytes.Equal(crt, root.Raw) {
+		t.Error("the root in the CAB, the .mobileconfig and the .crt are not all the CA's one root")
+	}
+	if want := []string{intermediateSHA1(t, dir, "legacy")}; !slices.Equal(cabCA, want) {
+		t.Errorf("root CAB's CA store holds %q, want the legacy intermediate %q (never the modern one %s)", cabCA, want, intermediateSHA1(t, dir, "modern"))
+	}
+}
+
+// cabCertificates reads a provisioning CAB with cabextract and returns
+// what xmllint finds in its CertificateStore: the ROOT entry's certificate
+// (DER) and the CA store's thumbprints.
+func cabCertificates(t *testing.T, cabFile string) (rootDER []byte, caThumbs []string) {
+	t.Helper()
+	doc := extract(t, cabFile)
+	rootDER, err := base64.StdEncoding.DecodeString(xpath(t, doc, `//characteristic[@type="ROOT"]/characteristic/parm[@name="EncodedCertificate"]/@value`))
+	if err != nil {
+		t.Fatalf("%s: ROOT EncodedCertificate: %v", cabFile, err)
+	}
+	n, _ := strconv.Atoi(xpath(t, doc, `count(//characteristic[@type="CA"]/characteristic)`))
+	for i := 1; i <= n; i++ {
+		caThumbs = append(caThumbs, xpath(t, doc, `//characteristic[@type="CA"]/characteristic[`+strconv.Itoa(i)+`]/@type`))
+	}
+	return rootDER, caThumbs
+}
+
+// mobileconfigRoot is the DER of a .mobileconfig's root payload, as
+// plistlib reads it.
+func mobileconfigRoot(t *testing.T, file string) []byte {
+	t.Helper()
+	return testtool.MustRun(t, nil, "python3", "-c", `import plistlib, sys
+pl = plistlib.load(open(sys.argv[1], "rb"))
+sys.stdout.buffer.write([p for p in pl["PayloadContent"] if p["PayloadType"] == "com.apple.security.root"][0]["PayloadContent"])`, file)
 }

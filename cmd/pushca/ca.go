@@ -4,80 +4,108 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/atomicfile"
+	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/provision"
 )
 
 func caCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "ca",
-		Usage: "inspect the CA and publish its CRL",
+		Usage: "inspect the CA, add chain families, rotate intermediates and publish the CRLs",
 		Subcommands: []*cli.Command{
+			caAddFamilyCommand(),
 			caRotateIntermediateCommand(),
 			{
 				Name:      "crl",
-				Usage:     "regenerate the certificate revocation list",
+				Usage:     "regenerate the certificate revocation lists, one per chain family",
 				UsageText: "pushca ca crl\n   pushca ca crl --out /var/www/pushca.crl --pem",
+				Description: `Each family's intermediate signs the list of the certificates it issued.
+With --out FILE the first family's list is copied to FILE and every other
+family's to FILE with "-FAMILY" before its extension (pushca-modern.crl),
+the URLs their certificates name when the CA was made with --crl-url.`,
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "out", Usage: "also write the CRL to this file"},
+					&cli.StringFlag{Name: "out", Usage: "also write the CRLs to this file (and FILE-FAMILY for the other families)"},
 					&cli.BoolFlag{Name: "pem", Usage: "write --out as PEM instead of DER"},
 					passwordFileFlag(),
 				},
 				Action: withCA(func(c *cli.Context, authority *ca.CA) error {
-					der, err := authority.CRL(c.Context)
+					crls, err := authority.CRL(c.Context)
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(c.App.Writer, "CRL written to %s (%d bytes)\n", authority.Layout().CRL(), len(der))
-					out := c.String("out")
-					if out == "" {
-						return nil
+					for _, f := range crls {
+						fmt.Fprintf(c.App.Writer, "%s CRL written to %s (%d bytes)\n", f.Slot.Family, f.Path, len(f.DER))
+						out := c.String("out")
+						if out == "" {
+							continue
+						}
+						if sfx := f.Slot.Suffix(); sfx != "" {
+							ext := filepath.Ext(out)
+							out = strings.TrimSuffix(out, ext) + sfx + ext
+						}
+						der := f.DER
+						if c.Bool("pem") {
+							der = pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+						}
+						if err := atomicfile.WriteFile(out, der, 0o644); err != nil {
+							return err
+						}
+						fmt.Fprintf(c.App.Writer, "%s CRL copied to %s\n", f.Slot.Family, out)
 					}
-					if c.Bool("pem") {
-						der = pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
-					}
-					if err := atomicfile.WriteFile(out, der, 0o644); err != nil {
-						return err
-					}
-					fmt.Fprintf(c.App.Writer, "CRL copied to %s\n", out)
 					return nil
 				}),
 			},
 			{
 				Name:      "inspect",
-				Usage:     "show the CA certificates, their fingerprints and the CA profile",
+				Usage:     "show the root and each family's intermediate, with fingerprints",
 				UsageText: "pushca ca inspect\n   pushca ca inspect --json",
 				Flags:     []cli.Flag{passwordFileFlag(), jsonFlag},
 				Action: withCA(func(c *cli.Context, authority *ca.CA) error {
 					type certInfo struct {
+						Family    string    `json:"family,omitempty"`
 						Subject   string    `json:"subject"`
 						Serial    string    `json:"serial"`
 						Signature string    `json:"signature"`
+						Key       string    `json:"key"`
 						NotAfter  time.Time `json:"notAfter"`
 						SHA256    string    `json:"sha256"`
 						SHA1      string    `json:"sha1"`
 					}
-					info := func(x *x509.Certificate) certInfo {
-						return certInfo{x.Subject.CommonName, x.SerialNumber.String(), x.SignatureAlgorithm.String(), x.NotAfter.UTC(),
+					info := func(family string, x *x509.Certificate) certInfo {
+						return certInfo{family, x.Subject.CommonName, x.SerialNumber.String(), x.SignatureAlgorithm.String(), profile.KeyDesc(x.PublicKey), x.NotAfter.UTC(),
 							provision.SHA256(x).Colon(), provision.SHA1(x).Colon()}
 					}
-					out := map[string]any{
-						"dir": authority.Layout().Dir, "profile": authority.Profile().Name,
-						"root": info(authority.Root()), "intermediate": info(authority.Intermediate()),
+					var inters []certInfo
+					for _, f := range authority.Families() {
+						inters = append(inters, info(f.Name, authority.Intermediate(f.Name)))
+					}
+					root := info("", authority.Root())
+					var served []string
+					for _, p := range authority.Profiles() {
+						served = append(served, p.Name)
 					}
 					if c.Bool("json") {
-						return printJSON(c.App.Writer, out)
+						return printJSON(c.App.Writer, map[string]any{
+							"dir": authority.Layout().Dir, "profiles": served, "root": root, "intermediates": inters,
+						})
 					}
-					fmt.Fprintf(c.App.Writer, "state directory: %s\nprofile: %s\n", authority.Layout().Dir, authority.Profile().Name)
-					for _, k := range []string{"root", "intermediate"} {
-						ci := out[k].(certInfo)
-						fmt.Fprintf(c.App.Writer, "%s: %s\n  serial %s, %s, expires %s\n  SHA-256 %s\n  SHA-1   %s\n",
-							k, ci.Subject, ci.Serial, ci.Signature, ci.NotAfter.Format("2006-01-02"), ci.SHA256, ci.SHA1)
+					w := c.App.Writer
+					fmt.Fprintf(w, "state directory: %s\nserves profiles: %s\n", authority.Layout().Dir, strings.Join(served, ", "))
+					print := func(what string, ci certInfo) {
+						fmt.Fprintf(w, "%s: %s\n  serial %s, %s, %s, expires %s\n  SHA-256 %s\n  SHA-1   %s\n",
+							what, ci.Subject, ci.Serial, ci.Key, ci.Signature, ci.NotAfter.Format("2006-01-02"), ci.SHA256, ci.SHA1)
+					}
+					print("root (on every device)", root)
+					for _, ci := range inters {
+						print(ci.Family+" intermediate", ci)
 					}
 					return nil
 				}),
@@ -86,19 +114,101 @@ func caCommand() *cli.Command {
 	}
 }
 
+func caAddFamilyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "add-family",
+		Usage:     "add a chain family to the CA: a new intermediate under the same root",
+		ArgsUsage: "FAMILY",
+		UsageText: `pushca ca add-family modern
+   pushca ca add-family modern --host mail.example.com`,
+		Description: `Families: ` + strings.Join(familyLines(), "\n  ") + `
+
+The root does not change, so devices enrolled with it are never touched
+again: iPhones added to a Windows Mobile fleet trust the new modern chain
+through the root they already have. With --host, the host also gets its
+leaf of the new family (pushca cert issue HOST --family FAMILY otherwise).`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "host", Usage: "issue the new family's certificate for this host too (repeatable)"},
+			&cli.IntFlag{Name: "days", Usage: "validity of the new intermediate in days (default 3650, capped by the root)"},
+			passwordFileFlag(), jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("ca add-family needs exactly one FAMILY argument (%s)", strings.Join(profile.FamilyNames(), ", "))
+			}
+			family := c.Args().First()
+			if _, err := profile.GetFamily(family); err != nil {
+				return err
+			}
+			pw, err := caPassword(c, false)
+			if err != nil {
+				return err
+			}
+			authority, err := openCAWith(c, pw)
+			if err != nil {
+				return err
+			}
+			defer authority.Close()
+			inter, err := authority.AddFamily(c.Context, pw, family, time.Duration(c.Int("days"))*24*time.Hour)
+			if err != nil {
+				return err
+			}
+			var issued []*ca.Issued
+			for _, h := range c.StringSlice("host") {
+				is, err := authority.Issue(c.Context, ca.IssueRequest{Host: h, Families: []string{family}})
+				if err != nil {
+					return fmt.Errorf("the %s family was added, but issuing for %s failed (run `pushca cert issue %s --family %s`): %w", family, h, h, family, err)
+				}
+				issued = append(issued, is...)
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, map[string]any{
+					"family": family, "intermediate": inter.Subject.CommonName, "serial": inter.SerialNumber.String(),
+					"notAfter": inter.NotAfter.UTC(), "issued": issuedRecords(issued),
+				})
+			}
+			fmt.Fprintf(c.App.Writer, "added the %s chain family: intermediate %q (serial %s, expires %s) under the same root\n",
+				family, inter.Subject.CommonName, inter.SerialNumber, inter.NotAfter.Format("2006-01-02"))
+			if len(issued) > 0 {
+				return printIssued(c, issued)
+			}
+			fmt.Fprintf(c.App.Writer, "next: pushca cert issue HOST --family %s, then restart or SIGHUP pushca serve\n", family)
+			return nil
+		},
+	}
+}
+
+// familyLines describes each chain family for --help.
+func familyLines() []string {
+	var out []string
+	for _, f := range profile.Families() {
+		out = append(out, fmt.Sprintf("%-11s %s", f.Name, f.Description))
+	}
+	return out
+}
+
+func issuedRecords(issued []*ca.Issued) []ca.Record {
+	out := []ca.Record{}
+	for _, is := range issued {
+		out = append(out, is.Record)
+	}
+	return out
+}
+
 func caRotateIntermediateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "rotate-intermediate",
-		Usage: "make a new intermediate under the same root and reissue the active server certificates under it",
+		Usage: "make new intermediates under the same root and reissue the active server certificates under them",
 		UsageText: `pushca ca rotate-intermediate
-   pushca ca rotate-intermediate --days 1825 --no-reissue`,
+   pushca ca rotate-intermediate --family legacy --days 1825 --no-reissue`,
 		Description: `Devices are not touched: they trust the root. Each server certificate keeps the
 chain it was issued with until it is reissued; with --no-reissue, run
-pushca cert renew HOST for each host later. The old intermediate stays in
+pushca cert renew HOST for each host later. The old intermediates stay in
 certs/intermediates and secrets/intermediates.`,
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "days", Usage: "validity of the new intermediate in days (default 3650, capped by the root)"},
-			&cli.BoolFlag{Name: "no-reissue", Usage: "leave the active server certificates under the old intermediate"},
+			familyFlag(),
+			&cli.IntFlag{Name: "days", Usage: "validity of the new intermediates in days (default 3650, capped by the root)"},
+			&cli.BoolFlag{Name: "no-reissue", Usage: "leave the active server certificates under the old intermediates"},
 			passwordFileFlag(), jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -106,42 +216,63 @@ certs/intermediates and secrets/intermediates.`,
 			if err != nil {
 				return err
 			}
-			authority, err := ca.Open(c.Context, c.String("dir"), pw)
+			authority, err := openCAWith(c, pw)
 			if err != nil {
 				return err
 			}
 			defer authority.Close()
-			old := authority.Intermediate().Subject.CommonName
-			if err := authority.RotateIntermediate(c.Context, pw, time.Duration(c.Int("days"))*24*time.Hour); err != nil {
+			families := c.StringSlice("family")
+			if len(families) == 0 {
+				for _, f := range authority.Families() {
+					families = append(families, f.Name)
+				}
+			}
+			old := map[string]string{}
+			for _, f := range families {
+				if inter := authority.Intermediate(f); inter != nil {
+					old[f] = inter.Subject.CommonName
+				}
+			}
+			if err := authority.RotateIntermediate(c.Context, pw, time.Duration(c.Int("days"))*24*time.Hour, families...); err != nil {
 				return err
 			}
-			var reissued []ca.Record
-			if !c.Bool("no-reissue") {
-				hosts, err := authority.ActiveHosts(c.Context)
+			var reissued []*ca.Issued
+			for _, f := range families {
+				if c.Bool("no-reissue") {
+					break
+				}
+				hosts, err := authority.ActiveHosts(c.Context, f)
 				if err != nil {
 					return err
 				}
 				for _, h := range hosts {
-					is, err := authority.Renew(c.Context, h)
+					is, err := authority.Renew(c.Context, h, f)
+					reissued = append(reissued, is...)
 					if err != nil {
-						return fmt.Errorf("the intermediate was rotated, but reissuing %s failed (run `pushca cert renew %s`): %w", h, h, err)
+						return fmt.Errorf("the intermediates were rotated, but reissuing %s failed (run `pushca cert renew %s --family %s`): %w", h, h, f, err)
 					}
-					reissued = append(reissued, is.Record)
 				}
 			}
-			inter := authority.Intermediate()
+			type rotated struct {
+				Family       string    `json:"family"`
+				Previous     string    `json:"previous"`
+				Intermediate string    `json:"intermediate"`
+				Serial       string    `json:"serial"`
+				NotAfter     time.Time `json:"notAfter"`
+			}
+			var done []rotated
+			for _, f := range families {
+				inter := authority.Intermediate(f)
+				done = append(done, rotated{f, old[f], inter.Subject.CommonName, inter.SerialNumber.String(), inter.NotAfter.UTC()})
+			}
 			if c.Bool("json") {
-				if reissued == nil {
-					reissued = []ca.Record{}
-				}
-				return printJSON(c.App.Writer, map[string]any{
-					"previous": old, "intermediate": inter.Subject.CommonName, "serial": inter.SerialNumber.String(),
-					"notAfter": inter.NotAfter.UTC(), "reissued": reissued,
-				})
+				return printJSON(c.App.Writer, map[string]any{"rotated": done, "reissued": issuedRecords(reissued)})
 			}
-			fmt.Fprintf(c.App.Writer, "new intermediate %q (serial %s, expires %s) replaces %q\n", inter.Subject.CommonName, inter.SerialNumber, inter.NotAfter.Format("2006-01-02"), old)
-			for _, r := range reissued {
-				fmt.Fprintf(c.App.Writer, "reissued %s under it (serial %s)\n", r.Host, r.Serial)
+			for _, r := range done {
+				fmt.Fprintf(c.App.Writer, "new %s intermediate %q (serial %s, expires %s) replaces %q\n", r.Family, r.Intermediate, r.Serial, r.NotAfter.Format("2006-01-02"), r.Previous)
+			}
+			for _, is := range reissued {
+				fmt.Fprintf(c.App.Writer, "reissued %s under it (%s family, serial %s)\n", is.Record.Host, is.Record.Family, is.Record.Serial)
 			}
 			return nil
 		},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +15,7 @@ import (
 	"go.step.sm/crypto/pemutil"
 
 	"github.com/pushca/pushca/ca"
+	"github.com/pushca/pushca/profile"
 )
 
 func certCommand() *cli.Command {
@@ -22,10 +24,10 @@ func certCommand() *cli.Command {
 		Usage: "issue, renew, rotate, revoke and list server certificates",
 		Subcommands: []*cli.Command{
 			certIssueCommand(),
-			certReissueCommand("renew", "new certificate with the same key, names and profile",
-				"pushca cert renew mail.example.com", false),
-			certReissueCommand("rotate", "new certificate with a new key (or the key of --csr)",
-				"pushca cert rotate mail.example.com", true),
+			certReissueCommand("renew", "new certificates with the same keys, names and families",
+				"pushca cert renew mail.example.com\n   pushca cert renew mail.example.com --family legacy", false),
+			certReissueCommand("rotate", "new certificates with new keys (or the key of --csr)",
+				"pushca cert rotate mail.example.com\n   pushca cert rotate mail.example.com --family modern --csr mail.csr", true),
 			certRevokeCommand(),
 			certListCommand(),
 			certStatusCommand(),
@@ -39,6 +41,11 @@ func nameFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "san", Usage: "extra DNS name (repeatable)"},
 		&cli.StringSliceFlag{Name: "ip", Usage: "IP address SAN (repeatable)"},
 	}
+}
+
+// familyFlag limits a command to some of the CA's chain families.
+func familyFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "family", Usage: "chain family (" + strings.Join(profile.FamilyNames(), ", ") + "; repeatable); default: every family of the CA"}
 }
 
 func parseIPs(ss []string) ([]net.IP, error) {
@@ -56,14 +63,17 @@ func parseIPs(ss []string) ([]net.IP, error) {
 func certIssueCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "issue",
-		Usage:     "issue a server certificate for HOST",
+		Usage:     "issue server certificates for HOST, one per chain family of the CA",
 		ArgsUsage: "HOST",
 		UsageText: `pushca cert issue mail.example.com --san autodiscover.example.com
-   pushca cert issue mail.example.com --profile wm6 --days 365
-   pushca cert issue mail.example.com --csr mail.csr --force`,
-		Flags: append(nameFlags(),
-			&cli.StringFlag{Name: "profile", Usage: "device profile of the clients (default: the CA's)"},
-			&cli.IntFlag{Name: "days", Usage: "validity in days (default 397, capped by the profile)"},
+   pushca cert issue mail.example.com --family modern --days 365
+   pushca cert issue mail.example.com --family legacy --csr mail.csr --force`,
+		Description: `Each family gets its own leaf for the same names: the legacy one (RSA, SHA-1)
+for Windows Mobile, the modern one (ECDSA, SHA-256, at most 825 days) for
+iPhones and Android. pushca serve picks the chain for each device's handshake.`,
+		Flags: append(nameFlags(), familyFlag(),
+			&cli.StringFlag{Name: "profile", Usage: "only the family that serves this device profile"},
+			&cli.IntFlag{Name: "days", Usage: "validity in days (default 397, capped by each family: 825 for modern)"},
 			&cli.StringFlag{Name: "csr", Usage: "PEM certificate request supplying the public key; no key is written"},
 			&cli.BoolFlag{Name: "force", Usage: "issue even though HOST has an active certificate"},
 			passwordFileFlag(), jsonFlag,
@@ -78,7 +88,7 @@ func certIssueCommand() *cli.Command {
 			}
 			req := ca.IssueRequest{
 				Host: c.Args().First(), DNS: c.StringSlice("san"), IPs: ips,
-				Profile: c.String("profile"), Days: c.Int("days"), Force: c.Bool("force"),
+				Families: c.StringSlice("family"), Profile: c.String("profile"), Days: c.Int("days"), Force: c.Bool("force"),
 			}
 			if f := c.String("csr"); f != "" {
 				if req.CSR, err = pemutil.ReadCertificateRequest(f); err != nil {
@@ -91,16 +101,16 @@ func certIssueCommand() *cli.Command {
 			}
 			defer authority.Close()
 			is, err := authority.Issue(c.Context, req)
-			if err != nil {
-				return err
+			if perr := printIssued(c, is); perr != nil {
+				return perr
 			}
-			return printIssued(c, is)
+			return err
 		},
 	}
 }
 
 func certReissueCommand(name, usage, example string, rotate bool) *cli.Command {
-	flags := []cli.Flag{passwordFileFlag(), jsonFlag}
+	flags := []cli.Flag{familyFlag(), passwordFileFlag(), jsonFlag}
 	if rotate {
 		flags = append(flags, &cli.StringFlag{Name: "csr", Usage: "PEM certificate request with the new public key"})
 	}
@@ -119,7 +129,7 @@ func certReissueCommand(name, usage, example string, rotate bool) *cli.Command {
 				return err
 			}
 			defer authority.Close()
-			var is *ca.Issued
+			var is []*ca.Issued
 			if rotate {
 				var csr *x509.CertificateRequest
 				if f := c.String("csr"); f != "" {
@@ -127,35 +137,44 @@ func certReissueCommand(name, usage, example string, rotate bool) *cli.Command {
 						return fmt.Errorf("--csr %s: %w", f, err)
 					}
 				}
-				is, err = authority.Rotate(c.Context, c.Args().First(), csr)
+				is, err = authority.Rotate(c.Context, c.Args().First(), csr, c.StringSlice("family")...)
 			} else {
-				is, err = authority.Renew(c.Context, c.Args().First())
+				is, err = authority.Renew(c.Context, c.Args().First(), c.StringSlice("family")...)
 			}
-			if err != nil {
-				return err
+			if perr := printIssued(c, is); perr != nil {
+				return perr
 			}
-			return printIssued(c, is)
+			return err
 		},
 	}
 }
 
-func printIssued(c *cli.Context, is *ca.Issued) error {
+// printIssued prints what an issuance wrote, even when a later family
+// failed: those certificates are active and their files in place.
+func printIssued(c *cli.Context, issued []*ca.Issued) error {
 	if c.Bool("json") {
-		return printJSON(c.App.Writer, struct {
+		type out struct {
 			ca.Record
 			CertFile  string `json:"certFile"`
 			ChainFile string `json:"chainFile"`
 			KeyFile   string `json:"keyFile,omitempty"`
-		}{is.Record, is.CertFile, is.ChainFile, is.KeyFile})
+		}
+		list := []out{}
+		for _, is := range issued {
+			list = append(list, out{is.Record, is.CertFile, is.ChainFile, is.KeyFile})
+		}
+		return printJSON(c.App.Writer, list)
 	}
-	r := is.Record
 	w := c.App.Writer
-	fmt.Fprintf(w, "issued %s for %s (profile %s, %s, %s)\n", r.Serial, r.Host, r.Profile, r.Key, r.Signature)
-	fmt.Fprintf(w, "  names:     %v %v\n", r.DNSNames, r.IPs)
-	fmt.Fprintf(w, "  valid:     %s to %s\n", r.NotBefore.Format(time.RFC3339), r.NotAfter.Format(time.RFC3339))
-	fmt.Fprintf(w, "  chain:     %s\n", is.ChainFile)
-	if is.KeyFile != "" {
-		fmt.Fprintf(w, "  key:       %s\n", is.KeyFile)
+	for _, is := range issued {
+		r := is.Record
+		fmt.Fprintf(w, "issued %s for %s (%s family, %s, %s)\n", r.Serial, r.Host, r.Family, r.Key, r.Signature)
+		fmt.Fprintf(w, "  names:     %v %v\n", r.DNSNames, r.IPs)
+		fmt.Fprintf(w, "  valid:     %s to %s\n", r.NotBefore.Format(time.RFC3339), r.NotAfter.Format(time.RFC3339))
+		fmt.Fprintf(w, "  chain:     %s\n", is.ChainFile)
+		if is.KeyFile != "" {
+			fmt.Fprintf(w, "  key:       %s\n", is.KeyFile)
+		}
 	}
 	return nil
 }
@@ -163,11 +182,12 @@ func printIssued(c *cli.Context, is *ca.Issued) error {
 func certRevokeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "revoke",
-		Usage:     "revoke a certificate by serial number or host, and regenerate the CRL",
+		Usage:     "revoke a certificate by serial number, or a host's active certificates, and regenerate the CRLs",
 		ArgsUsage: "SERIAL|HOST",
 		UsageText: `pushca cert revoke 2912384928347 --reason key-compromise
-   pushca cert revoke mail.example.com --reason superseded`,
-		Flags: []cli.Flag{
+   pushca cert revoke mail.example.com --reason superseded
+   pushca cert revoke mail.example.com --family legacy`,
+		Flags: []cli.Flag{familyFlag(),
 			&cli.StringFlag{Name: "reason", Value: "unspecified", Usage: "unspecified, key-compromise, ca-compromise, affiliation-changed, superseded, cessation-of-operation"},
 			passwordFileFlag(), jsonFlag,
 		},
@@ -184,18 +204,24 @@ func certRevokeCommand() *cli.Command {
 				return err
 			}
 			defer authority.Close()
-			r, err := authority.Revoke(c.Context, c.Args().First(), c.String("reason"), code)
-			if err != nil {
+			recs, err := authority.Revoke(c.Context, c.Args().First(), c.String("reason"), code, c.StringSlice("family")...)
+			if c.Bool("json") {
+				if recs == nil {
+					recs = []ca.Record{}
+				}
+				if perr := printJSON(c.App.Writer, recs); perr != nil {
+					return perr
+				}
 				return err
 			}
-			if c.Bool("json") {
-				return printJSON(c.App.Writer, r)
+			for _, r := range recs {
+				fmt.Fprintf(c.App.Writer, "revoked %s for %s (%s family, %s)\n", r.Serial, r.Host, r.Family, r.RevokedReason)
+				fmt.Fprintf(c.App.Writer, "servers still presenting it must get a new one: pushca cert issue %s --family %s --force\n", r.Host, r.Family)
 			}
-			fmt.Fprintf(c.App.Writer, "revoked %s for %s (%s); CRL written to %s\n", r.Serial, r.Host, r.RevokedReason, authority.Layout().CRL())
-			if r.State == ca.StateRevoked {
-				fmt.Fprintf(c.App.Writer, "servers still presenting it must get a new one: pushca cert issue %s --force\n", r.Host)
+			if err == nil {
+				fmt.Fprintf(c.App.Writer, "CRLs written to %s\n", filepath.Dir(authority.Layout().CRL(ca.Slot{})))
 			}
-			return nil
+			return err
 		},
 	}
 }
@@ -229,10 +255,10 @@ func printRecords(c *cli.Context, recs []ca.Record) error {
 
 func writeTable(out io.Writer, recs []ca.Record) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "SERIAL\tHOST\tPROFILE\tKEY\tNOT AFTER\tDAYS LEFT\tSTATE")
+	fmt.Fprintln(w, "SERIAL\tHOST\tFAMILY\tKEY\tNOT AFTER\tDAYS LEFT\tSTATE")
 	now := time.Now()
 	for _, r := range recs {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Serial, r.Host, r.Profile, r.Key, r.NotAfter.Format("2006-01-02"), r.DaysLeft(now), r.State)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Serial, r.Host, r.Family, r.Key, r.NotAfter.Format("2006-01-02"), r.DaysLeft(now), r.State)
 	}
 	w.Flush()
 }

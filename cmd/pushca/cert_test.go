@@ -13,15 +13,23 @@ import (
 func TestCertLifecycleThroughTheBinary(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
 	env := passwordEnv(t, "fleet password")
-	out := mustPushca(t, env, "--dir", dir, "init", "--host", "mail.example.com", "--profile", "wm6", "--san", "autodiscover.example.com")
-	if !strings.Contains(out, "profile wm6") || !strings.Contains(out, "SHA1-RSA") {
-		t.Errorf("init output:\n%s", out)
+	out := mustPushca(t, env, "--dir", dir, "init", "--host", "mail.example.com", "--profiles", "wm6,ios", "--san", "autodiscover.example.com")
+	for _, want := range []string{"chain families legacy, modern", "(legacy family, RSA 2048, SHA1-RSA)", "(modern family, ECDSA P-256, ECDSA-SHA256)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("init output lacks %q:\n%s", want, out)
+		}
 	}
 	l := ca.Layout{Dir: dir}
-	testtool.MustRun(t, nil, "openssl", "verify", "-auth_level", "0", "-CAfile", l.RootCert(), "-untrusted", l.IntermediateCert(), l.ServerCert("mail.example.com"))
+	slots, err := ca.ReadSlots(dir)
+	if err != nil || len(slots) != 2 {
+		t.Fatalf("slots: %v %v", slots, err)
+	}
+	legacy, modern := slots[0], slots[1]
+	testtool.MustRun(t, nil, "openssl", "verify", "-auth_level", "0", "-CAfile", l.RootCert(), "-untrusted", l.IntermediateCert(legacy), l.ServerCert("mail.example.com", legacy))
+	testtool.MustRun(t, nil, "openssl", "verify", "-CAfile", l.RootCert(), "-untrusted", l.IntermediateCert(modern), l.ServerCert("mail.example.com", modern))
 
 	// Flags after the argument, as users type them.
-	var issued struct {
+	var issued []struct {
 		ca.Record
 		ChainFile string `json:"chainFile"`
 	}
@@ -29,20 +37,28 @@ func TestCertLifecycleThroughTheBinary(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &issued); err != nil {
 		t.Fatalf("issue --json: %v\n%s", err, out)
 	}
-	if issued.Host != "push.example.com" || len(issued.IPs) != 1 || issued.Profile != "wm6" {
-		t.Errorf("issued %+v", issued.Record)
+	if len(issued) != 2 || issued[0].Family != "legacy" || issued[1].Family != "modern" {
+		t.Fatalf("issued %+v", issued)
 	}
-	san := string(testtool.MustRun(t, nil, "openssl", "x509", "-in", issued.ChainFile, "-noout", "-ext", "subjectAltName"))
-	if !strings.Contains(san, "IP Address:127.0.0.1") {
-		t.Errorf("--ip after the argument was lost: %s", san)
+	for _, is := range issued {
+		if is.Host != "push.example.com" || len(is.IPs) != 1 {
+			t.Errorf("issued %+v", is.Record)
+		}
+		san := string(testtool.MustRun(t, nil, "openssl", "x509", "-in", is.ChainFile, "-noout", "-ext", "subjectAltName"))
+		if !strings.Contains(san, "IP Address:127.0.0.1") {
+			t.Errorf("--ip after the argument was lost: %s", san)
+		}
 	}
 
 	var recs []ca.Record
 	if err := json.Unmarshal([]byte(mustPushca(t, env, "--dir", dir, "cert", "list", "--json")), &recs); err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 2 {
+	if len(recs) != 4 {
 		t.Fatalf("list: %+v", recs)
+	}
+	if table := mustPushca(t, env, "--dir", dir, "cert", "list"); !strings.Contains(table, "FAMILY") || strings.Count(table, "modern") != 2 {
+		t.Errorf("cert list does not show the family:\n%s", table)
 	}
 
 	if r := runPushca(t, env, "--dir", dir, "cert", "status", "--within", "30d"); r.code != 3 || !strings.Contains(r.stdout, "push.example.com") {
@@ -52,33 +68,82 @@ func TestCertLifecycleThroughTheBinary(t *testing.T) {
 		t.Errorf("status within 5d: exit %d (want 0)\n%s", r.code, r.stderr)
 	}
 
-	mustPushca(t, env, "--dir", dir, "cert", "renew", "push.example.com")
-	mustPushca(t, env, "--dir", dir, "cert", "rotate", "mail.example.com")
-	out = mustPushca(t, env, "--dir", dir, "cert", "revoke", "push.example.com", "--reason", "superseded")
-	if !strings.Contains(out, "revoked") {
+	if out := mustPushca(t, env, "--dir", dir, "cert", "renew", "push.example.com", "--family", "modern"); strings.Count(out, "issued") != 1 || !strings.Contains(out, "modern family") {
+		t.Errorf("renew --family modern:\n%s", out)
+	}
+	if out := mustPushca(t, env, "--dir", dir, "cert", "rotate", "mail.example.com"); strings.Count(out, "issued") != 2 {
+		t.Errorf("rotate of both families:\n%s", out)
+	}
+	out = mustPushca(t, env, "--dir", dir, "cert", "revoke", "push.example.com", "--reason", "superseded", "--family", "legacy")
+	if !strings.Contains(out, "revoked") || !strings.Contains(out, "legacy family") || strings.Contains(out, "modern family") {
 		t.Errorf("revoke output: %s", out)
 	}
-	crl := string(testtool.MustRun(t, nil, "openssl", "crl", "-inform", "DER", "-in", l.CRL(), "-noout", "-text"))
+	crl := string(testtool.MustRun(t, nil, "openssl", "crl", "-inform", "DER", "-in", l.CRL(legacy), "-noout", "-text"))
 	if !strings.Contains(crl, "Superseded") {
-		t.Errorf("CRL lacks the revocation:\n%s", crl)
+		t.Errorf("legacy CRL lacks the revocation:\n%s", crl)
+	}
+	if crl := string(testtool.MustRun(t, nil, "openssl", "crl", "-inform", "DER", "-in", l.CRL(modern), "-noout", "-text")); !strings.Contains(crl, "No Revoked Certificates") {
+		t.Errorf("modern CRL lists a legacy revocation:\n%s", crl)
 	}
 	out = mustPushca(t, env, "--dir", dir, "ca", "rotate-intermediate", "--json")
 	var rot struct {
-		Intermediate string      `json:"intermediate"`
-		Reissued     []ca.Record `json:"reissued"`
+		Rotated []struct {
+			Family       string `json:"family"`
+			Intermediate string `json:"intermediate"`
+		} `json:"rotated"`
+		Reissued []ca.Record `json:"reissued"`
 	}
-	if err := json.Unmarshal([]byte(out), &rot); err != nil || !strings.HasSuffix(rot.Intermediate, "G2") || len(rot.Reissued) != 1 || rot.Reissued[0].Host != "mail.example.com" {
+	// mail.example.com in both families, push.example.com in modern only.
+	if err := json.Unmarshal([]byte(out), &rot); err != nil || len(rot.Rotated) != 2 || !strings.HasSuffix(rot.Rotated[0].Intermediate, "G2") || len(rot.Reissued) != 3 {
 		t.Errorf("rotate-intermediate: %v %s", err, out)
 	}
-	issuer := string(testtool.MustRun(t, nil, "openssl", "x509", "-in", l.ServerCert("mail.example.com"), "-noout", "-issuer"))
-	if !strings.Contains(issuer, "G2") {
-		t.Errorf("server certificate not reissued under the new intermediate: %s", issuer)
+	for _, s := range slots {
+		issuer := string(testtool.MustRun(t, nil, "openssl", "x509", "-in", l.ServerCert("mail.example.com", s), "-noout", "-issuer"))
+		if !strings.Contains(issuer, s.Family+" Intermediate CA G2") {
+			t.Errorf("%s server certificate not reissued under the new intermediate: %s", s.Family, issuer)
+		}
 	}
-	testtool.MustRun(t, nil, "openssl", "verify", "-auth_level", "0", "-CAfile", l.RootCert(), "-untrusted", l.ServerChain("mail.example.com"), l.ServerCert("mail.example.com"))
+	testtool.MustRun(t, nil, "openssl", "verify", "-auth_level", "0", "-CAfile", l.RootCert(), "-untrusted", l.ServerChain("mail.example.com", legacy), l.ServerCert("mail.example.com", legacy))
 	out = mustPushca(t, env, "--dir", dir, "ca", "inspect", "--json")
-	var info map[string]any
-	if err := json.Unmarshal([]byte(out), &info); err != nil || info["profile"] != "wm6" {
+	var info struct {
+		Profiles      []string `json:"profiles"`
+		Intermediates []struct {
+			Family string `json:"family"`
+		} `json:"intermediates"`
+	}
+	if err := json.Unmarshal([]byte(out), &info); err != nil || strings.Join(info.Profiles, ",") != "wm5,wm6,wm65,ios,android,modern" || len(info.Intermediates) != 2 {
 		t.Errorf("inspect: %v %s", err, out)
+	}
+}
+
+// A CA made for Windows Mobile alone takes iPhones later: add-family puts
+// a modern intermediate under the same root and issues the host's leaf.
+func TestAddFamilyThroughTheBinary(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	env := passwordEnv(t, "fleet password")
+	mustPushca(t, env, "--dir", dir, "init", "--host", "mail.example.com", "--profile", "wm5")
+	l := ca.Layout{Dir: dir}
+	root := string(testtool.ReadFile(t, l.RootCert()))
+	if r := runPushca(t, env, "--dir", dir, "cert", "issue", "a.example.com", "--profile", "ios"); r.code == 0 || !strings.Contains(r.stderr, "pushca ca add-family modern") {
+		t.Errorf("ios leaf under a wm5 CA: exit %d %q", r.code, r.stderr)
+	}
+	out := mustPushca(t, env, "--dir", dir, "ca", "add-family", "modern", "--host", "mail.example.com")
+	if !strings.Contains(out, "added the modern chain family") || !strings.Contains(out, "modern family, ECDSA P-256") {
+		t.Errorf("add-family output:\n%s", out)
+	}
+	if string(testtool.ReadFile(t, l.RootCert())) != root {
+		t.Error("add-family changed the root")
+	}
+	slots, err := ca.ReadSlots(dir)
+	if err != nil || len(slots) != 2 || slots[1].Family != "modern" {
+		t.Fatalf("slots after add-family: %v %v", slots, err)
+	}
+	testtool.MustRun(t, nil, "openssl", "verify", "-CAfile", l.RootCert(), "-untrusted", l.IntermediateCert(slots[1]), l.ServerCert("mail.example.com", slots[1]))
+	if r := runPushca(t, env, "--dir", dir, "ca", "add-family", "modern"); r.code == 0 || !strings.Contains(r.stderr, "already has the modern chain family") {
+		t.Errorf("second add-family: exit %d %q", r.code, r.stderr)
+	}
+	if r := runPushca(t, env, "--dir", dir, "ca", "add-family", "sha3"); r.code == 0 || !strings.Contains(r.stderr, "unknown chain family") {
+		t.Errorf("unknown family: exit %d %q", r.code, r.stderr)
 	}
 }
 
@@ -96,7 +161,9 @@ func TestBadInputExitsNonZeroWithReason(t *testing.T) {
 		{env, []string{"cert", "issue", "mail.example.com"}, "already has an active certificate"},
 		{env, []string{"cert", "issue", "*.example.com"}, "do not match wildcards"},
 		{env, []string{"cert", "issue", "a.example.com", "--ip", "300.1.1.1"}, `--ip "300.1.1.1"`},
-		{env, []string{"cert", "issue", "a.example.com", "--profile", "ios"}, "ios devices reject SHA-1"},
+		{env, []string{"cert", "issue", "a.example.com", "--profile", "ios"}, "no chain family its devices accept"},
+		{env, []string{"cert", "issue", "a.example.com", "--family", "modern"}, "no modern chain family"},
+		{env, []string{"init", "--profiles", "wm5,wm7"}, `--profiles: unknown device profile "wm7"`},
 		{env, []string{"cert", "issue", "a.example.com", "--csr", "/nonexistent.csr"}, "--csr /nonexistent.csr"},
 		{env, []string{"cert", "status", "--within", "soon"}, `--within "soon"`},
 		{env, []string{"cert", "revoke", "nobody.example.com"}, "neither a serial number"},

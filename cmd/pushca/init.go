@@ -14,24 +14,38 @@ import (
 func initCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "init",
-		Usage: "create the private CA (root + intermediate) and the first server certificate",
-		UsageText: `pushca init --host mail.example.com --profile wm5
-   pushca --dir /etc/pushca init --host mail.example.com --san autodiscover.example.com --password-file pw.txt`,
-		Description: `The CA keys are stored PKCS#8-encrypted with the password, which comes from a
-no-echo prompt or --password-file / PUSHCA_PASSWORD_FILE, never from a flag.
-Choose the profile of the OLDEST devices in the fleet (see pushca profiles):
-the chain is issued under its rules.`,
+		Usage: "create the private CA (one root, an intermediate per chain family) and the first server certificates",
+		UsageText: `pushca init --host mail.example.com --profiles wm5,ios,android
+   pushca --dir /etc/pushca init --host mail.example.com --profile wm6 --san autodiscover.example.com --password-file pw.txt
+   pushca init --host mail.example.com --profiles ios,android --family modern-rsa`,
+		Description: `Name every kind of device in the fleet with --profiles (see pushca profiles).
+The CA gets one root, which every device installs, and under it one
+intermediate per chain family those devices need:
+  ` + strings.Join(familyLines(), "\n  ") + `
+With a legacy family the root is RSA 2048 self-signed with SHA-1 (whether
+Windows Mobile accepts a SHA-256 self-signature is unconfirmed); modern
+clients never check a root's self-signature. A family added later
+(pushca ca add-family) goes under the same root.
+
+The CA keys are stored PKCS#8-encrypted with the password, which comes from a
+no-echo prompt or --password-file / PUSHCA_PASSWORD_FILE, never from a flag.`,
 		Flags: append(nameFlags(),
-			&cli.StringFlag{Name: "profile", Value: profile.Default, Usage: "device profile the chain is issued under (" + strings.Join(profile.Names(), ", ") + ")"},
+			&cli.StringSliceFlag{Name: "profiles", Aliases: []string{"profile"}, Value: cli.NewStringSlice(profile.Default),
+				Usage: "device profiles of the fleet, comma-separated or repeated (" + strings.Join(profile.Names(), ", ") + ")"},
+			&cli.StringSliceFlag{Name: "family", Usage: "chain families to create instead of those the profiles need (" + strings.Join(profile.FamilyNames(), ", ") + ")"},
 			&cli.StringFlag{Name: "name", Value: "pushca", Usage: "CA name used in the certificate subjects"},
-			&cli.StringFlag{Name: "host", Usage: "server host name for the first certificate (default: this machine's name)"},
-			&cli.IntFlag{Name: "days", Usage: "validity of the server certificate in days"},
+			&cli.StringFlag{Name: "host", Usage: "server host name for the first certificates (default: this machine's name)"},
+			&cli.IntFlag{Name: "days", Usage: "validity of the server certificates in days (default 397, capped by each family)"},
 			&cli.StringFlag{Name: "crl-url", Usage: "CRL distribution point URL put into every certificate, e.g. http://HOST/pushca.crl (published there by `pushca serve --http`)"},
 			passwordFileFlag(), jsonFlag,
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return fmt.Errorf("init takes no arguments; did you mean --host %s?", c.Args().First())
+			}
+			families, err := initFamilies(c)
+			if err != nil {
+				return err
 			}
 			host := c.String("host")
 			if host == "" {
@@ -41,13 +55,17 @@ the chain is issued under its rules.`,
 				}
 				host = strings.ToLower(h)
 			}
+			ips, err := parseIPs(c.StringSlice("ip"))
+			if err != nil {
+				return err
+			}
 			pw, err := caPassword(c, true)
 			if err != nil {
 				return err
 			}
 			dir := c.String("dir")
 			err = ca.Init(c.Context, dir, ca.InitOptions{
-				Name: c.String("name"), Profile: c.String("profile"), Password: pw, CRLURL: c.String("crl-url"),
+				Name: c.String("name"), Families: families, Password: pw, CRLURL: c.String("crl-url"),
 			})
 			if err != nil {
 				return err
@@ -57,23 +75,42 @@ the chain is issued under its rules.`,
 				return err
 			}
 			defer authority.Close()
-			ips, err := parseIPs(c.StringSlice("ip"))
-			if err != nil {
-				return err
-			}
 			is, err := authority.Issue(c.Context, ca.IssueRequest{Host: host, DNS: c.StringSlice("san"), IPs: ips, Days: c.Int("days")})
 			if err != nil {
 				return fmt.Errorf("the CA was created in %s, but the first server certificate failed (retry with `pushca cert issue`): %w", dir, err)
 			}
+			var served []string
+			for _, p := range authority.Profiles() {
+				served = append(served, p.Name)
+			}
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, map[string]any{
-					"dir": dir, "profile": authority.Profile().Name,
-					"root": authority.Layout().RootCert(), "server": is.Record,
+					"dir": dir, "families": families, "profiles": served,
+					"root": authority.Layout().RootCert(), "servers": issuedRecords(is),
 				})
 			}
-			fmt.Fprintf(c.App.Writer, "created CA %q (profile %s) in %s\n", c.String("name"), authority.Profile().Name, dir)
+			fmt.Fprintf(c.App.Writer, "created CA %q in %s: one root, chain families %s (serves %s)\n",
+				c.String("name"), dir, strings.Join(families, ", "), strings.Join(served, ", "))
 			fmt.Fprintf(c.App.Writer, "root certificate for devices: %s\n", authority.Layout().RootCert())
 			return printIssued(c, is)
 		},
 	}
+}
+
+// initFamilies are the chain families init creates: --family as given, or
+// those the --profiles need.
+func initFamilies(c *cli.Context) ([]string, error) {
+	if fs := c.StringSlice("family"); len(fs) > 0 {
+		for _, f := range fs {
+			if _, err := profile.GetFamily(f); err != nil {
+				return nil, fmt.Errorf("--family: %w", err)
+			}
+		}
+		return fs, nil
+	}
+	fs, err := profile.FamiliesFor(c.StringSlice("profiles"))
+	if err != nil {
+		return nil, fmt.Errorf("--profiles: %w", err)
+	}
+	return fs, nil
 }

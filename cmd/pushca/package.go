@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/pushca/pushca/internal/atomicfile"
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/provision"
+	"github.com/pushca/pushca/push"
 )
 
 func packageCommand() *cli.Command {
@@ -31,11 +30,11 @@ func packageCommand() *cli.Command {
 }
 
 // chainFlags name the certificates to install; by default the state
-// directory's root and intermediate.
+// directory's root and, per device kind, its chain family's intermediate.
 func chainFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "root", Usage: "root certificate, PEM or DER (default: the state directory's certs/root_ca.crt)"},
-		&cli.StringFlag{Name: "intermediate", Usage: "intermediate certificate(s) for the device's CA store (default: the state directory's, unless --root is given)"},
+		&cli.StringFlag{Name: "root", Usage: "root certificate, PEM or DER, packaged for every device kind as it is (default: the state directory's root, for the device kinds its chain families serve)"},
+		&cli.StringFlag{Name: "intermediate", Usage: "intermediate certificate(s) for the device's CA store (default: the state directory's intermediate of the device's chain family, unless --root is given)"},
 	}
 }
 
@@ -56,31 +55,72 @@ func accountFlags() []cli.Flag {
 	}
 }
 
-// readChain reads --root and --intermediate, falling back to the state
-// directory (global --dir).
-func readChain(c *cli.Context) (provision.Chain, error) {
-	layout := ca.Layout{Dir: c.String("dir")}
-	root, inter := c.String("root"), c.String("intermediate")
-	var inters []string
-	switch {
-	case inter != "":
-		inters = []string{inter}
-	case root == "":
-		inters = []string{layout.IntermediateCert()}
+// readChains reads what packages install. By default that is the state
+// directory's root and each chain family's intermediate (global --dir; no
+// CA password needed). --root or --intermediate name certificates pushca
+// may not have made, whose family it cannot tell: they are packaged for
+// every device kind, and only the Windows Mobile packages warn about what
+// those devices would refuse.
+func readChains(c *cli.Context) (provision.Chains, error) {
+	dir, root, inter := c.String("dir"), c.String("root"), c.String("intermediate")
+	if root == "" && inter == "" {
+		cs, err := push.ReadChains(dir)
+		if errors.Is(err, ca.ErrNotInitialized) {
+			return nil, fmt.Errorf("%w, or give --root", err)
+		}
+		return cs, err
 	}
 	flag := "--root"
 	if root == "" {
-		root = layout.RootCert()
-		flag = "--dir"
-		if _, err := os.Stat(root); errors.Is(err, fs.ErrNotExist) {
-			return provision.Chain{}, fmt.Errorf("--dir %s holds no root certificate (%s): run `pushca init` first, or give --root", layout.Dir, root)
-		}
+		root, flag = ca.Layout{Dir: dir}.RootCert(), "--dir"
+	}
+	var inters []string
+	if inter != "" {
+		inters = []string{inter}
 	}
 	chain, err := provision.ReadChain(root, inters...)
 	if err != nil {
-		return provision.Chain{}, fmt.Errorf("%s: %w", flag, err)
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	return provision.AnyFamily(chain), nil
+}
+
+// chainFor is the chain packages for devices of the named profile install.
+// It refuses a device kind none of the CA's chain families serves, saying
+// how to add the family, rather than package a root the device would
+// install and still not trust the server with.
+func chainFor(c *cli.Context, device string) (provision.Chain, error) {
+	cs, err := readChains(c)
+	if err != nil {
+		return provision.Chain{}, err
+	}
+	chain, err := cs.For(device)
+	if err != nil {
+		return provision.Chain{}, fmt.Errorf("--dir %s: %s", c.String("dir"), addFamilyHint(c, err))
 	}
 	return chain, nil
+}
+
+// addFamilyHint is err's message, followed by the command adding the
+// missing chain families when err is a *provision.FamilyError.
+func addFamilyHint(c *cli.Context, err error) string {
+	var fe *provision.FamilyError
+	if !errors.As(err, &fe) {
+		return err.Error()
+	}
+	cmds := make([]string, len(fe.Families))
+	for i, f := range fe.Families {
+		cmd := []string{"pushca"}
+		if c.IsSet("dir") {
+			cmd = append(cmd, "--dir", c.String("dir"))
+		}
+		cmds[i] = "`" + shellJoin(append(cmd, "ca", "add-family", f)...) + "`"
+	}
+	it := "it"
+	if len(cmds) > 1 {
+		it = "them"
+	}
+	return err.Error() + "; add " + it + " with " + strings.Join(cmds, " and ")
 }
 
 // readSigner loads the signing material named by the sign flags, or nil
@@ -226,7 +266,7 @@ func packageWM(c *cli.Context) error {
 	}
 	var doc provision.WMDocument
 	if !accountOnly {
-		chain, err := readChain(c)
+		chain, err := chainFor(c, prof.Name)
 		if err != nil {
 			return err
 		}
@@ -365,7 +405,7 @@ func packageIOS(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("package ios takes no arguments, got %q (see --help)", c.Args().Slice())
 	}
-	chain, err := readChain(c)
+	chain, err := chainFor(c, "ios")
 	if err != nil {
 		return err
 	}
@@ -422,7 +462,7 @@ func packageAndroidCommand() *cli.Command {
 			if c.NArg() > 0 {
 				return fmt.Errorf("package android takes no arguments, got %q (see --help)", c.Args().Slice())
 			}
-			chain, err := readChain(c)
+			chain, err := chainFor(c, "android")
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,19 +21,51 @@ import (
 
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/provision"
 )
 
-// cliPKI is a SHA-1 root and intermediate in a state directory, and a
-// code-signing certificate with an openssl-encrypted key and a PKCS#12.
+// cliPKI is a CA made by `pushca init` with the legacy and modern chain
+// families, and beside it a code-signing certificate under a SHA-1 root of
+// its own (signRoot), with an openssl-encrypted key and a PKCS#12.
 type cliPKI struct {
-	dir, rootPEM, signCert, signKey, p12, passFile string
-	root                                           *x509.Certificate
+	dir, signRoot, signCert, signKey, p12, passFile string
+	root                                            *x509.Certificate
 }
 
 var (
 	cliKeysOnce sync.Once
 	cliKeys     [3]*rsa.PrivateKey
 )
+
+// initCA makes a CA with `pushca init --profiles profiles` and returns its
+// state directory, the environment holding its password, and its root.
+func initCA(t *testing.T, profiles string) (string, []string, *x509.Certificate) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "state")
+	env := passwordEnv(t, "cli test CA")
+	mustPushca(t, env, "--dir", dir, "init", "--profiles", profiles, "--host", "mail.test")
+	roots, err := provision.ReadCertificates(ca.Layout{Dir: dir}.RootCert())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, env, roots[0]
+}
+
+// intermediateSHA1 is the SHA-1 thumbprint openssl reads from a chain
+// family's intermediate in dir, as the CertificateStore CSP names it.
+func intermediateSHA1(t *testing.T, dir, family string) string {
+	t.Helper()
+	slots, err := ca.ReadSlots(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(slots, func(s ca.Slot) bool { return s.Family == family })
+	if i < 0 {
+		t.Fatalf("no %s family in %s", family, dir)
+	}
+	out := string(testtool.MustRun(t, nil, "openssl", "x509", "-noout", "-fingerprint", "-sha1", "-in", ca.Layout{Dir: dir}.IntermediateCert(slots[i])))
+	return strings.ReplaceAll(strings.TrimSpace(out[strings.Index(out, "=")+1:]), ":", "")
+}
 
 func newCLIPKI(t *testing.T) cliPKI {
 	t.Helper()
@@ -61,15 +94,12 @@ func newCLIPKI(t *testing.T) cliPKI {
 		return testtool.Certificate(t, tmpl, parent, &pub.PublicKey, signer)
 	}
 	k := cliKeys
-	root := mk(1, "cli test root", true, nil, k[0], k[0])
-	inter := mk(2, "cli test intermediate", true, root, k[1], k[0])
+	root := mk(1, "cli test signing root", true, nil, k[0], k[0])
+	inter := mk(2, "cli test signing intermediate", true, root, k[1], k[0])
 	sig := mk(3, "cli test signer", false, inter, k[2], k[1])
 
-	p := cliPKI{dir: t.TempDir(), root: root}
-	layout := ca.Layout{Dir: p.dir}
-	if err := os.MkdirAll(filepath.Dir(layout.RootCert()), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	var p cliPKI
+	p.dir, _, p.root = initCA(t, "wm5,ios")
 	pemFile := func(path, typ string, der ...[]byte) string {
 		var b []byte
 		for _, d := range der {
@@ -80,10 +110,8 @@ func newCLIPKI(t *testing.T) cliPKI {
 		}
 		return path
 	}
-	pemFile(layout.RootCert(), "CERTIFICATE", root.Raw)
-	pemFile(layout.IntermediateCert(), "CERTIFICATE", inter.Raw)
-	p.rootPEM = layout.RootCert()
 	work := t.TempDir()
+	p.signRoot = pemFile(filepath.Join(work, "signing-root.pem"), "CERTIFICATE", root.Raw)
 	p.signCert = pemFile(filepath.Join(work, "signer.pem"), "CERTIFICATE", sig.Raw, inter.Raw)
 	keyDER, err := x509.MarshalPKCS8PrivateKey(k[2])
 	if err != nil {
@@ -176,9 +204,38 @@ func TestPackageWMFromStateDir(t *testing.T) {
 	if got := xpath(t, doc, `//characteristic[@type="ROOT"]/characteristic[1]/@type`); got != want {
 		t.Fatalf("ROOT thumbprint %q, openssl %q", got, want)
 	}
-	if xpath(t, doc, `count(//characteristic[@type="CA"]/characteristic)`) != "1" {
-		t.Fatal("the state directory's intermediate is not in the CA store")
+	// Windows Mobile gets its own family's intermediate, not the modern one.
+	if n, got, want := xpath(t, doc, `count(//characteristic[@type="CA"]/characteristic)`), xpath(t, doc, `//characteristic[@type="CA"]/characteristic[1]/@type`), intermediateSHA1(t, p.dir, "legacy"); n != "1" || got != want {
+		t.Fatalf("CA store holds %s entries, the first %q; want the legacy intermediate %q alone", n, got, want)
 	}
+}
+
+// A package for a device kind the CA has no chain family for is refused,
+// naming the command that adds the family, and nothing is written.
+func TestPackageRefusesKindsTheCALacks(t *testing.T) {
+	legacy, _, _ := initCA(t, "wm5")
+	modern, _, _ := initCA(t, "ios")
+	out := t.TempDir()
+	for _, tc := range []struct {
+		dir  string
+		args []string
+		want string
+	}{
+		{legacy, []string{"ios", "--root-only", "--out", filepath.Join(out, "r.mobileconfig")}, "ios devices need the modern chain family, which this CA lacks; add it with `pushca --dir " + legacy + " ca add-family modern`"},
+		{legacy, []string{"android", "--out", filepath.Join(out, "r.crt")}, "android devices need the modern chain family"},
+		{modern, []string{"wm", "--certs-only", "--profile", "wm6", "--out", filepath.Join(out, "r.cab")}, "wm6 devices need the legacy chain family, which this CA lacks; add it with `pushca --dir " + modern + " ca add-family legacy`"},
+	} {
+		_, _, err := run(t, tc.dir, append([]string{"package"}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("package %v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	if left, _ := os.ReadDir(out); len(left) > 0 {
+		t.Errorf("refused packages were written: %v", left)
+	}
+	// The kinds the CA does serve still package.
+	mustRun(t, legacy, "package", "wm", "--certs-only", "--out", filepath.Join(out, "ok.cab"))
+	mustRun(t, modern, "package", "ios", "--root-only", "--out", filepath.Join(out, "ok.mobileconfig"))
 }
 
 func TestPackageWMOptionsAndErrors(t *testing.T) {
@@ -242,7 +299,7 @@ func TestPackageWMSigned(t *testing.T) {
 		args := append([]string{"package", "wm", "--certs-only", "--profile", "wm6", "--password-file", p.passFile, "--out", out}, sign...)
 		mustRun(t, p.dir, args...)
 		extract(t, out)
-		v := testtool.MustRun(t, nil, "osslsigncode", "verify", "-CAfile", p.rootPEM, "-in", out)
+		v := testtool.MustRun(t, nil, "osslsigncode", "verify", "-CAfile", p.signRoot, "-in", out)
 		if !strings.Contains(string(v), "Signature verification: ok") {
 			t.Fatalf("%s: osslsigncode:\n%s", name, v)
 		}
@@ -275,7 +332,7 @@ sys.stdout.write(eas["UserName"] + "|" + eas["Host"] + "|" + eas["EmailAddress"]
 	signed := filepath.Join(dir, "signed.mobileconfig")
 	mustRun(t, p.dir, "package", "ios", "--root-only", "--sign-cert", p.signCert, "--sign-key", p.signKey, "--password-file", p.passFile, "--out", signed)
 	content := filepath.Join(dir, "content.plist")
-	testtool.MustRun(t, nil, "openssl", "cms", "-verify", "-inform", "DER", "-in", signed, "-CAfile", p.rootPEM, "-auth_level", "0", "-out", content)
+	testtool.MustRun(t, nil, "openssl", "cms", "-verify", "-inform", "DER", "-in", signed, "-CAfile", p.signRoot, "-auth_level", "0", "-out", content)
 	testtool.MustRun(t, nil, "python3", "-c", "import plistlib,sys; plistlib.load(open(sys.argv[1],'rb'))", content)
 
 	if _, _, err := run(t, p.dir, "package", "ios", "--server", "mail.example.com"); err == nil || !strings.Contains(err.Error(), "--user") {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -12,23 +13,35 @@ import (
 func profilesCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "profiles",
-		Usage:     "list the device profiles and what each accepts",
+		Usage:     "list the device profiles, what each accepts, and the chain families that serve them",
 		UsageText: "pushca profiles\n   pushca profiles --json",
 		Flags:     []cli.Flag{jsonFlag},
 		Action: func(c *cli.Context) error {
-			ps := profile.All()
+			ps, fs := profile.All(), profile.Families()
 			if c.Bool("json") {
-				return printJSON(c.App.Writer, ps)
+				return printJSON(c.App.Writer, map[string]any{"profiles": ps, "families": fs})
 			}
 			w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tKEY\tSIGNATURE\tTLS\tWILDCARDS\tEAS\tDESCRIPTION")
+			fmt.Fprintln(w, "PROFILE\tFAMILY\tTLS\tWILDCARDS\tEAS\tDESCRIPTION")
 			for _, p := range ps {
-				key := fmt.Sprintf("%s %d", p.KeyType, p.KeyBits)
-				if p.KeyType == profile.KeyEC {
-					key = "EC " + p.Curve
-				}
-				fmt.Fprintf(w, "%s\t%s\t%v\t%s-%s\t%v\t%s\t%s\n", p.Name, key, p.Signature,
+				fmt.Fprintf(w, "%s\t%s\t%s-%s\t%v\t%s\t%s\n", p.Name, p.Family,
 					profile.TLSVersionName(p.MinTLS), profile.TLSVersionName(p.MaxTLS), p.Wildcards, p.EASVersion, p.Description)
+			}
+			fmt.Fprintln(w, "\nFAMILY\tKEY\tSIGNATURE\tMAX DAYS\tSERVES\tDESCRIPTION")
+			for _, f := range fs {
+				key := fmt.Sprintf("%s %d", f.KeyType, f.KeyBits)
+				if f.KeyType == profile.KeyEC {
+					key = "EC " + f.Curve
+				}
+				var serves []string
+				for _, p := range profile.ProfilesServedBy(f) {
+					serves = append(serves, p.Name)
+				}
+				maxDays := "-"
+				if f.MaxLeafDays > 0 {
+					maxDays = fmt.Sprint(f.MaxLeafDays)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\t%s\n", f.Name, key, f.Signature, maxDays, strings.Join(serves, ","), f.Description)
 			}
 			return w.Flush()
 		},

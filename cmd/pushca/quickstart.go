@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,19 +26,26 @@ import (
 // quickstartUser is the test account quickstart creates.
 const quickstartUser = "test"
 
+// quickstartProfiles is the fleet quickstart serves by default: old and
+// new phones side by side, as every real fleet has them.
+var quickstartProfiles = []string{"wm5", "ios", "android"}
+
 func quickstartCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "quickstart",
 		Usage: "from nothing to an enrollable, push-verified test endpoint: CA, server certificate, test user, sample bundle, then serve until Ctrl-C",
 		UsageText: `pushca quickstart
-   pushca --dir /srv/pushca quickstart --host mail.example.com --profile wm6
+   pushca --dir /srv/pushca quickstart --host mail.example.com --profiles wm6,ios
    pushca quickstart --https 127.0.0.1:9443 --http 127.0.0.1:9080 --admin 127.0.0.1:9444`,
 		Description: `The first run creates the CA in --dir with a random password kept in
 quickstart/ca-password (0600: whoever can read it can issue certificates, so
-create production CAs with pushca init), issues the server certificate for
---host (default: this machine's name, plus localhost and 127.0.0.1), adds the
-user "test" with a random password (shown once, kept in quickstart/test-password),
-and writes a sample bundle to quickstart/bundle. Later runs reuse all of it.
+create production CAs with pushca init): one root and a chain family for each
+kind of device in --profiles (by default a mixed fleet: a SHA-1 chain for
+Windows Mobile and an ECDSA SHA-256 chain for iPhones and Android). It issues
+the server certificates for --host (default: this machine's name, plus
+localhost and 127.0.0.1), adds the user "test" with a random password (shown
+once, kept in quickstart/test-password), and writes a sample bundle for one
+user with every device kind to quickstart/bundle. Later runs reuse all of it.
 
 It then serves ActiveSync on --https and the enrollment page on --http (all
 interfaces, ports 8443 and 8080 by default, so phones on the network can reach
@@ -46,7 +54,8 @@ the URLs, the root's fingerprints, a QR code of the enrollment URL and the
 pushca push and pushca verify commands to try next. Ctrl-C stops it.`,
 		Flags: append(listenFlags(":8443", ":8080"),
 			&cli.StringFlag{Name: "host", Usage: "name devices connect to (default: this machine's name)"},
-			&cli.StringFlag{Name: "profile", Value: profile.Default, Usage: "device profile of the CA and the server (" + strings.Join(profile.Names(), ", ") + "); first run only"},
+			&cli.StringSliceFlag{Name: "profiles", Aliases: []string{"profile"}, Value: cli.NewStringSlice(quickstartProfiles...),
+				Usage: "device profiles of the fleet (" + strings.Join(profile.Names(), ", ") + "); a later run adds no family: use `pushca ca add-family`"},
 		),
 		Action: quickstart,
 	}
@@ -70,10 +79,10 @@ func quickstart(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	p, root := authority.Profile(), authority.Root()
-	if c.IsSet("profile") && c.String("profile") != p.Name {
+	profiles, families, root := authority.Profiles(), authority.Families(), authority.Root()
+	if err := q.checkProfiles(c, profiles); err != nil {
 		authority.Close()
-		return fmt.Errorf("--profile %s: %s holds a %s CA; give quickstart another --dir for a %s one", c.String("profile"), dir, p.Name, c.String("profile"))
+		return err
 	}
 	host, err := q.ensureServer(c, authority)
 	// Closed before serving: other commands can use the state directory.
@@ -89,20 +98,20 @@ func quickstart(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg.Host, cfg.Profiles = host, []profile.Profile{p}
+	cfg.Host = host
 	return runServer(c, cfg, func(s *push.Server) error {
 		enroll := ""
 		if a := s.HTTPAddr(); a != "" {
 			enroll = "http://" + withHost(host, a) + "/"
 		}
-		if err := q.writeBundle(c.Context, host, p, enroll, c.App.Version); err != nil {
+		if err := q.writeBundle(c.Context, host, profiles, enroll, c.App.Version); err != nil {
 			return err
 		}
 		pwLine := fmt.Sprintf("password %s (shown once; kept in %s)", userPW, q.userPassword())
 		if !created {
 			pwLine = "password in " + q.userPassword()
 		}
-		fmt.Fprintf(out, "\npushca quickstart: a %s test endpoint for %s, serving until Ctrl-C\n\n", p.Name, host)
+		fmt.Fprintf(out, "\npushca quickstart: a test endpoint for %s serving %s devices, until Ctrl-C\n\n", host, profileNames(profiles))
 		if enroll != "" {
 			fmt.Fprintf(out, "Enrollment URL: %s  (open it on the phone to install the root)\n", enroll)
 		}
@@ -117,7 +126,7 @@ func quickstart(c *cli.Context) error {
 			}
 			fmt.Fprintf(out, "\n%s", qr.Terminal())
 		}
-		q.printNext(out, host, p, s, cfg.Heartbeat.Min)
+		q.printNext(out, host, families, s, cfg.Heartbeat.Min)
 		return nil
 	})
 }
@@ -174,16 +183,49 @@ func (q quickstartFiles) ensureCA(c *cli.Context) ([]byte, error) {
 	if err := atomicfile.WriteFile(q.pendingCAPassword(), append(pw, '\n'), atomicfile.FileMode); err != nil {
 		return nil, fmt.Errorf("save the CA password: %w", err)
 	}
-	if err := ca.Init(c.Context, q.dir, ca.InitOptions{Profile: c.String("profile"), Password: pw}); err != nil {
+	families, err := profile.FamiliesFor(c.StringSlice("profiles"))
+	if err != nil {
+		os.Remove(q.pendingCAPassword())
+		return nil, fmt.Errorf("--profiles: %w", err)
+	}
+	if err := ca.Init(c.Context, q.dir, ca.InitOptions{Families: families, Password: pw}); err != nil {
 		os.Remove(q.pendingCAPassword())
 		return nil, err
 	}
 	if err := q.adoptPendingPassword(); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(c.App.Writer, "created a %s CA in %s\nits password is in %s (0600): whoever can read that file can issue certificates; create production CAs with `pushca init`\n",
-		c.String("profile"), q.dir, q.caPassword())
+	fmt.Fprintf(c.App.Writer, "created a CA in %s: one root, chain families %s\nits password is in %s (0600): whoever can read that file can issue certificates; create production CAs with `pushca init`\n",
+		q.dir, strings.Join(families, ", "), q.caPassword())
 	return pw, nil
+}
+
+// checkProfiles refuses --profiles that an existing CA cannot serve:
+// quickstart never changes a CA it made before.
+func (q quickstartFiles) checkProfiles(c *cli.Context, served []profile.Profile) error {
+	if !c.IsSet("profiles") {
+		return nil
+	}
+	for _, n := range c.StringSlice("profiles") {
+		p, err := profile.Get(n)
+		if err != nil {
+			return fmt.Errorf("--profiles: %w", err)
+		}
+		if !slices.ContainsFunc(served, func(s profile.Profile) bool { return s.Name == p.Name }) {
+			return fmt.Errorf("--profiles %s: the CA in %s serves %s only; add the family with `pushca --dir %s ca add-family %s --password-file %s`, or give quickstart another --dir",
+				p.Name, q.dir, profileNames(served), q.dir, p.Family, q.caPassword())
+		}
+	}
+	return nil
+}
+
+// profileNames is "wm5, ios, android".
+func profileNames(ps []profile.Profile) string {
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // ensureServer returns the host served, issuing its certificate when the
@@ -197,18 +239,27 @@ func (q quickstartFiles) ensureServer(c *cli.Context, authority *ca.CA) (string,
 		}
 		host = strings.ToLower(h)
 	}
-	if _, err := os.Stat(authority.Layout().ServerChain(host)); err == nil {
+	// A family without its chain on disk gets one; the others are reused.
+	var missing []string
+	for _, s := range authority.Slots() {
+		if _, err := os.Stat(authority.Layout().ServerChain(host, s)); err != nil {
+			missing = append(missing, s.Family)
+		}
+	}
+	if len(missing) == 0 {
 		return host, nil
 	}
 	var dns []string
 	if host != "localhost" {
 		dns = []string{"localhost"}
 	}
-	is, err := authority.Issue(c.Context, ca.IssueRequest{Host: host, DNS: dns, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	issued, err := authority.Issue(c.Context, ca.IssueRequest{Host: host, DNS: dns, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Families: missing, Force: true})
 	if err != nil {
 		return "", fmt.Errorf("server certificate for %s (name another with --host): %w", host, err)
 	}
-	fmt.Fprintf(c.App.Writer, "issued the server certificate for %s (serial %s)\n", strings.Join(append(is.Record.DNSNames, is.Record.IPs...), ", "), is.Record.Serial)
+	for _, is := range issued {
+		fmt.Fprintf(c.App.Writer, "issued the %s server certificate for %s (serial %s)\n", is.Record.Family, strings.Join(append(is.Record.DNSNames, is.Record.IPs...), ", "), is.Record.Serial)
+	}
 	return host, nil
 }
 
@@ -241,16 +292,20 @@ func (q quickstartFiles) ensureUser() (pw string, created bool, err error) {
 
 // writeBundle writes the test user's enrollment bundle; unchanged files
 // are left alone, so later runs rewrite nothing unless a URL changed.
-func (q quickstartFiles) writeBundle(ctx context.Context, host string, p profile.Profile, enroll, version string) error {
-	chain, err := provision.ReadChain(ca.Layout{Dir: q.dir}.RootCert())
+func (q quickstartFiles) writeBundle(ctx context.Context, host string, served []profile.Profile, enroll, version string) error {
+	chains, err := push.ReadChains(q.dir)
 	if err != nil {
 		return err
 	}
-	devices, err := provision.ParseDevices(p.Name)
-	if err != nil { // modern: no single device family
-		devices = []string{"android", "ios"}
+	// One user with every kind of device of the default fleet that the CA
+	// serves.
+	var devices []string
+	for _, n := range quickstartProfiles {
+		if slices.ContainsFunc(served, func(p profile.Profile) bool { return p.Name == n }) {
+			devices = append(devices, n)
+		}
 	}
-	b := provision.Bundle{Chain: chain, Server: host, Devices: devices, Version: version}
+	b := provision.Bundle{Chains: chains, Server: host, Devices: devices, Version: version}
 	if enroll != "" {
 		b.URL = func(provision.User) (string, time.Time, error) { return enroll, time.Time{}, nil }
 	}
@@ -261,22 +316,28 @@ func (q quickstartFiles) writeBundle(ctx context.Context, host string, p profile
 }
 
 // printNext prints the push and verify commands to run against this
-// server from the same machine.
-func (q quickstartFiles) printNext(out io.Writer, host string, p profile.Profile, s *push.Server, heartbeat int) {
+// server from the same machine: one verify per chain family, as a device
+// the family serves, since each family's devices get their own chain.
+func (q quickstartFiles) printNext(out io.Writer, host string, families []profile.Family, s *push.Server, heartbeat int) {
 	https := s.HTTPSAddr()
-	verify := []string{"pushca"}
-	if s.AdminAddr() != "" {
-		verify = append(verify, "--dir", q.dir)
-	}
-	verify = append(verify, "verify", "https://"+withHost(host, https), "--connect", dialable(https),
-		"--root", ca.Layout{Dir: q.dir}.RootCert(), "--profile", p.Name,
-		"--user", quickstartUser, "--password-file", q.userPassword(), "--heartbeat", fmt.Sprint(heartbeat))
 	fmt.Fprintln(out, "\nTry next, from another terminal on this machine:")
 	if a := s.AdminAddr(); a != "" {
-		verify = append(verify, "--admin", a)
 		fmt.Fprintf(out, "  %s   # wakes the test user's held Pings\n", shellJoin("pushca", "--dir", q.dir, "push", quickstartUser, "--admin", a))
 	}
-	fmt.Fprintf(out, "  %s   # checks it as a %s device would\n", shellJoin(verify...), p.Name)
+	for _, f := range families {
+		p := profile.ProfilesServedBy(f)[0]
+		verify := []string{"pushca"}
+		if s.AdminAddr() != "" {
+			verify = append(verify, "--dir", q.dir)
+		}
+		verify = append(verify, "verify", "https://"+withHost(host, https), "--connect", dialable(https),
+			"--root", ca.Layout{Dir: q.dir}.RootCert(), "--profile", p.Name,
+			"--user", quickstartUser, "--password-file", q.userPassword(), "--heartbeat", fmt.Sprint(heartbeat))
+		if a := s.AdminAddr(); a != "" {
+			verify = append(verify, "--admin", a)
+		}
+		fmt.Fprintf(out, "  %s   # checks it as %s devices would\n", shellJoin(verify...), p.Name)
+	}
 }
 
 // withHost is addr's port on host.

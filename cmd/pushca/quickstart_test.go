@@ -35,9 +35,9 @@ func TestQuickstartThroughTheBinary(t *testing.T) {
 	args := []string{"--dir", dir, "quickstart", "--https", "127.0.0.1:0", "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--heartbeat-min", "1"}
 
 	qs := startPushca(t, nil, args...)
-	lines := qs.waitFor(t, func(l []string) bool { return printedCommand(l, "verify") != nil })
+	lines := qs.waitFor(t, func(l []string) bool { return len(printedCommands(l, "verify")) == 2 })
 	out := strings.Join(lines, "\n")
-	for _, want := range []string{"created a wm5 CA in " + dir, "quickstart/ca-password (0600)", "Test user: test, password ", "(shown once;", "Enrollment URL: http://", "ActiveSync URL: https://", "█▀"} {
+	for _, want := range []string{"created a CA in " + dir + ": one root, chain families legacy, modern", "quickstart/ca-password (0600)", "Test user: test, password ", "(shown once;", "Enrollment URL: http://", "ActiveSync URL: https://", "█▀"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("quickstart did not print %q:\n%s", want, out)
 		}
@@ -68,9 +68,26 @@ func TestQuickstartThroughTheBinary(t *testing.T) {
 		t.Errorf("bundle QR holds %q, enrollment URL is %q", got, enroll)
 	}
 
-	verifyOut := mustPushca(t, nil, printedCommand(lines, "verify")...)
-	if !strings.Contains(verifyOut, "PASS  push") || !strings.Contains(verifyOut, " 0 warnings, 0 failed") {
-		t.Errorf("printed verify command:\n%s", verifyOut)
+	// The sample user has every kind of device of the mixed fleet.
+	for _, f := range []string{"account.cab", "exchange.mobileconfig"} {
+		if _, err := os.Stat(filepath.Join(dir, "quickstart/bundle/users/test", f)); err != nil {
+			t.Errorf("sample bundle: %v", err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "quickstart/bundle/shared/root.crt")); err != nil {
+		t.Errorf("sample bundle: %v", err)
+	}
+
+	// One verify per chain family, each passing as its devices would.
+	verifies := printedCommands(lines, "verify")
+	if len(verifies) != 2 || !slices.Contains(verifies[0], "wm5") || !slices.Contains(verifies[1], "ios") {
+		t.Fatalf("printed verify commands: %q", verifies)
+	}
+	for _, v := range verifies {
+		verifyOut := mustPushca(t, nil, v...)
+		if !strings.Contains(verifyOut, "PASS  push") || !strings.Contains(verifyOut, " 0 warnings, 0 failed") {
+			t.Errorf("printed verify command %q:\n%s", v, verifyOut)
+		}
 	}
 
 	// A device holds a Ping; the printed push command answers it.
@@ -88,24 +105,33 @@ func TestQuickstartThroughTheBinary(t *testing.T) {
 	qs.stop(t, syscall.SIGINT)
 
 	again := startPushca(t, nil, args...)
-	lines = again.waitFor(t, func(l []string) bool { return printedCommand(l, "verify") != nil })
+	lines = again.waitFor(t, func(l []string) bool { return len(printedCommands(l, "verify")) == 2 })
 	out = strings.Join(lines, "\n")
-	if printedValue(t, lines, "  SHA-256 ") != sha || strings.Contains(out, "created a") || strings.Contains(out, "issued the server certificate") ||
+	if printedValue(t, lines, "  SHA-256 ") != sha || strings.Contains(out, "created a") || strings.Contains(out, "issued the") ||
 		!strings.Contains(out, "Test user: test, password in "+dir) {
 		t.Errorf("second run did not reuse the state:\n%s", out)
 	}
 	again.stop(t, syscall.SIGINT)
 }
 
-// printedCommand is the "pushca ... NAME ..." line quickstart printed to
-// try next, as arguments for the test's binary.
-func printedCommand(lines []string, name string) []string {
+// printedCommands are the "pushca ... NAME ..." lines quickstart printed
+// to try next, as arguments for the test's binary.
+func printedCommands(lines []string, name string) [][]string {
+	var out [][]string
 	for _, l := range lines {
 		cmd, _, _ := strings.Cut(strings.TrimSpace(l), "#")
 		f := strings.Fields(cmd)
 		if len(f) > 3 && f[0] == "pushca" && slices.Contains(f[:4], name) {
-			return f[1:]
+			out = append(out, f[1:])
 		}
+	}
+	return out
+}
+
+// printedCommand is the first of printedCommands, nil when there is none.
+func printedCommand(lines []string, name string) []string {
+	if cs := printedCommands(lines, name); len(cs) > 0 {
+		return cs[0]
 	}
 	return nil
 }

@@ -17,25 +17,29 @@ func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "run the SSL-only DirectPush test endpoint (ActiveSync over TLS, enrollment over HTTP, loopback admin API)",
-		UsageText: `pushca serve --host mail.example.com --profile wm6,ios
-   pushca serve --host mail.example.com --https :443 --http :80 --profile wm5
+		UsageText: `pushca serve --host mail.example.com
+   pushca serve --host mail.example.com --https :443 --http :80
    pushca serve --cert rsa-chain.pem --key rsa-key.pem --cert ec-chain.pem --key ec-key.pem
    pushca serve --host mail.test --heartbeat-min 1 --heartbeat-max 60   # short bounds for tests
    PUSHCA_PASSWORD_FILE=/root/ca.pw pushca serve --host mail.example.com --auto-renew --renew-at 3/4
 
-   The certificate is read from servers/HOST/chain.pem and key.pem in --dir and
+   Every chain family of the CA is served for --host: each handshake gets the
+   chain its device accepts (Windows Mobile, which sends no signature_algorithms
+   and offers TLS 1.0, the legacy SHA-1 chain; current clients the modern one),
+   and TLS 1.0 with RSA key exchange is offered only when a legacy chain is.
+   The certificates are read from servers/HOST/current*/ in --dir and
    re-read when the files change (or on SIGHUP), so renewing needs no restart.
    With --auto-renew the server renews it itself once --renew-at of its lifetime
    has passed (the CA password is read at start); a failed renewal is logged
    at error level and retried, from one minute doubling to one hour, while
-   the current certificate stays in use. It also regenerates the CRL served at
-   /pushca.crl once half its week has passed. SIGHUP also re-reads the users file.
+   the current certificate stays in use. It also regenerates the CRLs served at
+   /pushca.crl (and /pushca-FAMILY.crl) once half their week has passed. SIGHUP also re-reads the users file.
    Add users first with 'pushca users add NAME'; wake devices with 'pushca push NAME'.`,
 		Flags: append(append(listenFlags("127.0.0.1:8443", ""), autoRenewFlags()...),
 			&cli.StringFlag{Name: "host", Usage: "server certificate to serve from the state directory (servers/HOST/)"},
 			&cli.StringSliceFlag{Name: "cert", Usage: "PEM chain file instead of --host; repeat with --key for an RSA and an ECDSA chain side by side"},
 			&cli.StringSliceFlag{Name: "key", Usage: "PEM key file, one per --cert"},
-			&cli.StringSliceFlag{Name: "profile", Usage: "device profiles served (" + fmt.Sprint(profile.Names()) + "); wm* turns on TLS 1.0 with their RSA key-exchange suites, otherwise TLS 1.2+"},
+			&cli.StringSliceFlag{Name: "profile", Usage: "device profiles served (" + fmt.Sprint(profile.Names()) + "; default: every profile the CA's families serve); wm* turns on TLS 1.0 with their RSA key-exchange suites, otherwise TLS 1.2+"},
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

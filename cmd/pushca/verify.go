@@ -30,8 +30,16 @@ func verifyCommand() *cli.Command {
    pushca verify https://mail.example.com --root root.pem --user 'CORP\alice' --password-file alice.pw
    pushca --dir pushca-data verify https://mail.test:8443 --root pushca-data/certs/root_ca.crt --user alice --password-file alice.pw --heartbeat 5
    pushca verify https://mail.example.com --connect 10.0.0.5:443 --root root.pem --user alice --password-file alice.pw --ladder
-   pushca verify https://mail.example.com --root root.pem --user alice --password-file alice.pw --ladder-steps 60,300,900 --json`,
-		Description: `Without --root the system roots are trusted, as on a device that trusts public CAs.
+   pushca verify https://mail.example.com --root root.pem --user alice --password-file alice.pw --ladder-steps 60,300,900 --json
+   for p in wm5 wm6 ios android; do pushca verify https://mail.example.com --root root.pem --profile $p || echo "$p: FAILED"; done`,
+		Description: `--profile sends the ClientHello that profile's devices send (Windows Mobile: TLS 1.0
+only, their RSA key-exchange suites, no signature_algorithms; current clients: TLS 1.2
+to 1.3 offering ECDSA) and checks, by that profile's rules, the chain the server
+presents to that hello. A server that picks a chain per hello, as pushca serve does
+for a CA with several chain families, is checked one profile per run; the report
+names the chain family it presented (legacy, modern, modern-rsa).
+
+Without --root the system roots are trusted, as on a device that trusts public CAs.
 Without --user only TLS is checked; with it, verify runs OPTIONS, Provision,
 FolderSync, GetItemEstimate, Sync and a Ping of --heartbeat seconds. No password
 is sent to a server whose certificate the device would refuse. The password

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pushca/pushca/ca"
+	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/verify"
 )
 
@@ -64,6 +65,43 @@ func TestVerifyThroughTheBinary(t *testing.T) {
 
 	if res := runPushca(t, nil, "verify", url, "--user", "alice"); res.code != 1 || !strings.Contains(res.stderr, "--password-file") {
 		t.Errorf("a user without a password file or terminal: exit %d, %s", res.code, res.stderr)
+	}
+	srv.stop(t, syscall.SIGTERM)
+}
+
+// TestVerifyMixedFleet is issue 13's proof through the binary: after one
+// `init --profiles wm5,ios,android` and one `serve`, verify passes as every
+// device profile, each hello answered with its own chain family under the
+// one root.
+func TestVerifyMixedFleet(t *testing.T) {
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "state")
+	mustPushca(t, passwordEnv(t, "ca password"), "--dir", dir, "init", "--host", "mail.test", "--profiles", "wm5,ios,android")
+	pwFile := filepath.Join(tmp, "alice.pw")
+	if err := os.WriteFile(pwFile, []byte("alice secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustPushca(t, nil, "--dir", dir, "users", "add", "alice", "--password-file", pwFile)
+	srv, addrs := startServe(t, dir, "--host", "mail.test", "--heartbeat-min", "1")
+	https := addrs["ActiveSync"]
+	url := "https://mail.test:" + https[strings.LastIndexByte(https, ':')+1:]
+	roots := map[string]bool{}
+	for _, p := range profile.All() {
+		t.Run(p.Name, func(t *testing.T) {
+			out := mustPushca(t, nil, "verify", url, "--connect", https, "--profile", p.Name, "--root", ca.Layout{Dir: dir}.RootCert(),
+				"--user", "alice", "--password-file", pwFile, "--heartbeat", "1", "--json")
+			var r verify.Report
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("--json: %v\n%s", err, out)
+			}
+			if r.Verdict() != verify.Pass || r.TLS == nil || r.TLS.Family != p.Family || r.TLS.Root == nil || r.Version != p.EASVersion {
+				t.Fatalf("want a pass on the %s chain: %s", p.Family, out)
+			}
+			roots[r.TLS.Root.SHA256] = true
+		})
+	}
+	if len(roots) != 1 {
+		t.Errorf("the chains end at %d roots, want one: %v", len(roots), roots)
 	}
 	srv.stop(t, syscall.SIGTERM)
 }

@@ -90,3 +90,13 @@ func Certificate(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.Public
 	}
 	return c
 }
+
+// ReadFile reads a file the test needs, failing the test when it cannot.
+func ReadFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,6 +1,7 @@
 {{- /*
 Admin dashboard of pushca serve, on the HTTPS listener: the devices the
-endpoint has seen and the certificates it serves. Rendered on the server;
+endpoint has seen, the certificates it serves and which chain family each
+device got at its last handshake. Rendered on the server;
 the login form posts the admin token, nothing else is sent.
 */ -}}
 {{ define "title" }}pushca dashboard{{ end }}
@@ -31,7 +32,7 @@ form.inline { display: inline; }
 <h2>Server certificates</h2>
 <table class="facts" id="certs">
 {{ range .Certs -}}
-<tr><th>Serial {{ .Serial }}</th><td>{{ .Subject }}, issued by {{ .Issuer }}, valid until {{ .NotAfter }}
+<tr><th>Serial {{ .Serial }}</th><td>{{ with .Family }}{{ . }} chain: {{ end }}{{ .Subject }}, issued by {{ .Issuer }}, valid until {{ .NotAfter }}
 ({{ .DaysLeft }} days left){{ if lt .DaysLeft 30 }} <span class="warn">renew soon</span>{{ end }}</td></tr>
 {{ end -}}
 </table>
@@ -41,7 +42,7 @@ form.inline { display: inline; }
 <table class="devices" id="devices">
 <thead><tr>
 <th>User</th><th>Device</th><th>Type</th><th>Protocol</th><th>Last seen (UTC)</th>
-<th>Heartbeat asked</th><th>Pings</th><th>Average heartbeat</th><th>Pings cut early</th><th>Certificate</th><th></th>
+<th>Heartbeat asked</th><th>Pings</th><th>Average heartbeat</th><th>Pings cut early</th><th>Certificate</th><th>Chain</th><th></th>
 </tr></thead>
 <tbody>
 {{ range .Devices -}}
@@ -53,6 +54,7 @@ form.inline { display: inline; }
 <td class="n average">{{ if .Pings }}{{ .Average }} s{{ end }}</td>
 <td class="n cut">{{ .Cut }}</td>
 <td class="cert">{{ .Cert }}{{ if .Cert }}{{ if .CertCurrent }} (current){{ else }} (previous){{ end }}{{ end }}</td>
+<td class="family">{{ .Family }}</td>
 <td class="warning">{{ if .Low }}<span class="warn">average at or below {{ $.Threshold }} s: something on the path cuts idle connections; firewall and NAT idle timeouts should be 15 minutes or more</span>{{ end }}</td>
 </tr>
 {{ end -}}
