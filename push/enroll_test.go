@@ -3,7 +3,6 @@ package push
 import (
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,8 +57,7 @@ func intermediateSHA1(t *testing.T, dir, family string) string {
 	if i < 0 {
 		t.Fatalf("no %s family in %s", family, dir)
 	}
-	out := string(testtool.MustRun(t, nil, "openssl", "x509", "-noout", "-fingerprint", "-sha1", "-in", ca.Layout{Dir: dir}.IntermediateCert(slots[i])))
-	return strings.ReplaceAll(strings.TrimSpace(out[strings.Index(out, "=")+1:]), ":", "")
+	return testtool.SHA1Thumbprint(t, ca.Layout{Dir: dir}.IntermediateCert(slots[i]))
 }
 
 func fingerprint(sum []byte) string { return provision.Fingerprint(sum).Colon() }
@@ -98,36 +95,6 @@ for p in pl["PayloadContent"]:
     print(p["PayloadType"], p.get("UserName", len(p.get("PayloadContent", b""))))
 `
 
-// cabCertificates reads a provisioning CAB with cabextract and returns
-// what xmllint finds in its CertificateStore: the ROOT entry's certificate
-// (DER) and the CA store's thumbprints.
-func cabCertificates(t *testing.T, cabFile string) (rootDER []byte, caThumbs []string) {
-	t.Helper()
-	testtool.MustRun(t, nil, "cabextract", "-t", cabFile)
-	doc := testtool.MustRun(t, nil, "cabextract", "-p", "-F", "_setup.xml", cabFile)
-	xpath := func(expr string) string {
-		return strings.TrimSpace(string(testtool.MustRun(t, doc, "xmllint", "--xpath", "string("+expr+")", "-")))
-	}
-	rootDER, err := base64.StdEncoding.DecodeString(xpath(`//characteristic[@type="ROOT"]/characteristic/parm[@name="EncodedCertificate"]/@value`))
-	if err != nil {
-		t.Fatalf("%s: ROOT EncodedCertificate: %v", cabFile, err)
-	}
-	n, _ := strconv.Atoi(xpath(`count(//characteristic[@type="CA"]/characteristic)`))
-	for i := 1; i <= n; i++ {
-		caThumbs = append(caThumbs, xpath(`//characteristic[@type="CA"]/characteristic[`+strconv.Itoa(i)+`]/@type`))
-	}
-	return rootDER, caThumbs
-}
-
-// mobileconfigRoot is the DER of a .mobileconfig's root payload, as
-// plistlib reads it.
-func mobileconfigRoot(t *testing.T, file string) []byte {
-	t.Helper()
-	return testtool.MustRun(t, nil, "python3", "-c", `import plistlib, sys
-pl = plistlib.load(open(sys.argv[1], "rb"))
-sys.stdout.buffer.write([p for p in pl["PayloadContent"] if p["PayloadType"] == "com.apple.security.root"][0]["PayloadContent"])`, file)
-}
-
 func TestEnrollLandingPage(t *testing.T) {
 	base, dir, root := startEnroll(t, "legacy", "modern")
 	code, typ, page := get(t, base+"/")
@@ -151,7 +118,7 @@ func TestEnrollLandingPage(t *testing.T) {
 	if code != http.StatusOK || typ != "application/vnd.ms-cab-compressed" {
 		t.Fatalf("root.cab: %d %s", code, typ)
 	}
-	cabRoot, cabCA := cabCertificates(t, saveBody(t, "root.cab", cab))
+	cabRoot, cabCA := testtool.CABCertificates(t, saveBody(t, "root.cab", cab))
 	if string(cabRoot) != string(root.Raw) {
 		t.Error("root.cab installs another certificate than the root into ROOT")
 	}
@@ -167,7 +134,7 @@ func TestEnrollLandingPage(t *testing.T) {
 	if out := string(testtool.MustRun(t, nil, "python3", "-c", plistScript, mcFile)); strings.Contains(out, "com.apple.eas.account") {
 		t.Errorf("root.mobileconfig payloads: %s", out)
 	}
-	if string(mobileconfigRoot(t, mcFile)) != string(root.Raw) {
+	if string(testtool.MobileconfigRoot(t, mcFile)) != string(root.Raw) {
 		t.Error("root.mobileconfig's root payload is not the root root.cab installs")
 	}
 	code, typ, png := get(t, base+"/qr.png")
@@ -242,7 +209,7 @@ func TestEnrollLandingWithoutCA(t *testing.T) {
 		}
 	}
 	_, _, cab := get(t, srv.URL+"/root.cab")
-	if cabRoot, cabCA := cabCertificates(t, saveBody(t, "root.cab", cab)); string(cabRoot) != string(root.cert.Raw) || len(cabCA) != 0 {
+	if cabRoot, cabCA := testtool.CABCertificates(t, saveBody(t, "root.cab", cab)); string(cabRoot) != string(root.cert.Raw) || len(cabCA) != 0 {
 		t.Errorf("root.cab without a CA: root %v, CA store %q", string(cabRoot) == string(root.cert.Raw), cabCA)
 	}
 }

@@ -33,7 +33,7 @@ func bundleCommand() *cli.Command {
 		&cli.BoolFlag{Name: "combined", Usage: "put the certificates into each account CAB instead of a shared root CAB"},
 		&cli.BoolFlag{Name: "mszip", Usage: "compress the CABs (refused when a user has a wm5 device)"},
 		&cli.BoolFlag{Name: "skip-invalid", Usage: "write the good rows and list the bad ones, instead of writing nothing"},
-		&cli.StringFlag{Name: "base-url", Usage: "public address of `pushca serve --http` (http://enroll.example.com): each sheet gets a QR code of the user's own page there, an unguessable link stored in --dir"},
+		&cli.StringFlag{Name: "base-url", Usage: "public address of pushca serve --http (http://enroll.example.com): each sheet gets a QR code of the user's own page there, an unguessable link stored in --dir"},
 		&cli.DurationFlag{Name: "link-ttl", Value: 14 * 24 * time.Hour, Usage: "how long a new --base-url link works; a user's unexpired link is kept as it is"},
 		jsonFlag,
 	)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"html"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -290,8 +288,8 @@ func TestBundleNeedsTheDeviceFamily(t *testing.T) {
 
 	mustPushca(t, env, "--dir", dir, "ca", "add-family", "modern")
 	mustPushca(t, nil, args...)
-	cabRoot, cabCA := cabCertificates(t, filepath.Join(out, "shared", "root.cab"))
-	mcRoot := mobileconfigRoot(t, filepath.Join(out, "users", "alice", "exchange.mobileconfig"))
+	cabRoot, cabCA := testtool.CABCertificates(t, filepath.Join(out, "shared", "root.cab"))
+	mcRoot := testtool.MobileconfigRoot(t, filepath.Join(out, "users", "alice", "exchange.mobileconfig"))
 	crt, err := os.ReadFile(filepath.Join(out, "shared", "root.crt"))
 	if err != nil {
 		t.Fatal(err)
@@ -302,30 +300,4 @@ func TestBundleNeedsTheDeviceFamily(t *testing.T) {
 	if want := []string{intermediateSHA1(t, dir, "legacy")}; !slices.Equal(cabCA, want) {
 		t.Errorf("root CAB's CA store holds %q, want the legacy intermediate %q (never the modern one %s)", cabCA, want, intermediateSHA1(t, dir, "modern"))
 	}
-}
-
-// cabCertificates reads a provisioning CAB with cabextract and returns
-// what xmllint finds in its CertificateStore: the ROOT entry's certificate
-// (DER) and the CA store's thumbprints.
-func cabCertificates(t *testing.T, cabFile string) (rootDER []byte, caThumbs []string) {
-	t.Helper()
-	doc := extract(t, cabFile)
-	rootDER, err := base64.StdEncoding.DecodeString(xpath(t, doc, `//characteristic[@type="ROOT"]/characteristic/parm[@name="EncodedCertificate"]/@value`))
-	if err != nil {
-		t.Fatalf("%s: ROOT EncodedCertificate: %v", cabFile, err)
-	}
-	n, _ := strconv.Atoi(xpath(t, doc, `count(//characteristic[@type="CA"]/characteristic)`))
-	for i := 1; i <= n; i++ {
-		caThumbs = append(caThumbs, xpath(t, doc, `//characteristic[@type="CA"]/characteristic[`+strconv.Itoa(i)+`]/@type`))
-	}
-	return rootDER, caThumbs
-}
-
-// mobileconfigRoot is the DER of a .mobileconfig's root payload, as
-// plistlib reads it.
-func mobileconfigRoot(t *testing.T, file string) []byte {
-	t.Helper()
-	return testtool.MustRun(t, nil, "python3", "-c", `import plistlib, sys
-pl = plistlib.load(open(sys.argv[1], "rb"))
-sys.stdout.buffer.write([p for p in pl["PayloadContent"] if p["PayloadType"] == "com.apple.security.root"][0]["PayloadContent"])`, file)
 }

@@ -121,7 +121,8 @@ func caAddFamilyCommand() *cli.Command {
 		ArgsUsage: "FAMILY",
 		UsageText: `pushca ca add-family modern
    pushca ca add-family modern --host mail.example.com`,
-		Description: `Families: ` + strings.Join(familyLines(), "\n  ") + `
+		Description: `Families:
+  ` + strings.Join(familyLines(), "\n  ") + `
 
 The root does not change, so devices enrolled with it are never touched
 again: iPhones added to a Windows Mobile fleet trust the new modern chain
@@ -132,23 +133,15 @@ leaf of the new family (pushca cert issue HOST --family FAMILY otherwise).`,
 			&cli.IntFlag{Name: "days", Usage: "validity of the new intermediate in days (default 3650, capped by the root)"},
 			passwordFileFlag(), jsonFlag,
 		},
-		Action: func(c *cli.Context) error {
+		Before: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return fmt.Errorf("ca add-family needs exactly one FAMILY argument (%s)", strings.Join(profile.FamilyNames(), ", "))
 			}
+			_, err := profile.GetFamily(c.Args().First())
+			return err
+		},
+		Action: withRootKey(func(c *cli.Context, authority *ca.CA, pw []byte) error {
 			family := c.Args().First()
-			if _, err := profile.GetFamily(family); err != nil {
-				return err
-			}
-			pw, err := caPassword(c, false)
-			if err != nil {
-				return err
-			}
-			authority, err := openCAWith(c, pw)
-			if err != nil {
-				return err
-			}
-			defer authority.Close()
 			inter, err := authority.AddFamily(c.Context, pw, family, time.Duration(c.Int("days"))*24*time.Hour)
 			if err != nil {
 				return err
@@ -169,12 +162,15 @@ leaf of the new family (pushca cert issue HOST --family FAMILY otherwise).`,
 			}
 			fmt.Fprintf(c.App.Writer, "added the %s chain family: intermediate %q (serial %s, expires %s) under the same root\n",
 				family, inter.Subject.CommonName, inter.SerialNumber, inter.NotAfter.Format("2006-01-02"))
-			if len(issued) > 0 {
-				return printIssued(c, issued)
+			if len(issued) == 0 {
+				fmt.Fprintf(c.App.Writer, "next: pushca cert issue HOST --family %s\n", family)
+			} else if err := printIssued(c, issued); err != nil {
+				return err
 			}
-			fmt.Fprintf(c.App.Writer, "next: pushca cert issue HOST --family %s, then restart or SIGHUP pushca serve\n", family)
+			// pushca serve reads the CA's families when it starts.
+			fmt.Fprintln(c.App.Writer, "a running pushca serve serves the new family once restarted")
 			return nil
-		},
+		}),
 	}
 }
 
@@ -211,16 +207,7 @@ certs/intermediates and secrets/intermediates.`,
 			&cli.BoolFlag{Name: "no-reissue", Usage: "leave the active server certificates under the old intermediates"},
 			passwordFileFlag(), jsonFlag,
 		},
-		Action: func(c *cli.Context) error {
-			pw, err := caPassword(c, false)
-			if err != nil {
-				return err
-			}
-			authority, err := openCAWith(c, pw)
-			if err != nil {
-				return err
-			}
-			defer authority.Close()
+		Action: withRootKey(func(c *cli.Context, authority *ca.CA, pw []byte) error {
 			families := c.StringSlice("family")
 			if len(families) == 0 {
 				for _, f := range authority.Families() {
@@ -275,6 +262,6 @@ certs/intermediates and secrets/intermediates.`,
 				fmt.Fprintf(c.App.Writer, "reissued %s under it (%s family, serial %s)\n", is.Record.Host, is.Record.Family, is.Record.Serial)
 			}
 			return nil
-		},
+		}),
 	}
 }

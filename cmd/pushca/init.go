@@ -36,7 +36,7 @@ no-echo prompt or --password-file / PUSHCA_PASSWORD_FILE, never from a flag.`,
 			&cli.StringFlag{Name: "name", Value: "pushca", Usage: "CA name used in the certificate subjects"},
 			&cli.StringFlag{Name: "host", Usage: "server host name for the first certificates (default: this machine's name)"},
 			&cli.IntFlag{Name: "days", Usage: "validity of the server certificates in days (default 397, capped by each family)"},
-			&cli.StringFlag{Name: "crl-url", Usage: "CRL distribution point URL put into every certificate, e.g. http://HOST/pushca.crl (published there by `pushca serve --http`)"},
+			&cli.StringFlag{Name: "crl-url", Usage: "CRL distribution point URL put into every certificate, e.g. http://HOST/pushca.crl (pushca serve --http publishes it there)"},
 			passwordFileFlag(), jsonFlag,
 		),
 		Action: func(c *cli.Context) error {

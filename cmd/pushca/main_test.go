@@ -105,9 +105,18 @@ func TestEveryCommandHasExample(t *testing.T) {
 
 func TestInterspersedFlags(t *testing.T) {
 	app := newApp()
-	got := interspersed(app, strings.Fields("pushca --dir d cert issue mail.example.com --san a.example.com --json --days 3 -- --odd"))
-	want := "pushca --dir d cert issue --san a.example.com --json --days 3 mail.example.com -- --odd"
-	if strings.Join(got, " ") != want {
-		t.Errorf("got  %q\nwant %q", strings.Join(got, " "), want)
+	for in, want := range map[string]string{
+		"pushca --dir d cert issue mail.example.com --san a.example.com --json --days 3 -- --odd": "pushca --dir d cert issue --san a.example.com --json --days 3 mail.example.com -- --odd",
+		// Global flags after the command, as DESIGN.md promises.
+		"pushca cert issue mail.example.com --dir d --san a.example.com --verbose": "pushca --dir d --verbose cert issue --san a.example.com mail.example.com",
+		"pushca cert --dir=d list --json":                                          "pushca --dir=d cert list --json",
+		"pushca ca add-family modern --host h --dir d":                             "pushca --dir d ca add-family --host h modern",
+		"pushca --verbose profiles --dir d":                                        "pushca --dir d --verbose profiles",
+		"pushca serve --host h --dir d --profile wm5":                              "pushca --dir d serve --host h --profile wm5",
+		"pushca verify https://h --dir d -- --dir":                                 "pushca --dir d verify https://h -- --dir",
+	} {
+		if got := strings.Join(interspersed(app, strings.Fields(in)), " "); got != want {
+			t.Errorf("%s\ngot  %q\nwant %q", in, got, want)
+		}
 	}
 }

@@ -38,12 +38,22 @@ func openCAWith(c *cli.Context, pw []byte) (*ca.CA, error) {
 // withCA runs fn with the opened CA and closes it afterwards: the action of
 // every command that needs the CA password.
 func withCA(fn func(c *cli.Context, authority *ca.CA) error) cli.ActionFunc {
+	return withRootKey(func(c *cli.Context, authority *ca.CA, _ []byte) error { return fn(c, authority) })
+}
+
+// withRootKey is withCA for the commands that also decrypt the root key
+// (adding or rotating intermediates), which takes the password again.
+func withRootKey(fn func(c *cli.Context, authority *ca.CA, password []byte) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		authority, err := openCA(c)
+		pw, err := caPassword(c, false)
+		if err != nil {
+			return err
+		}
+		authority, err := openCAWith(c, pw)
 		if err != nil {
 			return err
 		}
 		defer authority.Close()
-		return fn(c, authority)
+		return fn(c, authority, pw)
 	}
 }

@@ -63,8 +63,7 @@ func intermediateSHA1(t *testing.T, dir, family string) string {
 	if i < 0 {
 		t.Fatalf("no %s family in %s", family, dir)
 	}
-	out := string(testtool.MustRun(t, nil, "openssl", "x509", "-noout", "-fingerprint", "-sha1", "-in", ca.Layout{Dir: dir}.IntermediateCert(slots[i])))
-	return strings.ReplaceAll(strings.TrimSpace(out[strings.Index(out, "=")+1:]), ":", "")
+	return testtool.SHA1Thumbprint(t, ca.Layout{Dir: dir}.IntermediateCert(slots[i]))
 }
 
 func newCLIPKI(t *testing.T) cliPKI {
@@ -158,27 +157,6 @@ func mustRun(t *testing.T, dir string, args ...string) string {
 	return out
 }
 
-// extract tests a cabinet with cabextract and returns its _setup.xml.
-func extract(t *testing.T, cabFile string) []byte {
-	t.Helper()
-	testtool.MustRun(t, nil, "cabextract", "-q", "-t", cabFile)
-	dir := t.TempDir()
-	testtool.MustRun(t, nil, "cabextract", "-q", "-d", dir, cabFile)
-	b, err := os.ReadFile(filepath.Join(dir, "_setup.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	testtool.MustRun(t, b, "xmllint", "--noout", "-")
-	return b
-}
-
-// xpath asks xmllint for one attribute value.
-func xpath(t *testing.T, doc []byte, expr string) string {
-	t.Helper()
-	// xmllint ends its answer with one newline of its own.
-	return strings.TrimSuffix(string(testtool.MustRun(t, doc, "xmllint", "--xpath", "string("+expr+")", "-")), "\n")
-}
-
 func TestPackageWMFromStateDir(t *testing.T) {
 	p := newCLIPKI(t)
 	out := filepath.Join(t.TempDir(), "jdoe.cab")
@@ -195,17 +173,17 @@ func TestPackageWMFromStateDir(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o644 || int(fi.Size()) != r.Size {
 		t.Fatalf("output file %v %v, report size %d", fi, err, r.Size)
 	}
-	doc := extract(t, out)
-	if got := xpath(t, doc, `//characteristic[@type="Connection"]/parm[@name="User"]/@value`); got != user {
+	doc := testtool.CABSetup(t, out)
+	if got := testtool.XPath(t, doc, `//characteristic[@type="Connection"]/parm[@name="User"]/@value`); got != user {
 		t.Fatalf("User %q, want %q", got, user)
 	}
 	fp := string(testtool.MustRun(t, p.root.Raw, "openssl", "x509", "-inform", "DER", "-noout", "-fingerprint", "-sha1"))
 	want := strings.ReplaceAll(strings.TrimSpace(fp[strings.Index(fp, "=")+1:]), ":", "")
-	if got := xpath(t, doc, `//characteristic[@type="ROOT"]/characteristic[1]/@type`); got != want {
+	if got := testtool.XPath(t, doc, `//characteristic[@type="ROOT"]/characteristic[1]/@type`); got != want {
 		t.Fatalf("ROOT thumbprint %q, openssl %q", got, want)
 	}
 	// Windows Mobile gets its own family's intermediate, not the modern one.
-	if n, got, want := xpath(t, doc, `count(//characteristic[@type="CA"]/characteristic)`), xpath(t, doc, `//characteristic[@type="CA"]/characteristic[1]/@type`), intermediateSHA1(t, p.dir, "legacy"); n != "1" || got != want {
+	if n, got, want := testtool.XPath(t, doc, `count(//characteristic[@type="CA"]/characteristic)`), testtool.XPath(t, doc, `//characteristic[@type="CA"]/characteristic[1]/@type`), intermediateSHA1(t, p.dir, "legacy"); n != "1" || got != want {
 		t.Fatalf("CA store holds %s entries, the first %q; want the legacy intermediate %q alone", n, got, want)
 	}
 }
@@ -245,7 +223,7 @@ func TestPackageWMOptionsAndErrors(t *testing.T) {
 	out := filepath.Join(dir, "a.cab")
 	mustRun(t, p.dir, "package", "wm", "--profile", "wm6", "--mszip", "--account-only", "--server", "mail.example.com", "--user", "jdoe",
 		"--peak-frequency", "-1", "--save-password", "--use-ssl=false", "--peak-days", "Sat,Thu", "--disable", "tasks", "--out", out)
-	doc := extract(t, out)
+	doc := testtool.CABSetup(t, out)
 	for expr, want := range map[string]string{
 		`//parm[@name="PeakFrequency"]/@value`:                         "-1",
 		`//parm[@name="SavePassword"]/@value`:                          "1",
@@ -255,7 +233,7 @@ func TestPackageWMOptionsAndErrors(t *testing.T) {
 		`//characteristic[@type="Tasks"]/parm[@name="Enabled"]/@value`: "0",
 		`count(//characteristic[@type="CertificateStore"])`:            "0",
 	} {
-		if got := xpath(t, doc, expr); got != want {
+		if got := testtool.XPath(t, doc, expr); got != want {
 			t.Errorf("%s = %q, want %q", expr, got, want)
 		}
 	}
@@ -298,7 +276,7 @@ func TestPackageWMSigned(t *testing.T) {
 		out := filepath.Join(dir, name+".cpf")
 		args := append([]string{"package", "wm", "--certs-only", "--profile", "wm6", "--password-file", p.passFile, "--out", out}, sign...)
 		mustRun(t, p.dir, args...)
-		extract(t, out)
+		testtool.CABSetup(t, out)
 		v := testtool.MustRun(t, nil, "osslsigncode", "verify", "-CAfile", p.signRoot, "-in", out)
 		if !strings.Contains(string(v), "Signature verification: ok") {
 			t.Fatalf("%s: osslsigncode:\n%s", name, v)
