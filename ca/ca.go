@@ -14,6 +14,7 @@ import (
 	"github.com/smallstep/certificates/authority/config"
 	"github.com/smallstep/certificates/authority/provisioner"
 	"github.com/smallstep/certificates/db"
+	"github.com/smallstep/nosql/database"
 
 	"github.com/pushca/pushca/profile"
 )
@@ -223,8 +224,11 @@ func stepConfig(l Layout, prov provisioner.List, crlURL string) *config.Config {
 
 // openDB opens the database every family's authority shares.
 func (c *CA) openDB() error {
+	if err := checkDB(c.layout); err != nil {
+		return err
+	}
 	cfg := stepConfig(c.layout, nil, c.state.CRLURL)
-	adb, err := db.New(cfg.DB)
+	adb, err := openStepDB(c.layout, cfg.DB)
 	if err != nil {
 		if strings.Contains(err.Error(), "timeout") {
 			return fmt.Errorf("open database %s: in use by another pushca process (is `pushca serve` running?): %w", c.layout.DB(), err)
@@ -238,14 +242,48 @@ func (c *CA) openDB() error {
 	}
 	// step-ca's writes and the inventory's share transactions when
 	// issuances run concurrently.
-	sdb.DB = &groupCommit{DB: sdb.DB}
+	sdb.DB = &groupCommit{DB: guardedDB{sdb.DB, c.layout}}
 	inv, err := openInventory(sdb, c.state.Families[0])
+	if err == nil {
+		err = c.checkInventory(inv)
+	}
 	if err != nil {
 		sdb.Shutdown()
 		return fmt.Errorf("open inventory %s: %w", c.layout.DB(), err)
 	}
 	c.db, c.step, c.inv = sdb, &stepDB{DB: sdb}, inv
 	return nil
+}
+
+// openStepDB opens the database for writing. bbolt reads its freelist
+// then, and panics when that page is damaged: recovered here into an error.
+func openStepDB(l Layout, cfg *db.Config) (adb db.AuthDB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = damaged(l, "cannot be opened (%v)", r)
+		}
+	}()
+	return db.New(cfg)
+}
+
+// checkInventory refuses an inventory that knows none of the hosts servers/
+// holds certificates for: a database replaced by an empty one would
+// otherwise be taken for a CA that never issued anything.
+func (c *CA) checkInventory(inv *inventory) error {
+	hosts := issuedHosts(c.layout)
+	for _, h := range hosts {
+		for _, s := range c.state.slots() {
+			if _, err := inv.db.Get(hostsTable, hostKey(h, s)); err == nil {
+				return nil
+			} else if !database.IsErrNotFound(err) {
+				return err
+			}
+		}
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
+	return damaged(c.layout, "records none of the certificates servers/ holds (for %s)", strings.Join(hosts, ", "))
 }
 
 // sharedDB is the database as one family's authority sees it: shutting that

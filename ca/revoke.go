@@ -48,7 +48,8 @@ func ReasonCode(name string) (int, error) {
 
 // Revoke revokes the certificate with the given serial, or the active
 // certificates of a host name (in the families named, every family when
-// none is), records why, and regenerates the CRLs.
+// none is), records why, and regenerates the CRLs. For key compromise it
+// also revokes every unexpired certificate with the same key.
 func (c *CA) Revoke(ctx context.Context, serialOrHost, reason string, code int, families ...string) ([]Record, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -77,6 +78,12 @@ func (c *CA) Revoke(ctx context.Context, serialOrHost, reason string, code int, 
 			return nil, fmt.Errorf("%q is neither a serial number in the inventory nor a host with an active certificate (see `pushca cert list`)", serialOrHost)
 		}
 	}
+	if code == reasonCodes["keycompromise"] {
+		var err error
+		if recs, err = c.withSameKey(recs); err != nil {
+			return nil, err
+		}
+	}
 	var done []Record
 	for _, rec := range recs {
 		r, err := c.revokeRecord(ctx, rec, reason, code)
@@ -87,6 +94,42 @@ func (c *CA) Revoke(ctx context.Context, serialOrHost, reason string, code int, 
 	}
 	_, err := c.crl(ctx)
 	return done, err
+}
+
+// withSameKey adds to recs every other unexpired certificate, in any
+// family, that is not revoked and has the public key of one of them: a
+// compromised key is compromised in the certificates a renewal superseded
+// too, which stay valid until they expire.
+func (c *CA) withSameKey(recs []Record) ([]Record, error) {
+	all, err := c.inv.all()
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string]bool{}
+	have := map[string]bool{}
+	for _, r := range recs {
+		cert, err := r.Certificate()
+		if err != nil {
+			return nil, err
+		}
+		keys[string(cert.RawSubjectPublicKeyInfo)] = true
+		have[r.Serial] = true
+	}
+	now := time.Now()
+	for _, r := range all {
+		if have[r.Serial] || r.State == StateRevoked || r.State == StateAbandoned || r.NotAfter.Before(now) {
+			continue
+		}
+		cert, err := r.Certificate()
+		if err != nil {
+			return nil, err
+		}
+		if keys[string(cert.RawSubjectPublicKeyInfo)] {
+			recs = append(recs, r)
+			have[r.Serial] = true
+		}
+	}
+	return recs, nil
 }
 
 func (c *CA) revokeRecord(ctx context.Context, rec Record, reason string, code int) (Record, error) {
@@ -178,7 +221,9 @@ func (c *CA) crl(ctx context.Context) ([]CRLFile, error) {
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	entries := map[string][]x509.RevocationListEntry{}
+	listed := map[string]bool{} // serials the new lists keep, or may drop as expired
 	for _, r := range *revoked {
+		listed[r.Serial] = true
 		if !r.ExpiresAt.IsZero() && r.ExpiresAt.Before(now) {
 			continue // expired certificates need no revocation entry
 		}
@@ -199,8 +244,16 @@ func (c *CA) crl(ctx context.Context) ([]CRLFile, error) {
 	var out []CRLFile
 	for _, is := range c.issuers {
 		path := c.layout.CRL(is.slot)
+		prev := readCRL(path)
+		if err := keepsRevocations(c.layout, is.family.Name, path, prev, listed); err != nil {
+			return out, err
+		}
+		number := big.NewInt(1)
+		if prev != nil && prev.Number != nil {
+			number.Add(prev.Number, number)
+		}
 		tpl := &x509.RevocationList{
-			Number:                    nextCRLNumber(path),
+			Number:                    number,
 			ThisUpdate:                now,
 			NextUpdate:                now.Add(crlLifetime),
 			SignatureAlgorithm:        is.family.Signature,
@@ -243,18 +296,39 @@ func crlURLFor(url string, s Slot) string {
 	return url + s.suffix
 }
 
-// nextCRLNumber continues the number of the CRL on disk: RFC 5280 wants it
-// to grow monotonically.
-func nextCRLNumber(path string) *big.Int {
+// readCRL reads the CRL on disk, nil when there is none or it cannot be
+// parsed: a new one replaces it.
+func readCRL(path string) *x509.RevocationList {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return big.NewInt(1)
+		return nil
 	}
 	prev, err := x509.ParseRevocationList(b)
-	if err != nil || prev.Number == nil {
-		return big.NewInt(1)
+	if err != nil {
+		return nil
 	}
-	return new(big.Int).Add(prev.Number, big.NewInt(1))
+	return prev
+}
+
+// keepsRevocations refuses a new CRL that would drop a revocation the
+// previous one listed: listed holds every serial the revocation table
+// knows (an expired certificate may leave the list; nothing else may). A
+// serial missing from the table means the database lost it, and publishing
+// the shorter list would make a revoked certificate trusted again.
+func keepsRevocations(l Layout, family, path string, prev *x509.RevocationList, listed map[string]bool) error {
+	if prev == nil {
+		return nil
+	}
+	var lost []string
+	for _, e := range prev.RevokedCertificateEntries {
+		if !listed[e.SerialNumber.String()] {
+			lost = append(lost, e.SerialNumber.String())
+		}
+	}
+	if len(lost) == 0 {
+		return nil
+	}
+	return damaged(l, "has lost %d revocation(s) that the %s CRL %s lists (serial %s), so no new CRL was written", len(lost), family, path, strings.Join(lost, ", "))
 }
 
 // issuingDistributionPoint marks the CRL as the one published at url, the

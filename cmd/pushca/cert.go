@@ -48,6 +48,17 @@ func familyFlag() cli.Flag {
 	return &cli.StringSliceFlag{Name: "family", Usage: "chain family (" + strings.Join(profile.FamilyNames(), ", ") + "; repeatable); default: every family of the CA"}
 }
 
+// daysFlag is a --days flag that, when given, is at least 1: 0 used to
+// mean the default without a word.
+func daysFlag(usage string) cli.Flag {
+	return &cli.IntFlag{Name: "days", Usage: usage, Action: func(_ *cli.Context, d int) error {
+		if d < 1 {
+			return fmt.Errorf("--days %d: give at least 1, or leave --days out for the default", d)
+		}
+		return nil
+	}}
+}
+
 func parseIPs(ss []string) ([]net.IP, error) {
 	var out []net.IP
 	for _, s := range ss {
@@ -73,7 +84,7 @@ for Windows Mobile, the modern one (ECDSA, SHA-256, at most 825 days) for
 iPhones and Android. pushca serve picks the chain for each device's handshake.`,
 		Flags: append(nameFlags(), familyFlag(),
 			&cli.StringFlag{Name: "profile", Usage: "only the family that serves this device profile"},
-			&cli.IntFlag{Name: "days", Usage: "validity in days (default 397, capped by each family: 825 for modern)"},
+			daysFlag("validity in days (default 397, capped by each family: 825 for modern)"),
 			&cli.StringFlag{Name: "csr", Usage: "PEM certificate request supplying the public key; no key is written"},
 			&cli.BoolFlag{Name: "force", Usage: "issue even though HOST has an active certificate"},
 			passwordFileFlag(), jsonFlag,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -178,5 +179,28 @@ func TestBadInputExitsNonZeroWithReason(t *testing.T) {
 	}
 	if r := runPushca(t, env, "--dir", filepath.Join(t.TempDir(), "none"), "cert", "list"); r.code == 0 || !strings.Contains(r.stderr, "pushca init") {
 		t.Errorf("uninitialised dir: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// A damaged database stops every command with the file and the way out,
+// and no Go panic reaches the operator.
+func TestDamagedDatabaseThroughTheBinary(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	env := passwordEnv(t, "fleet password")
+	mustPushca(t, env, "--dir", dir, "init", "--host", "mail.example.com", "--profiles", "wm5,ios")
+	db := ca.Layout{Dir: dir}.DB()
+	for name, damage := range map[string]func() error{
+		"empty":     func() error { return os.Truncate(db, 0) },
+		"truncated": func() error { return os.Truncate(db, 4096) },
+	} {
+		if err := damage(); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"cert", "list"}, {"ca", "crl"}, {"cert", "issue", "new.example.com"}, {"cert", "renew", "mail.example.com"}} {
+			r := runPushca(t, env, append([]string{"--dir", dir}, args...)...)
+			if r.code == 0 || !strings.Contains(r.stderr, db) || !strings.Contains(r.stderr, "restore") || strings.Contains(r.stderr, "goroutine") {
+				t.Errorf("%s database, pushca %v: exit %d\n%s", name, args, r.code, r.stderr)
+			}
+		}
 	}
 }

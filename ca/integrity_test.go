@@ -1,0 +1,216 @@
+package ca
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/pushca/pushca/internal/testtool"
+)
+
+// damagedFixture is a closed CA with two hosts, one revoked, and its CRLs
+// written: what a damaged database must never let anyone forget.
+func damagedFixture(t *testing.T) (dir string, revoked string) {
+	t.Helper()
+	ctx := context.Background()
+	c := newCA(t, "legacy", "modern")
+	if _, err := c.Issue(ctx, IssueRequest{Host: "keep.example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := c.Issue(ctx, IssueRequest{Host: "gone.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Revoke(ctx, "gone.example.com", "superseded", 4, "legacy"); err != nil {
+		t.Fatal(err)
+	}
+	dir = c.layout.Dir
+	c.Close()
+	return dir, gone[0].Record.Serial
+}
+
+// A damaged, emptied or missing database is an error naming the file and
+// what to do, never an empty inventory; and no panic escapes, whatever
+// the damage.
+func TestDamagedDatabaseIsNeverAnEmptyInventory(t *testing.T) {
+	ctx := context.Background()
+	src, revoked := damagedFixture(t)
+	size := func(dir string) int64 {
+		fi, err := os.Stat(Layout{Dir: dir}.DB())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}(src)
+	flip := func(pages ...int64) func(string) error {
+		return func(db string) error {
+			f, err := os.OpenFile(db, os.O_RDWR, 0)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			for _, p := range pages {
+				// Bytes inside the page, past its header, where keys and
+				// values live.
+				off := p*4096 + 100 + p*37%3000
+				b := make([]byte, 16)
+				if _, err := f.ReadAt(b, off); err != nil {
+					return err
+				}
+				for i := range b {
+					b[i] ^= 0xA5
+				}
+				if _, err := f.WriteAt(b, off); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	cases := []struct {
+		name   string
+		damage func(db string) error
+		// open is whether Open must refuse; damage to values may pass the
+		// page check, and then the commands must not lose the truth.
+		open bool
+	}{
+		{"deleted", os.Remove, true},
+		{"empty", func(db string) error { return os.Truncate(db, 0) }, true},
+		{"truncated to one page", func(db string) error { return os.Truncate(db, 4096) }, true},
+		{"truncated to half", func(db string) error { return os.Truncate(db, size/2) }, true},
+		// The last page may be one bbolt has not used yet.
+		{"truncated by 100 bytes", func(db string) error { return os.Truncate(db, size-100) }, false},
+		{"replaced by an empty database", func(db string) error {
+			if err := os.Remove(db); err != nil {
+				return err
+			}
+			bdb, err := bolt.Open(db, 0o600, nil) // valid, and holds nothing
+			if err != nil {
+				return err
+			}
+			return bdb.Close()
+		}, true},
+		{"bytes flipped in pages 2-6", flip(2, 3, 4, 5, 6), false},
+		{"bytes flipped in pages 7-11", flip(7, 8, 9, 10, 11), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "state")
+			testtool.MustRun(t, nil, "cp", "-a", src, dir)
+			l := Layout{Dir: dir}
+			if err := tc.damage(l.DB()); err != nil {
+				t.Fatal(err)
+			}
+			crlBefore := testtool.ReadFile(t, l.CRL(Slot{}))
+			c, err := Open(ctx, dir, testPassword)
+			if err != nil {
+				if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), l.DB()) || !strings.Contains(err.Error(), "restore") {
+					t.Errorf("open: %v; want ErrDamaged naming %s and the way out", err, l.DB())
+				}
+			} else {
+				defer c.Close()
+				if tc.open {
+					t.Fatal("a damaged database opened")
+				}
+				// What opened must still know the revocation, or fail.
+				if _, err := c.CRL(ctx); err != nil {
+					if !errors.Is(err, ErrDamaged) {
+						t.Errorf("CRL: %v; want ErrDamaged", err)
+					}
+				} else if !crlLists(t, l.CRL(Slot{}), revoked) {
+					t.Error("a CRL was written without the revoked certificate")
+				}
+			}
+			if b := testtool.ReadFile(t, l.CRL(Slot{})); !slices.Equal(b, crlBefore) && !crlLists(t, l.CRL(Slot{}), revoked) {
+				t.Error("the published CRL lost the revocation")
+			}
+		})
+	}
+}
+
+func crlLists(t *testing.T, file, serial string) bool {
+	t.Helper()
+	crl, err := x509.ParseRevocationList(testtool.ReadFile(t, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.ContainsFunc(crl.RevokedCertificateEntries, func(e x509.RevocationListEntry) bool {
+		return e.SerialNumber.String() == serial
+	})
+}
+
+// A revocation the database lost is never dropped from the CRL: the new
+// list is refused and the published one stays.
+func TestCRLNeverDropsARevocation(t *testing.T) {
+	ctx := context.Background()
+	dir, revoked := damagedFixture(t)
+	c, err := Open(ctx, dir, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	before := testtool.ReadFile(t, c.layout.CRL(Slot{}))
+	// The database loses the revocation (step-ca's revoked table).
+	if err := c.db.Del([]byte("revoked_x509_certs"), []byte(revoked)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CRL(ctx)
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), revoked) {
+		t.Fatalf("CRL after the database lost a revocation: %v", err)
+	}
+	if after := testtool.ReadFile(t, c.layout.CRL(Slot{})); !slices.Equal(before, after) {
+		t.Error("the published CRL changed")
+	}
+}
+
+// Key compromise revokes every unexpired certificate with the key, the
+// ones a renewal superseded too, and leaves a rotated key's alone.
+func TestKeyCompromiseRevokesEveryCertificateWithTheKey(t *testing.T) {
+	ctx := context.Background()
+	c := newCA(t, "legacy")
+	first, err := one(c.Issue(ctx, IssueRequest{Host: "mail.example.com"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewed, err := one(c.Renew(ctx, "mail.example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := one(c.Issue(ctx, IssueRequest{Host: "other.example.com"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := ReasonCode("key-compromise")
+	recs, err := c.Revoke(ctx, "mail.example.com", "key-compromise", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Serial)
+	}
+	slices.Sort(got)
+	want := []string{first.Record.Serial, renewed.Record.Serial}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("revoked %v, want the active and the superseded certificate %v", got, want)
+	}
+	crlPEM := filepath.Join(t.TempDir(), "crl.pem")
+	testtool.MustRun(t, nil, "openssl", "crl", "-inform", "DER", "-in", c.layout.CRL(Slot{}), "-out", crlPEM)
+	text := string(testtool.MustRun(t, nil, "openssl", "crl", "-in", crlPEM, "-noout", "-text"))
+	for _, is := range []*Issued{first, renewed} {
+		if !strings.Contains(text, strings.ToUpper(is.Chain[0].SerialNumber.Text(16))) {
+			t.Errorf("CRL lacks serial %s:\n%s", is.Record.Serial, text)
+		}
+	}
+	if strings.Contains(text, strings.ToUpper(other.Chain[0].SerialNumber.Text(16))) || recordStates(t, c)[other.Record.Serial] != StateActive {
+		t.Error("another key's certificate was revoked")
+	}
+}
