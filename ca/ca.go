@@ -245,7 +245,7 @@ func (c *CA) openDB() error {
 	sdb.DB = &groupCommit{DB: guardedDB{sdb.DB, c.layout}}
 	inv, err := openInventory(sdb, c.state.Families[0])
 	if err == nil {
-		err = c.checkInventory(inv)
+		err = checkInventory(c.layout, c.state, inv)
 	}
 	if err != nil {
 		sdb.Shutdown()
@@ -269,10 +269,10 @@ func openStepDB(l Layout, cfg *db.Config) (adb db.AuthDB, err error) {
 // checkInventory refuses an inventory that knows none of the hosts servers/
 // holds certificates for: a database replaced by an empty one would
 // otherwise be taken for a CA that never issued anything.
-func (c *CA) checkInventory(inv *inventory) error {
-	hosts := issuedHosts(c.layout)
+func checkInventory(l Layout, st State, inv *inventory) error {
+	hosts := issuedHosts(l)
 	for _, h := range hosts {
-		for _, s := range c.state.slots() {
+		for _, s := range st.slots() {
 			if _, err := inv.db.Get(hostsTable, hostKey(h, s)); err == nil {
 				return nil
 			} else if !database.IsErrNotFound(err) {
@@ -283,7 +283,7 @@ func (c *CA) checkInventory(inv *inventory) error {
 	if len(hosts) == 0 {
 		return nil
 	}
-	return damaged(c.layout, "records none of the certificates servers/ holds (for %s)", strings.Join(hosts, ", "))
+	return damaged(l, "records none of the certificates servers/ holds (for %s)", strings.Join(hosts, ", "))
 }
 
 // sharedDB is the database as one family's authority sees it: shutting that

@@ -77,7 +77,7 @@ func TestConcurrentIssuance(t *testing.T) {
 	for i := 1; i < distinct; i++ {
 		want[fmt.Sprintf("d%d.example.com", i)] = 1
 	}
-	checkInventory(t, c, want)
+	checkRecords(t, c, want)
 	c.Close()
 
 	c2, err := Open(ctx, c.layout.Dir, testPassword)
@@ -88,13 +88,13 @@ func TestConcurrentIssuance(t *testing.T) {
 	if notes, err := c2.Repair(ctx); err != nil || len(notes) != 0 {
 		t.Errorf("repair after reopen: %q, %v", notes, err)
 	}
-	checkInventory(t, c2, want)
+	checkRecords(t, c2, want)
 }
 
-// checkInventory checks that each host has the wanted number of records,
+// checkRecords checks that each host has the wanted number of records,
 // exactly one of them active, linked, in step-ca's table and accepted by
 // openssl with the host's chain.pem.
-func checkInventory(t *testing.T, c *CA, want map[string]int) {
+func checkRecords(t *testing.T, c *CA, want map[string]int) {
 	t.Helper()
 	recs, err := c.List(context.Background())
 	if err != nil {

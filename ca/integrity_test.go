@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -212,5 +213,69 @@ func TestKeyCompromiseRevokesEveryCertificateWithTheKey(t *testing.T) {
 	}
 	if strings.Contains(text, strings.ToUpper(other.Chain[0].SerialNumber.Text(16))) || recordStates(t, c)[other.Record.Serial] != StateActive {
 		t.Error("another key's certificate was revoked")
+	}
+}
+
+// The read-only view needs no password, sees what the CA wrote, and
+// refuses a damaged database just as Open does.
+func TestReaderNeedsNoPassword(t *testing.T) {
+	ctx := context.Background()
+	fresh := filepath.Join(t.TempDir(), "fresh")
+	if err := Init(ctx, fresh, InitOptions{Families: []string{"legacy"}, Password: testPassword}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenReader(ctx, fresh)
+	if err != nil {
+		t.Fatalf("a CA that never opened its database: %v", err)
+	}
+	if recs, err := r.List(ctx); err != nil || len(recs) != 0 {
+		t.Errorf("fresh CA: %v %v", recs, err)
+	}
+	r.Close()
+	if _, err := os.Stat(Layout{Dir: fresh}.DB()); err == nil {
+		t.Error("reading created the database")
+	}
+
+	dir, revoked := damagedFixture(t)
+	c, err := Open(ctx, dir, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := c.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	before := snapshot(t, dir)
+	r, err = OpenReader(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.List(ctx)
+	if err != nil || len(got) != len(want) || len(got) != 4 {
+		t.Fatalf("reader lists %d records (%v), the CA %d", len(got), err, len(want))
+	}
+	states := map[string]string{}
+	for _, rec := range got {
+		states[rec.Serial] = rec.State
+	}
+	if states[revoked] != StateRevoked {
+		t.Errorf("revoked certificate is %q to the reader", states[revoked])
+	}
+	exp, err := r.Expiring(ctx, time.Now(), 400*24*time.Hour)
+	if err != nil || len(exp) != 3 {
+		t.Errorf("expiring within 400 days: %d, %v; want the 3 active ones", len(exp), err)
+	}
+	if r.Intermediate("modern") == nil || r.Intermediate("modern-rsa") != nil || len(r.Families()) != 2 {
+		t.Error("reader's families are not the CA's")
+	}
+	r.Close()
+	sameSnapshot(t, before, snapshot(t, dir))
+
+	if err := os.Truncate(Layout{Dir: dir}.DB(), 4096); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenReader(ctx, dir); !errors.Is(err, ErrDamaged) {
+		t.Errorf("reader on a truncated database: %v", err)
 	}
 }

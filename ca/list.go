@@ -19,11 +19,16 @@ func (c *CA) Expiring(ctx context.Context, now time.Time, within time.Duration) 
 	if err != nil {
 		return nil, err
 	}
+	return expiring(recs, now, within), nil
+}
+
+// expiring picks the active records that expire before now+within.
+func expiring(recs []Record, now time.Time, within time.Duration) []Record {
 	var out []Record
 	for _, r := range recs {
 		if r.State == StateActive && r.NotAfter.Before(now.Add(within)) {
 			out = append(out, r)
 		}
 	}
-	return out, nil
+	return out
 }

@@ -65,10 +65,10 @@ the URLs their certificates name when the CA was made with --crl-url.`,
 			},
 			{
 				Name:      "inspect",
-				Usage:     "show the root and each family's intermediate, with fingerprints",
+				Usage:     "show the root and each family's intermediate, with fingerprints (no CA password needed)",
 				UsageText: "pushca ca inspect\n   pushca ca inspect --json",
-				Flags:     []cli.Flag{passwordFileFlag(), jsonFlag},
-				Action: withCA(func(c *cli.Context, authority *ca.CA) error {
+				Flags:     []cli.Flag{jsonFlag},
+				Action: withReader(func(c *cli.Context, authority *ca.Reader) error {
 					type certInfo struct {
 						Family    string    `json:"family,omitempty"`
 						Subject   string    `json:"subject"`

@@ -240,11 +240,11 @@ func certRevokeCommand() *cli.Command {
 func certListCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "list",
-		Usage:     "list every certificate in the inventory",
+		Usage:     "list every certificate in the inventory (no CA password needed)",
 		UsageText: "pushca cert list\n   pushca cert list --json | jq '.[] | select(.state==\"active\")'",
-		Flags:     []cli.Flag{passwordFileFlag(), jsonFlag},
-		Action: withCA(func(c *cli.Context, authority *ca.CA) error {
-			recs, err := authority.List(c.Context)
+		Flags:     []cli.Flag{jsonFlag},
+		Action: withReader(func(c *cli.Context, inv *ca.Reader) error {
+			recs, err := inv.List(c.Context)
 			if err != nil {
 				return err
 			}
@@ -277,19 +277,21 @@ func writeTable(out io.Writer, recs []ca.Record) {
 func certStatusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
-		Usage: "exit 3 when an active certificate expires within --within (for cron)",
+		Usage: "exit 3 when an active certificate expires within --within, 0 when none does (for cron; no CA password needed)",
 		UsageText: `pushca cert status --within 30d || mail -s "renew pushca certificates" admin
    pushca cert status --json`,
+		Description: `Exit codes: 0 nothing expires within --within; 3 something does; 1 any
+other failure (a bad flag, an unreadable or damaged state directory).`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "within", Value: "30d", Usage: "warning window: days (30d) or a Go duration (720h)"},
-			passwordFileFlag(), jsonFlag,
+			jsonFlag,
 		},
-		Action: withCA(func(c *cli.Context, authority *ca.CA) error {
+		Action: withReader(func(c *cli.Context, inv *ca.Reader) error {
 			within, err := parseWithin(c.String("within"))
 			if err != nil {
 				return err
 			}
-			recs, err := authority.Expiring(c.Context, time.Now(), within)
+			recs, err := inv.Expiring(c.Context, time.Now(), within)
 			if err != nil {
 				return err
 			}

@@ -157,8 +157,8 @@ func TestBadInputExitsNonZeroWithReason(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, []string{"cert", "list"}, "no CA password"},
-		{passwordEnv(t, "wrong"), []string{"cert", "list"}, "wrong CA password"},
+		{nil, []string{"cert", "renew", "mail.example.com"}, "no CA password"},
+		{passwordEnv(t, "wrong"), []string{"cert", "renew", "mail.example.com"}, "wrong CA password"},
 		{env, []string{"cert", "issue", "mail.example.com"}, "already has an active certificate"},
 		{env, []string{"cert", "issue", "*.example.com"}, "do not match wildcards"},
 		{env, []string{"cert", "issue", "a.example.com", "--ip", "300.1.1.1"}, `--ip "300.1.1.1"`},
@@ -169,7 +169,7 @@ func TestBadInputExitsNonZeroWithReason(t *testing.T) {
 		{env, []string{"cert", "status", "--within", "soon"}, `--within "soon"`},
 		{env, []string{"cert", "revoke", "nobody.example.com"}, "neither a serial number"},
 		{env, []string{"init", "--host", "x.example.com"}, "already holds a CA"},
-		{[]string{"PUSHCA_PASSWORD_FILE=/nonexistent/pw"}, []string{"cert", "list"}, "read password file /nonexistent/pw"},
+		{[]string{"PUSHCA_PASSWORD_FILE=/nonexistent/pw"}, []string{"cert", "issue", "a.example.com"}, "read password file /nonexistent/pw"},
 	}
 	for _, tc := range cases {
 		r := runPushca(t, tc.env, append([]string{"--dir", dir}, tc.args...)...)
@@ -202,5 +202,33 @@ func TestDamagedDatabaseThroughTheBinary(t *testing.T) {
 				t.Errorf("%s database, pushca %v: exit %d\n%s", name, args, r.code, r.stderr)
 			}
 		}
+	}
+}
+
+// Monitoring needs no CA secret: cert list, cert status and ca inspect run
+// with no password file and no terminal, and only cert status's own
+// verdict exits 3 (urfave/cli's unknown-command code was 3 too).
+func TestReadOnlyCommandsNeedNoPassword(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	mustPushca(t, passwordEnv(t, "fleet password"), "--dir", dir, "init", "--host", "mail.example.com", "--profiles", "wm5,ios", "--days", "10")
+	if out := mustPushca(t, nil, "--dir", dir, "cert", "list"); strings.Count(out, "mail.example.com") != 2 {
+		t.Errorf("cert list without a password:\n%s", out)
+	}
+	if out := mustPushca(t, nil, "--dir", dir, "ca", "inspect"); !strings.Contains(out, "modern intermediate") {
+		t.Errorf("ca inspect without a password:\n%s", out)
+	}
+	if r := runPushca(t, nil, "--dir", dir, "cert", "status", "--within", "5d"); r.code != 0 {
+		t.Errorf("status within 5d: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := runPushca(t, nil, "--dir", dir, "cert", "status", "--within", "30d"); r.code != 3 || strings.Count(r.stdout, "mail.example.com") != 2 {
+		t.Errorf("status within 30d: exit %d (want 3)\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, args := range [][]string{{"cert", "statsu"}, {"cert", "status", "--bogus"}, {"certs", "status"}, {"cert", "status", "--within", "soon"}} {
+		if r := runPushca(t, nil, append([]string{"--dir", dir}, args...)...); r.code != 1 {
+			t.Errorf("pushca %v: exit %d, want 1 (3 means expiring to cron)", args, r.code)
+		}
+	}
+	if r := runPushca(t, nil, "--dir", filepath.Join(t.TempDir(), "none"), "cert", "status"); r.code != 1 || !strings.Contains(r.stderr, "pushca init") {
+		t.Errorf("status of no CA: exit %d %q", r.code, r.stderr)
 	}
 }

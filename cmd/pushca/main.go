@@ -21,12 +21,19 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pushca: %v\n", err)
-		var ec cli.ExitCoder
-		if errors.As(err, &ec) {
-			os.Exit(ec.ExitCode())
-		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// exitCode is 1 for every failure but those a command gives a code of its
+// own (exitf: cert status 3, verify 2 and 3), which scripts read. urfave/cli
+// exits 3 for an unknown command, which would pass for "expiring" in cron.
+func exitCode(err error) int {
+	var ec *exitError
+	if errors.As(err, &ec) {
+		return ec.code
+	}
+	return 1
 }
 
 func newApp() *cli.App {

@@ -41,6 +41,19 @@ func withCA(fn func(c *cli.Context, authority *ca.CA) error) cli.ActionFunc {
 	return withRootKey(func(c *cli.Context, authority *ca.CA, _ []byte) error { return fn(c, authority) })
 }
 
+// withReader runs fn with the state directory opened to read, without the
+// CA password: the action of the commands that only look.
+func withReader(fn func(c *cli.Context, r *ca.Reader) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		r, err := ca.OpenReader(c.Context, c.String("dir"))
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		return fn(c, r)
+	}
+}
+
 // withRootKey is withCA for the commands that also decrypt the root key
 // (adding or rotating intermediates), which takes the password again.
 func withRootKey(fn func(c *cli.Context, authority *ca.CA, password []byte) error) cli.ActionFunc {

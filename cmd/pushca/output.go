@@ -31,8 +31,16 @@ func logger(c *cli.Context) *slog.Logger {
 // exitf is an error with its own exit code, for commands (like cert status)
 // whose non-zero exit carries meaning for cron.
 func exitf(code int, format string, args ...any) error {
-	return cli.Exit(fmt.Sprintf(format, args...), code)
+	return &exitError{code, fmt.Sprintf(format, args...)}
 }
+
+// exitError is a failure with an exit code that means something.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
 
 func stderr(c *cli.Context) io.Writer {
 	if c.App.ErrWriter != nil {
