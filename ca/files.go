@@ -51,8 +51,8 @@ func (c *CA) writeVersion(host string, cert *x509.Certificate, key crypto.Signer
 
 // versionComplete reports whether a version directory holds a certificate
 // (and its key, when pushca generated it) that belong together.
-func (c *CA) versionComplete(r Record) bool {
-	dir := c.layout.ServerVersion(r.Host, r.Serial)
+func versionComplete(l Layout, r Record) bool {
+	dir := l.ServerVersion(r.Host, r.Serial)
 	cert, err := readCert(filepath.Join(dir, certFile))
 	if err != nil || cert.SerialNumber.String() != r.Serial {
 		return false

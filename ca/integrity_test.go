@@ -279,3 +279,59 @@ func TestReaderNeedsNoPassword(t *testing.T) {
 		t.Errorf("reader on a truncated database: %v", err)
 	}
 }
+
+// ca check finds each kind of disagreement between the database, the
+// files, the CRLs and step-ca's tables, and nothing in a sound directory.
+func TestCheckFindsEveryMismatch(t *testing.T) {
+	ctx := context.Background()
+	dir, revoked := damagedFixture(t)
+	check := func() []string {
+		t.Helper()
+		r, err := OpenReader(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		problems, err := r.Check(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return problems
+	}
+	if p := check(); len(p) != 0 {
+		t.Fatalf("a sound directory: %q", p)
+	}
+	l := Layout{Dir: dir}
+	modern := newSlot("modern", false)
+	// The modern CRL replaced by the legacy one; keep.example.com's legacy
+	// link removed; the revocation gone from step-ca's table; a version's
+	// key replaced by another.
+	if err := os.WriteFile(l.CRL(modern), testtool.ReadFile(t, l.CRL(Slot{})), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(l.ServerCurrent("keep.example.com", Slot{})); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(l.ServerKey("keep.example.com", modern), testtool.ReadFile(t, l.ServerKey("gone.example.com", modern)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(ctx, dir, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.db.Del(stepRevokedTable, []byte(revoked)); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	got := strings.Join(check(), "\n")
+	for _, want := range []string{
+		"modern CRL " + l.CRL(modern) + " is not signed by the family's intermediate",
+		"keep.example.com: the current link does not point at the active certificate",
+		"keep.example.com: the files of the active certificate",
+		revoked + " (gone.example.com) is revoked in the inventory but not in step-ca's revocations",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("check did not report %q; it said:\n%s", want, got)
+		}
+	}
+}

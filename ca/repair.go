@@ -52,7 +52,7 @@ func (c *CA) repair(ctx context.Context, host, serial string) (note string, aban
 	if is == nil {
 		return "", false, fmt.Errorf("pending certificate %s of %s is of the %s chain family, which this CA does not have", r.Serial, r.Host, r.Family)
 	}
-	if c.versionComplete(r) {
+	if versionComplete(c.layout, r) {
 		if err := c.activate(r, is.slot); err != nil {
 			return "", false, fmt.Errorf("finish interrupted issuance of %s (serial %s): %w", r.Host, r.Serial, err)
 		}

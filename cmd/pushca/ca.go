@@ -22,6 +22,7 @@ func caCommand() *cli.Command {
 		Usage: "inspect the CA, add chain families, rotate intermediates and publish the CRLs",
 		Subcommands: []*cli.Command{
 			caAddFamilyCommand(),
+			caCheckCommand(),
 			caRotateIntermediateCommand(),
 			{
 				Name:      "crl",
@@ -111,6 +112,46 @@ the URLs their certificates name when the CA was made with --crl-url.`,
 				}),
 			},
 		},
+	}
+}
+
+func caCheckCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "cross-check the database, the certificate files, the CRLs and step-ca's tables; exit 1 on any mismatch (no CA password needed)",
+		UsageText: "pushca ca check\n   pushca ca check --json",
+		Description: `Checks that every family's intermediate is under the root; that every
+certificate in pushca's inventory is in step-ca's table and every revocation
+in both; that each active certificate's files are complete and its "current"
+link points at it; and that each family's CRL is signed by its intermediate,
+not stale, and lists every unexpired revocation of the family. A damaged or
+missing database fails before any of this, naming the file.`,
+		Flags: []cli.Flag{jsonFlag},
+		Action: withReader(func(c *cli.Context, r *ca.Reader) error {
+			problems, err := r.Check(c.Context)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				if problems == nil {
+					problems = []string{}
+				}
+				if err := printJSON(c.App.Writer, map[string]any{"ok": len(problems) == 0, "problems": problems}); err != nil {
+					return err
+				}
+			} else {
+				for _, p := range problems {
+					fmt.Fprintln(c.App.Writer, "MISMATCH", p)
+				}
+			}
+			if len(problems) > 0 {
+				return fmt.Errorf("%s: %d mismatch(es)", r.Layout().Dir, len(problems))
+			}
+			if !c.Bool("json") {
+				fmt.Fprintf(c.App.Writer, "%s: database, certificate files, CRLs and step-ca's tables agree\n", r.Layout().Dir)
+			}
+			return nil
+		}),
 	}
 }
 

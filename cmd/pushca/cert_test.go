@@ -231,4 +231,21 @@ func TestReadOnlyCommandsNeedNoPassword(t *testing.T) {
 	if r := runPushca(t, nil, "--dir", filepath.Join(t.TempDir(), "none"), "cert", "status"); r.code != 1 || !strings.Contains(r.stderr, "pushca init") {
 		t.Errorf("status of no CA: exit %d %q", r.code, r.stderr)
 	}
+	if out := mustPushca(t, nil, "--dir", dir, "ca", "check"); !strings.Contains(out, "agree") {
+		t.Errorf("ca check of a sound directory:\n%s", out)
+	}
+	mustPushca(t, passwordEnv(t, "fleet password"), "--dir", dir, "cert", "revoke", "mail.example.com", "--family", "modern")
+	if err := os.Remove(ca.Layout{Dir: dir}.CRL(ca.Slot{Family: "legacy"})); err != nil {
+		t.Fatal(err)
+	}
+	if r := runPushca(t, nil, "--dir", dir, "ca", "check"); r.code != 0 {
+		t.Errorf("ca check with no revocation in the missing legacy CRL: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	mustPushca(t, passwordEnv(t, "fleet password"), "--dir", dir, "cert", "revoke", "mail.example.com", "--family", "legacy")
+	if err := os.Remove(ca.Layout{Dir: dir}.CRL(ca.Slot{Family: "legacy"})); err != nil {
+		t.Fatal(err)
+	}
+	if r := runPushca(t, nil, "--dir", dir, "ca", "check"); r.code != 1 || !strings.Contains(r.stdout, "MISMATCH legacy CRL") {
+		t.Errorf("ca check with the legacy CRL gone: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }

@@ -1,0 +1,111 @@
+package ca
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/smallstep/nosql/database"
+
+	"github.com/pushca/pushca/profile"
+)
+
+// Tables of step-ca's that the inventory must agree with.
+var (
+	stepCertsTable   = []byte("x509_certs")
+	stepRevokedTable = []byte("revoked_x509_certs")
+)
+
+// Check cross-checks the state directory: every family's intermediate
+// under the root; the inventory against step-ca's tables (every certificate
+// known to both, every revocation in both); every active certificate's
+// files and "current" link; and every family's CRL (signed by its
+// intermediate, not stale, listing every unexpired revocation of the
+// family). It returns one line per mismatch, none when all agree; an
+// error only when it cannot look.
+func (r *Reader) Check(ctx context.Context) ([]string, error) {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	slots := r.state.slots()
+	for i, s := range slots {
+		if err := profile.CheckSignedBy(r.inters[i], r.root); err != nil {
+			add("%s intermediate %s: %v", s.Family, r.layout.IntermediateCert(s), err)
+		}
+	}
+	recs, err := r.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	revoked := map[string][]string{} // family -> unexpired revoked serials
+	for _, rec := range recs {
+		if _, err := r.inv.db.Get(stepCertsTable, []byte(rec.Serial)); database.IsErrNotFound(err) {
+			add("certificate %s (%s, %s family) is in pushca's inventory but not in step-ca's table", rec.Serial, rec.Host, rec.Family)
+		} else if err != nil {
+			return nil, err
+		}
+		_, err := r.inv.db.Get(stepRevokedTable, []byte(rec.Serial))
+		isRevoked := err == nil
+		if err != nil && !database.IsErrNotFound(err) {
+			return nil, err
+		}
+		switch rec.State {
+		case StateRevoked, StateAbandoned:
+			if !isRevoked {
+				add("certificate %s (%s) is %s in the inventory but not in step-ca's revocations, so no CRL lists it", rec.Serial, rec.Host, rec.State)
+			}
+			if rec.NotAfter.After(now) {
+				revoked[rec.Family] = append(revoked[rec.Family], rec.Serial)
+			}
+		case StatePending:
+			add("certificate %s (%s) is pending: an issuance was interrupted; a command that signs (such as `pushca ca crl`) finishes or abandons it", rec.Serial, rec.Host)
+		case StateActive:
+			if isRevoked {
+				add("certificate %s (%s) is active in the inventory but revoked in step-ca's table", rec.Serial, rec.Host)
+			}
+			s := newSlot(rec.Family, rec.Family == r.state.Families[0])
+			if link, err := os.Readlink(r.layout.ServerCurrent(rec.Host, s)); err != nil || filepath.Base(link) != rec.Serial {
+				add("%s: the %s link does not point at the active certificate %s (%v)", rec.Host, filepath.Base(r.layout.ServerCurrent(rec.Host, s)), rec.Serial, orLink(link, err))
+			}
+			if !versionComplete(r.layout, rec) {
+				add("%s: the files of the active certificate %s in %s are missing or do not belong together", rec.Host, rec.Serial, r.layout.ServerVersion(rec.Host, rec.Serial))
+			}
+		}
+	}
+	for i, s := range slots {
+		path := r.layout.CRL(s)
+		crl := readCRL(path)
+		switch {
+		case crl == nil && len(revoked[s.Family]) > 0:
+			add("%s CRL %s is missing or unreadable, and %d certificate(s) of the family are revoked: run `pushca ca crl`", s.Family, path, len(revoked[s.Family]))
+			continue
+		case crl == nil:
+			continue
+		}
+		if err := crl.CheckSignatureFrom(r.inters[i]); err != nil {
+			add("%s CRL %s is not signed by the family's intermediate: %v", s.Family, path, err)
+		}
+		if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
+			add("%s CRL %s expired on %s: run `pushca ca crl`", s.Family, path, crl.NextUpdate.UTC().Format(time.RFC3339))
+		}
+		listed := map[string]bool{}
+		for _, e := range crl.RevokedCertificateEntries {
+			listed[e.SerialNumber.String()] = true
+		}
+		for _, serial := range revoked[s.Family] {
+			if !listed[serial] {
+				add("%s CRL %s does not list the revoked certificate %s: run `pushca ca crl`", s.Family, path, serial)
+			}
+		}
+	}
+	return problems, nil
+}
+
+func orLink(link string, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return "it points at " + link
+}
