@@ -27,7 +27,7 @@ const dbLockTimeout = 5 * time.Second
 
 // damaged is an ErrDamaged error about the database of l, with what to do.
 func damaged(l Layout, format string, args ...any) error {
-	return fmt.Errorf("%w: %s %s; restore the state directory %s from a backup (never run a CA on a partial database: revoked certificates would be trusted again)",
+	return fmt.Errorf("%w: %s %s; restore the state directory from a backup (`pushca --dir %s ca restore BACKUP --force`; never run a CA on a partial database: revoked certificates would be trusted again)",
 		ErrDamaged, l.DB(), fmt.Sprintf(format, args...), l.Dir)
 }
 

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -23,6 +25,8 @@ func caCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			caAddFamilyCommand(),
 			caCheckCommand(),
+			caBackupCommand(),
+			caRestoreCommand(),
 			caRotateIntermediateCommand(),
 			{
 				Name:      "crl",
@@ -152,6 +156,72 @@ missing database fails before any of this, naming the file.`,
 			}
 			return nil
 		}),
+	}
+}
+
+func caBackupCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "backup",
+		Usage:     "write a consistent snapshot of the CA to a file (no CA password needed)",
+		UsageText: "pushca ca backup --out /backup/pushca-$(date +%F).tar.gz",
+		Description: `The snapshot (a gzip-compressed tar, 0600) holds the database as one read
+transaction sees it, pushca.json, config/, certs/, secrets/ (the CA keys,
+encrypted under the CA password as always) and servers/ (the server keys are
+the plain files the servers read, as on disk: keep the backup as private as
+the directory). It never holds the CA password: quickstart's files and the
+test endpoint's state (push/) are left out. Restore with pushca ca restore.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Required: true, Usage: "file to write (replaced atomically)"},
+		},
+		Action: withReader(func(c *cli.Context, r *ca.Reader) error {
+			var buf bytes.Buffer
+			n, err := r.Backup(c.Context, &buf)
+			if err != nil {
+				return err
+			}
+			if err := atomicfile.WriteFile(c.String("out"), buf.Bytes(), atomicfile.FileMode); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "backed up %s to %s: %d entries, %d bytes\n", r.Layout().Dir, c.String("out"), n, buf.Len())
+			return nil
+		}),
+	}
+}
+
+func caRestoreCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "restore",
+		Usage:     "restore the CA from a backup into --dir, then check it",
+		ArgsUsage: "BACKUP",
+		UsageText: "pushca --dir /etc/pushca ca restore /backup/pushca-2026-12-01.tar.gz\n   pushca --dir /etc/pushca ca restore /backup/pushca-2026-12-01.tar.gz --force",
+		Description: `A --dir that exists and is not empty is refused; with --force it is moved
+aside to DIR.replaced-TIME (never deleted). The backup is unpacked beside
+--dir and moved into place only when complete, then checked as pushca ca
+check does. Revocations made after the backup are not in it: revoke those
+certificates again.`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "force", Usage: "move an existing --dir aside instead of refusing"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("ca restore needs exactly one BACKUP argument (see --help)")
+			}
+			name := c.Args().First()
+			f, err := os.Open(name)
+			if err != nil {
+				return fmt.Errorf("backup %s: %w", name, err)
+			}
+			defer f.Close()
+			moved, err := ca.Restore(c.Context, f, name, c.String("dir"), c.Bool("force"))
+			if err != nil {
+				return err
+			}
+			if moved != "" {
+				fmt.Fprintf(c.App.Writer, "moved the previous %s aside to %s\n", c.String("dir"), moved)
+			}
+			fmt.Fprintf(c.App.Writer, "restored %s into %s\n", name, c.String("dir"))
+			return caCheckCommand().Action(c)
+		},
 	}
 }
 

@@ -188,6 +188,8 @@ func TestDamagedDatabaseThroughTheBinary(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
 	env := passwordEnv(t, "fleet password")
 	mustPushca(t, env, "--dir", dir, "init", "--host", "mail.example.com", "--profiles", "wm5,ios")
+	backup := filepath.Join(t.TempDir(), "backup.tar.gz")
+	mustPushca(t, nil, "--dir", dir, "ca", "backup", "--out", backup)
 	db := ca.Layout{Dir: dir}.DB()
 	for name, damage := range map[string]func() error{
 		"empty":     func() error { return os.Truncate(db, 0) },
@@ -198,11 +200,20 @@ func TestDamagedDatabaseThroughTheBinary(t *testing.T) {
 		}
 		for _, args := range [][]string{{"cert", "list"}, {"ca", "crl"}, {"cert", "issue", "new.example.com"}, {"cert", "renew", "mail.example.com"}} {
 			r := runPushca(t, env, append([]string{"--dir", dir}, args...)...)
-			if r.code == 0 || !strings.Contains(r.stderr, db) || !strings.Contains(r.stderr, "restore") || strings.Contains(r.stderr, "goroutine") {
+			if r.code == 0 || !strings.Contains(r.stderr, db) || !strings.Contains(r.stderr, "ca restore BACKUP --force") || strings.Contains(r.stderr, "goroutine") {
 				t.Errorf("%s database, pushca %v: exit %d\n%s", name, args, r.code, r.stderr)
 			}
 		}
 	}
+	// The backup taken before the damage restores a directory that passes
+	// ca check and on which the CA signs again.
+	if r := runPushca(t, nil, "--dir", dir, "ca", "restore", backup); r.code == 0 || !strings.Contains(r.stderr, "--force") {
+		t.Errorf("restore over the damaged directory without --force: exit %d %q", r.code, r.stderr)
+	}
+	if out := mustPushca(t, nil, "--dir", dir, "ca", "restore", backup, "--force"); !strings.Contains(out, "moved the previous") || !strings.Contains(out, "agree") {
+		t.Errorf("restore --force:\n%s", out)
+	}
+	mustPushca(t, env, "--dir", dir, "cert", "renew", "mail.example.com")
 }
 
 // Monitoring needs no CA secret: cert list, cert status and ca inspect run
