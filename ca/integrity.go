@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -60,6 +61,13 @@ func checkDB(l Layout) error {
 		return damaged(l, "cannot be opened (%v)", err)
 	}
 	defer bdb.Close()
+	// bbolt maps the pages its meta page counts; reading one past the end
+	// of a truncated file is a bus error, not a panic.
+	var need int64
+	bdb.View(func(tx *bolt.Tx) error { need = tx.Size(); return nil })
+	if need > fi.Size() {
+		return damaged(l, "is truncated (%d bytes, its pages take %d)", fi.Size(), need)
+	}
 	if err := checkPages(bdb); err != nil {
 		return damaged(l, "cannot be read (%v)", err)
 	}
@@ -71,6 +79,9 @@ func checkDB(l Layout) error {
 // own Tx.Check runs in a goroutine of its own, where a panic would end the
 // process).
 func checkPages(bdb *bolt.DB) (err error) {
+	// A fault in the mapped file (the file changed under us) is then a
+	// panic recovered below, not the end of the process.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%v", r)

@@ -43,12 +43,15 @@ func damagedFixture(t *testing.T) (dir string, revoked string) {
 func TestDamagedDatabaseIsNeverAnEmptyInventory(t *testing.T) {
 	ctx := context.Background()
 	src, revoked := damagedFixture(t)
-	size := func(dir string) int64 {
-		fi, err := os.Stat(Layout{Dir: dir}.DB())
+	// used is the size of the pages bbolt has used: its file may be longer.
+	used := func(dir string) (n int64) {
+		bdb, err := bolt.Open(Layout{Dir: dir}.DB(), 0o600, &bolt.Options{ReadOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return fi.Size()
+		defer bdb.Close()
+		bdb.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+		return n
 	}(src)
 	flip := func(pages ...int64) func(string) error {
 		return func(db string) error {
@@ -85,9 +88,8 @@ func TestDamagedDatabaseIsNeverAnEmptyInventory(t *testing.T) {
 		{"deleted", os.Remove, true},
 		{"empty", func(db string) error { return os.Truncate(db, 0) }, true},
 		{"truncated to one page", func(db string) error { return os.Truncate(db, 4096) }, true},
-		{"truncated to half", func(db string) error { return os.Truncate(db, size/2) }, true},
-		// The last page may be one bbolt has not used yet.
-		{"truncated by 100 bytes", func(db string) error { return os.Truncate(db, size-100) }, false},
+		{"truncated to half", func(db string) error { return os.Truncate(db, used/2) }, true},
+		{"truncated by 100 bytes", func(db string) error { return os.Truncate(db, used-100) }, true},
 		{"replaced by an empty database", func(db string) error {
 			if err := os.Remove(db); err != nil {
 				return err
@@ -333,5 +335,57 @@ func TestCheckFindsEveryMismatch(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("check did not report %q; it said:\n%s", want, got)
 		}
+	}
+}
+
+// CRL numbers only grow: not when the file is deleted, and for the first
+// family not below step-ca's own CRL of the same issuer, which then holds
+// pushca's so that step-ca serving the directory numbers above it.
+func TestCRLNumbersOnlyGrow(t *testing.T) {
+	ctx := context.Background()
+	c := newCA(t, "legacy", "modern")
+	number := func(f CRLFile) int64 {
+		crl, err := x509.ParseRevocationList(f.DER)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return crl.Number.Int64()
+	}
+	first, err := c.CRL(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range first {
+		if err := os.Remove(f.Path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second, err := c.CRL(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range second {
+		if number(second[i]) != number(first[i])+1 {
+			t.Errorf("%s CRL after its file was deleted: number %d, the last was %d", second[i].Slot.Family, number(second[i]), number(first[i]))
+		}
+	}
+	info, err := c.step.GetCRL()
+	if err != nil || info.Number != number(second[0]) || !slices.Equal(info.DER, second[0].DER) {
+		t.Fatalf("step-ca's table does not hold the first family's CRL: %+v %v", info, err)
+	}
+	// step-ca signed #41 meanwhile.
+	info.Number = 41
+	if err := c.step.StoreCRL(info); err != nil {
+		t.Fatal(err)
+	}
+	third, err := c.CRL(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := number(third[0]); n != 42 {
+		t.Errorf("first family's CRL after step-ca's #41: number %d", n)
+	}
+	if n := number(third[1]); n != number(second[1])+1 {
+		t.Errorf("modern CRL number %d, want %d: its own sequence", n, number(second[1])+1)
 	}
 }

@@ -85,7 +85,7 @@ type inventory struct {
 }
 
 func openInventory(db nosql.DB, first string) (*inventory, error) {
-	for _, t := range [][]byte{inventoryTable, hostsTable} {
+	for _, t := range [][]byte{inventoryTable, hostsTable, crlTable} {
 		if err := db.CreateTable(t); err != nil {
 			return nil, err
 		}

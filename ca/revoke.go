@@ -18,6 +18,7 @@ import (
 	"github.com/smallstep/certificates/authority"
 	"github.com/smallstep/certificates/authority/provisioner"
 	"github.com/smallstep/certificates/db"
+	"github.com/smallstep/nosql/database"
 
 	"github.com/pushca/pushca/internal/atomicfile"
 )
@@ -248,9 +249,9 @@ func (c *CA) crl(ctx context.Context) ([]CRLFile, error) {
 		if err := keepsRevocations(c.layout, is.family.Name, path, prev, listed); err != nil {
 			return out, err
 		}
-		number := big.NewInt(1)
-		if prev != nil && prev.Number != nil {
-			number.Add(prev.Number, number)
+		number, err := c.crlNumber(is, prev)
+		if err != nil {
+			return nil, err
 		}
 		tpl := &x509.RevocationList{
 			Number:                    number,
@@ -269,6 +270,11 @@ func (c *CA) crl(ctx context.Context) ([]CRLFile, error) {
 		der, err := x509.CreateRevocationList(rand.Reader, tpl, is.inter, is.signer)
 		if err != nil {
 			return nil, fmt.Errorf("sign %s CRL: %w", is.family.Name, err)
+		}
+		// The number is recorded before the file is written: a crash in
+		// between skips a number, never repeats one.
+		if err := c.recordCRL(is, tpl, der); err != nil {
+			return nil, err
 		}
 		if err := atomicfile.WriteFile(path, der, atomicfile.FileMode); err != nil {
 			return nil, err
@@ -294,6 +300,59 @@ func crlURLFor(url string, s Slot) string {
 		return strings.TrimSuffix(url, ext) + s.suffix + ext
 	}
 	return url + s.suffix
+}
+
+// crlTable records the number of each family's last CRL: a deleted or
+// damaged CRL file must not restart the sequence.
+var crlTable = []byte("pushca_crl")
+
+// crlNumber is the number of a family's next CRL: above the CRL on disk,
+// above the last one the database recorded, and for the first family above
+// step-ca's own last CRL, which step-ca serving this directory signs with
+// the same intermediate: one issuer, one sequence.
+func (c *CA) crlNumber(is *issuer, prev *x509.RevocationList) (*big.Int, error) {
+	last := new(big.Int)
+	if prev != nil && prev.Number != nil {
+		last.Set(prev.Number)
+	}
+	b, err := c.inv.db.Get(crlTable, []byte(is.family.Name))
+	switch {
+	case err == nil:
+		n, ok := new(big.Int).SetString(string(b), 10)
+		if !ok {
+			return nil, damaged(c.layout, "records CRL number %q for the %s family, not a number", b, is.family.Name)
+		}
+		if n.Cmp(last) > 0 {
+			last = n
+		}
+	case !database.IsErrNotFound(err):
+		return nil, fmt.Errorf("read the %s CRL number: %w", is.family.Name, err)
+	}
+	if is == c.issuers[0] {
+		if info, err := c.step.GetCRL(); err == nil && big.NewInt(info.Number).Cmp(last) > 0 {
+			last = big.NewInt(info.Number)
+		}
+	}
+	return last.Add(last, big.NewInt(1)), nil
+}
+
+// recordCRL records a family's new CRL number, and for the first family
+// the CRL itself in step-ca's table, so that step-ca serving this directory
+// publishes it and numbers its next one above it.
+func (c *CA) recordCRL(is *issuer, tpl *x509.RevocationList, der []byte) error {
+	if err := c.inv.db.Set(crlTable, []byte(is.family.Name), []byte(tpl.Number.String())); err != nil {
+		return fmt.Errorf("record the %s CRL number: %w", is.family.Name, err)
+	}
+	if is != c.issuers[0] || !tpl.Number.IsInt64() {
+		return nil
+	}
+	err := c.step.StoreCRL(&db.CertificateRevocationListInfo{
+		Number: tpl.Number.Int64(), ExpiresAt: tpl.NextUpdate, Duration: crlLifetime, DER: der,
+	})
+	if err != nil {
+		return fmt.Errorf("record the CRL in step-ca's table: %w", err)
+	}
+	return nil
 }
 
 // readCRL reads the CRL on disk, nil when there is none or it cannot be
