@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smallstep/certificates/authority"
+	"github.com/smallstep/certificates/authority/provisioner"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/pushca/pushca/internal/testtool"
@@ -387,5 +389,75 @@ func TestCRLNumbersOnlyGrow(t *testing.T) {
 	}
 	if n := number(third[1]); n != number(second[1])+1 {
 		t.Errorf("modern CRL number %d, want %d: its own sequence", n, number(second[1])+1)
+	}
+}
+
+// A certificate step-ca revokes (through its own API on this directory,
+// into its own table) is revoked in pushca's inventory too: one source of
+// truth. Here step-ca's revocation is made through the authority alone,
+// without pushca's bookkeeping, as step-ca would make it.
+func TestStepCARevocationIsPushcas(t *testing.T) {
+	ctx := context.Background()
+	c := newCA(t, "legacy")
+	is, err := one(c.Issue(ctx, IssueRequest{Host: "mail.example.com"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.issuers[0].auth.Revoke(provisioner.NewContextWithMethod(ctx, provisioner.RevokeMethod), &authority.RevokeOptions{
+		Serial: is.Record.Serial, Reason: "lost laptop", ReasonCode: 1, MTLS: true, Crt: is.Chain[0],
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := recordStates(t, c)
+	if states[is.Record.Serial] != StateRevoked {
+		t.Errorf("after step-ca revoked it, the inventory says %q", states[is.Record.Serial])
+	}
+	if _, err := c.Renew(ctx, "mail.example.com"); err == nil || !strings.Contains(err.Error(), "no active certificate") {
+		t.Errorf("renew of a host whose certificate step-ca revoked: %v", err)
+	}
+	if _, err := c.Revoke(ctx, is.Record.Serial, "again", 0); err == nil || !strings.Contains(err.Error(), "already revoked") {
+		t.Errorf("revoke again: %v", err)
+	}
+	// A new issuance needs no --force: the host has no active certificate.
+	if _, err := c.Issue(ctx, IssueRequest{Host: "mail.example.com"}); err != nil {
+		t.Errorf("issue after step-ca's revocation: %v", err)
+	}
+	// Until pushca's next CRL, ca check says the CRL lacks it; then it
+	// lists it.
+	c.Close()
+	r, err := OpenReader(ctx, c.layout.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := r.Check(ctx); len(p) != 1 || !strings.Contains(p[0], "run `pushca ca crl`") {
+		t.Errorf("check before the CRL: %q", p)
+	}
+	r.Close()
+	if c, err = Open(ctx, c.layout.Dir, testPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CRL(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !crlLists(t, c.layout.CRL(Slot{}), is.Record.Serial) {
+		t.Error("pushca's CRL lacks step-ca's revocation")
+	}
+	c.Close()
+	if r, err = OpenReader(ctx, c.layout.Dir); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	recs, err := r.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range recs {
+		if rec.Serial == is.Record.Serial && (rec.State != StateRevoked || !strings.Contains(rec.RevokedReason, "lost laptop")) {
+			t.Errorf("the read-only view: %s %q", rec.State, rec.RevokedReason)
+		}
+	}
+	if p, err := r.Check(ctx); err != nil || len(p) != 0 {
+		t.Errorf("check: %q %v", p, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/smallstep/nosql"
@@ -160,13 +161,26 @@ func (inv *inventory) get(serial string) (Record, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return r, fmt.Errorf("inventory record %s is damaged: %w", serial, err)
 	}
-	return inv.fill(r), nil
+	info, err := inv.db.Get(stepRevokedTable, []byte(serial))
+	if err != nil && !database.IsErrNotFound(err) {
+		return r, fmt.Errorf("step-ca's revocations: %w", err)
+	}
+	return inv.fill(r, info), nil
 }
 
-// fill gives a record made before families existed its family.
-func (inv *inventory) fill(r Record) Record {
+// fill gives a record made before families existed its family, and a
+// record step-ca has a revocation of (revokedInfo, its JSON, nil when
+// none) the state revoked: step-ca serving this directory revokes in its
+// own table only, and the inventory must not call such a certificate
+// active (one source of truth).
+func (inv *inventory) fill(r Record, revokedInfo []byte) Record {
 	if r.Family == "" {
 		r.Family = inv.first
+	}
+	if revokedInfo != nil && r.State != StateRevoked && r.State != StateAbandoned {
+		var info struct{ Reason string }
+		json.Unmarshal(revokedInfo, &info)
+		r.State, r.RevokedReason = StateRevoked, strings.TrimSpace("through step-ca "+info.Reason)
 	}
 	return r
 }
@@ -180,13 +194,21 @@ func (inv *inventory) all() ([]Record, error) {
 		}
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
+	revoked, err := inv.db.List(stepRevokedTable)
+	if err != nil && !database.IsErrNotFound(err) {
+		return nil, fmt.Errorf("step-ca's revocations: %w", err)
+	}
+	infos := make(map[string][]byte, len(revoked))
+	for _, e := range revoked {
+		infos[string(e.Key)] = e.Value
+	}
 	out := make([]Record, 0, len(ents))
 	for _, e := range ents {
 		var r Record
 		if err := json.Unmarshal(e.Value, &r); err != nil {
 			return nil, fmt.Errorf("inventory record %s is damaged: %w", e.Key, err)
 		}
-		out = append(out, inv.fill(r))
+		out = append(out, inv.fill(r, infos[r.Serial]))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Issued.Before(out[j].Issued) })
 	return out, nil
