@@ -98,6 +98,10 @@ func Open(ctx context.Context, dir string, password []byte) (*CA, error) {
 		c.db.Shutdown()
 		return nil, err
 	}
+	if err := pointStepConfig(l); err != nil {
+		c.Close()
+		return nil, err
+	}
 	return c, nil
 }
 

@@ -748,12 +748,12 @@ func TestStepCAServesTheDirectory(t *testing.T) {
 	}
 	dir := c.layout.Dir
 	c.Close()
-	// ca.json names the directory Init created; the copy made by newCA must
-	// be named instead.
-	cfgText := strings.ReplaceAll(string(testtool.ReadFile(t, Layout{Dir: dir}.Config())), initializedDirOf(t, dir), dir)
-	cfgFile := filepath.Join(t.TempDir(), "ca.json")
-	os.WriteFile(cfgFile, []byte(cfgText), 0o600)
-	cfg, err := config.LoadConfiguration(cfgFile)
+	// ca.json named the directory Init created; opening the copy newCA
+	// made pointed it here.
+	if cfgText := string(testtool.ReadFile(t, Layout{Dir: dir}.Config())); strings.Contains(cfgText, initializedDirOf(t, dir)) || !strings.Contains(cfgText, dir) {
+		t.Fatalf("ca.json of a copied directory still names the original:\n%s", cfgText)
+	}
+	cfg, err := config.LoadConfiguration(Layout{Dir: dir}.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -799,4 +799,51 @@ func initializedDirOf(t *testing.T, copy string) string {
 	}
 	t.Fatal("copy of no initialised directory")
 	return ""
+}
+
+// A copied state directory is self-contained: rotating the intermediate in
+// the copy leaves the original's files alone, and step-ca's configuration
+// in each names its own key, so step-ca on the original still signs with
+// the original intermediate.
+func TestCopiedDirectoryIsSelfContained(t *testing.T) {
+	ctx := context.Background()
+	c := newCA(t, "legacy")
+	orig := c.layout.Dir
+	origInter := c.issuers[0].inter
+	c.Close()
+	cp := filepath.Join(t.TempDir(), "copy")
+	testtool.MustRun(t, nil, "cp", "-a", orig, cp)
+	before := snapshot(t, orig)
+	c2, err := Open(ctx, cp, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.RotateIntermediate(ctx, testPassword, 0); err != nil {
+		t.Fatal(err)
+	}
+	copyInter := c2.issuers[0].inter
+	c2.Close()
+	sameSnapshot(t, before, snapshot(t, orig))
+	for dir, want := range map[string]*x509.Certificate{orig: origInter, cp: copyInter} {
+		cfg, err := config.LoadConfiguration(Layout{Dir: dir}.Config())
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := authority.New(cfg, authority.WithPassword(testPassword), authority.WithQuietInit())
+		if err != nil {
+			t.Fatalf("step-ca on %s: %v", dir, err)
+		}
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		csr, _ := x509util.CreateCertificateRequest("step.example.com", []string{"step.example.com"}, key)
+		data := x509util.CreateTemplateData("step.example.com", []string{"step.example.com"})
+		data.SetUserData(map[string]any{"signatureAlgorithm": "SHA1-RSA"})
+		chain, err := a.Sign(csr, provisioner.SignOptions{}, templateOption{c.leafTemplate, data})
+		a.Shutdown()
+		if err != nil {
+			t.Fatalf("step-ca on %s: %v", dir, err)
+		}
+		if err := profile.CheckSignedBy(chain[0], want); err != nil {
+			t.Errorf("step-ca on %s signed with another intermediate: %v", dir, err)
+		}
+	}
 }

@@ -286,6 +286,50 @@ func writeStepConfig(tmp, final Layout, password []byte, crlURL string) error {
 	return atomicfile.WriteFile(tmp.Config(), append(b, '\n'), atomicfile.FileMode)
 }
 
+// pointStepConfig makes config/ca.json name this directory's files when it
+// names another's: a state directory moved or copied (cp -a) keeps the
+// absolute paths it was made with, and step-ca started on the copy would
+// sign with the original's key into the original's database. Only the
+// paths change; everything else in the file is kept as it is.
+func pointStepConfig(l Layout) error {
+	b, err := os.ReadFile(l.Config())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read step-ca configuration: %w", err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return fmt.Errorf("step-ca configuration %s: invalid JSON: %w", l.Config(), err)
+	}
+	abs, err := filepath.Abs(l.Dir)
+	if err != nil {
+		return err
+	}
+	here := Layout{Dir: abs}
+	changed := false
+	set := func(m map[string]any, k, v string) {
+		if m[k] != v {
+			m[k], changed = v, true
+		}
+	}
+	set(cfg, "root", here.RootCert())
+	set(cfg, "crt", here.IntermediateCert(Slot{}))
+	set(cfg, "key", here.IntermediateKey(Slot{}))
+	if db, ok := cfg["db"].(map[string]any); ok {
+		set(db, "dataSource", here.DB())
+	}
+	if !changed {
+		return nil
+	}
+	out, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return fmt.Errorf("step-ca configuration: %w", err)
+	}
+	return atomicfile.WriteFile(l.Config(), append(out, '\n'), atomicfile.FileMode)
+}
+
 // sigAlgName is the x509util template name of a signature algorithm.
 func sigAlgName(a x509.SignatureAlgorithm) string {
 	switch a {
