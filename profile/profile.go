@@ -180,9 +180,10 @@ func (p Profile) clone() Profile {
 	return p
 }
 
-// Strictest returns the profile among names that accepts the least, so one
-// chain can serve every family named: legacy beats modern, no-wildcard beats
-// wildcard. It is how a CA serving wm6 and ios at once picks its rules.
+// Strictest returns the profile among names that accepts the least: legacy
+// beats modern, stored CABs beat MSZIP, no-wildcard beats wildcard. Bundles
+// use it to make one Windows Mobile CAB that installs on every WM version a
+// user lists; chains are chosen per family (FamilyFor), not by it.
 func Strictest(names []string) (Profile, error) {
 	if len(names) == 0 {
 		return Get(Default)

@@ -31,7 +31,7 @@ func profilesCommand() *cli.Command {
 			for _, f := range fs {
 				key := fmt.Sprintf("%s %d", f.KeyType, f.KeyBits)
 				if f.KeyType == profile.KeyEC {
-					key = "EC " + f.Curve
+					key = "ECDSA " + f.Curve
 				}
 				var serves []string
 				for _, p := range profile.ProfilesServedBy(f) {
