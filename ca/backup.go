@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,10 +20,12 @@ import (
 	"github.com/pushca/pushca/internal/atomicfile"
 )
 
-// backupSkip are the top-level entries of a state directory a CA backup
-// leaves out: the test endpoint's own state (users, admin token, device
-// database) and quickstart's files, which hold the CA password in clear.
-var backupSkip = []string{"push", "quickstart"}
+// backupSkip are the entries of a state directory a CA backup leaves out:
+// the test endpoint's own state (users, admin token, device database),
+// quickstart's files, which hold the CA password in clear, and the step-ca
+// provisioner's password, which the first signing open after a restore
+// replaces with a new key and password.
+var backupSkip = []string{"push", "quickstart", "secrets/provisioner_password"}
 
 // Backup writes a consistent snapshot of the CA to w, a gzip-compressed
 // tar: the database as one read transaction sees it, and pushca.json,
@@ -54,10 +57,11 @@ func (r *Reader) Backup(ctx context.Context, w io.Writer) (n int, err error) {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		for _, s := range backupSkip {
-			if rel == s {
+		if slices.Contains(backupSkip, rel) {
+			if d.IsDir() {
 				return filepath.SkipDir
 			}
+			return nil
 		}
 		if p == r.layout.DB() {
 			return nil // below, from one read transaction

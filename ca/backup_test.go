@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pushca/pushca/internal/testtool"
 )
 
 // A backup taken before damage restores a directory that ca check passes,
@@ -32,6 +35,10 @@ func TestBackupRestoresWhatDamageTook(t *testing.T) {
 	r.Close()
 	if strings.Contains(backup.String(), string(testPassword)) {
 		t.Error("the backup holds the CA password")
+	}
+	// Decompressed, or the check above could never see a secret.
+	if plain := untar(t, backup.Bytes()); strings.Contains(plain, string(testtool.ReadFile(t, Layout{Dir: dir}.ProvisionerPassword()))) {
+		t.Error("the backup holds the step-ca provisioner's password")
 	}
 	if err := os.Truncate(Layout{Dir: dir}.DB(), 0); err != nil {
 		t.Fatal(err)
@@ -74,6 +81,23 @@ func TestBackupRestoresWhatDamageTook(t *testing.T) {
 	if _, err := c.Renew(ctx, "keep.example.com"); err != nil {
 		t.Errorf("renew after restore: %v", err)
 	}
+	if _, err := os.Stat(Layout{Dir: dir}.ProvisionerPassword()); err != nil {
+		t.Errorf("no new step-ca provisioner password after restore: %v", err)
+	}
+}
+
+// untar returns every file of a gzip'd tar, concatenated.
+func untar(t *testing.T, b []byte) string {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(plain)
 }
 
 // tarball builds a gzip'd tar from entries.

@@ -11,8 +11,6 @@ import (
 	"text/template"
 
 	"github.com/smallstep/certificates/authority"
-	"github.com/smallstep/certificates/authority/config"
-	"github.com/smallstep/certificates/authority/provisioner"
 	"github.com/smallstep/certificates/db"
 	"github.com/smallstep/nosql/database"
 
@@ -98,7 +96,7 @@ func Open(ctx context.Context, dir string, password []byte) (*CA, error) {
 		c.db.Shutdown()
 		return nil, err
 	}
-	if err := pointStepConfig(l); err != nil {
+	if err := syncStepConfigs(l, l, st); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -210,28 +208,12 @@ type signatureSigner struct {
 
 func (s signatureSigner) SignatureAlgorithm() x509.SignatureAlgorithm { return s.alg }
 
-// stepConfig is the step-ca configuration of a state directory. pushca builds
-// it from the layout on every Open (so a moved directory still works) and
-// writes it to config/ca.json at init for step-ca.
-func stepConfig(l Layout, prov provisioner.List, crlURL string) *config.Config {
-	return &config.Config{
-		Root:             []string{l.RootCert()},
-		IntermediateCert: l.IntermediateCert(Slot{}),
-		IntermediateKey:  l.IntermediateKey(Slot{}),
-		Address:          "127.0.0.1:9000",
-		DNSNames:         []string{"localhost"},
-		DB:               &db.Config{Type: "bbolt", DataSource: l.DB()},
-		AuthorityConfig:  &config.AuthConfig{Provisioners: prov},
-		CRL:              &config.CRLConfig{Enabled: true, GenerateOnRevoke: true, IDPurl: crlURL},
-	}
-}
-
 // openDB opens the database every family's authority shares.
 func (c *CA) openDB() error {
 	if err := checkDB(c.layout); err != nil {
 		return err
 	}
-	cfg := stepConfig(c.layout, nil, c.state.CRLURL)
+	cfg := stepConfig(c.layout)
 	adb, err := openStepDB(c.layout, cfg.DB)
 	if err != nil {
 		if strings.Contains(err.Error(), "timeout") {
@@ -299,10 +281,10 @@ func (sharedDB) Shutdown() error { return nil }
 // startAuthorities starts a smallstep authority for every issuer that has
 // none.
 func (c *CA) startAuthorities() error {
-	cfg := stepConfig(c.layout, nil, c.state.CRLURL)
-	// pushca signs its own CRLs (see CRL); smallstep's generator would also
-	// re-sign one on every open and run a ticker goroutine.
-	cfg.CRL = nil
+	// pushca signs its own CRLs (see CRL): stepConfig has no CRL section,
+	// so smallstep's generator neither re-signs one on every open nor runs
+	// a ticker goroutine.
+	cfg := stepConfig(c.layout)
 	for _, is := range c.issuers {
 		if is.auth != nil {
 			continue

@@ -20,10 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smallstep/certificates/authority"
-	"github.com/smallstep/certificates/authority/config"
-	"github.com/smallstep/certificates/authority/provisioner"
-	"go.step.sm/crypto/jose"
 	"go.step.sm/crypto/x509util"
 
 	"github.com/pushca/pushca/internal/testtool"
@@ -735,115 +731,5 @@ func TestSecondOpenFailsClearly(t *testing.T) {
 	_, err := Open(context.Background(), c.layout.Dir, testPassword)
 	if err == nil || !strings.Contains(err.Error(), "in use by another pushca process") {
 		t.Fatalf("second open: %v", err)
-	}
-}
-
-// step-ca must be able to serve a pushca state directory as it is: load
-// config/ca.json the way step-ca starts (validation, softkms decrypting the
-// intermediate key with the password, the bbolt database) and sign with it.
-func TestStepCAServesTheDirectory(t *testing.T) {
-	c := newCA(t, "legacy")
-	if _, err := c.Issue(context.Background(), IssueRequest{Host: "mail.example.com"}); err != nil {
-		t.Fatal(err)
-	}
-	dir := c.layout.Dir
-	c.Close()
-	// ca.json named the directory Init created; opening the copy newCA
-	// made pointed it here.
-	if cfgText := string(testtool.ReadFile(t, Layout{Dir: dir}.Config())); strings.Contains(cfgText, initializedDirOf(t, dir)) || !strings.Contains(cfgText, dir) {
-		t.Fatalf("ca.json of a copied directory still names the original:\n%s", cfgText)
-	}
-	cfg, err := config.LoadConfiguration(Layout{Dir: dir}.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("step-ca rejects config/ca.json: %v", err)
-	}
-	a, err := authority.New(cfg, authority.WithPassword(testPassword), authority.WithQuietInit())
-	if err != nil {
-		t.Fatalf("step-ca cannot start on the directory: %v", err)
-	}
-	defer a.Shutdown()
-	if len(a.GetRootCertificates()) != 1 {
-		t.Fatal("step-ca sees no root")
-	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	csr, _ := x509util.CreateCertificateRequest("step.example.com", []string{"step.example.com"}, key)
-	data := x509util.CreateTemplateData("step.example.com", []string{"step.example.com"})
-	data.SetUserData(map[string]any{"signatureAlgorithm": "SHA256-RSA"})
-	chain, err := a.Sign(csr, provisioner.SignOptions{}, templateOption{c.leafTemplate, data})
-	if err != nil {
-		t.Fatalf("step-ca cannot sign with the directory's intermediate: %v", err)
-	}
-	if err := profile.CheckSignedBy(chain[0], c.issuers[0].inter); err != nil {
-		t.Fatal(err)
-	}
-	// The provisioner key is encrypted with the CA password, as step ca init does.
-	p := cfg.AuthorityConfig.Provisioners[0].(*provisioner.JWK)
-	if _, err := jose.Decrypt([]byte(p.EncryptedKey), jose.WithPassword(testPassword)); err != nil {
-		t.Fatalf("provisioner key does not decrypt with the CA password: %v", err)
-	}
-}
-
-// initializedDirOf returns the template directory a test copy came from.
-func initializedDirOf(t *testing.T, copy string) string {
-	t.Helper()
-	initialized.Lock()
-	defer initialized.Unlock()
-	want := testtool.ReadFile(t, Layout{Dir: copy}.RootCert())
-	for _, d := range initialized.dirs {
-		if b, err := os.ReadFile(Layout{Dir: d}.RootCert()); err == nil && string(b) == string(want) {
-			return d
-		}
-	}
-	t.Fatal("copy of no initialised directory")
-	return ""
-}
-
-// A copied state directory is self-contained: rotating the intermediate in
-// the copy leaves the original's files alone, and step-ca's configuration
-// in each names its own key, so step-ca on the original still signs with
-// the original intermediate.
-func TestCopiedDirectoryIsSelfContained(t *testing.T) {
-	ctx := context.Background()
-	c := newCA(t, "legacy")
-	orig := c.layout.Dir
-	origInter := c.issuers[0].inter
-	c.Close()
-	cp := filepath.Join(t.TempDir(), "copy")
-	testtool.MustRun(t, nil, "cp", "-a", orig, cp)
-	before := snapshot(t, orig)
-	c2, err := Open(ctx, cp, testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c2.RotateIntermediate(ctx, testPassword, 0); err != nil {
-		t.Fatal(err)
-	}
-	copyInter := c2.issuers[0].inter
-	c2.Close()
-	sameSnapshot(t, before, snapshot(t, orig))
-	for dir, want := range map[string]*x509.Certificate{orig: origInter, cp: copyInter} {
-		cfg, err := config.LoadConfiguration(Layout{Dir: dir}.Config())
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := authority.New(cfg, authority.WithPassword(testPassword), authority.WithQuietInit())
-		if err != nil {
-			t.Fatalf("step-ca on %s: %v", dir, err)
-		}
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		csr, _ := x509util.CreateCertificateRequest("step.example.com", []string{"step.example.com"}, key)
-		data := x509util.CreateTemplateData("step.example.com", []string{"step.example.com"})
-		data.SetUserData(map[string]any{"signatureAlgorithm": "SHA1-RSA"})
-		chain, err := a.Sign(csr, provisioner.SignOptions{}, templateOption{c.leafTemplate, data})
-		a.Shutdown()
-		if err != nil {
-			t.Fatalf("step-ca on %s: %v", dir, err)
-		}
-		if err := profile.CheckSignedBy(chain[0], want); err != nil {
-			t.Errorf("step-ca on %s signed with another intermediate: %v", dir, err)
-		}
 	}
 }

@@ -67,5 +67,8 @@ func (c *CA) AddFamily(ctx context.Context, password []byte, name string, validi
 	if err := c.startAuthorities(); err != nil {
 		return nil, err
 	}
+	if err := syncStepConfigs(c.layout, c.layout, st); err != nil {
+		return nil, err
+	}
 	return is.inter, nil
 }

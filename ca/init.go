@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/smallstep/certificates/authority/provisioner"
-	"go.step.sm/crypto/jose"
 	"go.step.sm/crypto/keyutil"
 	"go.step.sm/crypto/x509util"
 
@@ -180,7 +177,7 @@ func build(ctx context.Context, tmp, final Layout, fams []profile.Family, opt In
 		}
 		st.Families = append(st.Families, f.Name)
 	}
-	if err := writeStepConfig(tmp, final, opt.Password, opt.CRLURL); err != nil {
+	if err := syncStepConfigs(tmp, final, st); err != nil {
 		return err
 	}
 	// The state file last: its presence means the directory is complete.
@@ -264,70 +261,6 @@ func checkCAChain(f profile.Family, root, inter *x509.Certificate) []error {
 		errs = append(errs, err)
 	}
 	return errs
-}
-
-// writeStepConfig writes config/ca.json with one JWK provisioner whose key
-// is encrypted with the CA password, as `step ca init` does, so that
-// `step-ca config/ca.json` can serve this directory as it is.
-func writeStepConfig(tmp, final Layout, password []byte, crlURL string) error {
-	pub, jwe, err := jose.GenerateDefaultKeyPair(password)
-	if err != nil {
-		return fmt.Errorf("step-ca provisioner key: %w", err)
-	}
-	enc, err := jwe.CompactSerialize()
-	if err != nil {
-		return fmt.Errorf("step-ca provisioner key: %w", err)
-	}
-	prov := provisioner.List{&provisioner.JWK{Type: "JWK", Name: "pushca", Key: pub, EncryptedKey: enc}}
-	b, err := json.MarshalIndent(stepConfig(final, prov, crlURL), "", "  ")
-	if err != nil {
-		return fmt.Errorf("step-ca configuration: %w", err)
-	}
-	return atomicfile.WriteFile(tmp.Config(), append(b, '\n'), atomicfile.FileMode)
-}
-
-// pointStepConfig makes config/ca.json name this directory's files when it
-// names another's: a state directory moved or copied (cp -a) keeps the
-// absolute paths it was made with, and step-ca started on the copy would
-// sign with the original's key into the original's database. Only the
-// paths change; everything else in the file is kept as it is.
-func pointStepConfig(l Layout) error {
-	b, err := os.ReadFile(l.Config())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read step-ca configuration: %w", err)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return fmt.Errorf("step-ca configuration %s: invalid JSON: %w", l.Config(), err)
-	}
-	abs, err := filepath.Abs(l.Dir)
-	if err != nil {
-		return err
-	}
-	here := Layout{Dir: abs}
-	changed := false
-	set := func(m map[string]any, k, v string) {
-		if m[k] != v {
-			m[k], changed = v, true
-		}
-	}
-	set(cfg, "root", here.RootCert())
-	set(cfg, "crt", here.IntermediateCert(Slot{}))
-	set(cfg, "key", here.IntermediateKey(Slot{}))
-	if db, ok := cfg["db"].(map[string]any); ok {
-		set(db, "dataSource", here.DB())
-	}
-	if !changed {
-		return nil
-	}
-	out, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return fmt.Errorf("step-ca configuration: %w", err)
-	}
-	return atomicfile.WriteFile(l.Config(), append(out, '\n'), atomicfile.FileMode)
 }
 
 // sigAlgName is the x509util template name of a signature algorithm.

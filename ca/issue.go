@@ -247,10 +247,9 @@ func (c *CA) keyAndCSR(f profile.Family, r rules, host string, names []string, c
 // counts both ends in, so an exact span would be a second too long there.
 func (c *CA) sign(ctx context.Context, is *issuer, csr *x509.CertificateRequest, r rules, host string, names []string, lifetime time.Duration) (*x509.Certificate, error) {
 	data := x509util.CreateTemplateData(host, names)
-	data.SetUserData(map[string]any{
-		"signatureAlgorithm": sigAlgName(is.family.Signature),
-		"crlURL":             crlURLFor(c.state.CRLURL, is.slot),
-	})
+	for k, v := range leafData(is.family, r, crlURLFor(c.state.CRLURL, is.slot)) {
+		data[k] = v
+	}
 	notBefore := time.Now().Truncate(time.Second).Add(-time.Minute)
 	chain, err := is.auth.SignWithContext(ctx, csr, provisioner.SignOptions{},
 		templateOption{tpl: c.leafTemplate, data: data},
@@ -445,21 +444,25 @@ func (c *CA) removeVersion(r Record) error {
 	return os.RemoveAll(c.layout.ServerVersion(r.Host, r.Serial))
 }
 
+// leafTemplateName is the template of every leaf, pushca's and step-ca's
+// (see peerAuthority).
+const leafTemplateName = "x509/leaf.tpl"
+
 // parseLeafTemplate parses the leaf template once per CA: x509util's
 // WithTemplate builds sprig's function map and parses the text on every
 // call, which cost as much as a tenth of an issuance.
 func parseLeafTemplate() (*template.Template, error) {
-	const name = "x509/leaf.tpl"
-	text, err := templates.Read(name)
+	text, err := templates.Read(leafTemplateName)
 	if err != nil {
 		return nil, err
 	}
 	// The function map's "fail" writes to a message shared by every
-	// execution; the leaf template never calls it, so concurrent issuances
-	// share one parsed template safely (Execute itself is safe).
-	t, err := template.New(name).Funcs(x509util.GetFuncMap()).Parse(string(text))
+	// execution; the leaf template calls it only for a key that keyAndCSR
+	// has already refused, so concurrent issuances share one parsed
+	// template safely (Execute itself is safe).
+	t, err := template.New(leafTemplateName).Funcs(x509util.GetFuncMap()).Parse(string(text))
 	if err != nil {
-		return nil, fmt.Errorf("template %s: %w", name, err)
+		return nil, fmt.Errorf("template %s: %w", leafTemplateName, err)
 	}
 	return t, nil
 }

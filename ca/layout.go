@@ -11,8 +11,16 @@ func (l Layout) path(parts ...string) string {
 	return filepath.Join(append([]string{l.Dir}, parts...)...)
 }
 
-// Config is the step-ca compatible configuration.
-func (l Layout) Config() string { return l.path("config", "ca.json") }
+// StepConfig is a family's step-ca configuration: config/ca.json for the
+// first family, config/ca-FAMILY.json for the others. `step-ca FILE` serves
+// the family by its rules; they share the database, so one runs at a time.
+func (l Layout) StepConfig(s Slot) string { return l.path("config", "ca"+s.suffix+".json") }
+
+// ProvisionerPassword decrypts the key of the JWK provisioner in the step-ca
+// configurations: a random secret of its own, never the CA password.
+func (l Layout) ProvisionerPassword() string {
+	return l.path("secrets", "provisioner_password")
+}
 
 // State is pushca's own record: format version and CA profile.
 func (l Layout) State() string { return l.path("pushca.json") }

@@ -27,6 +27,9 @@ func (r Role) String() string {
 // maxExponent: Windows CryptoAPI on WM keeps the RSA public exponent in 32 bits.
 const maxExponent = 1<<32 - 1
 
+// LegacyRSABits is the one RSA key size Windows Mobile is known to work with.
+const LegacyRSABits = 2048
+
 // Check lists every reason a device of this profile would reject cert in the
 // given role. An empty result means the device accepts it as far as the
 // certificate itself goes; chain building and host names are checked apart.
@@ -115,8 +118,8 @@ func (p Profile) CheckKey(pub any) error {
 		if p.Legacy && k.E > maxExponent {
 			return fmt.Errorf("RSA public exponent %d does not fit 32 bits; %s devices reject it", k.E, p.Name)
 		}
-		if p.Legacy && k.N.BitLen() > 2048 {
-			return fmt.Errorf("RSA key of %d bits; %s devices are known to work only with 2048-bit keys", k.N.BitLen(), p.Name)
+		if p.Legacy && k.N.BitLen() > LegacyRSABits {
+			return fmt.Errorf("RSA key of %d bits; %s devices are known to work only with %d-bit keys", k.N.BitLen(), p.Name, LegacyRSABits)
 		}
 		return nil
 	case *ecdsa.PublicKey:
