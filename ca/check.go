@@ -2,6 +2,7 @@ package ca
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -75,32 +76,55 @@ func (r *Reader) Check(ctx context.Context) ([]string, error) {
 		}
 	}
 	for i, s := range slots {
-		path := r.layout.CRL(s)
-		crl := readCRL(path)
-		switch {
-		case crl == nil && len(revoked[s.Family]) > 0:
-			add("%s CRL %s is missing or unreadable, and %d certificate(s) of the family are revoked: run `pushca ca crl`", s.Family, path, len(revoked[s.Family]))
-			continue
-		case crl == nil:
-			continue
-		}
-		if err := crl.CheckSignatureFrom(r.inters[i]); err != nil {
-			add("%s CRL %s is not signed by the family's intermediate: %v", s.Family, path, err)
-		}
-		if !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate) {
-			add("%s CRL %s expired on %s: run `pushca ca crl`", s.Family, path, crl.NextUpdate.UTC().Format(time.RFC3339))
-		}
-		listed := map[string]bool{}
-		for _, e := range crl.RevokedCertificateEntries {
-			listed[e.SerialNumber.String()] = true
-		}
-		for _, serial := range revoked[s.Family] {
-			if !listed[serial] {
-				add("%s CRL %s does not list the revoked certificate %s: run `pushca ca crl`", s.Family, path, serial)
-			}
+		checkCRL(add, s.Family+" CRL", r.layout.CRL(s), r.inters[i], revoked[s.Family], false, 0)
+	}
+	cas, err := listRevokedCAs(r.layout, r.inv.db.List)
+	if err != nil {
+		return nil, err
+	}
+	var revokedCAs []string
+	for _, c := range cas {
+		if c.NotAfter.After(now) {
+			revokedCAs = append(revokedCAs, c.Serial)
 		}
 	}
+	// With a CRL URL every intermediate names the root's CRL.
+	checkCRL(add, "root CRL", r.layout.RootCRL(), r.root, revokedCAs, r.state.CRLURL != "", rootCRLWarning)
 	return problems, nil
+}
+
+// checkCRL checks one CRL file: signed by issuer, not expired (nor within
+// warn of it), listing every serial in revoked; missing only when nothing
+// is revoked and required is false.
+func checkCRL(add func(string, ...any), what, path string, issuer *x509.Certificate, revoked []string, required bool, warn time.Duration) {
+	crl := readCRL(path)
+	switch {
+	case crl == nil && (required || len(revoked) > 0):
+		add("%s %s is missing or unreadable (%d revoked certificate(s) to list): run `pushca ca crl`", what, path, len(revoked))
+		return
+	case crl == nil:
+		return
+	}
+	if err := crl.CheckSignatureFrom(issuer); err != nil {
+		add("%s %s is not signed by its issuer %s: %v", what, path, issuer.Subject, err)
+	}
+	now := time.Now()
+	switch {
+	case crl.NextUpdate.IsZero():
+	case now.After(crl.NextUpdate):
+		add("%s %s expired on %s: run `pushca ca crl`", what, path, crl.NextUpdate.UTC().Format(time.RFC3339))
+	case now.Add(warn).After(crl.NextUpdate):
+		add("%s %s runs out on %s: run `pushca ca crl` before then", what, path, crl.NextUpdate.UTC().Format(time.RFC3339))
+	}
+	listed := map[string]bool{}
+	for _, e := range crl.RevokedCertificateEntries {
+		listed[e.SerialNumber.String()] = true
+	}
+	for _, serial := range revoked {
+		if !listed[serial] {
+			add("%s %s does not list the revoked certificate %s: run `pushca ca crl`", what, path, serial)
+		}
+	}
 }
 
 func orLink(link string, err error) string {

@@ -53,7 +53,7 @@ func (c *CA) AddFamily(ctx context.Context, password []byte, name string, validi
 	st.Families = append(slices.Clone(st.Families), f.Name)
 	st.Profile = ""
 	s := newSlot(f.Name, false)
-	is, err := newIntermediate(c.layout, s, f, c.root, rootKey, c.state.Name, 1, time.Now().Truncate(time.Second), validity, password, crlURLFor(c.state.CRLURL, s))
+	is, err := newIntermediate(c.layout, s, f, c.root, rootKey, c.state.Name, 1, time.Now().Truncate(time.Second), validity, password, RootCRLURL(c.state.CRLURL))
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
@@ -166,13 +167,22 @@ func build(ctx context.Context, tmp, final Layout, fams []profile.Family, opt In
 	if err := writeCerts(tmp.RootCert(), root); err != nil {
 		return err
 	}
+	// An empty root CRL from the start, so the distribution point every
+	// intermediate names is never a 404.
+	rootCRL, err := signRootCRL(root, rootKey, big.NewInt(1), now.UTC(), nil)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(tmp.RootCRL(), rootCRL, atomicfile.FileMode); err != nil {
+		return err
+	}
 	st := State{Format: FormatVersion, Name: opt.Name, Created: now.UTC(), CRLURL: opt.CRLURL}
 	for i, f := range fams {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		s := newSlot(f.Name, i == 0)
-		if _, err := newIntermediate(tmp, s, f, root, rootKey, opt.Name, 1, now, opt.IntermediateValidity, opt.Password, crlURLFor(opt.CRLURL, s)); err != nil {
+		if _, err := newIntermediate(tmp, s, f, root, rootKey, opt.Name, 1, now, opt.IntermediateValidity, opt.Password, RootCRLURL(opt.CRLURL)); err != nil {
 			return err
 		}
 		st.Families = append(st.Families, f.Name)

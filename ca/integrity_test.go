@@ -307,10 +307,13 @@ func TestCheckFindsEveryMismatch(t *testing.T) {
 	}
 	l := Layout{Dir: dir}
 	modern := newSlot("modern", false)
-	// The modern CRL replaced by the legacy one; keep.example.com's legacy
+	// The modern CRL and the root's replaced by the legacy one; keep.example.com's legacy
 	// link removed; the revocation gone from step-ca's table; a version's
 	// key replaced by another.
 	if err := os.WriteFile(l.CRL(modern), testtool.ReadFile(t, l.CRL(Slot{})), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(l.RootCRL(), testtool.ReadFile(t, l.CRL(Slot{})), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(l.ServerCurrent("keep.example.com", Slot{})); err != nil {
@@ -329,7 +332,8 @@ func TestCheckFindsEveryMismatch(t *testing.T) {
 	c.Close()
 	got := strings.Join(check(), "\n")
 	for _, want := range []string{
-		"modern CRL " + l.CRL(modern) + " is not signed by the family's intermediate",
+		"modern CRL " + l.CRL(modern) + " is not signed by its issuer",
+		"root CRL " + l.RootCRL() + " is not signed by its issuer",
 		"keep.example.com: the current link does not point at the active certificate",
 		"keep.example.com: the files of the active certificate",
 		revoked + " (gone.example.com) is revoked in the inventory but not in step-ca's revocations",

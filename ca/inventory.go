@@ -86,7 +86,7 @@ type inventory struct {
 }
 
 func openInventory(db nosql.DB, first string) (*inventory, error) {
-	for _, t := range [][]byte{inventoryTable, hostsTable, crlTable} {
+	for _, t := range [][]byte{inventoryTable, hostsTable, crlTable, revokedCATable} {
 		if err := db.CreateTable(t); err != nil {
 			return nil, err
 		}

@@ -288,8 +288,11 @@ func (c *CA) crl(ctx context.Context) ([]CRLFile, error) {
 // init for the first family, and the same URL with "-FAMILY" before its
 // extension for the others (http://h/pushca.crl, http://h/pushca-modern.crl),
 // so each family's certificates name the list their issuer signs.
-func crlURLFor(url string, s Slot) string {
-	if url == "" || s.suffix == "" {
+func crlURLFor(url string, s Slot) string { return crlURLWith(url, s.suffix) }
+
+// crlURLWith puts suffix before the extension of url's last segment.
+func crlURLWith(url, suffix string) string {
+	if url == "" || suffix == "" {
 		return url
 	}
 	base := url
@@ -297,9 +300,9 @@ func crlURLFor(url string, s Slot) string {
 		base = url[i+1:]
 	}
 	if ext := path.Ext(base); ext != "" {
-		return strings.TrimSuffix(url, ext) + s.suffix + ext
+		return strings.TrimSuffix(url, ext) + suffix + ext
 	}
-	return url + s.suffix
+	return url + suffix
 }
 
 // crlTable records the number of each family's last CRL: a deleted or

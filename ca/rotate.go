@@ -53,7 +53,7 @@ func (c *CA) RotateIntermediate(ctx context.Context, password []byte, validity t
 			return err
 		}
 		next, err := newIntermediate(c.layout, old.slot, old.family, c.root, rootKey, c.state.Name, gen+1,
-			time.Now().Truncate(time.Second), validity, password, crlURLFor(c.state.CRLURL, old.slot), nextSuffix)
+			time.Now().Truncate(time.Second), validity, password, RootCRLURL(c.state.CRLURL), nextSuffix)
 		if err != nil {
 			return err
 		}
@@ -73,7 +73,10 @@ func (c *CA) RotateIntermediate(ctx context.Context, password []byte, validity t
 			return err
 		}
 	}
-	return nil
+	// The family's CRL is now the new intermediate's to sign: until it
+	// does, a client checking a new leaf finds a list from another issuer.
+	_, err = c.crl(ctx)
+	return err
 }
 
 // rootKey decrypts the root key, which only adding or rotating an

@@ -28,14 +28,20 @@ func CRLPathFor(s ca.Slot) string {
 	return strings.TrimSuffix(CRLPath, ".crl") + s.Suffix() + ".crl"
 }
 
-// crlFiles maps each family's CRLPathFor to its file in the state
-// directory.
+// RootCRLPath is where the root's CRL, which lists revoked intermediates,
+// is published: CRLPath with "-root", the distribution point every
+// intermediate names (ca.RootCRLURL).
+var RootCRLPath = strings.TrimSuffix(CRLPath, ".crl") + ca.RootCRLSuffix + ".crl"
+
+// crlFiles maps each family's CRLPathFor, and RootCRLPath, to its file in
+// the state directory.
 func crlFiles(dir string, slots []ca.Slot) map[string]string {
 	l := ca.Layout{Dir: dir}
-	out := make(map[string]string, len(slots))
+	out := make(map[string]string, len(slots)+1)
 	for _, s := range slots {
 		out[CRLPathFor(s)] = l.CRL(s)
 	}
+	out[RootCRLPath] = l.RootCRL()
 	return out
 }
 

@@ -16,8 +16,9 @@ import (
 
 // TestCRLOnPlainHTTP fetches each chain family's CRL from the enrollment
 // listener with curl and lets openssl judge it: it parses as DER, names the
-// certificate revoked in that family, and `openssl verify -crl_check`
-// accepts the served leaf and refuses the revoked one. Each issued leaf
+// certificate revoked in that family, and `openssl verify -crl_check_all`,
+// given the root's CRL served beside it, accepts the served leaf and
+// refuses the revoked one. Each issued leaf
 // names its family's URL as its CRL distribution point.
 func TestCRLOnPlainHTTP(t *testing.T) {
 	testtool.Path(t, "curl")
@@ -80,18 +81,28 @@ func TestCRLOnPlainHTTP(t *testing.T) {
 				t.Fatalf("the served leaf's CRL distribution points lack %s:\n%s", want, ext)
 			}
 
+			// The intermediate names the root's CRL, served beside the
+			// families': with both, OpenSSL checks the whole chain.
+			ext = string(testtool.MustRun(t, nil, "openssl", "x509", "-in", gone.inter, "-noout", "-ext", "crlDistributionPoints"))
+			if want := "URI:http://" + testHost + RootCRLPath; !strings.Contains(ext, want+"\n") {
+				t.Fatalf("the intermediate's CRL distribution points lack %s:\n%s", want, ext)
+			}
+			rootDER := filepath.Join(tmp, sl.Family+"-root-crl.der")
+			testtool.MustRun(t, nil, "curl", "-sSf", "--max-time", "30", "-o", rootDER, "http://"+ts.HTTPAddr()+RootCRLPath)
 			crlPEM := filepath.Join(tmp, sl.Family+"-crl.pem")
 			testtool.MustRun(t, nil, "openssl", "crl", "-inform", "DER", "-in", crlDER, "-out", crlPEM)
+			rootPEM := filepath.Join(tmp, sl.Family+"-root-crl.pem")
+			testtool.MustRun(t, nil, "openssl", "crl", "-inform", "DER", "-in", rootDER, "-out", rootPEM)
 			verify := func(cert string) (string, error) {
-				args := append([]string{"verify", "-crl_check", "-CAfile", ts.rootPath, "-untrusted", gone.inter, "-CRLfile", crlPEM}, level...)
+				args := append([]string{"verify", "-crl_check_all", "-CAfile", ts.rootPath, "-untrusted", gone.inter, "-CRLfile", crlPEM, "-CRLfile", rootPEM}, level...)
 				out, errb, err := testtool.Run(t, nil, "openssl", append(args, cert)...)
 				return string(out) + string(errb), err
 			}
 			if out, err := verify(leaf); err != nil || !strings.Contains(out, ": OK") {
-				t.Fatalf("openssl verify -crl_check of the served leaf: %v\n%s", err, out)
+				t.Fatalf("openssl verify -crl_check_all of the served leaf: %v\n%s", err, out)
 			}
 			if out, err := verify(gone.leaf); err == nil || !strings.Contains(out, "certificate revoked") {
-				t.Fatalf("openssl verify -crl_check of the revoked leaf: %v\n%s", err, out)
+				t.Fatalf("openssl verify -crl_check_all of the revoked leaf: %v\n%s", err, out)
 			}
 		})
 	}

@@ -28,46 +28,8 @@ func caCommand() *cli.Command {
 			caBackupCommand(),
 			caRestoreCommand(),
 			caRotateIntermediateCommand(),
-			{
-				Name:      "crl",
-				Usage:     "regenerate the certificate revocation lists, one per chain family",
-				UsageText: "pushca ca crl\n   pushca ca crl --out /var/www/pushca.crl --pem",
-				Description: `Each family's intermediate signs the list of the certificates it issued.
-With --out FILE the first family's list is copied to FILE and every other
-family's to FILE with "-FAMILY" before its extension (pushca-modern.crl),
-the URLs their certificates name when the CA was made with --crl-url.`,
-				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "out", Usage: "also write the CRLs to this file (and FILE-FAMILY for the other families)"},
-					&cli.BoolFlag{Name: "pem", Usage: "write --out as PEM instead of DER"},
-					passwordFileFlag(),
-				},
-				Action: withCA(func(c *cli.Context, authority *ca.CA) error {
-					crls, err := authority.CRL(c.Context)
-					if err != nil {
-						return err
-					}
-					for _, f := range crls {
-						fmt.Fprintf(c.App.Writer, "%s CRL written to %s (%d bytes)\n", f.Slot.Family, f.Path, len(f.DER))
-						out := c.String("out")
-						if out == "" {
-							continue
-						}
-						if sfx := f.Slot.Suffix(); sfx != "" {
-							ext := filepath.Ext(out)
-							out = strings.TrimSuffix(out, ext) + sfx + ext
-						}
-						der := f.DER
-						if c.Bool("pem") {
-							der = pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
-						}
-						if err := atomicfile.WriteFile(out, der, 0o644); err != nil {
-							return err
-						}
-						fmt.Fprintf(c.App.Writer, "%s CRL copied to %s\n", f.Slot.Family, out)
-					}
-					return nil
-				}),
-			},
+			caCRLCommand(),
+			caRevokeIntermediateCommand(),
 			{
 				Name:      "inspect",
 				Usage:     "show the root and each family's intermediate, with fingerprints (no CA password needed)",
@@ -325,10 +287,10 @@ certs/intermediates and secrets/intermediates.`,
 					families = append(families, f.Name)
 				}
 			}
-			old := map[string]string{}
+			old := map[string]*x509.Certificate{}
 			for _, f := range families {
 				if inter := authority.Intermediate(f); inter != nil {
-					old[f] = inter.Subject.CommonName
+					old[f] = inter
 				}
 			}
 			if err := authority.RotateIntermediate(c.Context, pw, time.Duration(c.Int("days"))*24*time.Hour, families...); err != nil {
@@ -354,6 +316,7 @@ certs/intermediates and secrets/intermediates.`,
 			type rotated struct {
 				Family       string    `json:"family"`
 				Previous     string    `json:"previous"`
+				PrevSerial   string    `json:"previousSerial"`
 				Intermediate string    `json:"intermediate"`
 				Serial       string    `json:"serial"`
 				NotAfter     time.Time `json:"notAfter"`
@@ -361,13 +324,16 @@ certs/intermediates and secrets/intermediates.`,
 			var done []rotated
 			for _, f := range families {
 				inter := authority.Intermediate(f)
-				done = append(done, rotated{f, old[f], inter.Subject.CommonName, inter.SerialNumber.String(), inter.NotAfter.UTC()})
+				done = append(done, rotated{f, old[f].Subject.CommonName, old[f].SerialNumber.String(), inter.Subject.CommonName, inter.SerialNumber.String(), inter.NotAfter.UTC()})
 			}
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, map[string]any{"rotated": done, "reissued": issuedRecords(reissued)})
 			}
 			for _, r := range done {
-				fmt.Fprintf(c.App.Writer, "new %s intermediate %q (serial %s, expires %s) replaces %q\n", r.Family, r.Intermediate, r.Serial, r.NotAfter.Format("2006-01-02"), r.Previous)
+				fmt.Fprintf(c.App.Writer, "new %s intermediate %q (serial %s, expires %s) replaces %q (serial %s)\n", r.Family, r.Intermediate, r.Serial, r.NotAfter.Format("2006-01-02"), r.Previous, r.PrevSerial)
+			}
+			if len(done) > 0 {
+				fmt.Fprintf(c.App.Writer, "if an old intermediate's key may be compromised: pushca ca revoke-intermediate %s --reason ca-compromise\n", done[0].PrevSerial)
 			}
 			for _, is := range reissued {
 				fmt.Fprintf(c.App.Writer, "reissued %s under it (%s family, serial %s)\n", is.Record.Host, is.Record.Family, is.Record.Serial)
@@ -375,4 +341,112 @@ certs/intermediates and secrets/intermediates.`,
 			return nil
 		}),
 	}
+}
+
+func caCRLCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "crl",
+		Usage:     "regenerate the certificate revocation lists: one per chain family, and the root's",
+		UsageText: "pushca ca crl\n   pushca ca crl --out /var/www/pushca.crl --pem",
+		Description: `Each family's intermediate signs the list of the certificates it issued, and
+the root signs the list of revoked intermediates (valid for a year: run this
+again before then; ` + "`pushca ca check`" + ` warns a month ahead). With --out FILE
+the first family's list is copied to FILE, every other family's to FILE with
+"-FAMILY" before its extension (pushca-modern.crl) and the root's to FILE with
+"-root" (pushca-root.crl): the URLs the certificates name when the CA was made
+with --crl-url. pushca serve publishes them at the same paths.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Usage: "also write the CRLs to this file (FILE-FAMILY, FILE-root for the others)"},
+			&cli.BoolFlag{Name: "pem", Usage: "write --out as PEM instead of DER"},
+			passwordFileFlag(),
+		},
+		Action: withRootKey(func(c *cli.Context, authority *ca.CA, pw []byte) error {
+			crls, err := authority.CRL(c.Context)
+			if err != nil {
+				return err
+			}
+			root, err := authority.RootCRL(c.Context, pw)
+			if err != nil {
+				return err
+			}
+			for _, f := range crls {
+				if err := writeCRL(c, f.Slot.Family+" CRL", f.Path, f.DER, f.Slot.Suffix()); err != nil {
+					return err
+				}
+			}
+			return writeCRL(c, "root CRL", root.Path, root.DER, ca.RootCRLSuffix)
+		}),
+	}
+}
+
+// writeCRL reports a CRL written and copies it to --out with suffix.
+func writeCRL(c *cli.Context, what, path string, der []byte, suffix string) error {
+	fmt.Fprintf(c.App.Writer, "%s written to %s (%d bytes)\n", what, path, len(der))
+	out := c.String("out")
+	if out == "" {
+		return nil
+	}
+	if suffix != "" {
+		ext := filepath.Ext(out)
+		out = strings.TrimSuffix(out, ext) + suffix + ext
+	}
+	if c.Bool("pem") {
+		der = pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+	}
+	if err := atomicfile.WriteFile(out, der, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "%s copied to %s\n", what, out)
+	return nil
+}
+
+func caRevokeIntermediateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "revoke-intermediate",
+		Usage: "revoke an intermediate (by serial) in the root's CRL",
+		UsageText: `pushca ca revoke-intermediate 4827340982734 --reason ca-compromise
+   pushca ca revoke-intermediate 4827340982734 --reason ca-compromise --force`,
+		Description: `The root's CRL lists revoked intermediates; with --crl-url every
+intermediate names it, so clients that check the whole chain refuse every
+certificate under a revoked one. Rotate first (pushca ca rotate-intermediate
+prints the old serial); a family's current intermediate is revoked only with
+--force, after which its family issues nothing such clients accept until it is
+rotated. Serials: pushca ca inspect, or ls certs/intermediates/.`,
+		Flags: []cli.Flag{
+			reasonFlag(),
+			&cli.BoolFlag{Name: "force", Usage: "revoke a family's current intermediate"},
+			passwordFileFlag(), jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			// Before the password prompt.
+			if c.NArg() != 1 {
+				return fmt.Errorf("ca revoke-intermediate needs exactly one SERIAL argument (see --help)")
+			}
+			code, err := ca.ReasonCode(c.String("reason"))
+			if err != nil {
+				return err
+			}
+			return withRootKey(func(c *cli.Context, authority *ca.CA, pw []byte) error {
+				return revokeIntermediate(c, authority, pw, code)
+			})(c)
+		},
+	}
+}
+
+func revokeIntermediate(c *cli.Context, authority *ca.CA, pw []byte, code int) error {
+	rec, crl, err := authority.RevokeIntermediate(c.Context, pw, c.Args().First(), c.String("reason"), code, c.Bool("force"))
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, rec)
+	}
+	fmt.Fprintf(c.App.Writer, "revoked the %s intermediate %q (serial %s, reason %s)\nroot CRL written to %s: publish it where the intermediates' distribution point names (pushca serve does)\n",
+		rec.Family, rec.Subject, rec.Serial, rec.Reason, crl.Path)
+	return nil
+}
+
+// reasonFlag is --reason, an RFC 5280 revocation reason by name.
+func reasonFlag() cli.Flag {
+	return &cli.StringFlag{Name: "reason", Value: "unspecified", Usage: "unspecified, key-compromise, ca-compromise, affiliation-changed, superseded, cessation-of-operation"}
 }

@@ -79,6 +79,11 @@ no-echo prompt or --password-file / PUSHCA_PASSWORD_FILE, never from a flag.`,
 			if err != nil {
 				return fmt.Errorf("the CA was created in %s, but the first server certificate failed (retry with `pushca cert issue`): %w", dir, err)
 			}
+			// Empty CRLs from the start, so that no distribution point a
+			// certificate names is ever a 404.
+			if _, err := authority.CRL(c.Context); err != nil {
+				return fmt.Errorf("the CA was created in %s, but its first CRLs were not (run `pushca ca crl`): %w", dir, err)
+			}
 			var served []string
 			for _, p := range authority.Profiles() {
 				served = append(served, p.Name)
