@@ -5,12 +5,12 @@ ORACLE_PKGS := openssl cabextract gcab osslsigncode libwbxml2-utils libxml2-util
 # One binary per tool, checked to decide whether apt-get is needed at all.
 ORACLE_BINS := openssl cabextract gcab osslsigncode wbxml2xml xml2wbxml xmllint zbarimg qrencode curl chromium
 
-.PHONY: build test tools vet fuzz bench bench-bundle clean
+.PHONY: build test tools step-ca vet fuzz bench bench-bundle clean
 
 build:
 	$(GO) build -o bin/pushca ./cmd/pushca
 
-tools:
+tools: step-ca
 	@missing=""; for b in $(ORACLE_BINS); do command -v $$b >/dev/null 2>&1 || missing="$$missing $$b"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing oracle tools (missing:$$missing)"; \
@@ -33,6 +33,16 @@ fuzz:
 			echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+# step-ca built once, from the module cache at go.mod's version, into
+# GOPATH/bin: the tests run it on pushca state directories as a peer.
+STEP_CA = $$($(GO) env GOPATH)/bin/step-ca
+step-ca:
+	@v=$$($(GO) list -m -f '{{.Version}}' github.com/smallstep/certificates); \
+	if ! $(GO) version -m $(STEP_CA) 2>/dev/null | grep -q "mod[[:space:]]*github.com/smallstep/certificates[[:space:]]*$$v[[:space:]]"; then \
+		echo "building step-ca $$v (once; about two minutes)"; \
+		CGO_ENABLED=0 $(GO) install github.com/smallstep/certificates/cmd/step-ca@$$v; \
+	fi
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -229,7 +229,7 @@ func (c *CA) openDB() error {
 	// step-ca's writes and the inventory's share transactions when
 	// issuances run concurrently.
 	sdb.DB = &groupCommit{DB: guardedDB{sdb.DB, c.layout}}
-	inv, err := openInventory(sdb, c.state.Families[0])
+	inv, err := openInventory(sdb, c.layout, c.state)
 	if err == nil {
 		err = checkInventory(c.layout, c.state, inv)
 	}

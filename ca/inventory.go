@@ -51,7 +51,17 @@ type Record struct {
 	RevokedReason string    `json:"revokedReason,omitempty"`
 	Issued        time.Time `json:"issued"`
 	Cert          []byte    `json:"cert"` // DER
+	// Source is who issued it: SourcePushca, SourceStepCA (step-ca serving
+	// the directory) or SourceACME (step-ca's ACME provisioners).
+	Source string `json:"source"`
 }
+
+// Certificate sources.
+const (
+	SourcePushca = "pushca"
+	SourceStepCA = "step-ca"
+	SourceACME   = "acme"
+)
 
 // DaysLeft is the number of whole days until NotAfter (negative when expired).
 func (r Record) DaysLeft(now time.Time) int {
@@ -83,15 +93,27 @@ type inventory struct {
 	// first is the CA's first family, which records made before families
 	// existed belong to.
 	first string
+	// issuers maps an intermediate's subject key ID (current or archived)
+	// to its family: step-ca records no family for what it issues.
+	issuers map[string]string
 }
 
-func openInventory(db nosql.DB, first string) (*inventory, error) {
+func openInventory(db nosql.DB, l Layout, st State) (*inventory, error) {
 	for _, t := range [][]byte{inventoryTable, hostsTable, crlTable, revokedCATable} {
 		if err := db.CreateTable(t); err != nil {
 			return nil, err
 		}
 	}
-	return &inventory{db: db, first: first}, nil
+	return newInventory(db, l, st)
+}
+
+// newInventory is the inventory of a database already made.
+func newInventory(db nosql.DB, l Layout, st State) (*inventory, error) {
+	issuers, err := issuerFamilies(l, st)
+	if err != nil {
+		return nil, err
+	}
+	return &inventory{db: db, first: st.Families[0], issuers: issuers}, nil
 }
 
 // hostKey is a host's entry in hostsTable for one family: the bare host
@@ -152,14 +174,21 @@ func (inv *inventory) putWith(tx *database.Tx, recs ...Record) error {
 func (inv *inventory) get(serial string) (Record, error) {
 	var r Record
 	b, err := inv.db.Get(inventoryTable, []byte(serial))
-	if err != nil {
-		if database.IsErrNotFound(err) {
+	switch {
+	case database.IsErrNotFound(err):
+		var ok bool
+		if r, ok, err = inv.stepRecord(serial); err != nil {
+			return r, err
+		}
+		if !ok {
 			return r, fmt.Errorf("no certificate with serial %s in the inventory", serial)
 		}
+	case err != nil:
 		return r, fmt.Errorf("inventory: %w", err)
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, fmt.Errorf("inventory record %s is damaged: %w", serial, err)
+	default:
+		if err := json.Unmarshal(b, &r); err != nil {
+			return r, fmt.Errorf("inventory record %s is damaged: %w", serial, err)
+		}
 	}
 	info, err := inv.db.Get(stepRevokedTable, []byte(serial))
 	if err != nil && !database.IsErrNotFound(err) {
@@ -177,6 +206,9 @@ func (inv *inventory) fill(r Record, revokedInfo []byte) Record {
 	if r.Family == "" {
 		r.Family = inv.first
 	}
+	if r.Source == "" {
+		r.Source = SourcePushca
+	}
 	if revokedInfo != nil && r.State != StateRevoked && r.State != StateAbandoned {
 		var info struct{ Reason string }
 		json.Unmarshal(revokedInfo, &info)
@@ -188,10 +220,7 @@ func (inv *inventory) fill(r Record, revokedInfo []byte) Record {
 // all returns every record, oldest issue first.
 func (inv *inventory) all() ([]Record, error) {
 	ents, err := inv.db.List(inventoryTable)
-	if err != nil {
-		if database.IsErrNotFound(err) {
-			return nil, nil
-		}
+	if err != nil && !database.IsErrNotFound(err) {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
 	revoked, err := inv.db.List(stepRevokedTable)
@@ -203,11 +232,20 @@ func (inv *inventory) all() ([]Record, error) {
 		infos[string(e.Key)] = e.Value
 	}
 	out := make([]Record, 0, len(ents))
+	have := make(map[string]bool, len(ents))
 	for _, e := range ents {
 		var r Record
 		if err := json.Unmarshal(e.Value, &r); err != nil {
 			return nil, fmt.Errorf("inventory record %s is damaged: %w", e.Key, err)
 		}
+		have[r.Serial] = true
+		out = append(out, inv.fill(r, infos[r.Serial]))
+	}
+	stepRecs, err := inv.stepRecords(have)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range stepRecs {
 		out = append(out, inv.fill(r, infos[r.Serial]))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Issued.Before(out[j].Issued) })

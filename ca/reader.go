@@ -67,7 +67,10 @@ func OpenReader(ctx context.Context, dir string) (*Reader, error) {
 		}
 		db = readOnlyDB{r.bdb}
 	}
-	r.inv = &inventory{db: guardedDB{db, l}, first: st.Families[0]}
+	if r.inv, err = newInventory(guardedDB{db, l}, l, st); err != nil {
+		r.Close()
+		return nil, err
+	}
 	if err := checkInventory(l, st, r.inv); err != nil {
 		r.Close()
 		return nil, err

@@ -60,6 +60,16 @@ func startStepPeer(t *testing.T, dir string, s Slot) *stepPeer {
 	// The database is exclusive: a test may stop one peer to start another.
 	stop := sync.OnceFunc(func() { a.Shutdown() })
 	t.Cleanup(stop)
+	key := provisionerKey(t, cfg, l)
+	_, port, _ := net.SplitHostPort(cfg.Address)
+	return &stepPeer{a: a, cfg: cfg, key: key, audience: "https://localhost:" + port + "/1.0/sign", stop: stop}
+}
+
+// provisionerKey is pushca's JWK provisioner key in a configuration,
+// decrypted with the password pushca stored, after checking that the CA
+// password does not decrypt it.
+func provisionerKey(t *testing.T, cfg *config.Config, l Layout) *jose.JSONWebKey {
+	t.Helper()
 	var jwk *provisioner.JWK
 	for _, p := range cfg.AuthorityConfig.Provisioners {
 		if p, ok := p.(*provisioner.JWK); ok && p.Name == ProvisionerName {
@@ -67,7 +77,7 @@ func startStepPeer(t *testing.T, dir string, s Slot) *stepPeer {
 		}
 	}
 	if jwk == nil {
-		t.Fatalf("%s has no %s provisioner", l.StepConfig(s), ProvisionerName)
+		t.Fatalf("no %s provisioner in %s", ProvisionerName, l.Dir)
 	}
 	if _, err := jose.Decrypt([]byte(jwk.EncryptedKey), jose.WithPassword(testPassword)); err == nil {
 		t.Fatal("the provisioner key decrypts with the CA password, which step-ca publishes it for guessing")
@@ -81,8 +91,27 @@ func startStepPeer(t *testing.T, dir string, s Slot) *stepPeer {
 	if err := json.Unmarshal(b, key); err != nil {
 		t.Fatal(err)
 	}
-	_, port, _ := net.SplitHostPort(cfg.Address)
-	return &stepPeer{a: a, cfg: cfg, key: key, audience: "https://localhost:" + port + "/1.0/sign", stop: stop}
+	return key
+}
+
+// jwkToken is a one-time token as `step ca token` makes it.
+func jwkToken(t *testing.T, key *jose.JSONWebKey, audience, subject string, sans ...string) string {
+	t.Helper()
+	now := time.Now()
+	opts := []token.Options{token.WithJWTID(rand.Text()), token.WithKid(key.KeyID), token.WithIssuer(ProvisionerName),
+		token.WithAudience(audience), token.WithValidity(now, now.Add(5*time.Minute))}
+	if len(sans) > 0 {
+		opts = append(opts, token.WithSANS(sans))
+	}
+	tok, err := provision.New(subject, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ott, err := tok.SignedString(key.Algorithm, key.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ott
 }
 
 // sign asks step-ca for a certificate as a JWK token holder can: the token
@@ -90,17 +119,7 @@ func startStepPeer(t *testing.T, dir string, s Slot) *stepPeer {
 // set) is the validity the client requests.
 func (p *stepPeer) sign(t *testing.T, key crypto.Signer, names []string, userData string, notAfter time.Time) ([]*x509.Certificate, error) {
 	t.Helper()
-	now := time.Now()
-	tok, err := provision.New(names[0],
-		token.WithJWTID(rand.Text()), token.WithKid(p.key.KeyID), token.WithIssuer(ProvisionerName),
-		token.WithAudience(p.audience), token.WithValidity(now, now.Add(5*time.Minute)), token.WithSANS(names))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ott, err := tok.SignedString(p.key.Algorithm, p.key.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ott := jwkToken(t, p.key, p.audience, names[0], names...)
 	csr, err := x509util.CreateCertificateRequest(names[0], names, key)
 	if err != nil {
 		t.Fatal(err)
@@ -299,5 +318,62 @@ func TestCopiedDirectoryIsSelfContained(t *testing.T) {
 		if err := profile.CheckSignedBy(chain[0], want); err != nil {
 			t.Errorf("step-ca on %s signed with another intermediate: %v", dir, err)
 		}
+	}
+}
+
+// What step-ca issues from the directory is in pushca's inventory, with its
+// source and its family (told by the issuing intermediate, not the leaf's
+// key), and pushca revokes it into that family's CRL.
+func TestStepCAIssuedCertificatesAreInTheInventory(t *testing.T) {
+	ctx := context.Background()
+	c := newCA(t, "legacy", "modern")
+	dir, slots := c.layout.Dir, c.Slots()
+	c.Close()
+	p := startStepPeer(t, dir, slots[1])
+	// An RSA key under the ECDSA modern intermediate: the leaf alone
+	// would pass for modern-rsa.
+	chain, err := p.sign(t, rsaKey(t, 2048), []string{"phone.example.com"}, "", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.stop()
+	serial := chain[0].SerialNumber.String()
+	r, err := OpenReader(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := r.List(ctx)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *Record
+	for i := range recs {
+		if recs[i].Serial == serial {
+			got = &recs[i]
+		} else if recs[i].Source != SourcePushca {
+			t.Errorf("pushca's own %s listed with source %q", recs[i].Serial, recs[i].Source)
+		}
+	}
+	if got == nil {
+		t.Fatalf("step-ca's certificate %s is not in cert list", serial)
+	}
+	if got.Source != SourceStepCA || got.Family != "modern" || got.Host != "phone.example.com" || got.State != StateActive {
+		t.Errorf("listed as %+v", *got)
+	}
+	c, err = Open(ctx, dir, testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Revoke(ctx, serial, "superseded", 4); err != nil {
+		t.Fatalf("pushca cannot revoke step-ca's certificate: %v", err)
+	}
+	l := c.layout
+	if !crlLists(t, l.CRL(slots[1]), serial) || crlLists(t, l.CRL(slots[0]), serial) {
+		t.Error("the revocation is not in the modern CRL alone")
+	}
+	if rec, err := c.inv.get(serial); err != nil || rec.State != StateRevoked || rec.Source != SourceStepCA {
+		t.Errorf("after revoke: %+v %v", rec, err)
 	}
 }

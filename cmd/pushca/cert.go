@@ -266,10 +266,10 @@ func printRecords(c *cli.Context, recs []ca.Record) error {
 
 func writeTable(out io.Writer, recs []ca.Record) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "SERIAL\tHOST\tFAMILY\tKEY\tNOT AFTER\tDAYS LEFT\tSTATE")
+	fmt.Fprintln(w, "SERIAL\tHOST\tFAMILY\tKEY\tNOT AFTER\tDAYS LEFT\tSTATE\tSOURCE")
 	now := time.Now()
 	for _, r := range recs {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Serial, r.Host, r.Family, r.Key, r.NotAfter.Format("2006-01-02"), r.DaysLeft(now), r.State)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Serial, r.Host, r.Family, r.Key, r.NotAfter.Format("2006-01-02"), r.DaysLeft(now), r.State, r.Source)
 	}
 	w.Flush()
 }
