@@ -10,7 +10,7 @@ import (
 
 // TestServeAutoRenewThroughTheBinary: --auto-renew refuses to start on a
 // wrong password or a bad --renew-at instead of failing months later,
-// schedules the renewal, makes the missing CRL, leaves the CA free for other
+// schedules the renewal and that of the CRLs init wrote, leaves the CA free for other
 // commands while it runs, and reloads on SIGHUP.
 func TestServeAutoRenewThroughTheBinary(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
@@ -37,7 +37,7 @@ func TestServeAutoRenewThroughTheBinary(t *testing.T) {
 	srv := startPushca(t, pw, append(serve, "--renew-at", "3/4")...)
 	srv.waitFor(t, func(lines []string) bool { return len(listenAddrs(lines)) >= 2 })
 	waitStderr(t, srv, "server certificate renewal scheduled")
-	waitStderr(t, srv, "CRL renewed") // init writes none, so the first is made at start
+	waitStderr(t, srv, "CRL renewal scheduled") // init wrote the first CRLs
 	// The CA database is not held between renewals.
 	if out := mustPushca(t, pw, "--dir", dir, "cert", "list"); !strings.Contains(out, "mail.test") {
 		t.Fatalf("cert list while serving:\n%s", out)
