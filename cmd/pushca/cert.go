@@ -25,12 +25,14 @@ func certCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			certIssueCommand(),
 			certReissueCommand("renew", "new certificates with the same keys, names and families",
-				"pushca cert renew mail.example.com\n   pushca cert renew mail.example.com --family legacy", false),
+				"pushca cert renew mail.example.com\n   pushca cert renew mail.example.com --family legacy\n   pushca cert renew --all --within 30d --exec 'systemctl reload nginx'", false),
 			certReissueCommand("rotate", "new certificates with new keys (or the key of --csr)",
-				"pushca cert rotate mail.example.com\n   pushca cert rotate mail.example.com --family modern --csr mail.csr", true),
+				"pushca cert rotate mail.example.com\n   pushca cert rotate mail.example.com --family modern --csr mail.csr\n   pushca cert rotate mail.example.com --exec 'pushca cert export \"$PUSHCA_HOST\" --format nginx --out /etc/nginx/pushca'", true),
 			certRevokeCommand(),
 			certListCommand(),
 			certStatusCommand(),
+			certExportCommand(),
+			certTimerCommand(),
 		},
 	}
 }
@@ -130,33 +132,20 @@ func certReissueCommand(name, usage, example string, rotate bool) *cli.Command {
 		Usage:     usage,
 		ArgsUsage: "HOST",
 		UsageText: example,
-		Flags:     flags,
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return fmt.Errorf("cert %s needs exactly one HOST argument (see --help)", name)
-			}
-			authority, err := openCA(c)
-			if err != nil {
-				return err
-			}
-			defer authority.Close()
-			var is []*ca.Issued
+		Flags:     append(flags, deployFlags(!rotate)...),
+		Action: withDeploy(name, func(c *cli.Context, authority *ca.CA, host string, families []string) ([]*ca.Issued, error) {
 			if rotate {
 				var csr *x509.CertificateRequest
 				if f := c.String("csr"); f != "" {
+					var err error
 					if csr, err = pemutil.ReadCertificateRequest(f); err != nil {
-						return fmt.Errorf("--csr %s: %w", f, err)
+						return nil, fmt.Errorf("--csr %s: %w", f, err)
 					}
 				}
-				is, err = authority.Rotate(c.Context, c.Args().First(), csr, c.StringSlice("family")...)
-			} else {
-				is, err = authority.Renew(c.Context, c.Args().First(), c.StringSlice("family")...)
+				return authority.Rotate(c.Context, host, csr, families...)
 			}
-			if perr := printIssued(c, is); perr != nil {
-				return perr
-			}
-			return err
-		},
+			return authority.Renew(c.Context, host, families...)
+		}),
 	}
 }
 

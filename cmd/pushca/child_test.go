@@ -43,8 +43,15 @@ func (l *lockedBuffer) String() string {
 // it is killed when the test ends if it is still running.
 func startPushca(t *testing.T, env []string, args ...string) *child {
 	t.Helper()
+	return startProcess(t, pushcaBin, env, args...)
+}
+
+// startProcess is startPushca for any program (the servers an export is
+// loaded into).
+func startProcess(t *testing.T, path string, env []string, args ...string) *child {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	ch := &child{cmd: exec.CommandContext(ctx, pushcaBin, args...), exited: make(chan struct{})}
+	ch := &child{cmd: exec.CommandContext(ctx, path, args...), exited: make(chan struct{})}
 	ch.cmd.Env = append(os.Environ(), env...)
 	ch.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	ch.cmd.Stdout, ch.cmd.Stderr = &ch.stdout, &ch.stderr

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -19,6 +20,13 @@ func Path(t testing.TB, tool string) string {
 	p, err := exec.LookPath(tool)
 	if err == nil {
 		return p
+	}
+	// Servers (nginx, apache2, haproxy) install to /usr/sbin, which is not
+	// on a user's PATH.
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		if p, err := exec.LookPath(filepath.Join(dir, tool)); err == nil {
+			return p
+		}
 	}
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s is required under CI=true but not installed (run `make tools`)", tool)
