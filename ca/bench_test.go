@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/smallstep/certificates/authority/provisioner"
 	"go.step.sm/crypto/x509util"
 
 	"github.com/pushca/pushca/profile"
@@ -89,5 +90,65 @@ func BenchmarkIssue(b *testing.B) {
 				})
 			})
 		}
+	}
+}
+
+// BenchmarkStepCASign is the peer of BenchmarkIssue/*/csr: step-ca's own
+// authority, started from the family's config/ca*.json as `step-ca` starts
+// it (its bbolt database with its default durability: one fsync'd
+// transaction per write), doing what one request to its /1.0/sign does
+// minus HTTP: authorize a JWK token (which records the token as used) and
+// sign with the provisioner's options, the family's template included.
+// Tokens are made before the timer starts; clients make them.
+func BenchmarkStepCASign(b *testing.B) {
+	for _, f := range profile.Families() {
+		c := newCA(b, f.Name)
+		dir, s := c.layout.Dir, c.Slots()[0]
+		c.Close()
+		key, err := generateKey(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := startStepPeer(b, dir, s)
+		sign := func(b *testing.B, ott string) {
+			host := "bench.example.com"
+			csr, err := x509util.CreateCertificateRequest(host, []string{host}, key)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := provisioner.NewContextWithMethod(context.Background(), provisioner.SignMethod)
+			opts, err := p.a.Authorize(ctx, ott)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := p.a.SignWithContext(ctx, csr, provisioner.SignOptions{}, opts...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		tokens := func(b *testing.B) chan string {
+			b.StopTimer()
+			defer b.StartTimer()
+			ch := make(chan string, b.N)
+			for range b.N {
+				ch <- jwkToken(b, p.key, p.audience, "bench.example.com", "bench.example.com")
+			}
+			close(ch)
+			return ch
+		}
+		b.Run(f.Name, func(b *testing.B) {
+			for ott := range tokens(b) {
+				sign(b, ott)
+			}
+		})
+		b.Run(f.Name+"/parallel", func(b *testing.B) {
+			ch := tokens(b)
+			b.SetParallelism(benchParallelism)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					sign(b, <-ch)
+				}
+			})
+		})
+		p.stop()
 	}
 }

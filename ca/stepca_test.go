@@ -43,7 +43,7 @@ type stepPeer struct {
 	stop     func()
 }
 
-func startStepPeer(t *testing.T, dir string, s Slot) *stepPeer {
+func startStepPeer(t testing.TB, dir string, s Slot) *stepPeer {
 	t.Helper()
 	l := Layout{Dir: dir}
 	cfg, err := config.LoadConfiguration(l.StepConfig(s))
@@ -68,7 +68,7 @@ func startStepPeer(t *testing.T, dir string, s Slot) *stepPeer {
 // provisionerKey is pushca's JWK provisioner key in a configuration,
 // decrypted with the password pushca stored, after checking that the CA
 // password does not decrypt it.
-func provisionerKey(t *testing.T, cfg *config.Config, l Layout) *jose.JSONWebKey {
+func provisionerKey(t testing.TB, cfg *config.Config, l Layout) *jose.JSONWebKey {
 	t.Helper()
 	var jwk *provisioner.JWK
 	for _, p := range cfg.AuthorityConfig.Provisioners {
@@ -95,7 +95,7 @@ func provisionerKey(t *testing.T, cfg *config.Config, l Layout) *jose.JSONWebKey
 }
 
 // jwkToken is a one-time token as `step ca token` makes it.
-func jwkToken(t *testing.T, key *jose.JSONWebKey, audience, subject string, sans ...string) string {
+func jwkToken(t testing.TB, key *jose.JSONWebKey, audience, subject string, sans ...string) string {
 	t.Helper()
 	now := time.Now()
 	opts := []token.Options{token.WithJWTID(rand.Text()), token.WithKid(key.KeyID), token.WithIssuer(ProvisionerName),

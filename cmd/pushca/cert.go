@@ -188,7 +188,7 @@ func certRevokeCommand() *cli.Command {
    pushca cert revoke mail.example.com --reason superseded
    pushca cert revoke mail.example.com --family legacy`,
 		Flags: []cli.Flag{familyFlag(),
-			&cli.StringFlag{Name: "reason", Value: "unspecified", Usage: "unspecified, key-compromise, ca-compromise, affiliation-changed, superseded, cessation-of-operation"},
+			reasonFlag(),
 			passwordFileFlag(), jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
