@@ -35,29 +35,25 @@ func BenchmarkRSA2048Sign(b *testing.B) {
 			b.Error(err)
 		}
 	}
-	b.Run("serial", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			sign()
-		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		b.SetParallelism(benchParallelism)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				sign()
-			}
-		})
-	})
+	b.Run("serial", func(b *testing.B) { each(b, false, sign) })
+	b.Run("parallel", func(b *testing.B) { each(b, true, sign) })
 }
 
 // BenchmarkIssue measures whole issuances (sign, self-check, inventory,
 // files) per chain family, with a CSR supplied and with key generation, one
-// at a time and from concurrent callers (each a distinct host).
+// at a time and from concurrent callers (each a distinct host). Beside the
+// CSR case, in the same run and on the same kind of directory, step-ca is
+// the peer: its own authority started from the family's config/ca*.json as
+// `step-ca` starts it (bbolt with its default durability: an fsync'd
+// transaction per write), doing what one request to its /1.0/sign does
+// minus HTTP: authorize a JWK token (which records the token as used) and
+// sign with the provisioner's options, the family's template included.
+// Tokens are made before the timer starts; clients make them.
 func BenchmarkIssue(b *testing.B) {
 	ctx := context.Background()
-	for _, p := range profile.Families() {
-		c := newCA(b, p.Name)
-		key, err := generateKey(p)
+	for _, f := range profile.Families() {
+		c := newCA(b, f.Name)
+		key, err := generateKey(f)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -75,80 +71,78 @@ func BenchmarkIssue(b *testing.B) {
 				b.Error(err)
 			}
 		}
-		for _, mode := range []string{"csr", "keygen"} {
-			b.Run(p.Name+"/"+mode, func(b *testing.B) {
-				for i := 0; i < b.N; i++ {
-					issue(b, mode)
-				}
-			})
-			b.Run(p.Name+"/"+mode+"/parallel", func(b *testing.B) {
-				b.SetParallelism(benchParallelism)
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						issue(b, mode)
+		peer := newStepCASigner(b, f, key)
+		for _, mode := range []string{"csr", "step-ca", "keygen"} {
+			for _, parallel := range []bool{false, true} {
+				name := f.Name + "/" + mode + map[bool]string{true: "/parallel"}[parallel]
+				b.Run(name, func(b *testing.B) {
+					if mode == "step-ca" {
+						peer.run(b, parallel)
+						return
 					}
+					each(b, parallel, func() { issue(b, mode) })
 				})
-			})
+			}
 		}
+		peer.stop()
 	}
 }
 
-// BenchmarkStepCASign is the peer of BenchmarkIssue/*/csr: step-ca's own
-// authority, started from the family's config/ca*.json as `step-ca` starts
-// it (its bbolt database with its default durability: one fsync'd
-// transaction per write), doing what one request to its /1.0/sign does
-// minus HTTP: authorize a JWK token (which records the token as used) and
-// sign with the provisioner's options, the family's template included.
-// Tokens are made before the timer starts; clients make them.
-func BenchmarkStepCASign(b *testing.B) {
-	for _, f := range profile.Families() {
-		c := newCA(b, f.Name)
-		dir, s := c.layout.Dir, c.Slots()[0]
-		c.Close()
-		key, err := generateKey(f)
-		if err != nil {
-			b.Fatal(err)
+// stepCASigner is step-ca's authority on a copy of a family's directory.
+type stepCASigner struct {
+	p    *stepPeer
+	key  crypto.Signer
+	stop func()
+}
+
+func newStepCASigner(b *testing.B, f profile.Family, key crypto.Signer) *stepCASigner {
+	c := newCA(b, f.Name)
+	dir, s := c.layout.Dir, c.Slots()[0]
+	c.Close()
+	p := startStepPeer(b, dir, s)
+	return &stepCASigner{p: p, key: key, stop: p.stop}
+}
+
+// each runs fn b.N times, one at a time or from benchParallelism
+// goroutines per core.
+func each(b *testing.B, parallel bool, fn func()) {
+	if !parallel {
+		for range b.N {
+			fn()
 		}
-		p := startStepPeer(b, dir, s)
-		sign := func(b *testing.B, ott string) {
-			host := "bench.example.com"
-			csr, err := x509util.CreateCertificateRequest(host, []string{host}, key)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx := provisioner.NewContextWithMethod(context.Background(), provisioner.SignMethod)
-			opts, err := p.a.Authorize(ctx, ott)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := p.a.SignWithContext(ctx, csr, provisioner.SignOptions{}, opts...); err != nil {
-				b.Fatal(err)
-			}
-		}
-		tokens := func(b *testing.B) chan string {
-			b.StopTimer()
-			defer b.StartTimer()
-			ch := make(chan string, b.N)
-			for range b.N {
-				ch <- jwkToken(b, p.key, p.audience, "bench.example.com", "bench.example.com")
-			}
-			close(ch)
-			return ch
-		}
-		b.Run(f.Name, func(b *testing.B) {
-			for ott := range tokens(b) {
-				sign(b, ott)
-			}
-		})
-		b.Run(f.Name+"/parallel", func(b *testing.B) {
-			ch := tokens(b)
-			b.SetParallelism(benchParallelism)
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					sign(b, <-ch)
-				}
-			})
-		})
-		p.stop()
+		return
 	}
+	b.SetParallelism(benchParallelism)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			fn()
+		}
+	})
+}
+
+// run signs b.N certificates.
+func (s *stepCASigner) run(b *testing.B, parallel bool) {
+	const host = "bench.example.com"
+	b.StopTimer()
+	tokens := make(chan string, b.N)
+	for range b.N {
+		tokens <- jwkToken(b, s.p.key, s.p.audience, host, host)
+	}
+	close(tokens)
+	csr, err := x509util.CreateCertificateRequest(host, []string{host}, s.key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StartTimer()
+	each(b, parallel, func() {
+		ctx := provisioner.NewContextWithMethod(context.Background(), provisioner.SignMethod)
+		opts, err := s.p.a.Authorize(ctx, <-tokens)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		if _, err := s.p.a.SignWithContext(ctx, csr, provisioner.SignOptions{}, opts...); err != nil {
+			b.Error(err)
+		}
+	})
 }
