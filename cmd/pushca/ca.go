@@ -166,7 +166,7 @@ certificates again.`,
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("ca restore needs exactly one BACKUP argument (see --help)")
+				return usageErrorf("ca restore needs exactly one BACKUP argument (see --help)")
 			}
 			name := c.Args().First()
 			f, err := os.Open(name)
@@ -208,7 +208,7 @@ leaf of the new family (pushca cert issue HOST --family FAMILY otherwise).`,
 		},
 		Before: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("ca add-family needs exactly one FAMILY argument (%s)", strings.Join(profile.FamilyNames(), ", "))
+				return usageErrorf("ca add-family needs exactly one FAMILY argument (%s)", strings.Join(profile.FamilyNames(), ", "))
 			}
 			_, err := profile.GetFamily(c.Args().First())
 			return err
@@ -420,7 +420,7 @@ rotated. Serials: pushca ca inspect, or ls certs/intermediates/.`,
 		Action: func(c *cli.Context) error {
 			// Before the password prompt.
 			if c.NArg() != 1 {
-				return fmt.Errorf("ca revoke-intermediate needs exactly one SERIAL argument (see --help)")
+				return usageErrorf("ca revoke-intermediate needs exactly one SERIAL argument (see --help)")
 			}
 			code, err := ca.ReasonCode(c.String("reason"))
 			if err != nil {

@@ -93,7 +93,7 @@ iPhones and Android. pushca serve picks the chain for each device's handshake.`,
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("cert issue needs exactly one HOST argument (see --help)")
+				return usageErrorf("cert issue needs exactly one HOST argument (see --help)")
 			}
 			ips, err := parseIPs(c.StringSlice("ip"))
 			if err != nil {
@@ -193,7 +193,7 @@ func certRevokeCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("cert revoke needs exactly one SERIAL or HOST argument (see --help)")
+				return usageErrorf("cert revoke needs exactly one SERIAL or HOST argument (see --help)")
 			}
 			code, err := ca.ReasonCode(c.String("reason"))
 			if err != nil {

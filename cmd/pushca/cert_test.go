@@ -234,9 +234,15 @@ func TestReadOnlyCommandsNeedNoPassword(t *testing.T) {
 	if r := runPushca(t, nil, "--dir", dir, "cert", "status", "--within", "30d"); r.code != 3 || strings.Count(r.stdout, "mail.example.com") != 2 {
 		t.Errorf("status within 30d: exit %d (want 3)\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	for _, args := range [][]string{{"cert", "statsu"}, {"cert", "status", "--bogus"}, {"certs", "status"}, {"cert", "status", "--within", "soon"}} {
-		if r := runPushca(t, nil, append([]string{"--dir", dir}, args...)...); r.code != 1 {
-			t.Errorf("pushca %v: exit %d, want 1 (3 means expiring to cron)", args, r.code)
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"cert", "statsu"}, exitUsage}, {[]string{"cert", "status", "--bogus"}, exitUsage},
+		{[]string{"certs", "status"}, exitUsage}, {[]string{"cert", "status", "--within", "soon"}, 1},
+	} {
+		if r := runPushca(t, nil, append([]string{"--dir", dir}, tc.args...)...); r.code != tc.code {
+			t.Errorf("pushca %v: exit %d, want %d (3 means expiring to cron)", tc.args, r.code, tc.code)
 		}
 	}
 	if r := runPushca(t, nil, "--dir", filepath.Join(t.TempDir(), "none"), "cert", "status"); r.code != 1 || !strings.Contains(r.stderr, "pushca init") {

@@ -52,7 +52,7 @@ each renewal: pushca cert renew HOST --exec 'pushca cert export "$PUSHCA_HOST" -
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("cert export needs exactly one HOST argument (see --help)")
+				return usageErrorf("cert export needs exactly one HOST argument (see --help)")
 			}
 			f, err := export.ParseFormat(c.String("format"))
 			if err != nil {

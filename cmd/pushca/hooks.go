@@ -48,7 +48,7 @@ func withDeploy(name string, fn reissueFunc) cli.ActionFunc {
 		case !all && c.IsSet("within"):
 			return fmt.Errorf("--within goes with --all")
 		case !all && c.NArg() != 1:
-			return fmt.Errorf("cert %s needs exactly one HOST argument, or --all (see --help)", name)
+			return usageErrorf("cert %s needs exactly one HOST argument, or --all (see --help)", name)
 		}
 		authority, err := openCA(c)
 		if err != nil {

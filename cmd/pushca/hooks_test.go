@@ -106,11 +106,14 @@ func TestDeployHooks(t *testing.T) {
 	}{
 		{[]string{"cert", "renew", "--all", "mail.test"}, "give no HOST"},
 		{[]string{"cert", "renew", "mail.test", "--within", "5d"}, "--within goes with --all"},
-		{[]string{"cert", "renew"}, "or --all"},
+
 		{[]string{"cert", "renew", "--all", "--within", "soon"}, `--within "soon"`},
 	} {
 		if r := runPushca(t, env, append([]string{"--dir", dir}, tc.args...)...); r.code != 1 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("pushca %v: exit %d %q, want %q", tc.args, r.code, r.stderr, tc.want)
 		}
+	}
+	if r := runPushca(t, env, "--dir", dir, "cert", "renew"); r.code != exitUsage || !strings.Contains(r.stderr, "or --all") {
+		t.Errorf("cert renew without a host: exit %d %q", r.code, r.stderr)
 	}
 }

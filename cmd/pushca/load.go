@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -53,7 +52,7 @@ func loadCommand() *cli.Command {
 		}, adminFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return errors.New("give the server's URL, e.g. pushca load https://127.0.0.1:8443 (see --help)")
+				return usageErrorf("give the server's URL, e.g. pushca load https://127.0.0.1:8443 (see --help)")
 			}
 			u, err := loopbackURL(c.Args().First())
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -37,7 +38,7 @@ func exitCode(err error) int {
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "pushca",
 		Usage:   "private CA, device packages and a test endpoint for Exchange ActiveSync DirectPush",
 		Version: version,
@@ -68,5 +69,46 @@ func newApp() *cli.App {
 		// Errors are printed once, by main.
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
+		OnUsageError:    onUsageError,
 	}
+	// urfave/cli exits 3 on an unknown command (cert status's "expiring").
+	app.Action = unknownCommand("pushca", app.Commands)
+	for _, cmd := range app.Commands {
+		strictUsage(cmd, "pushca "+cmd.Name)
+	}
+	return app
+}
+
+// strictUsage makes a bad flag, and an unknown subcommand, a usage error of
+// the command named path, recursively.
+func strictUsage(cmd *cli.Command, path string) {
+	cmd.OnUsageError = onUsageError
+	if len(cmd.Subcommands) == 0 {
+		return
+	}
+	for _, sub := range cmd.Subcommands {
+		strictUsage(sub, path+" "+sub.Name)
+	}
+	if cmd.Action == nil {
+		cmd.Action = unknownCommand(path, cmd.Subcommands)
+	}
+}
+
+// unknownCommand is the action of a command that only has subcommands:
+// help without arguments, a usage error naming the choices otherwise.
+func unknownCommand(path string, cmds []*cli.Command) cli.ActionFunc {
+	var names []string
+	for _, c := range cmds {
+		names = append(names, c.Name)
+	}
+	return func(c *cli.Context) error {
+		if c.NArg() == 0 {
+			return cli.ShowSubcommandHelp(c)
+		}
+		return usageErrorf("unknown command %q for %s (it has %s; see %s --help)", c.Args().First(), path, strings.Join(names, ", "), path)
+	}
+}
+
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	return usageErrorf("%v (see %s --help)", err, c.Command.HelpName)
 }

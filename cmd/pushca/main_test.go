@@ -120,3 +120,27 @@ func TestInterspersedFlags(t *testing.T) {
 		}
 	}
 }
+
+// A typo in a cron job (`pushca cert stauts`) is a usage error with a code
+// of its own, never 3, which cert status uses for "expiring soon", and the
+// message names what exists.
+func TestUsageErrorsHaveTheirOwnExitCode(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"cert", "stauts"}, `unknown command "stauts" for pushca cert (it has issue, renew`},
+		{[]string{"bogus"}, `unknown command "bogus" for pushca (it has quickstart`},
+		{[]string{"ca", "crl", "--nope"}, "flag provided but not defined: -nope (see pushca ca crl --help)"},
+		{[]string{"--nope", "cert", "list"}, "flag provided but not defined: -nope (see pushca --help)"},
+		{[]string{"cert", "issue"}, "cert issue needs exactly one HOST argument"},
+	} {
+		r := runPushca(t, nil, tc.args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") > 1 {
+			t.Errorf("pushca %v: exit %d, stderr %q; want %d and %q in one line", tc.args, r.code, r.stderr, exitUsage, tc.want)
+		}
+	}
+	if r := runPushca(t, nil, "cert"); r.code != 0 || !strings.Contains(r.stdout, "COMMANDS") {
+		t.Errorf("pushca cert alone: exit %d, want its help\n%s", r.code, r.stdout)
+	}
+}

@@ -34,6 +34,18 @@ func exitf(code int, format string, args ...any) error {
 	return &exitError{code, fmt.Sprintf(format, args...)}
 }
 
+// Exit codes, in one place (README.md "Exit codes" repeats them): 0
+// success; 1 any failure; 2 and 3 verdicts of verify (warnings, failures)
+// and 3 of cert status (something expires soon); exitUsage for a command
+// line pushca cannot run (an unknown command or flag, a missing argument),
+// so that a typo in a cron job is never taken for a verdict.
+const exitUsage = 64 // EX_USAGE of sysexits(3)
+
+// usageErrorf is a usage error: exit code exitUsage.
+func usageErrorf(format string, args ...any) error {
+	return exitf(exitUsage, format, args...)
+}
+
 // exitError is a failure with an exit code that means something.
 type exitError struct {
 	code int

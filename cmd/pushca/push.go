@@ -24,7 +24,7 @@ func pushCommand() *cli.Command {
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("push needs exactly one user name (see --help)")
+				return usageErrorf("push needs exactly one user name (see --help)")
 			}
 			deliver, err := adminDeliverer(c)
 			if err != nil {

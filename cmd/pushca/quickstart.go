@@ -63,7 +63,7 @@ pushca push and pushca verify commands to try next. Ctrl-C stops it.`,
 
 func quickstart(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return fmt.Errorf("quickstart takes no arguments, got %q (see --help)", c.Args().First())
+		return usageErrorf("quickstart takes no arguments, got %q (see --help)", c.Args().First())
 	}
 	dir, err := filepath.Abs(c.String("dir"))
 	if err != nil {

@@ -98,7 +98,7 @@ func usersCommand() *cli.Command {
 // oneUser returns the single NAME argument in its stored form.
 func oneUser(c *cli.Context) (string, error) {
 	if c.NArg() != 1 {
-		return "", fmt.Errorf("%s needs exactly one user name (see --help)", c.Command.Name)
+		return "", usageErrorf("%s needs exactly one user name (see --help)", c.Command.Name)
 	}
 	return push.NormalizeUser(c.Args().First())
 }
