@@ -142,7 +142,7 @@ func Restore(ctx context.Context, src io.Reader, name, dir string, force bool) (
 	if err != nil {
 		return "", fmt.Errorf("state directory %s: %w", dir, err)
 	}
-	if err := checkEmpty(abs); err != nil && !force {
+	if err := CheckInitTarget(abs); err != nil && !force {
 		return "", fmt.Errorf("%w; restore with --force to move it aside", err)
 	}
 	parent := filepath.Dir(abs)

@@ -82,7 +82,7 @@ func Init(ctx context.Context, dir string, opt InitOptions) error {
 	if err != nil {
 		return fmt.Errorf("state directory %s: %w", dir, err)
 	}
-	if err := checkEmpty(abs); err != nil {
+	if err := CheckInitTarget(abs); err != nil {
 		return err
 	}
 	parent := filepath.Dir(abs)
@@ -112,23 +112,42 @@ func Init(ctx context.Context, dir string, opt InitOptions) error {
 	return nil
 }
 
-// checkEmpty refuses to initialise over anything: an existing CA must never
-// be replaced by accident.
-func checkEmpty(dir string) error {
-	ents, err := os.ReadDir(dir)
+// CheckInitTarget says whether Init may create a CA at dir: it refuses to
+// initialise over anything, since an existing CA must never be replaced by
+// accident, and says what dir holds instead. The CLI calls it before it
+// asks for a password.
+func CheckInitTarget(dir string) error {
+	fi, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("state directory %s: %w", dir, err)
 	}
+	if !fi.IsDir() {
+		return fmt.Errorf("state directory %s is a file, not a directory; choose a new --dir", dir)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("state directory %s: %w", dir, err)
+	}
 	if len(ents) == 0 {
 		return nil
 	}
-	if _, err := os.Stat(Layout{Dir: dir}.State()); err == nil {
-		return fmt.Errorf("state directory %s already holds a CA; use another --dir, or remove it if you really mean to start over", dir)
+	l := Layout{Dir: dir}
+	st, err := readState(l)
+	if errors.Is(err, ErrNotInitialized) {
+		return fmt.Errorf("state directory %s is not empty and is not a pushca directory; choose an empty or new --dir", dir)
 	}
-	return fmt.Errorf("state directory %s is not empty and is not a pushca directory; choose an empty or new --dir", dir)
+	if err != nil {
+		return fmt.Errorf("state directory %s already holds a CA, whose state cannot be read: %w", dir, err)
+	}
+	if hosts, _ := os.ReadDir(l.path("servers")); len(hosts) == 0 {
+		return fmt.Errorf("state directory %s already holds a CA (created %s, chain families %s) but no server certificate: an init was interrupted after making the CA. Finish it with `pushca --dir %s cert issue HOST`",
+			dir, st.Created.Format("2006-01-02 15:04 MST"), strings.Join(st.Families, ", "), dir)
+	}
+	return fmt.Errorf("state directory %s already holds a CA (created %s, chain families %s); issue more certificates with `pushca --dir %s cert issue HOST`, or use another --dir to start over",
+		dir, st.Created.Format("2006-01-02 15:04 MST"), strings.Join(st.Families, ", "), dir)
 }
 
 // rootKeyBits: the root is RSA 2048 whatever the families, so a legacy

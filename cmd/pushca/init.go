@@ -41,7 +41,7 @@ no-echo prompt or --password-file / PUSHCA_PASSWORD_FILE, never from a flag.`,
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return fmt.Errorf("init takes no arguments; did you mean --host %s?", c.Args().First())
+				return usageErrorf("init takes no arguments; did you mean --host %s?", c.Args().First())
 			}
 			families, err := initFamilies(c)
 			if err != nil {
@@ -59,11 +59,16 @@ no-echo prompt or --password-file / PUSHCA_PASSWORD_FILE, never from a flag.`,
 			if err != nil {
 				return err
 			}
+			dir := c.String("dir")
+			// Before the password prompt: asking twice for a password and
+			// then refusing the directory wastes the operator's time.
+			if err := ca.CheckInitTarget(dir); err != nil {
+				return err
+			}
 			pw, err := caPassword(c, true)
 			if err != nil {
 				return err
 			}
-			dir := c.String("dir")
 			err = ca.Init(c.Context, dir, ca.InitOptions{
 				Name: c.String("name"), Families: families, Password: pw, CRLURL: c.String("crl-url"),
 			})
