@@ -203,7 +203,7 @@ through the root they already have. With --host, the host also gets its
 leaf of the new family (pushca cert issue HOST --family FAMILY otherwise).`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "host", Usage: "issue the new family's certificate for this host too (repeatable)"},
-			daysFlag("validity of the new intermediate in days (default 3650, capped by the root)"),
+			daysFlag("validity of the new intermediate in days", "3650, capped by the root"),
 			passwordFileFlag(), jsonFlag,
 		},
 		Before: func(c *cli.Context) error {
@@ -276,7 +276,7 @@ pushca cert renew HOST for each host later. The old intermediates stay in
 certs/intermediates and secrets/intermediates.`,
 		Flags: []cli.Flag{
 			familyFlag(),
-			daysFlag("validity of the new intermediates in days (default 3650, capped by the root)"),
+			daysFlag("validity of the new intermediates in days", "3650, capped by the root"),
 			&cli.BoolFlag{Name: "no-reissue", Usage: "leave the active server certificates under the old intermediates"},
 			passwordFileFlag(), jsonFlag,
 		},

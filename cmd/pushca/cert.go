@@ -52,8 +52,8 @@ func familyFlag() cli.Flag {
 
 // daysFlag is a --days flag that, when given, is at least 1: 0 used to
 // mean the default without a word.
-func daysFlag(usage string) cli.Flag {
-	return &cli.IntFlag{Name: "days", Usage: usage, Action: func(_ *cli.Context, d int) error {
+func daysFlag(usage, defaultText string) cli.Flag {
+	return &cli.IntFlag{Name: "days", Usage: usage, DefaultText: defaultText, Action: func(_ *cli.Context, d int) error {
 		if d < 1 {
 			return fmt.Errorf("--days %d: give at least 1, or leave --days out for the default", d)
 		}
@@ -86,7 +86,7 @@ for Windows Mobile, the modern one (ECDSA, SHA-256, at most 825 days) for
 iPhones and Android. pushca serve picks the chain for each device's handshake.`,
 		Flags: append(nameFlags(), familyFlag(),
 			&cli.StringFlag{Name: "profile", Usage: "only the family that serves this device profile"},
-			daysFlag("validity in days (default 397, capped by each family: 825 for modern)"),
+			daysFlag("validity in days", "397, capped by each family: 825 for modern"),
 			&cli.StringFlag{Name: "csr", Usage: "PEM certificate request supplying the public key; no key is written"},
 			&cli.BoolFlag{Name: "force", Usage: "issue even though HOST has an active certificate"},
 			passwordFileFlag(), jsonFlag,

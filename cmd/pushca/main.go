@@ -16,6 +16,7 @@ import (
 var version = "dev"
 
 func main() {
+	cli.FlagStringer = flagString(cli.FlagStringer)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	app := newApp()
 	err := app.RunContext(ctx, interspersed(app, os.Args))
@@ -23,6 +24,20 @@ func main() {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pushca: %v\n", err)
 		os.Exit(exitCode(err))
+	}
+}
+
+// flagString is urfave/cli's help line of a flag without the repetition it
+// appends to repeatable ones ("--profiles value, --profile value [ --profiles
+// value, --profile value ]"): their usage says "repeatable".
+func flagString(std cli.FlagStringFunc) cli.FlagStringFunc {
+	return func(f cli.Flag) string {
+		s := std(f)
+		names, usage, ok := strings.Cut(s, "\t")
+		if i := strings.Index(names, " [ "); ok && i >= 0 {
+			return names[:i] + "\t" + usage
+		}
+		return s
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -143,4 +144,43 @@ func TestUsageErrorsHaveTheirOwnExitCode(t *testing.T) {
 	if r := runPushca(t, nil, "cert"); r.code != 0 || !strings.Contains(r.stdout, "COMMANDS") {
 		t.Errorf("pushca cert alone: exit %d, want its help\n%s", r.code, r.stdout)
 	}
+}
+
+// Help lines as a stranger reads them: no "(default: 0)" after a default the
+// usage already gives, no repeatable flag printed twice.
+func TestHelpShowsDefaultsOnceAndFlagsOnce(t *testing.T) {
+	for _, args := range [][]string{{"init", "--help"}, {"cert", "issue", "--help"}, {"ca", "rotate-intermediate", "--help"}, {"quickstart", "--help"}} {
+		out := mustPushca(t, nil, args...)
+		for _, bad := range []string{"(default: 0)", " [ --"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("pushca %v shows %q:\n%s", args, bad, out)
+			}
+		}
+		if twice := regexp.MustCompile(`\(default [^)]*\) \(default:`).FindString(out); twice != "" {
+			t.Errorf("pushca %v gives a default twice: %q", args, twice)
+		}
+		if !strings.Contains(out, "--days value") && args[0] != "quickstart" {
+			t.Errorf("pushca %v lists no --days:\n%s", args, out)
+		}
+	}
+	if out := mustPushca(t, nil, "init", "--help"); !strings.Contains(out, "(default: 397, capped by each family)") {
+		t.Errorf("init --help does not give the --days default:\n%s", out)
+	}
+}
+
+// urfave/cli shows a backquoted word in a flag's usage as its value's name
+// (`--profiles pushca ca add-family`): no flag's usage has one.
+func TestNoFlagUsageHasBackquotes(t *testing.T) {
+	var walk func(path string, cmds []*cli.Command)
+	walk = func(path string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			for _, f := range c.Flags {
+				if d, ok := f.(cli.DocGenerationFlag); ok && strings.Contains(d.GetUsage(), "`") {
+					t.Errorf("%s %s --%s: usage %q has a backquote", path, c.Name, f.Names()[0], d.GetUsage())
+				}
+			}
+			walk(path+" "+c.Name, c.Subcommands)
+		}
+	}
+	walk("pushca", newApp().Commands)
 }

@@ -55,7 +55,7 @@ pushca push and pushca verify commands to try next. Ctrl-C stops it.`,
 		Flags: append(listenFlags(":8443", ":8080"),
 			&cli.StringFlag{Name: "host", Usage: "name devices connect to (default: this machine's name)"},
 			&cli.StringSliceFlag{Name: "profiles", Aliases: []string{"profile"}, Value: cli.NewStringSlice(quickstartProfiles...),
-				Usage: "device profiles of the fleet (" + strings.Join(profile.Names(), ", ") + "); a later run adds no family: use `pushca ca add-family`"},
+				Usage: "device profiles of the fleet (" + strings.Join(profile.Names(), ", ") + "); a later run adds no family: use pushca ca add-family"},
 		),
 		Action: quickstart,
 	}
