@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -169,7 +170,7 @@ func printIssued(c *cli.Context, issued []*ca.Issued) error {
 	for _, is := range issued {
 		r := is.Record
 		fmt.Fprintf(w, "issued %s for %s (%s family, %s, %s)\n", r.Serial, r.Host, r.Family, r.Key, r.Signature)
-		fmt.Fprintf(w, "  names:     %v %v\n", r.DNSNames, r.IPs)
+		fmt.Fprintf(w, "  names:     %s\n", strings.Join(append(slices.Clone(r.DNSNames), r.IPs...), ", "))
 		fmt.Fprintf(w, "  valid:     %s to %s\n", r.NotBefore.Format(time.RFC3339), r.NotAfter.Format(time.RFC3339))
 		fmt.Fprintf(w, "  chain:     %s\n", is.ChainFile)
 		if is.KeyFile != "" {
@@ -284,14 +285,15 @@ other failure (a bad flag, an unreadable or damaged state directory).`,
 			if err != nil {
 				return err
 			}
+			if len(recs) == 0 && !c.Bool("json") {
+				fmt.Fprintf(c.App.Writer, "no active certificate expires within %s\n", c.String("within"))
+				return nil
+			}
 			if err := printRecords(c, recs); err != nil {
 				return err
 			}
 			if len(recs) > 0 {
 				return exitf(3, "%d active certificate(s) expire within %s: run `pushca cert renew HOST`", len(recs), c.String("within"))
-			}
-			if !c.Bool("json") {
-				fmt.Fprintf(c.App.Writer, "no active certificate expires within %s\n", c.String("within"))
 			}
 			return nil
 		}),

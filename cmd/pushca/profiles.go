@@ -24,8 +24,8 @@ func profilesCommand() *cli.Command {
 			w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "PROFILE\tFAMILY\tTLS\tWILDCARDS\tEAS\tDESCRIPTION")
 			for _, p := range ps {
-				fmt.Fprintf(w, "%s\t%s\t%s-%s\t%v\t%s\t%s\n", p.Name, p.Family,
-					profile.TLSVersionName(p.MinTLS), profile.TLSVersionName(p.MaxTLS), p.Wildcards, p.EASVersion, p.Description)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\t%s\n", p.Name, p.Family,
+					tlsRange(p.MinTLS, p.MaxTLS), p.Wildcards, p.EASVersion, p.Description)
 			}
 			fmt.Fprintln(w, "\nFAMILY\tKEY\tSIGNATURE\tMAX DAYS\tSERVES\tDESCRIPTION")
 			for _, f := range fs {
@@ -46,4 +46,12 @@ func profilesCommand() *cli.Command {
 			return w.Flush()
 		},
 	}
+}
+
+// tlsRange is "TLS 1.0" for one version, "TLS 1.2-1.3" for a range.
+func tlsRange(lo, hi uint16) string {
+	if lo == hi {
+		return profile.TLSVersionName(lo)
+	}
+	return profile.TLSVersionName(lo) + "-" + strings.TrimPrefix(profile.TLSVersionName(hi), "TLS ")
 }
