@@ -15,7 +15,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/pushca/pushca/internal/atomicfile"
 )
@@ -42,8 +44,8 @@ func ReadToken(path string) (string, error) {
 	return tok, nil
 }
 
-// LoadOrCreateToken returns the admin bearer token stored at path,
-// generating a random one (0600) when the file does not exist.
+// LoadOrCreateToken returns the bearer token stored at path, generating a
+// random one (0600) when the file does not exist.
 func LoadOrCreateToken(path string) (string, error) {
 	tok, err := ReadToken(path)
 	if !errors.Is(err, os.ErrNotExist) {
@@ -53,10 +55,46 @@ func LoadOrCreateToken(path string) (string, error) {
 	rand.Read(b)
 	tok = hex.EncodeToString(b)
 	if err := atomicfile.WriteFile(path, []byte(tok+"\n"), atomicfile.FileMode); err != nil {
-		return "", fmt.Errorf("save admin token: %w", err)
+		return "", fmt.Errorf("save token %s: %w", path, err)
 	}
 	return tok, nil
 }
+
+// token is a bearer token kept in a file. It is re-read on SIGHUP, so
+// that a token replaced (or deleted, for a new random one) takes effect
+// without a restart.
+type token struct {
+	path string
+	cur  atomic.Pointer[tokenValue]
+}
+
+type tokenValue struct {
+	plain string
+	sum   [sha256.Size]byte
+}
+
+// openToken reads the token at path, creating it when missing.
+func openToken(path string) (*token, error) {
+	t := &token{path: path}
+	if err := t.reload(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// reload re-reads the file; on error the previous token stays.
+func (t *token) reload() error {
+	tok, err := LoadOrCreateToken(t.path)
+	if err != nil {
+		return err
+	}
+	t.cur.Store(&tokenValue{plain: tok, sum: sha256.Sum256([]byte(tok))})
+	return nil
+}
+
+func (t *token) String() string { return t.cur.Load().plain }
+
+func (t *token) matches(got string) bool { return tokenMatches(t.cur.Load().sum, got) }
 
 // ListenLoopback listens on addr only when its host is a loopback address
 // or "localhost": the admin API has no TLS and must not leave the machine.
@@ -120,19 +158,19 @@ func ParseDeliverRequest(data []byte) (DeliverRequest, error) {
 }
 
 type admin struct {
-	token   [sha256.Size]byte
+	token   *token
 	hub     *Hub
 	users   *Users
 	devices *Devices
 	log     *slog.Logger
 }
 
-func newAdmin(token string, hub *Hub, users *Users, devices *Devices, m *metrics, log *slog.Logger) http.Handler {
-	a := &admin{token: sha256.Sum256([]byte(token)), hub: hub, users: users, devices: devices, log: log}
+func newAdmin(tok *token, hub *Hub, users *Users, devices *Devices, m *metrics, log *slog.Logger) http.Handler {
+	a := &admin{token: tok, hub: hub, users: users, devices: devices, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+AdminDeliverPath, a.deliver)
 	mux.HandleFunc("GET "+AdminDevicesPath, a.listDevices)
-	return requireToken(a.token, realmAdmin, m, mux)
+	return requireToken(realmAdmin, m, mux, tok)
 }
 
 // tokenMatches compares hashes of the tokens so the comparison takes the
@@ -142,15 +180,25 @@ func tokenMatches(want [sha256.Size]byte, got string) bool {
 	return subtle.ConstantTimeCompare(sum[:], want[:]) == 1
 }
 
-// requireToken lets through requests bearing the admin token and counts
-// the others as auth failures of realm.
-func requireToken(token [sha256.Size]byte, realm string, m *metrics, next http.Handler) http.Handler {
+// requireToken lets through requests bearing one of tokens and counts the
+// others as auth failures of realm. Every token is compared, so the time
+// taken does not tell which one came close.
+func requireToken(realm string, m *metrics, next http.Handler, tokens ...*token) http.Handler {
+	var names []string
+	for _, t := range tokens {
+		names = append(names, filepath.Join(filepath.Base(filepath.Dir(t.path)), filepath.Base(t.path)))
+	}
+	need := fmt.Sprintf("bearer token required (in the state directory: %s)", strings.Join(names, " or "))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !tokenMatches(token, got) {
+		match := false
+		for _, t := range tokens {
+			match = t.matches(got) || match
+		}
+		if !ok || !match {
 			m.authFailed(realm)
-			w.Header().Set("WWW-Authenticate", `Bearer realm="pushca admin"`)
-			http.Error(w, "admin token required (the token is in the state directory, push/admin.token)", http.StatusUnauthorized)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pushca `+realm+`"`)
+			http.Error(w, need, http.StatusUnauthorized)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -1,14 +1,19 @@
 package push
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -120,8 +125,7 @@ func TestAuthBackoff(t *testing.T) {
 			t.Fatalf("failure %d: %d %v", i+1, w.Code, w.Header())
 		}
 	}
-	// The next failure starts the wait; then even the right password waits.
-	try("alice", "wrong")
+	// The last free failure started the wait; even the right password waits.
 	if w := try("alice", "secret"); w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "1" {
 		t.Fatalf("while blocked: %d %v", w.Code, w.Header())
 	}
@@ -139,16 +143,233 @@ func TestBackoffIsBounded(t *testing.T) {
 	b := newBackoff(func() time.Time { return now })
 	for i := range maxTrackedHosts + 50 {
 		now = now.Add(time.Millisecond)
-		b.failed("10.0." + string(rune('a'+i%26)) + "." + time.Duration(i).String())
+		b.failed("10.0."+string(rune('a'+i%26))+"."+time.Duration(i).String(), false)
 	}
 	if len(b.hosts) > maxTrackedHosts {
 		t.Fatalf("%d tracked hosts", len(b.hosts))
 	}
 	// Entries expire: an old failure count starts over.
-	b.failed("x")
+	b.failed("x", false)
 	b.hosts["x"].count = 100
 	now = now.Add(failureMemory + maxBlock + time.Second)
-	if n := b.failed("x"); n != 1 {
+	if n, _ := b.failed("x", false); n != 1 {
 		t.Fatalf("count after expiry = %d", n)
+	}
+}
+
+// slowCompare makes each bcrypt comparison of u last long enough for
+// concurrent logins to overlap, and counts the comparisons and the most
+// under way at once.
+func slowCompare(u *Users) (calls, peak *atomic.Int64) {
+	calls, peak = new(atomic.Int64), new(atomic.Int64)
+	var running atomic.Int64
+	u.compare = func(hash, pw []byte) error {
+		calls.Add(1)
+		n := running.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+		running.Add(-1)
+		return bcrypt.CompareHashAndPassword(hash, pw)
+	}
+	return calls, peak
+}
+
+// login runs one Basic-auth login from addr through a and returns the
+// status.
+func login(a *Auth, addr, user, pw string) int {
+	r := httptest.NewRequest(http.MethodPost, ActiveSyncPath, nil)
+	r.RemoteAddr = addr
+	r.SetBasicAuth(user, pw)
+	w := httptest.NewRecorder()
+	a.Check(w, r)
+	return w.Code
+}
+
+// burst fires n logins at once, login i from addr(i) as user(i) with
+// pw(i), and counts the answers by status.
+func burst(a *Auth, n int, addr, user, pw func(int) string) map[int]int {
+	codes := make([]int, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			codes[i] = login(a, addr(i), user(i), pw(i))
+		})
+	}
+	close(start)
+	wg.Wait()
+	out := map[int]int{}
+	for _, c := range codes {
+		out[c]++
+	}
+	return out
+}
+
+// TestConcurrentBadLoginsReachBcryptAtMostN: 30 password guesses for one
+// user sent at once from one address. Each attempt is counted before its
+// comparison starts, so no more than the free allowance reach bcrypt,
+// and the rest are told to wait (429).
+func TestConcurrentBadLoginsReachBcryptAtMostN(t *testing.T) {
+	u := testUsers(t, t.TempDir())
+	calls, _ := slowCompare(u)
+	a := NewAuth(u, "test", testLog(t))
+	one := func(int) string { return "192.0.2.1:4000" }
+	codes := burst(a, 30, one, func(int) string { return "alice" }, func(i int) string { return fmt.Sprintf("guess%d", i) })
+	if n := calls.Load(); n > freeFailures {
+		t.Errorf("%d of 30 concurrent bad logins reached bcrypt, want at most %d", n, freeFailures)
+	}
+	if codes[http.StatusUnauthorized] != int(calls.Load()) || codes[http.StatusTooManyRequests] != 30-int(calls.Load()) {
+		t.Errorf("answers %v for %d comparisons: want 401 for each comparison, 429 for the rest", codes, calls.Load())
+	}
+}
+
+// TestPasswordSprayIsBoundedPerClientAndInAll: guesses at many user names
+// at once from one address run at most checksPerClient comparisons at a
+// time, queue some and refuse the rest; 30 addresses at once run at most
+// the gate's total at a time and are all answered.
+func TestPasswordSprayIsBoundedPerClientAndInAll(t *testing.T) {
+	u := testUsers(t, t.TempDir())
+	calls, peak := slowCompare(u)
+	a := NewAuth(u, "test", testLog(t))
+	users := func(i int) string { return fmt.Sprintf("user%d", i) }
+	const guesses = 2 * (checksPerClient + checksQueuedPerClient)
+	guess := func(int) string { return "guess" }
+	codes := burst(a, guesses, func(int) string { return "192.0.2.1:4000" }, users, guess)
+	if p := peak.Load(); p > checksPerClient {
+		t.Errorf("%d comparisons at once for one client, want at most %d", p, checksPerClient)
+	}
+	if n := calls.Load(); n > checksPerClient+checksQueuedPerClient || codes[http.StatusTooManyRequests] != guesses-int(n) {
+		t.Errorf("one client: %d comparisons, answers %v; want at most %d, 429 for the rest", n, codes, checksPerClient+checksQueuedPerClient)
+	}
+
+	calls.Store(0)
+	peak.Store(0)
+	addrs := func(i int) string { return fmt.Sprintf("198.51.100.%d:4000", i+1) }
+	codes = burst(a, 30, addrs, users, guess)
+	if p, most := peak.Load(), int64(cap(a.gate.total)); p > most {
+		t.Errorf("%d comparisons at once in all, want at most %d", p, most)
+	}
+	if codes[http.StatusUnauthorized] != 30 || calls.Load() != 30 {
+		t.Errorf("30 clients, one guess each: answers %v, %d comparisons; want 30 × 401", codes, calls.Load())
+	}
+}
+
+// TestFleetBehindNATLogsInAtOnce: 40 devices of one user, behind one
+// address, log in at once with the right password after a restart (no
+// login cached). They share one bcrypt comparison, and none is refused:
+// the address is not failing.
+func TestFleetBehindNATLogsInAtOnce(t *testing.T) {
+	u := testUsers(t, t.TempDir())
+	calls, _ := slowCompare(u)
+	a := NewAuth(u, "test", testLog(t))
+	nat := func(int) string { return "203.0.113.9:5000" }
+	codes := burst(a, 40, nat, func(int) string { return `CORP\alice` }, func(int) string { return "secret" })
+	if codes[http.StatusOK] != 40 || calls.Load() != 1 {
+		t.Errorf("answers %v after %d comparisons, want 40 × 200 after 1", codes, calls.Load())
+	}
+}
+
+// counterValue reads one counter of m.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+// TestStalePhoneBehindNATLocksOutOnlyItsUser: a phone with an old password
+// behind a carrier NAT fails until it must wait. Its user waits there;
+// another user behind the same NAT, and the same user elsewhere, log in
+// with their right passwords at once; the lockouts are counted.
+func TestStalePhoneBehindNATLocksOutOnlyItsUser(t *testing.T) {
+	u := testUsers(t, t.TempDir())
+	if err := u.Add("bob", "bob secret"); err != nil {
+		t.Fatal(err)
+	}
+	a := NewAuth(u, "test", testLog(t))
+	a.metrics = newMetrics(nil, nil)
+	now := time.Unix(1e9, 0)
+	a.fails.now = func() time.Time { return now }
+	const nat = "203.0.113.9:5000"
+	for range freeFailures {
+		login(a, nat, "alice", "old secret")
+	}
+	if code := login(a, nat, "alice", "secret"); code != http.StatusTooManyRequests {
+		t.Errorf("alice behind the NAT after %d failures: %d, want 429", freeFailures, code)
+	}
+	if code := login(a, nat, `CORP\bob`, "bob secret"); code != http.StatusOK {
+		t.Errorf("bob behind the same NAT: %d, want 200", code)
+	}
+	if code := login(a, "192.0.2.44:5000", "alice", "secret"); code != http.StatusOK {
+		t.Errorf("alice from another address: %d, want 200", code)
+	}
+	if v := counterValue(t, a.metrics.lockouts.WithLabelValues(realmActiveSync)); v != 1 {
+		t.Errorf("pushca_lockouts_total{realm=activesync} = %v, want 1", v)
+	}
+}
+
+// TestIPv6ClientRotatingAddressesWithinA64 gets no fresh allowance per
+// address: its /64 is one client. Another /64 is not held up.
+func TestIPv6ClientRotatingAddressesWithinA64(t *testing.T) {
+	u := testUsers(t, t.TempDir())
+	a := NewAuth(u, "test", testLog(t))
+	for i := range freeFailures {
+		login(a, fmt.Sprintf("[2001:db8:1:2::%x]:443", i+1), "alice", "wrong")
+	}
+	if code := login(a, "[2001:db8:1:2:ffff::1]:443", "alice", "secret"); code != http.StatusTooManyRequests {
+		t.Errorf("a new address in the same /64: %d, want 429", code)
+	}
+	if code := login(a, "[2001:db8:1:3::1]:443", "alice", "secret"); code != http.StatusOK {
+		t.Errorf("another /64: %d, want 200", code)
+	}
+	for addr, want := range map[string]string{
+		"[2001:db8:1:2:aaaa:bbbb:cccc:dddd%eth0]:1": "2001:db8:1:2::/64",
+		"[::ffff:192.0.2.7]:1":                      "192.0.2.7",
+		"192.0.2.7:1":                               "192.0.2.7",
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = addr
+		if got := clientKey(r); got != want {
+			t.Errorf("clientKey(%s) = %s, want %s", addr, got, want)
+		}
+	}
+}
+
+// TestFullTableNeverFreesABlockedClient: an attacker fills the back-off
+// table from other addresses; the client that must wait still waits, and
+// once only waiting clients are left a new one is refused rather than
+// freeing one of them.
+func TestFullTableNeverFreesABlockedClient(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	b := newBackoff(func() time.Time { return now })
+	for range freeFailures {
+		b.failed("guesser", false)
+	}
+	for i := range maxTrackedHosts + 50 {
+		now = now.Add(time.Microsecond)
+		b.failed(fmt.Sprintf("filler%d", i), false)
+	}
+	if b.blocked("guesser") == 0 {
+		t.Fatal("filling the table ended the guesser's wait")
+	}
+	if len(b.hosts) > maxTrackedHosts {
+		t.Fatalf("%d tracked clients", len(b.hosts))
+	}
+	for k := range b.hosts {
+		b.hosts[k].until = now.Add(time.Minute)
+	}
+	if wait, ok := b.begin("newcomer"); ok || wait <= 0 {
+		t.Errorf("a new client was tracked in a table of waiting ones (wait %v)", wait)
+	}
+	if b.blocked("guesser") == 0 {
+		t.Error("the guesser was dropped for a newcomer")
 	}
 }

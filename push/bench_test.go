@@ -109,7 +109,8 @@ func spinUntil(b *testing.B, cond func() bool) {
 func BenchmarkHeldPingMemoryTLS(b *testing.B) {
 	const n = 1000
 	for range b.N {
-		ts := startServer(b, HeartbeatBounds{1, 3540})
+		// All n devices are alice's, far beyond the per-user limit.
+		ts := startServerWith(b, HeartbeatBounds{1, 3540}, func(c *Config) { c.DevicesPerUser = -1 })
 		for i := range n {
 			ts.devices.Update("alice", fmt.Sprintf("D%d", i), func(d *Device) { d.PolicyKey = 1 })
 		}

@@ -2,12 +2,16 @@ package push
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pushca/pushca/provision"
@@ -22,15 +26,22 @@ const (
 	logoutPath      = "/pushca/logout"
 	sessionCookie   = "pushca_dashboard"
 	sessionLifetime = 8 * time.Hour
-	maxLoginBody    = 4 << 10
+	// sessionIdle ends a session nobody used for this long.
+	sessionIdle  = 30 * time.Minute
+	maxLoginBody = 4 << 10
 )
 
 // dashboard shows the device records to whoever holds the admin token.
-// A login sets a cookie carrying its expiry and an HMAC of it keyed by the
-// token, so no session is stored and a new token ends every session.
+// A login sets a cookie carrying the session generation, its expiry and
+// last use, and an HMAC of them under a key of this process. The
+// generation lives in the server: logging out and SIGHUP (which re-reads
+// the token) bump it, which ends every session, a copied cookie's too,
+// and so does a restart, with a new key. Each page view renews the last
+// use, so an idle session ends after sessionIdle.
 type dashboard struct {
-	token   [sha256.Size]byte
+	token   *token
 	key     []byte
+	gen     atomic.Uint64
 	devices *Devices
 	hub     *Hub
 	certs   *Certificates
@@ -38,27 +49,37 @@ type dashboard struct {
 	metrics *metrics
 	page    *provision.HTMLPages
 	log     *slog.Logger
+	now     func() time.Time
 }
 
-func newDashboard(token string, devices *Devices, hub *Hub, certs *Certificates, m *metrics, log *slog.Logger) (*dashboard, error) {
+func newDashboard(tok *token, devices *Devices, hub *Hub, certs *Certificates, m *metrics, log *slog.Logger) (*dashboard, error) {
 	page, err := provision.ParseHTML("dashboard.html.tpl")
 	if err != nil {
 		return nil, err
 	}
-	key := sha256.Sum256([]byte("pushca dashboard session\x00" + token))
+	key := make([]byte, 32)
+	rand.Read(key)
 	return &dashboard{
-		token: sha256.Sum256([]byte(token)), key: key[:], devices: devices, hub: hub, certs: certs,
-		fails: newBackoff(time.Now), metrics: m, page: page, log: log,
+		token: tok, key: key, devices: devices, hub: hub, certs: certs,
+		fails: newBackoff(time.Now), metrics: m, page: page, log: log, now: time.Now,
 	}, nil
 }
 
-// wrap serves the dashboard paths and everything else from next.
+// wrap serves the dashboard paths and everything else from next. Every
+// POST of the dashboard must come from its own pages: a cross-origin form
+// (Origin or Sec-Fetch-Site say so) is refused.
 func (d *dashboard) wrap(next http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+DashboardPath, d.show)
 	mux.HandleFunc("GET "+loginPath, func(w http.ResponseWriter, r *http.Request) { d.render(w, http.StatusOK, dashboardView{Login: true}) })
 	mux.HandleFunc("POST "+loginPath, d.login)
 	mux.HandleFunc("POST "+logoutPath, d.logout)
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.log.Warn("dashboard: cross-origin POST refused", "client", clientHost(r), "path", r.URL.Path, "origin", r.Header.Get("Origin"))
+		http.Error(w, "cross-origin request refused: post from the dashboard's own pages", http.StatusForbidden)
+	}))
+	guarded := modernTLSOnly(csrf.Handler(mux))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasPrefix(r.URL.Path, dashboardPrefix) {
 			next.ServeHTTP(w, r)
@@ -69,68 +90,122 @@ func (d *dashboard) wrap(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		mux.ServeHTTP(w, r)
+		guarded.ServeHTTP(w, r)
 	})
 }
 
-func (d *dashboard) sign(expiry int64) string {
+// modernTLSOnly refuses connections below TLS 1.2 with 403: TLS 1.0 and
+// its RSA key-exchange, 3DES and RC4 suites are on the listener for
+// Windows Mobile's ActiveSync only, and must not carry the admin token, a
+// session cookie or the metrics.
+func modernTLSOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || r.TLS.Version < tls.VersionTLS12 {
+			v := "no TLS"
+			if r.TLS != nil {
+				v = tls.VersionName(r.TLS.Version)
+			}
+			http.Error(w, "this page needs TLS 1.2 or later, and this connection uses "+v+" (offered for Windows Mobile's ActiveSync only): use a current browser or client", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// endSessions ends every dashboard session (logout, SIGHUP).
+func (d *dashboard) endSessions() { d.gen.Add(1) }
+
+func (d *dashboard) sign(gen uint64, expiry, active int64) string {
 	m := hmac.New(sha256.New, d.key)
-	m.Write([]byte(strconv.FormatInt(expiry, 10)))
+	fmt.Fprintf(m, "%d.%d.%d", gen, expiry, active)
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func (d *dashboard) loggedIn(r *http.Request) bool {
+// cookie is the session value for gen, expiring at expiry, last used at
+// active (Unix seconds).
+func (d *dashboard) cookie(gen uint64, expiry, active int64) string {
+	return fmt.Sprintf("%d.%d.%d.%s", gen, expiry, active, d.sign(gen, expiry, active))
+}
+
+// session returns the expiry of the request's session, if it has a
+// current one.
+func (d *dashboard) session(r *http.Request) (int64, bool) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return false
+		return 0, false
 	}
-	exp, mac, ok := strings.Cut(c.Value, ".")
-	if !ok {
-		return false
+	parts := strings.Split(c.Value, ".")
+	if len(parts) != 4 {
+		return 0, false
 	}
-	expiry, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || time.Now().Unix() > expiry {
-		return false
+	gen, err1 := strconv.ParseUint(parts[0], 10, 64)
+	expiry, err2 := strconv.ParseInt(parts[1], 10, 64)
+	active, err3 := strconv.ParseInt(parts[2], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0, false
 	}
-	return hmac.Equal([]byte(mac), []byte(d.sign(expiry)))
+	if !hmac.Equal([]byte(parts[3]), []byte(d.sign(gen, expiry, active))) {
+		return 0, false
+	}
+	now := d.now().Unix()
+	if gen != d.gen.Load() || now > expiry || now-active > int64(sessionIdle/time.Second) {
+		return 0, false
+	}
+	return expiry, true
+}
+
+// setSession sets the cookie of a session expiring at expiry, used now.
+func (d *dashboard) setSession(w http.ResponseWriter, expiry int64) {
+	now := d.now().Unix()
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: d.cookie(d.gen.Load(), expiry, now),
+		Path: dashboardPrefix, MaxAge: int(expiry - now),
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode,
+	})
 }
 
 func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
-	host := clientHost(r)
-	if wait := d.fails.blocked(host); wait > 0 {
+	host := clientKey(r)
+	if wait, ok := d.fails.begin(host); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		d.render(w, http.StatusTooManyRequests, dashboardView{Login: true, Error: "Too many wrong tokens from this address; wait and retry."})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
-	if err := r.ParseForm(); err != nil || !tokenMatches(d.token, r.PostForm.Get("token")) {
-		n := d.fails.failed(host)
+	if err := r.ParseForm(); err != nil || !d.token.matches(r.PostForm.Get("token")) {
+		n, locked := d.fails.failed(host, true)
 		d.metrics.authFailed(realmDashboard)
+		if locked {
+			d.metrics.lockedOut(realmDashboard)
+		}
 		d.log.Info("dashboard login failed", "client", host, "failures", n)
 		d.render(w, http.StatusUnauthorized, dashboardView{Login: true, Error: "Wrong admin token."})
 		return
 	}
 	d.fails.succeeded(host)
-	expiry := time.Now().Add(sessionLifetime).Unix()
-	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: strconv.FormatInt(expiry, 10) + "." + d.sign(expiry),
-		Path: dashboardPrefix, MaxAge: int(sessionLifetime / time.Second),
-		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode,
-	})
+	d.setSession(w, d.now().Add(sessionLifetime).Unix())
 	d.log.Info("dashboard login", "client", host)
 	http.Redirect(w, r, DashboardPath, http.StatusSeeOther)
 }
 
+// logout ends every session, not only the caller's: the sessions share
+// one generation, and a copy of the cookie must not outlive the logout.
 func (d *dashboard) logout(w http.ResponseWriter, r *http.Request) {
+	if _, ok := d.session(r); ok {
+		d.endSessions()
+		d.log.Info("dashboard logout: every session ended", "client", clientHost(r))
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Path: dashboardPrefix, MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, loginPath, http.StatusSeeOther)
 }
 
 func (d *dashboard) show(w http.ResponseWriter, r *http.Request) {
-	if !d.loggedIn(r) {
+	expiry, ok := d.session(r)
+	if !ok {
 		http.Redirect(w, r, loginPath, http.StatusSeeOther)
 		return
 	}
+	d.setSession(w, expiry)
 	now := time.Now().UTC()
 	v := dashboardView{Now: now.Format(time.DateTime), Held: d.hub.Held(), Threshold: lowHeartbeat}
 	current := map[string]bool{}

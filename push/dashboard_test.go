@@ -3,11 +3,14 @@ package push
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,11 +34,11 @@ func addDashboardDevices(t *testing.T, ts *testServer) {
 	if _, err := c.Provision(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for range 3 {
-		ts.devices.logPing("<b>eve", "LOW1", PingLog{Start: time.Now(), Heartbeat: 300, Outcome: PingCut, Held: 300})
-	}
 	if _, err := ts.devices.Update("<b>eve", "LOW1", func(d *Device) { d.Type, d.Protocol, d.Heartbeat = "iPhone", "12.1", 300 }); err != nil {
 		t.Fatal(err)
+	}
+	for range 3 {
+		ts.devices.logPing("<b>eve", "LOW1", PingLog{Start: time.Now(), Heartbeat: 300, Outcome: PingCut, Held: 300})
 	}
 }
 
@@ -165,16 +168,17 @@ func TestDashboardSession(t *testing.T) {
 	if h := curl("-b", pair, base+DashboardPath); !strings.HasPrefix(h, "HTTP/1.1 200") || !strings.Contains(h, "Content-Security-Policy: default-src 'none'") {
 		t.Fatalf("dashboard with the session:\n%s", h)
 	}
-	past := strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10)
-	d, err := newDashboard(ts.Token(), nil, nil, nil, nil, testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, mac, _ := strings.Cut(strings.TrimPrefix(pair, sessionCookie+"="), ".")
+	d := ts.dash
+	gen := d.gen.Load()
+	now := time.Now().Unix()
+	past, future := now-60, now+3600
+	mac := pair[strings.LastIndexByte(pair, '.')+1:]
 	for name, c := range map[string]string{
-		"forged":  sessionCookie + "=99999999999." + strings.Repeat("0", len(mac)),
-		"expired": sessionCookie + "=" + past + "." + d.sign(mustParse(past)),
-		"moved":   sessionCookie + "=99999999999." + mac,
+		"forged":  fmt.Sprintf("%s=%d.%d.%d.%s", sessionCookie, gen, future, now, strings.Repeat("0", len(mac))),
+		"expired": sessionCookie + "=" + d.cookie(gen, past, past),
+		"idle":    sessionCookie + "=" + d.cookie(gen, future, now-int64(sessionIdle/time.Second)-60),
+		"moved":   fmt.Sprintf("%s=%d.%d.%d.%s", sessionCookie, gen, future+1, now, mac),
+		"old":     sessionCookie + "=" + d.cookie(gen+1, future, now),
 	} {
 		if h := curl("-b", c, base+DashboardPath); !strings.HasPrefix(h, "HTTP/1.1 303") {
 			t.Errorf("%s cookie accepted:\n%s", name, h)
@@ -186,33 +190,161 @@ func TestDashboardSession(t *testing.T) {
 	}
 }
 
+// dashboardClient logs in to ts's dashboard with a Go client that keeps no
+// cookies of its own, and returns the session cookie.
+func dashboardClient(t *testing.T, ts *testServer) (*http.Client, string, *http.Cookie) {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AddCert(ts.root.cert)
+	c := &http.Client{
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: testHost}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       30 * time.Second,
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	base := "https://" + ts.HTTPSAddr()
+	return c, base, dashboardLogin(t, c, base, ts.Token())
+}
+
+func dashboardLogin(t *testing.T, c *http.Client, base, token string) *http.Cookie {
+	t.Helper()
+	resp, err := c.PostForm(base+loginPath, url.Values{"token": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	for _, ck := range resp.Cookies() {
+		if ck.Name == sessionCookie && ck.Value != "" {
+			return ck
+		}
+	}
+	t.Fatalf("login: %s, no session cookie", resp.Status)
+	return nil
+}
+
+// dashboardStatus is the status of a dashboard request with cookie.
+func dashboardStatus(t *testing.T, c *http.Client, method, url string, cookie *http.Cookie, header http.Header) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	return resp.StatusCode
+}
+
+// TestCopiedSessionCookieAfterLogout: a cookie copied before the admin
+// logged out, or before SIGHUP, or left idle, no longer opens the
+// dashboard; a cross-origin form cannot log the admin out; and a token
+// replaced on disk takes effect at SIGHUP.
+func TestCopiedSessionCookieAfterLogout(t *testing.T) {
+	ts := startServer(t, HeartbeatBounds{1, 3540})
+	c, base, copied := dashboardClient(t, ts)
+	page := base + DashboardPath
+	if code := dashboardStatus(t, c, http.MethodGet, page, copied, nil); code != http.StatusOK {
+		t.Fatalf("dashboard with a fresh session: %d", code)
+	}
+
+	// A page on another site posts to logout with the admin's cookie.
+	evil := http.Header{"Origin": {"https://evil.example"}}
+	if code := dashboardStatus(t, c, http.MethodPost, base+logoutPath, copied, evil); code != http.StatusForbidden {
+		t.Errorf("cross-origin logout: %d, want 403", code)
+	}
+	if code := dashboardStatus(t, c, http.MethodPost, base+loginPath, nil, http.Header{"Sec-Fetch-Site": {"cross-site"}}); code != http.StatusForbidden {
+		t.Errorf("cross-site login: %d, want 403", code)
+	}
+	if code := dashboardStatus(t, c, http.MethodGet, page, copied, nil); code != http.StatusOK {
+		t.Fatalf("the refused cross-origin logout ended the session: %d", code)
+	}
+
+	// The admin logs out (same origin); the copy dies with the session.
+	own := http.Header{"Origin": {base}}
+	if code := dashboardStatus(t, c, http.MethodPost, base+logoutPath, copied, own); code != http.StatusSeeOther {
+		t.Fatalf("logout: %d", code)
+	}
+	if code := dashboardStatus(t, c, http.MethodGet, page, copied, nil); code != http.StatusSeeOther {
+		t.Errorf("a cookie copied before logout still opens the dashboard: %d", code)
+	}
+
+	// SIGHUP ends sessions too.
+	s := dashboardLogin(t, c, base, ts.Token())
+	if err := ts.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if code := dashboardStatus(t, c, http.MethodGet, page, s, nil); code != http.StatusSeeOther {
+		t.Errorf("a session from before SIGHUP still opens the dashboard: %d", code)
+	}
+
+	// Idle for longer than sessionIdle.
+	s = dashboardLogin(t, c, base, ts.Token())
+	ts.dash.now = func() time.Time { return time.Now().Add(sessionIdle + time.Minute) }
+	if code := dashboardStatus(t, c, http.MethodGet, page, s, nil); code != http.StatusSeeOther {
+		t.Errorf("an idle session still opens the dashboard: %d", code)
+	}
+	ts.dash.now = time.Now
+
+	// A new token on disk replaces the old one at SIGHUP.
+	old := ts.Token()
+	fresh := strings.Repeat("ab", 32)
+	writeFile(t, TokenPath(ts.dir), []byte(fresh+"\n"))
+	if err := ts.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.PostForm(base+loginPath, url.Values{"token": {old}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readAll(t, resp); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the replaced token still logs in: %d", resp.StatusCode)
+	}
+	if s := dashboardLogin(t, c, base, fresh); dashboardStatus(t, c, http.MethodGet, page, s, nil) != http.StatusOK {
+		t.Error("the new token does not log in")
+	}
+}
+
 // FuzzSessionCookie: whatever a client sends as the cookie, only a value
-// this server signed, not yet expired, logs in.
+// this server signed for the current generation, neither expired nor
+// idle, logs in.
 func FuzzSessionCookie(f *testing.F) {
-	d, err := newDashboard(strings.Repeat("t", 64), nil, nil, nil, nil, slog.New(slog.DiscardHandler))
+	tok := &token{}
+	tok.cur.Store(&tokenValue{plain: strings.Repeat("t", 64)})
+	d, err := newDashboard(tok, nil, nil, nil, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)
 	}
-	good := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
-	f.Add(good + "." + d.sign(mustParse(good)))
-	f.Add("1." + d.sign(1))
+	now := time.Now().Unix()
+	f.Add(d.cookie(0, now+3600, now))
+	f.Add(d.cookie(1, now+3600, now))
+	f.Add(d.cookie(0, 1, 1))
 	f.Add("x.y")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, v string) {
 		r := httptest.NewRequest(http.MethodGet, DashboardPath, nil)
 		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: v})
-		if !d.loggedIn(r) {
+		if _, ok := d.session(r); !ok {
 			return
 		}
-		exp, mac, _ := strings.Cut(r.Header.Get("Cookie")[len(sessionCookie)+1:], ".")
-		n, err := strconv.ParseInt(exp, 10, 64)
-		if err != nil || n < time.Now().Unix() || mac != d.sign(n) {
+		got := r.Header.Get("Cookie")[len(sessionCookie)+1:]
+		parts := strings.Split(got, ".")
+		if len(parts) != 4 {
+			t.Fatalf("cookie %q logged in", v)
+		}
+		gen, _ := strconv.ParseUint(parts[0], 10, 64)
+		exp, _ := strconv.ParseInt(parts[1], 10, 64)
+		active, _ := strconv.ParseInt(parts[2], 10, 64)
+		now := time.Now().Unix()
+		if gen != 0 || exp < now || now-active > int64(sessionIdle/time.Second) || got != d.cookie(gen, exp, active) {
 			t.Fatalf("cookie %q logged in", v)
 		}
 	})
-}
-
-func mustParse(s string) int64 {
-	n, _ := strconv.ParseInt(s, 10, 64)
-	return n
 }

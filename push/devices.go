@@ -20,6 +20,7 @@ const (
 	PingSuperseded = "superseded" // Status 1, a newer Ping from the same device
 	PingShutdown   = "shutdown"   // Status 1, the server stopped
 	PingCut        = "cut"        // the connection went away before the heartbeat ended
+	PingEvicted    = "evicted"    // Status 1, the user held more Pings than allowed
 )
 
 // pingLogSize is how many Pings a device record keeps: Exchange averages the
@@ -119,14 +120,20 @@ var devicesBucket = []byte("devices")
 type Devices struct {
 	db  *bolt.DB
 	log *slog.Logger
+	// perUser caps the records of one user (see Config.DevicesPerUser);
+	// below 1, no cap.
+	perUser int
+	// metrics counts evictions; nil counts nothing.
+	metrics *metrics
 
 	// mu guards the map and dirty only, so that reads (a waking Ping)
 	// never wait for a disk flush. A record in m is never changed in
 	// place: a change stores a new one, so a writer may marshal a record
 	// it took under mu after letting go of mu.
-	mu    sync.Mutex
-	m     map[string]*Device
-	dirty map[string]bool // noted, not yet written
+	mu     sync.Mutex
+	m      map[string]*Device
+	byUser map[string]map[string]bool // user → keys of m
+	dirty  map[string]bool            // noted or evicted, not yet written
 
 	kick    chan struct{} // a note is waiting (capacity 1)
 	stop    chan struct{} // Close asks the writer to finish
@@ -146,6 +153,10 @@ const (
 
 func deviceKey(user, id string) string { return user + "\x00" + id }
 
+// DefaultDevicesPerUser is the default limit of devices per mailbox of
+// Exchange 2013's throttling policy (EasMaxDevices).
+const DefaultDevicesPerUser = 100
+
 // OpenDevices opens (creating it if needed) the device database at path.
 // A second server on the same state directory fails here instead of
 // waiting forever for the file lock.
@@ -156,7 +167,7 @@ func OpenDevices(path string, log *slog.Logger) (*Devices, error) {
 	}
 	db.MaxBatchDelay = batchDelay
 	d := &Devices{
-		db: db, log: log, m: map[string]*Device{}, dirty: map[string]bool{},
+		db: db, log: log, perUser: DefaultDevicesPerUser, m: map[string]*Device{}, byUser: map[string]map[string]bool{}, dirty: map[string]bool{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan error, 1),
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -170,6 +181,7 @@ func OpenDevices(path string, log *slog.Logger) (*Devices, error) {
 				return fmt.Errorf("device record %q: %w", k, err)
 			}
 			d.m[string(k)] = &dev
+			d.indexLocked(dev.User, string(k))
 			return nil
 		})
 	})
@@ -240,19 +252,17 @@ func (d *Devices) Update(user, id string, fn func(*Device)) (Device, error) {
 	d.mu.Lock()
 	prev := d.m[k]
 	dev := d.changed(prev, user, id, fn)
-	d.m[k] = dev
+	evicted := d.storeLocked(k, dev)
 	d.mu.Unlock()
+	d.evicted(evicted)
 	// Concurrent writes share one transaction (one fsync). Each writes the
 	// record as the map holds it at commit time, so whatever order the
 	// transactions commit in, the disk ends where the map is.
 	err := d.db.Batch(func(tx *bolt.Tx) error {
 		d.mu.Lock()
-		data, err := json.Marshal(d.m[k])
+		cur := d.m[k]
 		d.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(devicesBucket).Put([]byte(k), data)
+		return putDevice(tx.Bucket(devicesBucket), k, cur)
 	})
 	if err != nil {
 		d.mu.Lock()
@@ -260,7 +270,7 @@ func (d *Devices) Update(user, id string, fn func(*Device)) (Device, error) {
 			if prev != nil {
 				d.m[k] = prev
 			} else {
-				delete(d.m, k)
+				d.removeLocked(k, user)
 			}
 		}
 		d.mu.Unlock()
@@ -279,6 +289,12 @@ func (d *Devices) Note(user, id string, fn func(*Device)) Device {
 // note is Note returning the stored record itself, to read only: a Ping's
 // answer notes it and needs no copy of its own.
 func (d *Devices) note(user, id string, fn func(*Device)) *Device {
+	return d.noteAs(user, id, true, fn)
+}
+
+// noteAs is note; unless create, it changes only a record that exists and
+// returns nil when there is none.
+func (d *Devices) noteAs(user, id string, create bool, fn func(*Device)) *Device {
 	k := deviceKey(user, id)
 	// Copy and change outside the lock, and store only if nobody stored
 	// meanwhile: a broadcast notes thousands of Pings at once, and a copy
@@ -288,21 +304,93 @@ func (d *Devices) note(user, id string, fn func(*Device)) *Device {
 		d.mu.Lock()
 		prev := d.m[k]
 		d.mu.Unlock()
+		if prev == nil && !create {
+			return nil
+		}
 		dev := d.changed(prev, user, id, fn)
 		d.mu.Lock()
 		if d.m[k] != prev {
 			d.mu.Unlock()
 			continue
 		}
-		d.m[k] = dev
+		evicted := d.storeLocked(k, dev)
 		d.dirty[k] = true
 		d.mu.Unlock()
+		d.evicted(evicted)
 		select {
 		case d.kick <- struct{}{}:
 		default:
 		}
 		return dev
 	}
+}
+
+// storeLocked puts dev under k; a new record beyond the user's cap
+// evicts the user's records seen longest ago, which it returns. An
+// evicted record is marked dirty, for the writer to delete.
+func (d *Devices) storeLocked(k string, dev *Device) []*Device {
+	_, known := d.m[k]
+	d.m[k] = dev
+	if known {
+		return nil
+	}
+	d.indexLocked(dev.User, k)
+	var out []*Device
+	for keys := d.byUser[dev.User]; d.perUser > 0 && len(keys) > d.perUser; {
+		var oldest string
+		for o := range keys {
+			if o != k && (oldest == "" || d.m[o].LastSeen.Before(d.m[oldest].LastSeen)) {
+				oldest = o
+			}
+		}
+		out = append(out, d.m[oldest])
+		d.removeLocked(oldest, dev.User)
+		d.dirty[oldest] = true
+	}
+	if len(out) > 0 {
+		select {
+		case d.kick <- struct{}{}:
+		default:
+		}
+	}
+	return out
+}
+
+func (d *Devices) indexLocked(user, k string) {
+	if d.byUser[user] == nil {
+		d.byUser[user] = map[string]bool{}
+	}
+	d.byUser[user][k] = true
+}
+
+func (d *Devices) removeLocked(k, user string) {
+	delete(d.m, k)
+	delete(d.byUser[user], k)
+	if len(d.byUser[user]) == 0 {
+		delete(d.byUser, user)
+	}
+}
+
+// evicted counts and logs the records storeLocked evicted.
+func (d *Devices) evicted(devs []*Device) {
+	for _, dev := range devs {
+		d.metrics.evicted(evictedDevice)
+		d.log.Info("device record dropped: the user has more devices than the per-user limit; the one seen longest ago goes",
+			"user", dev.User, "device", dev.ID, "last_seen", dev.LastSeen, "limit", d.perUser)
+	}
+}
+
+// putDevice writes the record of k, or deletes it when there is none
+// (evicted).
+func putDevice(b *bolt.Bucket, k string, dev *Device) error {
+	if dev == nil {
+		return b.Delete([]byte(k))
+	}
+	data, err := json.Marshal(dev)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(k), data)
 }
 
 // changed returns fn applied to a copy of prev, or to a new record when
@@ -358,11 +446,7 @@ func (d *Devices) flush() error {
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(devicesBucket)
 		for i, k := range keys {
-			data, err := json.Marshal(recs[i])
-			if err != nil {
-				return err
-			}
-			if err := b.Put([]byte(k), data); err != nil {
+			if err := putDevice(b, k, recs[i]); err != nil {
 				return err
 			}
 		}
@@ -380,10 +464,11 @@ func (d *Devices) flush() error {
 }
 
 // logPing appends a finished Ping to the device's history and warns once
-// each time the average heartbeat drops to the threshold.
+// each time the average heartbeat drops to the threshold. A record evicted
+// while its Ping was held is not made again for the Ping's sake.
 func (d *Devices) logPing(user, id string, p PingLog) {
 	var warn bool
-	dev := d.note(user, id, func(dev *Device) {
+	dev := d.noteAs(user, id, false, func(dev *Device) {
 		dev.Pings = append(dev.Pings, p)
 		if n := len(dev.Pings); n > pingLogSize {
 			dev.Pings = slices.Delete(dev.Pings, 0, n-pingLogSize)
@@ -392,7 +477,7 @@ func (d *Devices) logPing(user, id string, p PingLog) {
 		warn = low && !dev.LowWarned
 		dev.LowWarned = low
 	})
-	if warn {
+	if dev != nil && warn {
 		d.log.Warn("average heartbeat is low: something on the path probably cuts idle connections; firewall and NAT idle timeouts should be 15 minutes or more (KB 905013)",
 			"user", user, "device", id, "average_s", dev.AverageHeartbeat(), "pings", len(dev.Pings), "threshold_s", lowHeartbeat)
 	}

@@ -49,6 +49,9 @@ func TestLowHeartbeatWarning(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	if _, err := d.Update("alice", "dev1", func(*Device) {}); err != nil {
+		t.Fatal(err)
+	}
 	log := func(hb int) { d.logPing("alice", "dev1", PingLog{Heartbeat: hb, Start: time.Now()}) }
 	log(900)
 	log(900)

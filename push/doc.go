@@ -13,4 +13,12 @@
 // pages' downloads and sheets only from package provision. It must never serve
 // the ActiveSync path without TLS, never read credentials on plain HTTP, and
 // never log a password or an Authorization header.
+//
+// What an unauthenticated client can spend is bounded: logins back off per
+// user and client and count an attempt before its bcrypt comparison, which
+// runs a few at a time per client and in all (auth.go); the dashboard and
+// /metrics refuse TLS below 1.2. What one account can spend is bounded
+// too: device records and held Pings per user (Config.DevicesPerUser). A
+// users file that stops parsing fails closed for every user it no longer
+// lists unchanged (Users).
 package push

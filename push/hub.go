@@ -123,7 +123,10 @@ type Hub struct {
 	devices    *Devices
 	bounds     HeartbeatBounds
 	maxFolders int
-	log        *slog.Logger
+	// perUser caps one user's held Pings (see Config.DevicesPerUser); below
+	// 1, no cap.
+	perUser int
+	log     *slog.Logger
 	// metrics counts Ping endings and pushes; nil counts nothing.
 	metrics *metrics
 
@@ -151,7 +154,7 @@ func NewHub(devices *Devices, bounds HeartbeatBounds, log *slog.Logger) (*Hub, e
 		return nil, err
 	}
 	return &Hub{
-		devices: devices, bounds: bounds, maxFolders: maxPingFolders, log: log,
+		devices: devices, bounds: bounds, maxFolders: maxPingFolders, perUser: DefaultDevicesPerUser, log: log,
 		boxes: map[string]*mailbox{}, held: map[string]*heldPing{}, byUser: map[string]map[*heldPing]bool{},
 	}, nil
 }
@@ -281,6 +284,21 @@ func (h *Hub) Hold(user, device string, req PingRequest, answer func(PingResult)
 		h.takeLocked(old)
 		h.answerLater(old, PingResult{Status: eas.PingExpired, Outcome: PingSuperseded})
 	}
+	// Each held Ping keeps a connection, so one account with endless
+	// DeviceIds could take every file descriptor the process has.
+	var evicted []string
+	for h.perUser > 0 && len(h.byUser[user]) >= h.perUser {
+		var oldest *heldPing
+		for p := range h.byUser[user] {
+			if oldest == nil || p.start.Before(oldest.start) {
+				oldest = p
+			}
+		}
+		h.takeLocked(oldest)
+		h.answerLater(oldest, PingResult{Status: eas.PingExpired, Outcome: PingEvicted})
+		h.metrics.evicted(evictedPing)
+		evicted = append(evicted, oldest.device)
+	}
 	h.held[key] = me
 	if h.byUser[user] == nil {
 		h.byUser[user] = map[*heldPing]bool{}
@@ -290,6 +308,9 @@ func (h *Hub) Hold(user, device string, req PingRequest, answer func(PingResult)
 		h.end(me, PingResult{Status: eas.PingExpired, Outcome: PingExpired})
 	})
 	h.mu.Unlock()
+	for _, dev := range evicted {
+		h.log.Info("held Ping ended early: the user holds more Pings than the per-user limit; the oldest goes", "user", user, "device", dev, "limit", h.perUser)
+	}
 	return &Held{h, me}
 }
 

@@ -11,10 +11,12 @@ import (
 )
 
 // MetricsPath is the Prometheus endpoint. It is on the HTTPS listener
-// behind the admin token (a bearer token, as Prometheus' authorization
-// setting sends it): a scraper normally runs on another machine, which
-// the loopback-only admin API cannot serve, and the token must not cross
-// the network in the clear.
+// behind a bearer token (as Prometheus' authorization setting sends it): a
+// scraper normally runs on another machine, which the loopback-only admin
+// API cannot serve, and the token must not cross the network in the clear.
+// Scrapers get a read-only token of their own (push/metrics.token), so a
+// leaked scrape configuration opens no dashboard; the admin token is taken
+// too.
 const MetricsPath = "/metrics"
 
 // Realms of pushca_auth_failures_total.
@@ -22,6 +24,13 @@ const (
 	realmActiveSync = "activesync"
 	realmAdmin      = "admin"
 	realmDashboard  = "dashboard"
+	realmMetrics    = "metrics"
+)
+
+// Kinds of pushca_evictions_total.
+const (
+	evictedPing   = "ping"
+	evictedDevice = "device"
 )
 
 // metrics are one server's counters, in a registry of its own so that two
@@ -33,6 +42,9 @@ type metrics struct {
 	pushes       prometheus.Counter
 	handshakes   *prometheus.CounterVec
 	authFailures *prometheus.CounterVec
+	lockouts     *prometheus.CounterVec
+	busy         prometheus.Counter
+	evictions    *prometheus.CounterVec
 }
 
 func newMetrics(hub *Hub, certs *Certificates) *metrics {
@@ -50,15 +62,30 @@ func newMetrics(hub *Hub, certs *Certificates) *metrics {
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pushca_auth_failures_total", Help: "Rejected credentials or tokens, by realm.",
 		}, []string{"realm"}),
+		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pushca_lockouts_total", Help: "Failed logins that made the client wait before its next try (ActiveSync: per user and address), by realm.",
+		}, []string{"realm"}),
+		busy: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pushca_logins_busy_total", Help: "Logins refused unchecked (429) because too many password checks were already under way for the client or in all.",
+		}),
+		evictions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pushca_evictions_total", Help: "Held Pings and device records dropped, oldest first, to keep a user within the per-user limits, by kind.",
+		}, []string{"kind"}),
 	}
 	// Every ending and realm from the start, so a rate() sees the first one.
-	for _, e := range []string{PingChanges, PingExpired, PingSuperseded, PingShutdown, PingCut} {
+	for _, e := range []string{PingChanges, PingExpired, PingSuperseded, PingShutdown, PingCut, PingEvicted} {
 		m.pings.WithLabelValues(e)
 	}
-	for _, r := range []string{realmActiveSync, realmAdmin, realmDashboard} {
+	for _, r := range []string{realmActiveSync, realmAdmin, realmDashboard, realmMetrics} {
 		m.authFailures.WithLabelValues(r)
 	}
-	m.reg.MustRegister(m.pings, m.pushes, m.handshakes, m.authFailures,
+	for _, r := range []string{realmActiveSync, realmDashboard} {
+		m.lockouts.WithLabelValues(r)
+	}
+	for _, k := range []string{evictedPing, evictedDevice} {
+		m.evictions.WithLabelValues(k)
+	}
+	m.reg.MustRegister(m.pings, m.pushes, m.handshakes, m.authFailures, m.lockouts, m.busy, m.evictions,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "pushca_pings_held", Help: "Pings held open now.",
 		}, func() float64 { return float64(hub.Held()) }),
@@ -87,6 +114,24 @@ func (m *metrics) authFailed(realm string) {
 	}
 }
 
+func (m *metrics) lockedOut(realm string) {
+	if m != nil {
+		m.lockouts.WithLabelValues(realm).Inc()
+	}
+}
+
+func (m *metrics) refusedBusy() {
+	if m != nil {
+		m.busy.Inc()
+	}
+}
+
+func (m *metrics) evicted(kind string) {
+	if m != nil {
+		m.evictions.WithLabelValues(kind).Inc()
+	}
+}
+
 // handshake is tls.Config.VerifyConnection, which the server side calls
 // on every handshake, full or resumed.
 func (m *metrics) handshake(cs tls.ConnectionState) error {
@@ -96,10 +141,10 @@ func (m *metrics) handshake(cs tls.ConnectionState) error {
 	return nil
 }
 
-// handler serves the registry to holders of the admin token.
-func (m *metrics) handler(token [32]byte) http.Handler {
+// handler serves the registry to holders of the metrics or the admin token.
+func (m *metrics) handler(metricsToken, adminToken *token) http.Handler {
 	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
-	return requireToken(token, realmAdmin, m, h)
+	return requireToken(realmMetrics, m, h, metricsToken, adminToken)
 }
 
 var certDaysDesc = prometheus.NewDesc("pushca_certificate_days_left",

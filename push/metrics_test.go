@@ -2,6 +2,9 @@ package push
 
 import (
 	"context"
+	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -66,7 +69,7 @@ func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, want ma
 
 // TestMetricsScrape drives each counted event through the real listeners,
 // then scrapes: a Ping held, one ended by a push, one that expired, a bad
-// device password, a bad admin token, handshakes at TLS 1.2 (openssl) and
+// device password, a bad scrape token, handshakes at TLS 1.2 (openssl) and
 // 1.3 (Go client), and the served certificate's days left.
 func TestMetricsScrape(t *testing.T) {
 	testtool.Path(t, "openssl")
@@ -104,7 +107,8 @@ func TestMetricsScrape(t *testing.T) {
 		{"pushca_pings_total", map[string]string{"ending": PingCut}, 0},
 		{"pushca_pushes_total", nil, 1},
 		{"pushca_auth_failures_total", map[string]string{"realm": realmActiveSync}, 1},
-		{"pushca_auth_failures_total", map[string]string{"realm": realmAdmin}, 1},
+		{"pushca_auth_failures_total", map[string]string{"realm": realmMetrics}, 1},
+		{"pushca_auth_failures_total", map[string]string{"realm": realmAdmin}, 0},
 		{"pushca_auth_failures_total", map[string]string{"realm": realmDashboard}, 0},
 		{"pushca_tls_handshakes_total", map[string]string{"version": "TLS 1.2"}, 1},
 	} {
@@ -123,5 +127,35 @@ func TestMetricsScrape(t *testing.T) {
 	}
 	if _, ok := fams["go_goroutines"]; !ok {
 		t.Error("no Go runtime metrics")
+	}
+}
+
+// TestLeakedScrapeTokenOpensNoDashboard: the token a Prometheus scrape
+// configuration carries reads /metrics and nothing else, neither the
+// dashboard nor the admin API; the admin token still reads /metrics.
+func TestLeakedScrapeTokenOpensNoDashboard(t *testing.T) {
+	ts := startServer(t, HeartbeatBounds{1, 3540})
+	scrapeToken := ts.MetricsToken()
+	if scrapeToken == ts.Token() || len(scrapeToken) < 32 {
+		t.Fatalf("metrics token %q: want its own random token", scrapeToken)
+	}
+	if fi, err := os.Stat(MetricsTokenPath(ts.dir)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("metrics token file: %v %v", fi, err)
+	}
+	for name, tok := range map[string]string{"metrics": scrapeToken, "admin": ts.Token()} {
+		if _, code := ts.scrape(t, tok); code != "200" {
+			t.Errorf("scrape with the %s token: HTTP %s", name, code)
+		}
+	}
+	c, base, _ := dashboardClient(t, ts)
+	resp, err := c.PostForm(base+loginPath, url.Values{"token": {scrapeToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readAll(t, resp); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+		t.Errorf("dashboard login with the metrics token: %s, cookies %v", resp.Status, resp.Cookies())
+	}
+	if _, err := Deliver(context.Background(), "http://"+ts.AdminAddr(), scrapeToken, DeliverRequest{User: "alice"}); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("admin API with the metrics token: %v", err)
 	}
 }

@@ -2,8 +2,11 @@ package push
 
 import (
 	"crypto/tls"
+	"errors"
+	"log/slog"
 	"net"
 	"sync"
+	"time"
 )
 
 // reaccept is the TLS listener of the ActiveSync server, which also hands
@@ -14,6 +17,7 @@ import (
 type reaccept struct {
 	net.Listener // TCP
 	tls          *tls.Config
+	log          *slog.Logger
 	accepted     chan acceptResult
 	done         chan struct{}
 	once         sync.Once
@@ -55,19 +59,56 @@ type acceptResult struct {
 	err error
 }
 
-func newReaccept(ln net.Listener, cfg *tls.Config) *reaccept {
+func newReaccept(ln net.Listener, cfg *tls.Config, log *slog.Logger) *reaccept {
 	r := &reaccept{
-		Listener: ln, tls: cfg, accepted: make(chan acceptResult), done: make(chan struct{}),
+		Listener: ln, tls: cfg, log: log, accepted: make(chan acceptResult), done: make(chan struct{}),
 		ready: make(chan struct{}, 1), parked: map[net.Conn]struct{}{},
 	}
 	go r.pump()
 	return r
 }
 
+// Back-off of the accept loop after an error such as EMFILE: the pending
+// connection stays in the kernel's queue, so retrying at once would spin.
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
+	// acceptLogEvery spaces the error lines while the errors last.
+	acceptLogEvery = 10 * time.Second
+)
+
+// pump feeds Accept until the listener is closed. Any other error is
+// retried here, never handed to net/http: its Serve would call Accept
+// again, and wait there for a connection a stopped pump never delivers.
+// While the errors last (they come and go as connections close), one line
+// every acceptLogEvery says how many there were.
 func (r *reaccept) pump() {
+	var (
+		retry    time.Duration
+		logged   time.Time
+		unlogged int
+	)
 	for {
 		c, err := r.Listener.Accept()
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			unlogged++
+			retry = min(max(2*retry, acceptRetryMin), acceptRetryMax)
+			if now := time.Now(); now.Sub(logged) >= acceptLogEvery {
+				r.log.Error("TLS listener cannot accept connections; retrying (if too many files are open, raise the limit: ulimit -n, LimitNOFILE)",
+					"err", err, "errors", unlogged, "retry_in", retry)
+				logged, unlogged = now, 0
+			}
+			t := time.NewTimer(retry)
+			select {
+			case <-t.C:
+				continue
+			case <-r.done:
+				t.Stop()
+				return
+			}
+		}
 		if err == nil {
+			retry = 0
 			c = tls.Server(&sockConn{Conn: c}, r.tls)
 		}
 		select {
@@ -79,9 +120,7 @@ func (r *reaccept) pump() {
 			return
 		}
 		if err != nil {
-			if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
-				return
-			}
+			return
 		}
 	}
 }

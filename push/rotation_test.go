@@ -81,6 +81,7 @@ func TestRotationUnderHeldPings(t *testing.T) {
 	n := proofPings(t)
 	clock := &offsetClock{waits: make(chan chan time.Time, 4)}
 	ts := startCAServer(t, []string{profile.FamilyModern}, "", nil, func(cfg *Config) {
+		cfg.DevicesPerUser = -1 // every proof device is alice's
 		renew := RenewWithCA(cfg.Dir, testHost, []byte(testCAPassword), cfg.Log)
 		cfg.AutoRenew = &AutoRenew{Clock: clock, Renew: func(ctx context.Context) error {
 			clock.set(0)

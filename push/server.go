@@ -2,7 +2,6 @@ package push
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -25,8 +24,12 @@ func stateDir(dir string) string { return filepath.Join(dir, "push") }
 // UsersPath is the users file (htpasswd format, 0600).
 func UsersPath(dir string) string { return filepath.Join(stateDir(dir), "users") }
 
-// TokenPath is the admin API bearer token (0600).
+// TokenPath is the admin bearer token (0600): admin API, dashboard and
+// metrics.
 func TokenPath(dir string) string { return filepath.Join(stateDir(dir), "admin.token") }
+
+// MetricsTokenPath is the read-only bearer token of /metrics (0600).
+func MetricsTokenPath(dir string) string { return filepath.Join(stateDir(dir), "metrics.token") }
 
 // DevicesPath is the device database (bbolt).
 func DevicesPath(dir string) string { return filepath.Join(stateDir(dir), "devices.db") }
@@ -60,9 +63,12 @@ type Config struct {
 	// HTTPSAddr is required; HTTPAddr and AdminAddr are optional.
 	HTTPSAddr, HTTPAddr, AdminAddr string
 	Heartbeat                      HeartbeatBounds
-	// BcryptCost of the dummy hash compared for unknown users; it should
-	// match the users file's. Zero means bcrypt.DefaultCost (see OpenUsers).
+	// BcryptCost is the cost the users file's hashes should have: entries
+	// at another cost are warned about. Zero means bcrypt.DefaultCost.
 	BcryptCost int
+	// DevicesPerUser caps one user's device records and held Pings, the
+	// oldest going first; 0 means DefaultDevicesPerUser, below 0 no cap.
+	DevicesPerUser int
 	// AutoRenew, when set, renews the Host's certificates as they age.
 	AutoRenew *AutoRenew
 	Log       *slog.Logger
@@ -78,8 +84,11 @@ type Server struct {
 	hub     *Hub
 	renew   []*renew.Scheduler
 	metrics *metrics
-	token   string
-	log     *slog.Logger
+	// token is the admin token, metricsToken the read-only one of /metrics;
+	// both are re-read by Reload.
+	token, metricsToken *token
+	dash                *dashboard
+	log                 *slog.Logger
 
 	https, http, admin *http.Server
 	lns                map[*http.Server]net.Listener
@@ -124,10 +133,13 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	if s.users, err = OpenUsers(UsersPath(cfg.Dir), cfg.BcryptCost); err != nil {
+	if s.users, err = openUsers(UsersPath(cfg.Dir), cfg.BcryptCost, cfg.Log); err != nil {
 		return nil, err
 	}
-	if s.token, err = LoadOrCreateToken(TokenPath(cfg.Dir)); err != nil {
+	if s.token, err = openToken(TokenPath(cfg.Dir)); err != nil {
+		return nil, err
+	}
+	if s.metricsToken, err = openToken(MetricsTokenPath(cfg.Dir)); err != nil {
 		return nil, err
 	}
 	if s.devices, err = OpenDevices(DevicesPath(cfg.Dir), cfg.Log); err != nil {
@@ -137,8 +149,15 @@ func New(cfg Config) (*Server, error) {
 		s.devices.Close()
 		return nil, err
 	}
+	if cfg.DevicesPerUser != 0 {
+		s.devices.perUser, s.hub.perUser = cfg.DevicesPerUser, cfg.DevicesPerUser
+	}
 	s.metrics = newMetrics(s.hub, s.certs)
-	s.hub.metrics = s.metrics
+	s.hub.metrics, s.devices.metrics = s.metrics, s.metrics
+	if s.dash, err = newDashboard(s.token, s.devices, s.hub, s.certs, s.metrics, s.log); err != nil {
+		s.devices.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -155,10 +174,14 @@ func hostPairs(dir, host string, slots []ca.Slot) []KeyPair {
 	return out
 }
 
-// Reload re-reads the certificate files and the users file now (SIGHUP).
-// Whatever fails to load keeps its previous content.
+// Reload re-reads the certificate files, the users file and the tokens
+// now (SIGHUP), and ends every dashboard session. Certificates and tokens
+// that fail to load keep their previous content; the users file fails
+// closed (see Users).
 func (s *Server) Reload() error {
-	return errors.Join(s.certs.Reload(), s.users.Reload())
+	err := errors.Join(s.certs.Reload(), s.users.Reload(), s.token.reload(), s.metricsToken.reload())
+	s.dash.endSessions()
+	return err
 }
 
 func (s *Server) newHTTPServer(h http.Handler) *http.Server {
@@ -180,10 +203,6 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 // before anything is served.
 func (s *Server) Listen(ctx context.Context) error {
 	var lc net.ListenConfig
-	dash, err := newDashboard(s.token, s.devices, s.hub, s.certs, s.metrics, s.log)
-	if err != nil {
-		return err
-	}
 	tlsConfig := TLSConfig(s.certs, s.certs.Profiles())
 	tlsConfig.VerifyConnection = s.metrics.handshake
 	logServing(s.log, tlsConfig, s.certs.current())
@@ -191,10 +210,10 @@ func (s *Server) Listen(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("HTTPS listener: %w", err)
 	}
-	https := newReaccept(ln, tlsConfig)
+	https := newReaccept(ln, tlsConfig, s.log)
 	mux := http.NewServeMux()
-	mux.Handle("GET "+MetricsPath, s.metrics.handler(sha256.Sum256([]byte(s.token))))
-	mux.Handle("/", dash.wrap(newActiveSync(s.users, s.hub, s.devices, s.cfg.Heartbeat, https, s.metrics, s.log)))
+	mux.Handle("GET "+MetricsPath, modernTLSOnly(s.metrics.handler(s.metricsToken, s.token)))
+	mux.Handle("/", s.dash.wrap(newActiveSync(s.users, s.hub, s.devices, s.cfg.Heartbeat, https, s.metrics, s.log)))
 	s.https = s.newHTTPServer(mux)
 	s.https.TLSConfig = tlsConfig
 	s.https.ConnContext = withServedCert
@@ -239,8 +258,11 @@ func (s *Server) HTTPSAddr() string { return s.addr(s.https) }
 func (s *Server) HTTPAddr() string  { return s.addr(s.http) }
 func (s *Server) AdminAddr() string { return s.addr(s.admin) }
 
-// Token is the admin API bearer token.
-func (s *Server) Token() string { return s.token }
+// Token is the admin bearer token.
+func (s *Server) Token() string { return s.token.String() }
+
+// MetricsToken is the read-only bearer token of /metrics.
+func (s *Server) MetricsToken() string { return s.metricsToken.String() }
 
 // Serve serves until ctx ends, then answers held Pings with Status 1, lets
 // in-flight requests finish (bounded) and closes the device database.

@@ -30,6 +30,13 @@ type testServer struct {
 // alice/secret in the users file.
 func startServer(t testing.TB, bounds HeartbeatBounds, profiles ...string) *testServer {
 	t.Helper()
+	return startServerWith(t, bounds, nil, profiles...)
+}
+
+// startServerWith is startServer with the configuration changed by edit
+// (when not nil) before the server is made.
+func startServerWith(t testing.TB, bounds HeartbeatBounds, edit func(*Config), profiles ...string) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	root := newTestCA(t)
 	rootPath := root.writeRoot(t, dir)
@@ -50,11 +57,15 @@ func startServer(t testing.TB, bounds HeartbeatBounds, profiles ...string) *test
 		}
 		ps = append(ps, p)
 	}
-	s, err := New(Config{
+	cfg := Config{
 		Dir: dir, Pairs: []KeyPair{pair}, Profiles: ps,
 		HTTPSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
 		Heartbeat: bounds, BcryptCost: bcrypt.MinCost, Log: testLog(t),
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,10 +5,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pushca/pushca/eas"
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/profile"
 )
@@ -258,5 +261,70 @@ func TestServedFamiliesDecideTLS(t *testing.T) {
 				t.Errorf("RSA key exchange on = %v, want %v: %s", got, tc.legacy, names)
 			}
 		})
+	}
+}
+
+// TestLegacyTLSCannotReachAdminPages: with a Windows Mobile profile on,
+// the listener takes TLS 1.0 with RSA key exchange for ActiveSync. A
+// client at TLS 1.0 gets ActiveSync, but 403 naming TLS 1.2 for the login
+// page, the login itself, the dashboard and /metrics, which the same
+// client at TLS 1.2 gets.
+func TestLegacyTLSCannotReachAdminPages(t *testing.T) {
+	ts := startServer(t, HeartbeatBounds{1, 3540}, "wm6")
+	wm6, err := profile.Get("wm6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ts.root.cert)
+	client := func(version uint16, suites []uint16) *http.Client {
+		c := &http.Client{
+			Transport: &http.Transport{TLSClientConfig: &tls.Config{
+				RootCAs: pool, ServerName: testHost, MinVersion: version, MaxVersion: version, CipherSuites: suites,
+			}},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			Timeout:       30 * time.Second,
+		}
+		t.Cleanup(c.CloseIdleConnections)
+		return c
+	}
+	legacy, current := client(tls.VersionTLS10, wm6.Suites), client(tls.VersionTLS12, nil)
+	base := "https://" + ts.HTTPSAddr()
+	do := func(c *http.Client, method, path string, body string, header http.Header) (int, string, uint16) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = header
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, readAll(t, resp), resp.TLS.Version
+	}
+	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	bearer := http.Header{"Authorization": {"Bearer " + ts.Token()}}
+	for _, tc := range []struct {
+		method, path, body string
+		header             http.Header
+		modern             int
+	}{
+		{http.MethodGet, loginPath, "", nil, http.StatusOK},
+		{http.MethodPost, loginPath, "token=" + ts.Token(), form, http.StatusSeeOther},
+		{http.MethodGet, DashboardPath, "", nil, http.StatusSeeOther},
+		{http.MethodGet, MetricsPath, "", bearer, http.StatusOK},
+	} {
+		code, body, v := do(legacy, tc.method, tc.path, tc.body, tc.header)
+		if v != tls.VersionTLS10 || code != http.StatusForbidden || !strings.Contains(body, "TLS 1.2") {
+			t.Errorf("%s %s over %s: %d %.100q, want 403 naming TLS 1.2", tc.method, tc.path, tls.VersionName(v), code, body)
+		}
+		if code, _, _ := do(current, tc.method, tc.path, tc.body, tc.header); code != tc.modern {
+			t.Errorf("%s %s over TLS 1.2: %d, want %d", tc.method, tc.path, code, tc.modern)
+		}
+	}
+	auth := http.Header{"Authorization": {eas.BasicAuth("alice", "secret")}}
+	if code, _, v := do(legacy, http.MethodOptions, ActiveSyncPath, "", auth); code != http.StatusOK || v != tls.VersionTLS10 {
+		t.Errorf("ActiveSync OPTIONS over %s: %d, want 200", tls.VersionName(v), code)
 	}
 }

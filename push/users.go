@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -96,13 +97,18 @@ func formatUsers(users map[string][]byte) []byte {
 
 // Users is the users file, re-read when it changes on disk so that
 // `pushca users add` takes effect on a running server.
+//
+// A file that changed but cannot be read or parsed fails closed: until it
+// is fixed, only the users whose line is still in it, unchanged since the
+// last good read, can log in (an unreadable file denies everyone), and the
+// error is logged. Keeping the last good list whole would let a user
+// removed in the same edit in; denying everyone would lock out a fleet
+// over one line in a format pushca does not read.
 type Users struct {
 	path  string
 	cost  int
 	watch *fileWatch
-	// dummy is compared against when the user is unknown, so the answer
-	// takes as long as for a known user with a wrong password.
-	dummy []byte
+	log   *slog.Logger
 	// compare is bcrypt's; a test counts the calls through it.
 	compare func(hash, password []byte) error
 	now     func() time.Time
@@ -113,11 +119,18 @@ type Users struct {
 	mu     sync.Mutex
 	hashes map[string][]byte
 	err    error
+	// dummy is compared against when the user is unknown, so the answer
+	// takes as long as for a known user with a wrong password: it is made
+	// at the highest cost in the file (files from `htpasswd -B` use 5,
+	// bcrypt.DefaultCost is 10).
+	dummy []byte
 	// verified remembers the last good login per user, so a device's
 	// re-Ping every few minutes costs an HMAC, not a bcrypt comparison
 	// (~125 ms at the default cost on a 2-core test machine: 19,000
 	// devices would keep both cores busy).
 	verified map[string]verifiedLogin
+	// checking are the comparisons under way, by password MAC and hash.
+	checking map[string]*pendingCheck
 }
 
 // verifiedTTL bounds how long a verified password is trusted without
@@ -135,21 +148,20 @@ type verifiedLogin struct {
 // OpenUsers reads the users file at path (a missing file is an empty list).
 // cost is the bcrypt cost of new hashes; 0 means bcrypt.DefaultCost.
 func OpenUsers(path string, cost int) (*Users, error) {
+	return openUsers(path, cost, slog.New(slog.DiscardHandler))
+}
+
+// openUsers is OpenUsers logging reload errors and odd costs to log.
+func openUsers(path string, cost int, log *slog.Logger) (*Users, error) {
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
-	}
-	secret := make([]byte, 16)
-	rand.Read(secret)
-	dummy, err := bcrypt.GenerateFromPassword(secret, cost)
-	if err != nil {
-		return nil, fmt.Errorf("users: %w", err)
 	}
 	macKey := make([]byte, 32)
 	rand.Read(macKey)
 	u := &Users{
-		path: path, cost: cost, watch: newFileWatch(time.Second), dummy: dummy,
+		path: path, cost: cost, watch: newFileWatch(time.Second), log: log,
 		compare: bcrypt.CompareHashAndPassword, now: time.Now, macKey: macKey,
-		verified: map[string]verifiedLogin{},
+		verified: map[string]verifiedLogin{}, checking: map[string]*pendingCheck{},
 	}
 	if err := u.refresh(); err != nil {
 		return nil, err
@@ -157,37 +169,135 @@ func OpenUsers(path string, cost int) (*Users, error) {
 	return u, nil
 }
 
-// refresh re-reads the file when it changed. A file that became unreadable
-// or malformed keeps the last good list and is reported by the caller.
+// refresh re-reads the file when it changed, and returns the error of the
+// last read.
 func (u *Users) refresh() error {
 	if !u.watch.changed(u.path) {
 		u.mu.Lock()
 		defer u.mu.Unlock()
 		return u.err
 	}
-	hashes, err := u.read()
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.err = err
-	if err == nil {
-		u.hashes = hashes
-	}
-	return err
+	return u.load()
 }
 
-func (u *Users) read() (map[string][]byte, error) {
+// load reads the file now. On failure it keeps, of the current list, the
+// users whose line the file still holds unchanged (see Users), and has the
+// watch look again, as the failure may pass (too many open files).
+func (u *Users) load() error {
+	data, err := u.readFile()
+	var hashes map[string][]byte
+	if err == nil {
+		if hashes, err = ParseUsers(data); err != nil {
+			err = fmt.Errorf("users file %s: %w", u.path, err)
+		}
+	}
+	u.mu.Lock()
+	prevErr, first := u.err, u.hashes == nil
+	if err != nil && !first {
+		hashes = salvage(data, u.hashes)
+	}
+	if err == nil || !first {
+		u.hashes = hashes
+	}
+	u.err = err
+	u.mu.Unlock()
+	if err != nil {
+		u.watch.retry()
+		if !first && (prevErr == nil || prevErr.Error() != err.Error()) {
+			u.log.Error("users file changed but cannot be read; until it is fixed only users whose line is unchanged can log in",
+				"err", err, "users_kept", len(hashes))
+		}
+		return err
+	}
+	if prevErr != nil && !first {
+		u.log.Info("users file read again", "users", len(hashes))
+	}
+	return u.fitDummy(hashes)
+}
+
+// readFile returns the file's content, nothing for a missing file.
+func (u *Users) readFile() ([]byte, error) {
 	data, err := os.ReadFile(u.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return map[string][]byte{}, nil
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read users file: %w", err)
+	}
+	return data, nil
+}
+
+func (u *Users) read() (map[string][]byte, error) {
+	data, err := u.readFile()
+	if err != nil {
+		return nil, err
 	}
 	hashes, err := ParseUsers(data)
 	if err != nil {
 		return nil, fmt.Errorf("users file %s: %w", u.path, err)
 	}
 	return hashes, nil
+}
+
+// salvage returns the users of last whose line data holds once and
+// unchanged.
+func salvage(data []byte, last map[string][]byte) map[string][]byte {
+	lines, seen := map[string]string{}, map[string]int{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if name, hash, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(line, "#") {
+			lines[name] = hash
+			seen[name]++
+		}
+	}
+	out := map[string][]byte{}
+	for name, hash := range last {
+		if seen[name] == 1 && lines[name] == string(hash) {
+			out[name] = hash
+		}
+	}
+	return out
+}
+
+// fitDummy makes the dummy hash at the highest cost in the file (the
+// configured cost for an empty file) when it is not at that cost yet,
+// and warns about hashes at another cost than the configured one: their
+// users answer faster or slower than the others, which tells them apart.
+func (u *Users) fitDummy(hashes map[string][]byte) error {
+	top := 0
+	var odd []string
+	for name, h := range hashes {
+		c, _ := bcrypt.Cost(h) // ParseUsers checked it
+		top = max(top, c)
+		if c != u.cost {
+			odd = append(odd, fmt.Sprintf("%s (cost %d)", name, c))
+		}
+	}
+	if top == 0 {
+		top = u.cost
+	}
+	if len(odd) > 0 {
+		slices.Sort(odd)
+		u.log.Warn("users file: password hashes at another bcrypt cost than the configured one; login times tell these users apart, so set their passwords again with `pushca users add`",
+			"configured_cost", u.cost, "users", strings.Join(odd, ", "))
+	}
+	u.mu.Lock()
+	have, err := bcrypt.Cost(u.dummy)
+	u.mu.Unlock()
+	if err == nil && have == top {
+		return nil
+	}
+	secret := make([]byte, 16)
+	rand.Read(secret)
+	dummy, err := bcrypt.GenerateFromPassword(secret, top)
+	if err != nil {
+		return fmt.Errorf("users: dummy hash at cost %d: %w", top, err)
+	}
+	u.mu.Lock()
+	u.dummy = dummy
+	u.mu.Unlock()
+	return nil
 }
 
 // Reload re-reads the file now (SIGHUP), whatever the watch says.
@@ -199,26 +309,83 @@ func (u *Users) Reload() error {
 // Verify says whether password is name's. Unknown users cost one bcrypt
 // comparison too.
 func (u *Users) Verify(name, password string) bool {
-	_ = u.refresh() // a broken file keeps the last good list
+	return u.verify(name, password, nil) == verifyOK
+}
+
+type verdict int
+
+const (
+	verifyWrong verdict = iota
+	verifyOK
+	// verifyRefused: admit turned the bcrypt comparison down.
+	verifyRefused
+)
+
+// verify is Verify asking admit, when set, before a bcrypt comparison
+// (a login the verified cache answers needs none); admit's release runs
+// once the comparison is done. Identical credentials checked at once (a
+// fleet's devices of one user after a restart) share one comparison, and
+// one admission.
+func (u *Users) verify(name, password string, admit func() (release func(), ok bool)) verdict {
+	_ = u.refresh() // logged there; a broken file keeps its unchanged users
 	norm, err := NormalizeUser(name)
-	u.mu.Lock()
-	hash, ok := u.hashes[norm]
-	cached, hit := u.verified[norm]
-	u.mu.Unlock()
-	if err != nil || !ok || len(password) > maxPassword {
-		hash, ok, hit = u.dummy, false, false
-	}
 	mac := u.mac(norm, password)
-	if hit && hmac.Equal(cached.mac, mac) && bytes.Equal(cached.hash, hash) && u.now().Before(cached.until) {
-		return true
+	for {
+		u.mu.Lock()
+		hash, ok := u.hashes[norm]
+		cached, hit := u.verified[norm]
+		if err != nil || !ok || len(password) > maxPassword {
+			hash, ok, hit = u.dummy, false, false
+		}
+		if hit && hmac.Equal(cached.mac, mac) && bytes.Equal(cached.hash, hash) && u.now().Before(cached.until) {
+			u.mu.Unlock()
+			return verifyOK
+		}
+		key := string(mac) + string(hash)
+		if c := u.checking[key]; c != nil {
+			u.mu.Unlock()
+			<-c.done
+			if c.result == verifyRefused {
+				continue // its admission, not these credentials, was refused
+			}
+			return c.result
+		}
+		c := &pendingCheck{done: make(chan struct{})}
+		u.checking[key] = c
+		u.mu.Unlock()
+		c.result = u.compareAdmitted(norm, password, hash, mac, ok, admit)
+		u.mu.Lock()
+		delete(u.checking, key)
+		u.mu.Unlock()
+		close(c.done)
+		return c.result
 	}
-	if u.compare(hash, []byte(password)) != nil || !ok {
-		return false
+}
+
+// pendingCheck is a bcrypt comparison under way; result is set before done
+// is closed.
+type pendingCheck struct {
+	done   chan struct{}
+	result verdict
+}
+
+// compareAdmitted runs the comparison once admit lets it, and caches a
+// success. known says whether hash is the user's (not the dummy).
+func (u *Users) compareAdmitted(norm, password string, hash, mac []byte, known bool, admit func() (func(), bool)) verdict {
+	if admit != nil {
+		release, admitted := admit()
+		if !admitted {
+			return verifyRefused
+		}
+		defer release()
+	}
+	if u.compare(hash, []byte(password)) != nil || !known {
+		return verifyWrong
 	}
 	u.mu.Lock()
 	u.verified[norm] = verifiedLogin{hash: hash, mac: mac, until: u.now().Add(verifiedTTL)}
 	u.mu.Unlock()
-	return true
+	return verifyOK
 }
 
 func (u *Users) mac(user, password string) []byte {

@@ -33,7 +33,11 @@ func serveCommand() *cli.Command {
    has passed (the CA password is read at start); a failed renewal is logged
    at error level and retried, from one minute doubling to one hour, while
    the current certificate stays in use. It also regenerates the CRLs served at
-   /pushca.crl (and /pushca-FAMILY.crl) once half their week has passed. SIGHUP also re-reads the users file.
+   /pushca.crl (and /pushca-FAMILY.crl) once half their week has passed. SIGHUP also re-reads the users file
+   and the tokens (push/admin.token, push/metrics.token) and ends every dashboard session.
+   /metrics takes the read-only push/metrics.token (or the admin token); the dashboard, /metrics and
+   the dashboard's login are refused below TLS 1.2. One user keeps at most --devices-per-user device
+   records and held Pings, the oldest going first.
    Add users first with 'pushca users add NAME'; wake devices with 'pushca push NAME'.`,
 		Flags: append(append(listenFlags("127.0.0.1:8443", ""), autoRenewFlags()...),
 			&cli.StringFlag{Name: "host", Usage: "server certificate to serve from the state directory (servers/HOST/)"},
@@ -83,6 +87,7 @@ func listenFlags(https, http string) []cli.Flag {
 		&cli.StringFlag{Name: "admin", Value: "127.0.0.1:8444", Usage: "loopback address of the admin API (off when empty)"},
 		&cli.IntFlag{Name: "heartbeat-min", Value: push.DefaultHeartbeatMin, Usage: "shortest Ping heartbeat accepted, seconds"},
 		&cli.IntFlag{Name: "heartbeat-max", Value: push.DefaultHeartbeatMax, Usage: "longest Ping heartbeat accepted, seconds"},
+		&cli.IntFlag{Name: "devices-per-user", Value: push.DefaultDevicesPerUser, Usage: "device records and held Pings one user may have, the oldest going first beyond it (0: no limit, as pushca load with one user needs)"},
 	}
 }
 
@@ -96,6 +101,14 @@ func listenConfig(c *cli.Context) (push.Config, error) {
 	}
 	if err := cfg.Heartbeat.Validate(); err != nil {
 		return push.Config{}, fmt.Errorf("--heartbeat-min/--heartbeat-max: %w", err)
+	}
+	switch n := c.Int("devices-per-user"); {
+	case n < 0:
+		return push.Config{}, fmt.Errorf("--devices-per-user %d: give 0 (no limit) or more", n)
+	case n == 0:
+		cfg.DevicesPerUser = -1
+	default:
+		cfg.DevicesPerUser = n
 	}
 	return cfg, nil
 }
@@ -140,7 +153,7 @@ func runServer(c *cli.Context, cfg push.Config, started func(*push.Server) error
 				if err := s.Reload(); err != nil {
 					cfg.Log.Error("SIGHUP: reload failed; what could not be read keeps its previous content", "err", err)
 				} else {
-					cfg.Log.Info("SIGHUP: certificates and users reloaded")
+					cfg.Log.Info("SIGHUP: certificates and users reloaded, tokens re-read, dashboard sessions ended")
 				}
 			case <-c.Context.Done():
 				return

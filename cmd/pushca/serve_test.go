@@ -67,3 +67,13 @@ func TestServeThroughTheBinary(t *testing.T) {
 
 	srv.stop(t, syscall.SIGTERM)
 }
+
+// TestServeRefusesNegativeDevicesPerUser: the per-user cap of device
+// records and held Pings takes 0 (no cap) or more; a typo such as -1 is
+// refused before anything is opened, not taken for "no cap".
+func TestServeRefusesNegativeDevicesPerUser(t *testing.T) {
+	r := runPushca(t, nil, "--dir", t.TempDir(), "serve", "--host", "mail.test", "--devices-per-user", "-1")
+	if r.code == 0 || !strings.Contains(r.stderr, "--devices-per-user -1") {
+		t.Fatalf("serve --devices-per-user -1: exit %d\n%s", r.code, r.stderr)
+	}
+}
