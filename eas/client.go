@@ -70,6 +70,7 @@ type HTTPError struct {
 	StatusCode int
 	RetryAfter time.Duration // from Retry-After on 503
 	Location   string        // from X-MS-Location on 451
+	Realm      string        // the Basic realm of a 401's WWW-Authenticate
 }
 
 func (e *HTTPError) Error() string {
@@ -171,7 +172,7 @@ func (c *Client) Provision(ctx context.Context) (*ProvisionResult, error) {
 	ack := &ProvisionRequest{Policies: []PolicyAck{{PolicyType: ptype, PolicyKey: p.PolicyKey, Status: PolicyOK}}}
 	// Phase 2 carries the temporary key in X-MS-PolicyKey as well.
 	temporary := p.PolicyKey
-	r2, err := call[ProvisionResponse](ctx, c, "Provision", ack, false, func() uint32 { return temporary })
+	r2, err := call[ProvisionResponse](ctx, c, "Provision", ack, false, func() (uint32, bool) { return temporary, true })
 	if err != nil {
 		return nil, err
 	}
@@ -203,23 +204,23 @@ func acceptedPolicy(r *ProvisionResponse, ptype, phase string) (*Policy, error) 
 
 // FolderSync fetches hierarchy changes since syncKey (InitialSyncKey first).
 func (c *Client) FolderSync(ctx context.Context, syncKey string) (*FolderSyncResponse, error) {
-	return call[FolderSyncResponse](ctx, c, "FolderSync", &FolderSyncRequest{SyncKey: syncKey}, false, c.PolicyKey)
+	return call[FolderSyncResponse](ctx, c, "FolderSync", &FolderSyncRequest{SyncKey: syncKey}, false, c.policyKeyHeader)
 }
 
 // GetItemEstimate asks how many items Sync would deliver.
 func (c *Client) GetItemEstimate(ctx context.Context, r *GetItemEstimateRequest) (*GetItemEstimateResponse, error) {
-	return call[GetItemEstimateResponse](ctx, c, "GetItemEstimate", r, false, c.PolicyKey)
+	return call[GetItemEstimateResponse](ctx, c, "GetItemEstimate", r, false, c.policyKeyHeader)
 }
 
 // Sync runs one Sync; a nil request sends an empty body (12.1+: repeat the
 // last request). An empty response comes back as a zero SyncResponse.
 func (c *Client) Sync(ctx context.Context, r *SyncRequest) (*SyncResponse, error) {
-	return call[SyncResponse](ctx, c, "Sync", r, true, c.PolicyKey)
+	return call[SyncResponse](ctx, c, "Sync", r, true, c.policyKeyHeader)
 }
 
 // Settings sends device information.
 func (c *Client) Settings(ctx context.Context, r *SettingsRequest) (*SettingsResponse, error) {
-	return call[SettingsResponse](ctx, c, "Settings", r, false, c.PolicyKey)
+	return call[SettingsResponse](ctx, c, "Settings", r, false, c.policyKeyHeader)
 }
 
 // Ping holds a DirectPush long poll until the server answers or ctx ends;
@@ -229,13 +230,19 @@ func (c *Client) Ping(ctx context.Context, r *PingRequest) (*PingResponse, error
 	return call[PingResponse](ctx, c, "Ping", r, false, noPolicyKey)
 }
 
+// policyKeyHeader is the X-MS-PolicyKey of every command but Ping and the
+// first Provision: 0 until the client is provisioned, as devices send it. A
+// server may take a client that sends no key for one without policy support
+// and let it sync, enforcing provisioning only on clients that send one.
+func (c *Client) policyKeyHeader() (uint32, bool) { return c.PolicyKey(), true }
+
 // noPolicyKey leaves X-MS-PolicyKey out: Ping and Provision phase 1.
-func noPolicyKey() uint32 { return 0 }
+func noPolicyKey() (uint32, bool) { return 0, false }
 
 func call[T any, P interface {
 	*T
 	Message
-}](ctx context.Context, c *Client, cmd string, req Message, emptyOK bool, policyKey func() uint32) (*T, error) {
+}](ctx context.Context, c *Client, cmd string, req Message, emptyOK bool, policyKey func() (uint32, bool)) (*T, error) {
 	var body []byte
 	if req != nil && !reflect.ValueOf(req).IsNil() {
 		var err error
@@ -244,7 +251,8 @@ func call[T any, P interface {
 		}
 	}
 	for attempt := 0; ; attempt++ {
-		p, err := roundTrip[T, P](ctx, c, cmd, body, emptyOK, policyKey())
+		key, send := policyKey()
+		p, err := roundTrip[T, P](ctx, c, cmd, body, emptyOK, key, send)
 		if err == nil || !c.AutoProvision || attempt > 0 || cmd == "Provision" || !errors.Is(err, ErrProvisionRequired) {
 			return p, err
 		}
@@ -257,9 +265,9 @@ func call[T any, P interface {
 func roundTrip[T any, P interface {
 	*T
 	Message
-}](ctx context.Context, c *Client, cmd string, body []byte, emptyOK bool, key uint32) (*T, error) {
+}](ctx context.Context, c *Client, cmd string, body []byte, emptyOK bool, key uint32, sendKey bool) (*T, error) {
 	q := Request{Cmd: cmd, User: c.User, DeviceID: c.DeviceID, DeviceType: c.DeviceType,
-		Version: c.Version, PolicyKey: key, HasPolicyKey: key != 0, Locale: 0x0409,
+		Version: c.Version, PolicyKey: key, HasPolicyKey: sendKey, Locale: 0x0409,
 		Base64: c.Base64Query}
 	if q.User == "" {
 		q.User = c.Login
@@ -315,6 +323,9 @@ func roundTrip[T any, P interface {
 
 func httpError(cmd string, resp *http.Response) error {
 	e := &HTTPError{Cmd: cmd, StatusCode: resp.StatusCode, Location: resp.Header.Get("X-MS-Location")}
+	if resp.StatusCode == http.StatusUnauthorized {
+		e.Realm = basicRealm(resp.Header.Values("WWW-Authenticate"))
+	}
 	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 		e.RetryAfter = time.Duration(s) * time.Second
 	}
@@ -329,8 +340,28 @@ func (c *Client) endpoint(rawQuery string) string {
 	return u
 }
 
+// basicRealm is the realm of the Basic challenge among challenges, "" if
+// none names one.
+func basicRealm(challenges []string) string {
+	for _, ch := range challenges {
+		scheme, params, _ := strings.Cut(strings.TrimSpace(ch), " ")
+		if !strings.EqualFold(scheme, "Basic") {
+			continue
+		}
+		_, rest, ok := strings.Cut(params, `realm="`)
+		if realm, _, closed := strings.Cut(rest, `"`); ok && closed {
+			return realm
+		}
+	}
+	return ""
+}
+
+// setHeaders sends credentials when the client has a login. Without one the
+// request costs the server no failed login, and its 401 names the realm.
 func (c *Client) setHeaders(req *http.Request) {
-	req.Header.Set("Authorization", BasicAuth(c.Login, c.Password))
+	if c.Login != "" {
+		req.Header.Set("Authorization", BasicAuth(c.Login, c.Password))
+	}
 	if c.UserAgent != "" {
 		req.Header.Set("User-Agent", c.UserAgent)
 	}

@@ -202,7 +202,9 @@ func TestClientProvisionsWhenRefused(t *testing.T) {
 			if resp.Status != FolderSyncOK || len(resp.Changes.Add) != 1 || resp.Changes.Add[0].DisplayName != "Inbox" {
 				t.Fatalf("FolderSync: %+v", resp)
 			}
-			want := []string{"FolderSync -", "Provision -", "Provision 1307199584", "FolderSync 3942919513"}
+			// The first FolderSync carries X-MS-PolicyKey 0, as a device's
+			// does: a server may let a client that sends none sync unprovisioned.
+			want := []string{"FolderSync 0", "Provision -", "Provision 1307199584", "FolderSync 3942919513"}
 			if !slices.Equal(f.log, want) {
 				t.Fatalf("requests %q, want %q", f.log, want)
 			}
@@ -210,6 +212,28 @@ func TestClientProvisionsWhenRefused(t *testing.T) {
 				t.Fatalf("key %d, model %q", cl.PolicyKey(), f.deviceModel)
 			}
 		})
+	}
+}
+
+// TestAnonymousOptionsNamesTheRealm: a client without a login sends no
+// Authorization header, and the 401 tells which realm the server is.
+func TestAnonymousOptionsNamesTheRealm(t *testing.T) {
+	_, srv := newFakeServer(t)
+	cl := &Client{HTTP: srv.Client(), URL: srv.URL}
+	_, err := cl.Options(t.Context())
+	var he *HTTPError
+	if !errors.As(err, &he) || he.StatusCode != http.StatusUnauthorized || he.Realm != "pushca" {
+		t.Fatalf("anonymous OPTIONS: %#v", err)
+	}
+	for challenge, want := range map[string]string{
+		`Basic realm="pushca ActiveSync"`: "pushca ActiveSync",
+		`Negotiate`:                       "",
+		`basic charset="UTF-8", realm="mail.example.com"`: "mail.example.com",
+		`Basic realm="unterminated`:                       "",
+	} {
+		if got := basicRealm([]string{challenge}); got != want {
+			t.Errorf("basicRealm(%q) = %q, want %q", challenge, got, want)
+		}
 	}
 }
 

@@ -141,7 +141,7 @@ func CheckSignedBy(child, parent *x509.Certificate) error {
 	}
 	pub, ok := parent.PublicKey.(*rsa.PublicKey)
 	if !ok {
-		return fmt.Errorf("certificate %q: SHA1-RSA signature but issuer %q has a %T key", child.Subject.CommonName, parent.Subject.CommonName, parent.PublicKey)
+		return fmt.Errorf("certificate %q: SHA1-RSA signature but issuer %q has an %s key", child.Subject.CommonName, parent.Subject.CommonName, KeyDesc(parent.PublicKey))
 	}
 	sum := sha1.Sum(child.RawTBSCertificate)
 	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA1, sum[:], child.Signature); err != nil {

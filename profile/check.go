@@ -128,7 +128,7 @@ func (p Profile) CheckKey(pub any) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("%T key; %s devices support RSA%s", pub, p.Name, map[bool]string{true: " and ECDSA", false: ""}[p.AllowEC])
+	return fmt.Errorf("%s key; %s devices support RSA%s", KeyDesc(pub), p.Name, map[bool]string{true: " and ECDSA", false: ""}[p.AllowEC])
 }
 
 // CheckName says whether a DNS or IP name is one the profile can use in a

@@ -2,6 +2,7 @@ package profile
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
@@ -110,8 +111,11 @@ func KeyDesc(pub any) string {
 		return fmt.Sprintf("RSA %d", k.N.BitLen())
 	case *ecdsa.PublicKey:
 		return "ECDSA " + k.Curve.Params().Name
+	case ed25519.PublicKey:
+		return "Ed25519"
 	}
-	return fmt.Sprintf("%T", pub)
+	// Never a Go type name such as *dsa.PublicKey: reports show this.
+	return "unknown"
 }
 
 // GetFamily returns the named family or an error listing the valid names.

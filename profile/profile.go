@@ -85,6 +85,9 @@ type Profile struct {
 	// EASVersion is the ActiveSync protocol version the device speaks.
 	// Confirmed only for wm5 (2.5); the others are "as commonly reported".
 	EASVersion string
+	// DeviceType is what the device sends as DeviceType on every command:
+	// servers key device records, quirks and policies on it.
+	DeviceType string
 	Heartbeat  Heartbeat
 }
 
@@ -113,21 +116,24 @@ func wm(name, desc, eas string, suites []uint16, compress bool) Profile {
 		Family: FamilyLegacy, MinRSABits: 2048,
 		MinTLS: tls.VersionTLS10, MaxTLS: tls.VersionTLS10, Suites: suites,
 		CABCompressOK: compress, Legacy: true,
-		EASVersion: eas, Heartbeat: wmHeartbeat,
+		// Windows Mobile Professional (touch screen, the Pocket PC line)
+		// sends PocketPC, the Standard edition SmartPhone; one table row
+		// serves both, and the Professional phones are the common ones.
+		EASVersion: eas, DeviceType: "PocketPC", Heartbeat: wmHeartbeat,
 	}
 }
 
 // modern is a current client: SHA-2, RSA of 2048 bits or more, and ECDSA
 // P-256, which iOS and Android accept as well (reference/trust-and-servers.md
 // §1 [S]; only Windows Mobile refuses ECDSA).
-func modern(name, desc, eas string, maxDays int, hb Heartbeat) Profile {
+func modern(name, desc, eas, deviceType string, maxDays int, hb Heartbeat) Profile {
 	return Profile{
 		Name: name, Description: desc,
 		Family: FamilyModern, AllowEC: true, MinRSABits: 2048,
 		AllowSHA2: true, Wildcards: true,
 		MaxLeafDays: maxDays,
 		MinTLS:      tls.VersionTLS12, MaxTLS: tls.VersionTLS13,
-		EASVersion: eas, Heartbeat: hb,
+		EASVersion: eas, DeviceType: deviceType, Heartbeat: hb,
 	}
 }
 
@@ -138,9 +144,11 @@ var table = []Profile{
 	wm("wm65", "Windows Mobile 6.5: SHA-1 chain, RSA 2048, TLS 1.0", "12.1", wm6Suites, true),
 	// Apple caps TLS server certificates at 825 days since iOS 13 and wants
 	// the names in the SAN, SHA-2 and RSA of 2048 bits or more.
-	modern("ios", "iPhone/iPad: SHA-256, RSA 2048+ or ECDSA P-256, TLS 1.2+, at most 825 days", "14.1", 825, Heartbeat{}),
-	modern("android", "Android: SHA-256, RSA 2048+ or ECDSA P-256, TLS 1.2+", "14.1", 0, androidHeartbeat),
-	modern("modern", "current clients: ECDSA P-256 or RSA 2048+, SHA-256, TLS 1.2+", "14.1", 0, androidHeartbeat),
+	modern("ios", "iPhone/iPad: SHA-256, RSA 2048+ or ECDSA P-256, TLS 1.2+, at most 825 days", "14.1", "iPhone", 825, Heartbeat{}),
+	modern("android", "Android: SHA-256, RSA 2048+ or ECDSA P-256, TLS 1.2+", "14.1", "Android", 0, androidHeartbeat),
+	// modern stands for the current clients that are not iPhones, which
+	// run on Android and adapt their heartbeat as its client does.
+	modern("modern", "current clients: ECDSA P-256 or RSA 2048+, SHA-256, TLS 1.2+", "14.1", "Android", 0, androidHeartbeat),
 }
 
 // Default is the profile used when none is named: the oldest devices, so a

@@ -3,6 +3,7 @@ package profile
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -42,6 +43,13 @@ func TestTable(t *testing.T) {
 	p.Suites[0] = 0
 	if q, _ := Get("wm6"); q.Suites[0] == 0 {
 		t.Error("Get returned the table's own slice")
+	}
+	// Servers key device records and quirks on DeviceType; only Windows
+	// Mobile says PocketPC.
+	for _, p := range All() {
+		if p.DeviceType == "" || p.DeviceType == "SmartPhone" || (p.DeviceType == "PocketPC") != p.Legacy {
+			t.Errorf("%s: DeviceType %q", p.Name, p.DeviceType)
+		}
 	}
 	s, err := Strictest([]string{"ios", "wm6", "wm5", "modern"})
 	if err != nil || s.Name != "wm5" {
@@ -268,5 +276,31 @@ func TestHeartbeatSettle(t *testing.T) {
 		if got, ok := tc.h.Settle(tc.limit); got != tc.want || ok != tc.ok {
 			t.Errorf("%s: Settle(%d) = %d, %v; want %d, %v", tc.name, tc.limit, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// TestKeyNamesAreNotGoTypes: a SHA-1 certificate whose issuer (by name)
+// holds an ECDSA key was reported as "has a *ecdsa.PublicKey key".
+func TestKeyNamesAreNotGoTypes(t *testing.T) {
+	_, inter, leaf := chain(t, x509.SHA1WithRSA, "mail.example.com")
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	impostor := mkCert(t, &x509.Certificate{Subject: inter.cert.Subject, IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}, nil, ecKey)
+	err = CheckSignedBy(leaf.cert, impostor.cert)
+	if err == nil || !strings.Contains(err.Error(), "has an ECDSA P-256 key") || strings.Contains(err.Error(), "PublicKey") {
+		t.Errorf("CheckSignedBy: %v", err)
+	}
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wm6, _ := Get("wm6")
+	if err := wm6.CheckKey(edKey.Public()); err == nil || !strings.HasPrefix(err.Error(), "Ed25519 key;") {
+		t.Errorf("CheckKey: %v", err)
+	}
+	if got := KeyDesc(struct{}{}); got != "unknown" {
+		t.Errorf("KeyDesc of a stranger: %q", got)
 	}
 }

@@ -13,5 +13,6 @@
 // a function the caller supplies. It holds no state between runs, writes no
 // files, and never sends credentials over a connection whose chain a device
 // would refuse. Every network step is bounded by a timeout and the caller's
-// context.
+// context; when that context ends, Run returns ErrInterrupted with the
+// checks that finished, and none made of the interruption.
 package verify

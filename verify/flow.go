@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptrace"
 	"slices"
 	"strings"
@@ -12,9 +13,6 @@ import (
 
 	"github.com/pushca/pushca/eas"
 )
-
-// Device types the emulated device announces, as the real ones do.
-var deviceTypes = map[string]string{"ios": "iPhone", "android": "Android"}
 
 // parkDelay is how long the push measurement waits after its Ping is sent
 // before it delivers the message, so the server has parked the Ping and the
@@ -27,14 +25,15 @@ type flow struct {
 	inbox    string
 	syncKey  string
 	accepted int // heartbeat the server last answered with Status 1, seconds
+	// pushca: the server named itself pushca serve (see identify).
+	pushca bool
+	// unprovisioned is the index of the provision check when the first
+	// FolderSync went through without a policy, -1 otherwise.
+	unprovisioned int
 }
 
 func (v *verifier) newClient() *eas.Client {
 	p := v.opt.Profile
-	typ := deviceTypes[p.Name]
-	if typ == "" {
-		typ = map[bool]string{true: "PocketPC", false: "SmartPhone"}[p.Legacy]
-	}
 	id := v.opt.DeviceID
 	if id == "" {
 		id = "PUSHCAVERIFY" + strings.ToUpper(p.Name)
@@ -42,7 +41,7 @@ func (v *verifier) newClient() *eas.Client {
 	return &eas.Client{
 		HTTP: v.httpClient(), URL: v.base,
 		Login: v.opt.Login, Password: v.opt.Password,
-		DeviceID: id, DeviceType: typ, Version: p.EASVersion,
+		DeviceID: id, DeviceType: p.DeviceType, Version: p.EASVersion,
 		UserAgent:         "pushca-verify/" + p.Name,
 		DeviceInformation: &eas.DeviceInformation{Model: "pushca verify", FriendlyName: "pushca verify (" + p.Name + ")"},
 		AutoProvision:     true,
@@ -51,15 +50,19 @@ func (v *verifier) newClient() *eas.Client {
 
 // activeSync runs what a device runs after it trusts the server.
 func (v *verifier) activeSync(ctx context.Context) {
-	f := &flow{c: v.newClient()}
+	f := &flow{c: v.newClient(), unprovisioned: -1}
+	defer v.askedLater(f)
 	steps := []func(context.Context, *flow) bool{v.options, v.provision, v.inboxSync, v.ping}
 	for _, step := range steps {
 		if !step(ctx, f) {
 			return
 		}
 	}
-	if v.opt.Deliver != nil {
+	switch {
+	case v.opt.Deliver != nil && (v.opt.MeasurePush || f.pushca):
 		v.push(ctx, f)
+	case f.pushca:
+		v.log.Info("push latency not measured: the server is pushca serve, and its admin token was not found here (run verify on its machine with --dir, or give --admin-token-file)")
 	}
 	if len(v.opt.Ladder) > 0 {
 		v.ladder(ctx, f)
@@ -70,34 +73,52 @@ func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, commandTimeout)
 }
 
+// pushcaRealm starts the Basic realm pushca serve's ActiveSync answers
+// with: the name by which verify knows it has the admin API.
+const pushcaRealm = "pushca"
+
+// identify sends OPTIONS without credentials, which costs no failed login:
+// pushca serve names itself in its challenge. Any other answer is left to
+// the OPTIONS with credentials to judge.
+func (v *verifier) identify(ctx context.Context, f *flow) {
+	anon := &eas.Client{HTTP: f.c.HTTP, URL: f.c.URL, UserAgent: f.c.UserAgent}
+	_, err := anon.Options(ctx)
+	var he *eas.HTTPError
+	f.pushca = errors.As(err, &he) && strings.HasPrefix(he.Realm, pushcaRealm)
+}
+
 // options asks which versions and commands the server offers and picks the
 // version the device would speak.
 func (v *verifier) options(ctx context.Context, f *flow) bool {
 	ctx, cancel := bounded(ctx)
 	defer cancel()
+	v.identify(ctx, f)
 	o, err := f.c.Options(ctx)
 	if err != nil {
-		v.report.add("options", Fail, err.Error(), httpAdvice(err))
+		v.add("options", Fail, err.Error(), httpAdvice(err))
 		return false
 	}
 	want := f.c.Version
 	version := pickVersion(want, o.Versions)
 	detail := fmt.Sprintf("versions %s; commands %s", strings.Join(o.Versions, ","), strings.Join(o.Commands, ","))
+	if f.pushca {
+		detail = "pushca serve; " + detail
+	}
 	if version == "" {
-		v.report.add("options", Fail, detail, fmt.Sprintf("%s devices speak ActiveSync %s or older: enable it on the server", v.opt.Profile.Name, want))
+		v.add("options", Fail, detail, fmt.Sprintf("%s devices speak ActiveSync %s or older: enable it on the server", v.opt.Profile.Name, want))
 		return false
 	}
 	f.c.Version, v.report.Version = version, version
 	if !slices.Contains(o.Commands, "Ping") {
-		v.report.add("options", Fail, detail+"; no Ping, so no DirectPush", "enable DirectPush (the Ping command) on the server")
+		v.add("options", Fail, detail+"; no Ping, so no DirectPush", "enable DirectPush (the Ping command) on the server")
 		return false
 	}
 	if version != want {
-		v.report.add("options", Warn, fmt.Sprintf("%s; %s devices speak %s, the server offers at most %s", detail, v.opt.Profile.Name, want, version),
+		v.add("options", Warn, fmt.Sprintf("%s; %s devices speak %s, the server offers at most %s", detail, v.opt.Profile.Name, want, version),
 			"devices fall back to the older version; upgrade the server if they need "+want)
 		return true
 	}
-	v.report.add("options", Pass, fmt.Sprintf("%s; %s devices speak %s", detail, v.opt.Profile.Name, version), "")
+	v.add("options", Pass, fmt.Sprintf("%s; %s devices speak %s", detail, v.opt.Profile.Name, version), "")
 	return true
 }
 
@@ -113,7 +134,26 @@ func pickVersion(want string, offered []string) string {
 	return best
 }
 
+// proxyAdvice is what to do when a proxy in front of the server gives up
+// on a request: a held Ping is idle for its whole heartbeat by design.
+const proxyAdvice = "a reverse proxy or load balancer in front of the ActiveSync server gave up waiting for its answer. Raise its read timeout above the longest heartbeat devices use (Exchange allows up to 3540 s, so about 3600 s): nginx proxy_read_timeout 3600s; Apache ProxyTimeout 3600 (or timeout= on the ProxyPass); IIS ARR: the server farm's Proxy timeout; HAProxy timeout server 3600s; other load balancers: the idle timeout of the HTTP profile"
+
+// isProxyError says whether err is a 502 or 504: what proxies answer when
+// the server behind them does not (Apache and IIS ARR say 502 on a
+// timeout, nginx and HAProxy 504).
+func isProxyError(err error) (*eas.HTTPError, bool) {
+	var he *eas.HTTPError
+	ok := errors.As(err, &he) && (he.StatusCode == 502 || he.StatusCode == 504)
+	return he, ok
+}
+
 func httpAdvice(err error) string {
+	if _, ok := isProxyError(err); ok {
+		return proxyAdvice
+	}
+	if errors.Is(err, eas.ErrProvisionRequired) {
+		return "the server asked for provisioning again after the device had acknowledged its policy; its log says why (a policy key it does not keep, or a policy the device must acknowledge again)"
+	}
 	var he *eas.HTTPError
 	if errors.As(err, &he) {
 		switch he.StatusCode {
@@ -134,9 +174,9 @@ func httpAdvice(err error) string {
 	return "the connection failed after the handshake; check the server's log and anything between here and it"
 }
 
-// provision runs a device's first contact: FolderSync with no policy key;
+// provision runs a device's first contact: FolderSync with policy key 0;
 // when the server asks for provisioning (HTTP 449 or Status 142-144) the
-// device provisions and starts over.
+// device provisions in both phases and starts over (inboxSync).
 func (v *verifier) provision(ctx context.Context, f *flow) bool {
 	ctx, cancel := bounded(ctx)
 	defer cancel()
@@ -144,11 +184,13 @@ func (v *verifier) provision(ctx context.Context, f *flow) bool {
 	_, err := f.c.FolderSync(ctx, eas.InitialSyncKey)
 	f.c.AutoProvision = true
 	if err == nil {
-		v.report.add("provision", Pass, "the server lets the device sync without a policy", "")
+		f.unprovisioned = len(v.report.Checks)
+		v.add("provision", Warn, "the server accepted FolderSync with X-MS-PolicyKey 0 and never asked for provisioning: it lets devices sync without a policy",
+			"nothing to fix for push; if devices must accept a policy (PIN, remote wipe), enable provisioning on the server")
 		return true
 	}
 	if !errors.Is(err, eas.ErrProvisionRequired) {
-		v.report.add("provision", Fail, "first FolderSync: "+err.Error(), httpAdvice(err))
+		v.add("provision", Fail, "first FolderSync: "+err.Error(), httpAdvice(err))
 		return false
 	}
 	how := "HTTP 449"
@@ -158,13 +200,25 @@ func (v *verifier) provision(ctx context.Context, f *flow) bool {
 	}
 	res, err := f.c.Provision(ctx)
 	if err != nil {
-		v.report.add("provision", Fail, fmt.Sprintf("the server asked for provisioning (%s), then: %v", how, err),
+		v.add("provision", Fail, fmt.Sprintf("the server asked for provisioning (%s), then: %v", how, err),
 			"the server's policy must be one a device can acknowledge; check its ActiveSync mailbox policy and log")
 		return false
 	}
-	v.report.add("provision", Pass, fmt.Sprintf("the server asked for provisioning (%s); policy %s acknowledged, policy key %d",
+	v.add("provision", Pass, fmt.Sprintf("the server asked for provisioning (%s); policy %s acknowledged, policy key %d",
 		how, res.Policy.PolicyType, res.PolicyKey), "")
 	return true
+}
+
+// askedLater turns the provision warning into a pass when the server asked
+// for provisioning on a later command after all (the client then
+// provisioned by itself): the warning would claim it never asks.
+func (v *verifier) askedLater(f *flow) {
+	i, key := f.unprovisioned, f.c.PolicyKey()
+	if i < 0 || i >= len(v.report.Checks) || v.report.Checks[i].Name != "provision" || key == 0 {
+		return
+	}
+	v.report.Checks[i] = Check{Name: "provision", Verdict: Pass,
+		Detail: fmt.Sprintf("the server accepted the first FolderSync without a policy, asked for provisioning on a later command, and the device provisioned (policy key %d)", key)}
 }
 
 // inboxSync finds the Inbox, primes its Sync state, asks for an estimate
@@ -177,7 +231,7 @@ func (v *verifier) inboxSync(ctx context.Context, f *flow) bool {
 		err = fmt.Errorf("status %d (%v)", fs.Status, fs.Status)
 	}
 	if err != nil {
-		v.report.add("foldersync", Fail, err.Error(), httpAdvice(err))
+		v.add("foldersync", Fail, err.Error(), httpAdvice(err))
 		return false
 	}
 	var folders int
@@ -190,14 +244,14 @@ func (v *verifier) inboxSync(ctx context.Context, f *flow) bool {
 		}
 	}
 	if f.inbox == "" {
-		v.report.add("foldersync", Fail, fmt.Sprintf("%d folders and no Inbox (type 2)", folders), "the mailbox must have an Inbox; check the user's mailbox on the server")
+		v.add("foldersync", Fail, fmt.Sprintf("%d folders and no Inbox (type 2)", folders), "the mailbox must have an Inbox; check the user's mailbox on the server")
 		return false
 	}
-	v.report.add("foldersync", Pass, fmt.Sprintf("%d folders; Inbox is %s", folders, f.inbox), "")
+	v.add("foldersync", Pass, fmt.Sprintf("%d folders; Inbox is %s", folders, f.inbox), "")
 
 	prime, err := v.syncRound(ctx, f, eas.InitialSyncKey, false)
 	if err != nil {
-		v.report.add("sync", Fail, "priming the Inbox: "+err.Error(), httpAdvice(err))
+		v.add("sync", Fail, "priming the Inbox: "+err.Error(), httpAdvice(err))
 		return false
 	}
 	f.syncKey = prime.SyncKey
@@ -211,22 +265,22 @@ func (v *verifier) inboxSync(ctx context.Context, f *flow) bool {
 		}
 	}
 	if err != nil {
-		v.report.add("getitemestimate", Fail, err.Error(), httpAdvice(err))
+		v.add("getitemestimate", Fail, err.Error(), httpAdvice(err))
 		return false
 	}
-	v.report.add("getitemestimate", Pass, fmt.Sprintf("%d item(s) waiting in the Inbox", estimate), "")
+	v.add("getitemestimate", Pass, fmt.Sprintf("%d item(s) waiting in the Inbox", estimate), "")
 
 	items, more, err := v.syncAll(ctx, f)
 	if err != nil {
-		v.report.add("sync", Fail, err.Error(), httpAdvice(err))
+		v.add("sync", Fail, err.Error(), httpAdvice(err))
 		return false
 	}
 	if more {
-		v.report.add("sync", Warn, fmt.Sprintf("fetched %d item(s) and more are available; the Ping may answer at once", items),
+		v.add("sync", Warn, fmt.Sprintf("fetched %d item(s) and more are available; the Ping may answer at once", items),
 			"nothing to fix on the server: a device keeps syncing; run verify again or on a quieter mailbox")
 		return true
 	}
-	v.report.add("sync", Pass, fmt.Sprintf("fetched %d item(s) from the Inbox", items), "")
+	v.add("sync", Pass, fmt.Sprintf("fetched %d item(s) from the Inbox", items), "")
 	return true
 }
 
@@ -316,6 +370,7 @@ func (v *verifier) pingOnce(ctx context.Context, f *flow, hb int, wrote func()) 
 			WroteRequest: func(httptrace.WroteRequestInfo) { once.Do(wrote) },
 		})
 	}
+	v.log.Debug("holding a Ping", "heartbeat", hb)
 	start := time.Now()
 	r, err := f.c.Ping(ctx, &eas.PingRequest{HeartbeatInterval: hb, Folders: []eas.PingFolder{{ID: f.inbox, Class: "Email"}}})
 	return pingOutcome{resp: r, err: err, held: time.Since(start)}
@@ -333,8 +388,8 @@ func (v *verifier) ping(ctx context.Context, f *flow) bool {
 		o = v.pingOnce(ctx, f, hb, nil)
 	}
 	if o.err != nil {
-		v.report.add("ping", Fail, fmt.Sprintf("%sPing of %d s: %s", note, hb, describeCut(o, hb)),
-			"something cut the held connection: run with --ladder to find how long the path keeps idle connections, and raise the idle timeout of firewalls, NAT and load balancers to at least 1800 s")
+		what, do := pingEnd(o, hb)
+		v.add("ping", Fail, fmt.Sprintf("%sPing of %d s: %s", note, hb, what), do)
 		return false
 	}
 	detail := fmt.Sprintf("%sPing of %d s answered Status %d (%v) after %.1f s", note, hb, o.resp.Status, o.resp.Status, o.held.Seconds())
@@ -342,26 +397,40 @@ func (v *verifier) ping(ctx context.Context, f *flow) bool {
 	case eas.PingExpired:
 		f.accepted = hb
 		if note != "" {
-			v.report.add("ping", Warn, detail, "devices adjust to the server's bounds; choose --heartbeat within them")
+			v.add("ping", Warn, detail, "devices adjust to the server's bounds; choose --heartbeat within them")
 			return true
 		}
-		v.report.add("ping", Pass, detail, "")
+		v.add("ping", Pass, detail, "")
 		return true
 	case eas.PingChanges:
 		f.accepted = hb
-		v.report.add("ping", Warn, detail+": mail arrived meanwhile, so the heartbeat itself was not seen to expire", "run verify again on a quiet mailbox to see a heartbeat expire")
+		v.add("ping", Warn, detail+": mail arrived meanwhile, so the heartbeat itself was not seen to expire", "run verify again on a quiet mailbox to see a heartbeat expire")
 		return true
 	}
-	v.report.add("ping", Fail, detail, "the server refused a Ping a device would send; its log says why")
+	v.add("ping", Fail, detail, "the server refused a Ping a device would send; its log says why")
 	return false
 }
 
-// describeCut says how a Ping without an answer ended.
-func describeCut(o pingOutcome, hb int) string {
-	if errors.Is(o.err, context.DeadlineExceeded) {
-		return fmt.Sprintf("no answer within %d s (heartbeat + 15 s): the connection was dropped silently", int(eas.PingTimeout(time.Duration(hb)*time.Second)/time.Second))
+// cutAdvice is what to do about a held Ping that something cut.
+const cutAdvice = "something cut the held connection: run with --ladder to find how long the path keeps idle connections, and raise the idle timeout of firewalls, NAT and load balancers to at least 1800 s"
+
+// pingEnd says how a Ping without an answer ended, and what to do.
+func pingEnd(o pingOutcome, hb int) (what, do string) {
+	if he, ok := isProxyError(o.err); ok {
+		what := "a proxy timeout"
+		if he.StatusCode == http.StatusBadGateway {
+			what = "a proxy timeout, or a proxy that lost the server"
+		}
+		return fmt.Sprintf("HTTP %d %s after %.1f s, before the heartbeat ended: %s", he.StatusCode, http.StatusText(he.StatusCode), o.held.Seconds(), what), proxyAdvice
 	}
-	return fmt.Sprintf("connection closed after %.1f s, before the heartbeat ended: %v", o.held.Seconds(), o.err)
+	var he *eas.HTTPError
+	if errors.As(o.err, &he) {
+		return fmt.Sprintf("answered HTTP %d %s after %.1f s", he.StatusCode, http.StatusText(he.StatusCode), o.held.Seconds()), httpAdvice(o.err)
+	}
+	if errors.Is(o.err, context.DeadlineExceeded) {
+		return fmt.Sprintf("no answer within %d s (heartbeat + 15 s): the connection was dropped silently", int(eas.PingTimeout(time.Duration(hb)*time.Second)/time.Second)), cutAdvice
+	}
+	return fmt.Sprintf("connection closed after %.1f s, before the heartbeat ended: %v", o.held.Seconds(), o.err), cutAdvice
 }
 
 // PushResult is the push-latency measurement.
@@ -403,7 +472,7 @@ func (v *verifier) push(ctx context.Context, f *flow) {
 				hb = early.resp.HeartbeatInterval
 				continue
 			}
-			v.report.add("push", Fail, "the Ping for the measurement ended before a message was delivered: "+outcomeText(*early, hb), "see the ping check")
+			v.add("push", Fail, "the Ping for the measurement ended before a message was delivered: "+outcomeText(*early, hb), "see the ping check")
 			return
 		}
 		v.measurePush(ctx, f, hb, done, stop)
@@ -419,7 +488,7 @@ func (v *verifier) measurePush(ctx context.Context, f *flow, hb int, done <-chan
 	woken, err := v.opt.Deliver(dctx)
 	cancel()
 	if err != nil {
-		v.report.add("push", Fail, "delivering the test message: "+err.Error(),
+		v.add("push", Fail, "delivering the test message: "+err.Error(),
 			"check --admin (the admin address pushca serve printed) and --admin-token-file (push/admin.token in its state directory)")
 		stop()
 		<-done
@@ -428,7 +497,7 @@ func (v *verifier) measurePush(ctx context.Context, f *flow, hb int, done <-chan
 	o := <-done
 	latency := time.Since(start)
 	if o.err != nil || o.resp.Status != eas.PingChanges {
-		v.report.add("push", Fail, fmt.Sprintf("message delivered (server woke %d Ping(s)) but the held Ping %s", woken, outcomeText(o, hb)),
+		v.add("push", Fail, fmt.Sprintf("message delivered (server woke %d Ping(s)) but the held Ping %s", woken, outcomeText(o, hb)),
 			"the server stored the message but did not answer the held Ping: check that the Ping watches the Inbox and the server's log")
 		return
 	}
@@ -436,16 +505,17 @@ func (v *verifier) measurePush(ctx context.Context, f *flow, hb int, done <-chan
 	res := &PushResult{Latency: latency, Woken: woken, Fetched: items}
 	v.report.Push = res
 	if err != nil {
-		v.report.add("push", Fail, fmt.Sprintf("Ping answered Status 2 %v after delivery, but the Sync that follows failed: %v", latency.Round(time.Millisecond), err), httpAdvice(err))
+		v.add("push", Fail, fmt.Sprintf("Ping answered Status 2 %v after delivery, but the Sync that follows failed: %v", latency.Round(time.Millisecond), err), httpAdvice(err))
 		return
 	}
-	v.report.add("push", Pass, fmt.Sprintf("Ping answered Status 2 %v after the message was delivered (server woke %d held Ping(s)); Sync fetched %d item(s)",
+	v.add("push", Pass, fmt.Sprintf("Ping answered Status 2 %v after the message was delivered (server woke %d held Ping(s)); Sync fetched %d item(s)",
 		latency.Round(time.Millisecond), woken, items), "")
 }
 
 func outcomeText(o pingOutcome, hb int) string {
 	if o.err != nil {
-		return describeCut(o, hb)
+		what, _ := pingEnd(o, hb)
+		return what
 	}
 	return fmt.Sprintf("answered Status %d (%v) after %.1f s", o.resp.Status, o.resp.Status, o.held.Seconds())
 }

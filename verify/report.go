@@ -46,6 +46,9 @@ type Report struct {
 	Push    *PushResult `json:"push,omitempty"`
 	Ladder  *Ladder     `json:"ladder,omitempty"`
 	Checks  []Check     `json:"checks"`
+	// Interrupted says the run was stopped (Ctrl-C, SIGTERM) before its
+	// checks finished; Checks holds those that did.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 func (r *Report) add(name string, v Verdict, detail, do string) {
@@ -121,6 +124,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	fmt.Fprintf(&b, "\n%d passed, %d warnings, %d failed\n", counts[Pass], counts[Warn], counts[Fail])
+	if r.Interrupted {
+		fmt.Fprintln(&b, "interrupted: only the checks above ran to the end")
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -106,7 +106,7 @@ func (v *verifier) tlsConfig() *tls.Config {
 			root, errs := v.checkChain(cs.PeerCertificates)
 			v.seen.record(cs, root, errs)
 			if len(errs) > 0 {
-				return fmt.Errorf("a %s device would refuse this server's certificate: %w", p.Name, errors.Join(errs...))
+				return fmt.Errorf("%s devices would refuse this server's certificate: %w", p.Name, errors.Join(errs...))
 			}
 			return nil
 		},
@@ -122,11 +122,7 @@ func describeHello(cfg *tls.Config) string {
 	}
 	suites := "Go's default suites (ECDHE with ECDSA or RSA)"
 	if len(cfg.CipherSuites) > 0 {
-		names := make([]string, len(cfg.CipherSuites))
-		for i, s := range cfg.CipherSuites {
-			names[i] = tls.CipherSuiteName(s)
-		}
-		suites = strings.Join(names, ", ")
+		suites = suiteNames(cfg.CipherSuites)
 	}
 	// Mirrors crypto/tls: the extension goes with TLS 1.2 and later only.
 	sigalgs := "signature_algorithms with Go's default schemes, ECDSA included"
@@ -190,7 +186,7 @@ func (v *verifier) probeTLS(ctx context.Context) bool {
 	defer cancel()
 	raw, err := v.dial(ctx, "tcp", v.addr)
 	if err != nil {
-		v.report.add("connect", Fail, fmt.Sprintf("cannot connect to %s: %v", v.addr, err),
+		v.add("connect", Fail, fmt.Sprintf("cannot connect to %s: %v", v.addr, err),
 			"check the host name and port, that the server runs, and that no firewall blocks the port from here")
 		return false
 	}
@@ -200,7 +196,7 @@ func (v *verifier) probeTLS(ctx context.Context) bool {
 	conn.Close()
 	cs, root, errs := v.seen.last()
 	if cs == nil {
-		v.report.add("tls", Fail, fmt.Sprintf("handshake failed: %v", herr), v.tlsAdvice())
+		v.add("tls", Fail, fmt.Sprintf("handshake failed: %v", herr), v.tlsAdvice(herr))
 		return false
 	}
 	v.report.TLS = &TLSInfo{Hello: describeHello(cfg), Version: profile.TLSVersionName(cs.Version), Suite: tls.CipherSuiteName(cs.CipherSuite)}
@@ -217,17 +213,60 @@ func (v *verifier) probeTLS(ctx context.Context) bool {
 		v.report.TLS.Root = &ri
 	}
 	if herr != nil && len(errs) == 0 {
-		v.report.add("tls", Fail, fmt.Sprintf("handshake failed after the certificate was accepted: %v", herr), v.tlsAdvice())
+		v.add("tls", Fail, fmt.Sprintf("handshake failed after the certificate was accepted: %v", herr), v.tlsAdvice(herr))
 		return false
 	}
-	v.report.add("tls", Pass, fmt.Sprintf("%s with %s, answering the hello %s devices send", v.report.TLS.Version, v.report.TLS.Suite, v.opt.Profile.Name), "")
+	v.add("tls", Pass, fmt.Sprintf("%s with %s, answering the hello %s devices send", v.report.TLS.Version, v.report.TLS.Suite, v.opt.Profile.Name), "")
 	return v.chainChecks(cs.PeerCertificates, family, root, errs)
 }
 
-func (v *verifier) tlsAdvice() string {
+// tlsAdvice says what to do about a failed handshake: a port that does not
+// speak TLS, a server whose TLS library lacks every suite the devices
+// offer, or one that does not accept their hello.
+func (v *verifier) tlsAdvice(err error) string {
 	p := v.opt.Profile
-	return fmt.Sprintf("%s devices offer %s, and need the %s chain (%s): the server must accept this hello and answer it with that chain; pushca serve does when its CA has the %s family",
+	var rh tls.RecordHeaderError
+	if errors.As(err, &rh) {
+		if bytes.HasPrefix(rh.RecordHeader[:], []byte("HTTP/")) {
+			return fmt.Sprintf("%s answers plain HTTP, not TLS: give the HTTPS port in the URL (443, or the --https port of pushca serve), or put TLS in front of this one; devices speak ActiveSync over TLS only", v.addr)
+		}
+		return fmt.Sprintf("%s does not speak TLS: check the port; devices speak ActiveSync over TLS only", v.addr)
+	}
+	advice := fmt.Sprintf("%s devices offer %s, and need the %s chain (%s): the server must accept this hello and answer it with that chain; pushca serve does when its CA has the %s family",
 		p.Name, describeHello(v.tlsConfig()), p.Family, familyDescription(p.Family), p.Family)
+	if remoteAlert(err, "handshake failure") && legacyCiphersOnly(p.Suites) {
+		// The server found no suite to share. Offering 3DES or RC4 is out
+		// of reach of the usual servers, so the advice cannot stop at it.
+		advice += ". If the server runs on OpenSSL 3 (nginx, Apache and HAProxy on current systems), it has neither 3DES nor RC4, so no setting of it serves these devices: put a TLS front that still has them before it (pushca serve, or a proxy on OpenSSL 1.1.1 with DES-CBC3-SHA in its cipher list)"
+	}
+	return advice
+}
+
+// remoteAlert says whether err is the server's TLS alert named name
+// (crypto/tls keeps its alert type unexported, and names alerts as RFC
+// 8446 does, "tls: handshake failure").
+func remoteAlert(err error, name string) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "remote error" && oe.Err != nil && oe.Err.Error() == "tls: "+name
+}
+
+// legacyCiphersOnly says whether suites are only 3DES and RC4 ones, which
+// OpenSSL 3 does not have: Windows Mobile 5, which has no AES.
+func legacyCiphersOnly(suites []uint16) bool {
+	for _, s := range suites {
+		if s != tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA && s != tls.TLS_RSA_WITH_RC4_128_SHA {
+			return false
+		}
+	}
+	return len(suites) > 0
+}
+
+func suiteNames(suites []uint16) string {
+	names := make([]string, len(suites))
+	for i, s := range suites {
+		names[i] = tls.CipherSuiteName(s)
+	}
+	return strings.Join(names, ", ")
 }
 
 // familyDescription is the table's description of a family, or its bare
@@ -255,17 +294,24 @@ func (v *verifier) chainChecks(chain []*x509.Certificate, family *profile.Family
 	}
 	judge := func(name string, kind profile.Problem, ok, do string) {
 		if msgs := by[kind]; len(msgs) > 0 {
-			v.report.add(name, Fail, strings.Join(msgs, "; "), do)
+			v.add(name, Fail, strings.Join(msgs, "; "), do)
 		} else {
-			v.report.add(name, Pass, ok, "")
+			v.add(name, Pass, ok, "")
 		}
 	}
 	rootName := "the system roots"
 	if root != nil {
 		rootName = fmt.Sprintf("%q (SHA-256 %X)", root.Subject.CommonName, sha256.Sum256(root.Raw))
 	}
-	judge("chain to root", profile.ProblemUntrusted, "the chain builds to "+rootName,
-		fmt.Sprintf("the server's certificate was not issued under %s. Check that --root is the root installed on the devices (pushca keeps it in certs/root_ca.crt of the state directory); if it is, reissue the server certificate from that CA (pushca cert issue %s)", rootName, v.host))
+	if len(by[profile.ProblemMissingIntermediate]) > 0 && len(by[profile.ProblemUntrusted]) == 0 {
+		// Without the intermediate the path cannot be built, so neither a
+		// pass nor "another CA" would be true.
+		v.add("chain to root", Fail, "cannot be built: the server does not send the intermediate between its certificate and the root (see intermediates)",
+			"make the server send its intermediate; then run verify again to check the root")
+	} else {
+		judge("chain to root", profile.ProblemUntrusted, "the chain builds to "+rootName,
+			fmt.Sprintf("the server's certificate was not issued under %s. Check that --root is the root installed on the devices (pushca keeps it in certs/root_ca.crt of the state directory); if it is, reissue the server certificate from that CA (pushca cert issue %s)", rootName, v.host))
+	}
 	judge("intermediates", profile.ProblemMissingIntermediate, fmt.Sprintf("the server sends %d certificate(s), its own and the intermediates", len(chain)),
 		"make the server send its certificate followed by the intermediate: devices do not fetch missing intermediates. pushca serve sends servers/HOST/chain.pem; other servers: install the intermediate beside the certificate (IIS: Intermediate Certification Authorities store)")
 	judge("host name", profile.ProblemHost, fmt.Sprintf("the server certificate names %s", v.host),
@@ -314,7 +360,7 @@ func (v *verifier) profileAdvice(f *profile.Family, root *x509.Certificate) stri
 func (v *verifier) validity(chain []*x509.Certificate, problems []string) {
 	do := fmt.Sprintf("renew the server certificate (pushca cert renew %s); devices keep the root, so nothing changes on them", v.host)
 	if len(problems) > 0 {
-		v.report.add("validity", Fail, strings.Join(problems, "; "), do)
+		v.add("validity", Fail, strings.Join(problems, "; "), do)
 		return
 	}
 	now := time.Now()
@@ -327,10 +373,10 @@ func (v *verifier) validity(chain []*x509.Certificate, problems []string) {
 	left := soonest.NotAfter.Sub(now)
 	detail := fmt.Sprintf("%q expires first, on %s (%d days left)", soonest.Subject.CommonName, soonest.NotAfter.UTC().Format("2006-01-02"), int(left.Hours()/24))
 	if left < expiryWarning {
-		v.report.add("validity", Warn, detail, do)
+		v.add("validity", Warn, detail, do)
 		return
 	}
-	v.report.add("validity", Pass, detail, "")
+	v.add("validity", Pass, detail, "")
 }
 
 // dial connects to addr, or to the Connect address when one is given, so a

@@ -54,10 +54,13 @@ type Options struct {
 	Heartbeat time.Duration
 	// Ladder lists the rungs of the heartbeat ladder; empty: no ladder.
 	Ladder []time.Duration
-	// Deliver, when set, puts a test message in the user's Inbox (pushca
-	// serve's admin API) and returns how many held Pings it woke; the run
-	// then measures push latency.
+	// Deliver, when set, puts a test message in the user's Inbox through
+	// pushca serve's admin API and returns how many held Pings it woke. The
+	// run measures push latency with it when MeasurePush is set or the
+	// server names itself pushca serve: no other server has that API.
 	Deliver func(ctx context.Context) (woken int, err error)
+	// MeasurePush measures with Deliver whatever the server names itself.
+	MeasurePush bool
 	// DeviceID identifies the emulated device to the server; empty means
 	// one derived from the profile, so repeated runs reuse one record.
 	DeviceID string
@@ -66,17 +69,35 @@ type Options struct {
 
 // verifier is one run; it lives as long as Run.
 type verifier struct {
-	opt    Options
-	base   string // scheme://host:port
-	host   string // the name the certificate must carry
-	addr   string // host:port dialled
-	seen   handshake
+	opt  Options
+	base string // scheme://host:port
+	host string // the name the certificate must carry
+	addr string // host:port dialled
+	seen handshake
+	// ended is the Err of Run's context: once it is set, a step that fails
+	// failed because the run was stopped, not because of the server.
+	ended  func() error
 	report *Report
 	log    *slog.Logger
 }
 
+// ErrInterrupted is Run's error when its context ended first (Ctrl-C,
+// SIGTERM): the report then holds the checks that finished, and nothing
+// about the step that was cut short.
+var ErrInterrupted = errors.New("interrupted")
+
+// add records a check unless the run was interrupted: whatever failed then
+// failed because it was stopped.
+func (v *verifier) add(name string, verdict Verdict, detail, do string) {
+	if v.ended() != nil {
+		return
+	}
+	v.report.add(name, verdict, detail, do)
+}
+
 // Run checks the server and returns the report. The error is for unusable
-// options only: everything the server does wrong is a check in the report.
+// options, or ErrInterrupted: everything the server does wrong is a check in
+// the report.
 func Run(ctx context.Context, opt Options) (*Report, error) {
 	u, err := url.Parse(opt.URL)
 	if err != nil {
@@ -87,6 +108,9 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	}
 	if opt.Profile.Name == "" {
 		return nil, errors.New("no device profile given")
+	}
+	if opt.MeasurePush && opt.Deliver == nil {
+		return nil, errors.New("the push measurement needs a way to deliver a test message")
 	}
 	if opt.Heartbeat == 0 {
 		opt.Heartbeat = DefaultHeartbeat
@@ -109,6 +133,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	v := &verifier{
 		opt: opt, base: "https://" + net.JoinHostPort(u.Hostname(), port),
 		host: u.Hostname(), addr: net.JoinHostPort(u.Hostname(), port),
+		ended:  ctx.Err,
 		report: &Report{URL: opt.URL, Profile: opt.Profile.Name, Started: time.Now().UTC()},
 		log:    opt.Log,
 	}
@@ -116,18 +141,21 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		v.addr = opt.Connect
 	}
 	v.log.Debug("TLS handshake", "addr", v.addr, "profile", opt.Profile.Name)
-	if !v.probeTLS(ctx) {
+	switch {
+	case !v.probeTLS(ctx):
 		if v.report.TLS != nil {
-			v.report.add("activesync", Fail, fmt.Sprintf("not tried: a %s device stops at the certificate, and pushca sends no password to a server it would refuse", opt.Profile.Name),
+			v.add("activesync", Fail, fmt.Sprintf("not tried: %s devices stop at the certificate, and pushca sends no password to a server they would refuse", opt.Profile.Name),
 				"fix the TLS checks above first")
 		}
-		return v.report, nil
+	case opt.Login == "":
+		v.add("activesync", Warn, "not checked: no user given", "give --user and --password-file to run what a device runs (Provision, FolderSync, Sync, Ping)")
+	default:
+		v.activeSync(ctx)
 	}
-	if opt.Login == "" {
-		v.report.add("activesync", Warn, "not checked: no user given", "give --user and --password-file to run what a device runs (Provision, FolderSync, Sync, Ping)")
-		return v.report, nil
+	if ctx.Err() != nil {
+		v.report.Interrupted = true
+		return v.report, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
 	}
-	v.activeSync(ctx)
 	return v.report, nil
 }
 

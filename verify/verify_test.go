@@ -34,6 +34,14 @@ func TestAllPass(t *testing.T) {
 			if r.Ladder == nil || r.Ladder.Longest != 2 || r.Ladder.Settles != 0 {
 				t.Errorf("ladder: %+v", r.Ladder)
 			}
+			// Nothing was cut, and 480 s was never tried.
+			if l := check(t, r, "ladder"); strings.Contains(l.Detail, "cut") {
+				t.Errorf("ladder: %+v", l)
+			}
+			// Found by its challenge, so the push measurement ran.
+			if o := check(t, r, "options"); !strings.HasPrefix(o.Detail, "pushca serve;") {
+				t.Errorf("options: %+v", o)
+			}
 			want := map[string]string{"wm6": "12.0", "wm5": "2.5"}[name]
 			if r.Version != want {
 				t.Errorf("spoke ActiveSync %s, want %s", r.Version, want)
@@ -88,16 +96,19 @@ func TestFailures(t *testing.T) {
 		check  string
 		detail string
 		do     string
+		// alsoFail is a check that must not pass beside the one above.
+		alsoFail string
 	}{
-		{"wrong root", options(good, "wm6", other.root), "chain to root", "does not verify", "--root is the root installed on the devices"},
+		{"wrong root", options(good, "wm6", other.root), "chain to root", "does not verify", "--root is the root installed on the devices", ""},
 		{"wrong host", func() Options {
 			o := options(good, "wm6", wm.root)
 			o.URL = strings.Replace(o.URL, testHost, "owa.test", 1)
 			return o
-		}(), "host name", `do not match "owa.test"`, "names owa.test exactly (wm6 devices do not match wildcards)"},
-		{"expired", options(expired, "wm6", wm.root), "validity", "expired on", "pushca cert renew mail.test"},
-		{"SHA-256 under wm6", options(sha256, "wm6", sha256CA.root), "device profile", "0x80072F0D", "refuse the root itself"},
-		{"missing intermediate", options(leafOnly, "wm6", wm.root), "intermediates", "is an intermediate missing", "devices do not fetch missing intermediates"},
+		}(), "host name", `do not match "owa.test"`, "names owa.test exactly (wm6 devices do not match wildcards)", ""},
+		{"expired", options(expired, "wm6", wm.root), "validity", "expired on", "pushca cert renew mail.test", ""},
+		{"SHA-256 under wm6", options(sha256, "wm6", sha256CA.root), "device profile", "0x80072F0D", "refuse the root itself", ""},
+		// A leaf-only server used to get "PASS chain to root" beside this.
+		{"missing intermediate", options(leafOnly, "wm6", wm.root), "intermediates", "is an intermediate missing", "devices do not fetch missing intermediates", "chain to root"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, tc.opt)
@@ -107,6 +118,11 @@ func TestFailures(t *testing.T) {
 			got := check(t, r, tc.check)
 			if got.Verdict != Fail || !strings.Contains(got.Detail, tc.detail) || !strings.Contains(got.Do, tc.do) {
 				t.Errorf("%s check: %+v\nwant detail with %q and advice with %q", tc.check, got, tc.detail, tc.do)
+			}
+			if tc.alsoFail != "" {
+				if also := check(t, r, tc.alsoFail); also.Verdict != Fail {
+					t.Errorf("%s beside %s: %+v", tc.alsoFail, tc.check, also)
+				}
 			}
 			if as := check(t, r, "activesync"); as.Verdict != Fail || !strings.Contains(as.Detail, "sends no password") {
 				t.Errorf("activesync: %+v", as)

@@ -29,6 +29,7 @@ func verifyCommand() *cli.Command {
 		UsageText: `pushca verify https://mail.example.com --root root.pem --profile wm6
    pushca verify https://mail.example.com --root root.pem --user 'CORP\alice' --password-file alice.pw
    pushca --dir pushca-data verify https://mail.test:8443 --root pushca-data/certs/root_ca.crt --user alice --password-file alice.pw --heartbeat 5
+   pushca verify https://mail.test:8443 --root root.pem --user alice --password-file alice.pw --push-via-admin --admin-token-file admin.token
    pushca verify https://mail.example.com --connect 10.0.0.5:443 --root root.pem --user alice --password-file alice.pw --ladder
    pushca verify https://mail.example.com --root root.pem --user alice --password-file alice.pw --ladder-steps 60,300,900 --json
    for p in wm5 wm6 ios android; do pushca verify https://mail.example.com --root root.pem --profile $p || echo "$p: FAILED"; done`,
@@ -45,15 +46,25 @@ FolderSync, GetItemEstimate, Sync and a Ping of --heartbeat seconds. No password
 is sent to a server whose certificate the device would refuse. The password
 comes from --password-file, PUSHCA_VERIFY_PASSWORD_FILE or a no-echo prompt.
 
-Against pushca serve, pushca --dir D verify (or --admin-token-file) lets verify deliver a test
-message through the loopback admin API (--admin) and report the push latency.
+The first commands carry X-MS-PolicyKey 0, as a device's do, so a server that
+enforces provisioning asks for it (HTTP 449 or Status 142) and verify provisions in
+both phases; a server that never asks gets a warning.
+
+The push latency is measured by delivering a test message through the admin API of
+pushca serve (--admin, loopback), with the token from --admin-token-file or from
+push/admin.token in --dir. That happens against a server that names itself pushca
+serve when the token is there, or whenever --push-via-admin asks for it; never
+against another server because a state directory happens to exist.
+
+Ctrl-C or SIGTERM stops verify: it prints the checks that finished, says
+"interrupted" and exits 1.
 
 --ladder holds Pings at 480 s, then 300 s more each time up to 1680 s (about
 90 minutes), to find how long the network path keeps an idle connection;
 --ladder-steps gives the rungs in seconds instead.
 
 Exit status: 0 every check passed, 2 some checks warned and none failed,
-3 a check failed, 1 verify could not run (bad arguments).`,
+3 a check failed, 1 verify could not run (bad arguments) or was interrupted.`,
 		Flags: append(adminFlags(),
 			&cli.StringFlag{Name: "root", Usage: "root certificate(s) installed on the devices, PEM or DER (default: the system roots)"},
 			&cli.StringFlag{Name: "profile", Value: profile.Default, Usage: "device emulated (" + strings.Join(profile.Names(), ", ") + ")"},
@@ -63,6 +74,7 @@ Exit status: 0 every check passed, 2 some checks warned and none failed,
 			&cli.BoolFlag{Name: "ladder", Usage: "run the heartbeat ladder (480 s to 1680 s in 300 s steps)"},
 			&cli.IntSliceFlag{Name: "ladder-steps", Usage: "rungs of the ladder in seconds, e.g. 60,300,900 (implies --ladder)"},
 			&cli.StringFlag{Name: "connect", Usage: "HOST:PORT to dial instead of the URL's; the certificate is still checked against the URL's host"},
+			&cli.BoolFlag{Name: "push-via-admin", Usage: "measure push latency through pushca serve's admin API even if the server does not name itself pushca serve (needs its admin token)"},
 			jsonFlag,
 		),
 		Action: func(c *cli.Context) error {
@@ -71,16 +83,15 @@ Exit status: 0 every check passed, 2 some checks warned and none failed,
 				return err
 			}
 			r, err := verify.Run(c.Context, opt)
-			if err != nil {
+			if err != nil && !errors.Is(err, verify.ErrInterrupted) {
 				return err
 			}
-			if c.Bool("json") {
-				err = printJSON(c.App.Writer, r)
-			} else {
-				err = r.WriteText(c.App.Writer)
+			if werr := writeReport(c, r); werr != nil {
+				return werr
 			}
 			if err != nil {
-				return err
+				// Not a verdict on the server: exit 1, as for any failure to run.
+				return fmt.Errorf("verify %s: %w", r.URL, err)
 			}
 			return verifyExit(r)
 		},
@@ -128,20 +139,29 @@ func verifyOptions(c *cli.Context) (verify.Options, error) {
 		return verify.Options{}, err
 	}
 	opt.Login, opt.Password = login, string(pw)
-	// Delivery is asked for explicitly: a default --dir left over on a
-	// machine must not make a check of a real Exchange server call an
-	// admin API that is not there.
-	if c.IsSet("dir") || c.IsSet("admin-token-file") {
-		deliver, err := adminDeliverer(c)
-		if err != nil {
-			return verify.Options{}, fmt.Errorf("push measurement: %w", err)
-		}
+	deliver, err := adminDeliverer(c)
+	switch {
+	case err == nil:
 		opt.Deliver = func(ctx context.Context) (int, error) {
 			res, err := deliver(ctx, push.DeliverRequest{User: user, Subject: "pushca verify test message"})
 			return res.Woken, err
 		}
+		opt.MeasurePush = c.Bool("push-via-admin")
+	case c.Bool("push-via-admin") || c.IsSet("admin-token-file"):
+		return verify.Options{}, fmt.Errorf("push measurement: %w", err)
+	default:
+		// No token in --dir: the measurement is for pushca serve on this
+		// machine, and verify runs without it against any other server.
+		opt.Log.Debug("no admin token: push latency is not measured", "err", err)
 	}
 	return opt, nil
+}
+
+func writeReport(c *cli.Context, r *verify.Report) error {
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, r)
+	}
+	return r.WriteText(c.App.Writer)
 }
 
 // verifyExit turns the verdict into the exit status, naming on stderr the
