@@ -3,6 +3,7 @@ package provision
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"strings"
 )
 
@@ -10,8 +11,9 @@ import (
 // is deliberately no password: the device asks its user, and no bundle ever
 // carries a credential.
 type Account struct {
-	// Server is the host name alone (mail.example.com): Windows Mobile's Sync
-	// CSP and Apple's Host key both take no scheme and no path.
+	// Server is the host name alone (mail.example.com) as ServerName
+	// returns it: Windows Mobile's Sync CSP and Apple's Host key both take
+	// no scheme and no path, and no device converts an international name.
 	Server string
 	User   string
 	// Domain is the Windows domain, empty when User is a UPN or the server
@@ -22,14 +24,12 @@ type Account struct {
 }
 
 func (a Account) check() error {
-	if a.Server == "" {
-		return errors.New("account: server host name is empty")
-	}
-	if err := checkText("server", a.Server); err != nil {
+	ascii, _, err := ServerName(a.Server)
+	if err != nil {
 		return err
 	}
-	if strings.Contains(a.Server, "/") || strings.ContainsFunc(a.Server, isSpace) {
-		return fmt.Errorf("server %q: give the host name only, without scheme, path or spaces", a.Server)
+	if !strings.EqualFold(ascii, a.Server) {
+		return fmt.Errorf("server %s: packages carry it as %q", clip(a.Server), ascii)
 	}
 	if a.User == "" {
 		return errors.New("account: user name is empty")
@@ -40,13 +40,28 @@ func (a Account) check() error {
 	if err := checkText("domain", a.Domain); err != nil {
 		return err
 	}
-	if err := checkText("email", a.Email); err != nil {
+	return checkEmail(a.Email)
+}
+
+// checkEmail accepts an empty address or one bare address: iOS puts the
+// field into the account as it is, and a display name, angle brackets or a
+// second address there make an account that cannot send.
+func checkEmail(s string) error {
+	if s == "" {
+		return nil
+	}
+	if err := checkText("email", s); err != nil {
 		return err
 	}
-	if a.Email != "" && !strings.Contains(a.Email, "@") {
-		return fmt.Errorf("email %q: no @", a.Email)
+	if !strings.Contains(s, "@") {
+		return fmt.Errorf("email %s: no @", clip(s))
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil {
+		return fmt.Errorf("email %s: not an address (%s)", clip(s), strings.TrimPrefix(err.Error(), "mail: "))
+	}
+	if addr.Address != s {
+		return fmt.Errorf("email %s: give the bare address %q, without a name, angle brackets, quotes or comments", clip(s), addr.Address)
 	}
 	return nil
 }
-
-func isSpace(r rune) bool { return r == ' ' || r == '\u00a0' || r == '\u3000' }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -17,7 +16,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/pushca/pushca/internal/atomicfile"
 	"github.com/pushca/pushca/profile"
 )
 
@@ -80,8 +78,10 @@ type shared struct {
 // Write builds every user's files under dir and then dir/manifest.json.
 // Files already holding the right bytes are left alone, so a run killed
 // midway is finished by running it again; files the previous manifest
-// listed that this run no longer makes are removed. skipped are rows the
-// caller dropped, recorded in the manifest.
+// listed that this run no longer makes are removed when they still hold
+// what it recorded. Nothing is written or removed through a link, and an
+// existing dir must be the caller's own and closed to group and others.
+// skipped are rows the caller dropped, recorded in the manifest.
 func (b Bundle) Write(ctx context.Context, dir string, users []User, skipped []RowError) (*Manifest, error) {
 	if err := (Account{Server: b.Server, User: "check", Domain: b.Domain}).check(); err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
@@ -111,14 +111,16 @@ func (b Bundle) Write(ctx context.Context, dir string, users []User, skipped []R
 	if err != nil {
 		return nil, err
 	}
-	if err := atomicfile.MkdirAll(dir); err != nil {
-		return nil, err
-	}
-	old, err := ReadManifest(dir)
+	out, err := openOut(dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := removeTemps(dir); err != nil {
+	defer out.Close()
+	old, err := out.readManifest()
+	if err != nil {
+		return nil, err
+	}
+	if err := out.removeTemps(); err != nil {
 		return nil, err
 	}
 	m := &Manifest{Version: b.Version, Inputs: b.Inputs, Users: len(users), Skipped: skipped}
@@ -127,16 +129,13 @@ func (b Bundle) Write(ctx context.Context, dir string, users []User, skipped []R
 	m.Root.SHA256, m.Root.SHA1 = SHA256(root).Colon(), SHA1(root).Colon()
 	var written []string
 	if !b.Zip {
-		for _, f := range []*outFile{sh.rootCAB, sh.crt} {
-			if f == nil {
-				continue
-			}
-			name := path.Join(sharedDir, f.name)
-			if err := writeIfChanged(filepath.Join(dir, filepath.FromSlash(name)), f.data); err != nil {
-				return nil, err
-			}
-			m.Files = append(m.Files, entry(name, "", f.data))
-			written = append(written, name)
+		files, err := writeShared(out, sh)
+		if err != nil {
+			return nil, err
+		}
+		m.Files = append(m.Files, files...)
+		for _, f := range files {
+			written = append(written, f.Path)
 		}
 	}
 
@@ -162,7 +161,7 @@ func (b Bundle) Write(ctx context.Context, dir string, users []User, skipped []R
 	for range workers {
 		wg.Go(func() error {
 			for u := range work {
-				files, err := b.writeUser(wctx, dir, sh, u)
+				files, err := b.writeUser(wctx, out, sh, u)
 				if err != nil {
 					return err
 				}
@@ -195,20 +194,44 @@ func (b Bundle) Write(ctx context.Context, dir string, users []User, skipped []R
 		return nil, err
 	}
 	slices.SortFunc(m.Files, func(a, b ManifestFile) int { return strings.Compare(a.Path, b.Path) })
-	if err := syncWritten(dir, written); err != nil {
+	if err := syncWritten(out, written); err != nil {
 		return nil, err
 	}
 	if old != nil {
-		removeStale(dir, old, m)
+		out.removeStale(old, m)
 	}
 	data, err := m.encode()
 	if err != nil {
 		return nil, err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, ManifestName), data, atomicfile.FileMode); err != nil {
+	if err := out.replace(ManifestName, data, true); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// writeShared writes the shared root files, if the users need any, and
+// returns their manifest entries.
+func writeShared(out *outDir, sh *shared) ([]ManifestFile, error) {
+	var entries []ManifestFile
+	var dir *outDir
+	for _, f := range []*outFile{sh.rootCAB, sh.crt} {
+		if f == nil {
+			continue
+		}
+		if dir == nil {
+			var err error
+			if dir, err = out.sub(sharedDir); err != nil {
+				return nil, err
+			}
+			defer dir.Close()
+		}
+		if err := dir.writeIfChanged(f.name, f.data); err != nil {
+			return nil, err
+		}
+		entries = append(entries, entry(path.Join(sharedDir, f.name), "", f.data))
+	}
+	return entries, nil
 }
 
 // shared builds the root CAB and .crt that users refer to, for the device
@@ -285,7 +308,7 @@ func (b Bundle) devices(u User) []string {
 
 // writeUser builds and writes one user's files, returning their manifest
 // entries.
-func (b Bundle) writeUser(ctx context.Context, dir string, sh *shared, u User) ([]ManifestFile, error) {
+func (b Bundle) writeUser(ctx context.Context, out *outDir, sh *shared, u User) ([]ManifestFile, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -298,7 +321,7 @@ func (b Bundle) writeUser(ctx context.Context, dir string, sh *shared, u User) (
 		return "../../" + sharedDir + "/" + f.name
 	})
 	if err != nil {
-		return nil, fmt.Errorf("line %d (user %q): %w", u.Line, u.Name, err)
+		return nil, fmt.Errorf("line %d (user %s): %w", u.Line, clip(u.Name), err)
 	}
 	folder := u.Folder()
 	if b.Zip {
@@ -306,23 +329,31 @@ func (b Bundle) writeUser(ctx context.Context, dir string, sh *shared, u User) (
 		sortFiles(files)
 		data, err := zipFiles(folder, files, sh.stamp)
 		if err != nil {
-			return nil, fmt.Errorf("user %q: %w", u.Name, err)
+			return nil, fmt.Errorf("user %s: %w", clip(u.Name), err)
 		}
-		name := path.Join(usersDir, folder+".zip")
-		if err := writeIfChanged(filepath.Join(dir, filepath.FromSlash(name)), data); err != nil {
+		dir, err := out.sub(usersDir)
+		if err != nil {
 			return nil, err
 		}
-		return []ManifestFile{entry(name, u.Name, data)}, nil
+		defer dir.Close()
+		if err := dir.writeIfChanged(folder+".zip", data); err != nil {
+			return nil, err
+		}
+		return []ManifestFile{entry(path.Join(usersDir, folder+".zip"), u.Name, data)}, nil
 	}
-	out := make([]ManifestFile, 0, len(files))
+	dir, err := out.sub(path.Join(usersDir, folder))
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	entries := make([]ManifestFile, 0, len(files))
 	for _, f := range files {
-		name := path.Join(usersDir, folder, f.name)
-		if err := writeIfChanged(filepath.Join(dir, filepath.FromSlash(name)), f.data); err != nil {
+		if err := dir.writeIfChanged(f.name, f.data); err != nil {
 			return nil, err
 		}
-		out = append(out, entry(name, u.Name, f.data))
+		entries = append(entries, entry(path.Join(usersDir, folder, f.name), u.Name, f.data))
 	}
-	return out, nil
+	return entries, nil
 }
 
 // userFiles are the user's own files, sorted by name, the sheet among them;
@@ -405,7 +436,7 @@ func (b Bundle) UserPage(u User, rootHref func(name string) string) (sheet []byt
 		return nil, nil, err
 	}
 	if err := b.CheckUser(u); err != nil {
-		return nil, nil, fmt.Errorf("user %q: %w", u.Name, err)
+		return nil, nil, fmt.Errorf("user %s: %w", clip(u.Name), err)
 	}
 	sh, err := b.shared([]User{u})
 	if err != nil {
@@ -413,7 +444,7 @@ func (b Bundle) UserPage(u User, rootHref func(name string) string) (sheet []byt
 	}
 	out, err := b.userFiles(sh, u, func(f *outFile) string { return rootHref(f.name) })
 	if err != nil {
-		return nil, nil, fmt.Errorf("user %q: %w", u.Name, err)
+		return nil, nil, fmt.Errorf("user %s: %w", clip(u.Name), err)
 	}
 	files = make(map[string][]byte, len(out))
 	for _, f := range out {

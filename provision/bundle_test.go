@@ -26,7 +26,7 @@ import (
 // non-ASCII and 300 characters, on every device kind.
 func hostileUsers() []User {
 	return []User{
-		{Line: 2, Name: hostile("u1"), Email: "a&b<c>@example.com", DisplayName: hostile("Dr. ") + "</title><script>alert(1)</script>", Domain: `CORP&<"'>`, Devices: []string{"android", "ios", "wm5", "wm6"}},
+		{Line: 2, Name: hostile("u1"), Email: "o'brien&co+{x}@example.com", DisplayName: hostile("Dr. ") + "</title><script>alert(1)</script>", Domain: `CORP&<"'>`, Devices: []string{"android", "ios", "wm5", "wm6"}},
 		{Line: 3, Name: "jdoe", DisplayName: "Jöhn \"Q\" <Doe>", Devices: []string{"ios"}},
 		{Line: 4, Name: `]]></string><key>x</key>`, Devices: []string{"wm65"}},
 		{Line: 5, Name: "日本語ユーザー", Email: "nihon@example.jp"},
@@ -179,7 +179,7 @@ func runIn(t *testing.T, dir string, stdin []byte, tool string, args ...string) 
 	return testtool.Run(t, stdin, tool, args...)
 }
 
-// tree reads every file under dir.
+// tree reads every file under dir, and where each link points.
 func tree(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -187,8 +187,13 @@ func tree(t *testing.T, dir string) map[string]string {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := os.ReadFile(p)
 		rel, _ := filepath.Rel(dir, p)
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, err := os.Readlink(p)
+			out[filepath.ToSlash(rel)] = "link to " + target
+			return err
+		}
+		b, err := os.ReadFile(p)
 		out[filepath.ToSlash(rel)] = string(b)
 		return err
 	})

@@ -52,7 +52,7 @@ func TestMobileconfigHostileRoundTrip(t *testing.T) {
 	p := newPKI(t, x509.SHA256WithRSA)
 	m := Mobileconfig{
 		Chain:        p.chain(),
-		Account:      &Account{Server: hostile("host"), User: hostile("user"), Domain: hostile("dom"), Email: hostile("mail@")},
+		Account:      &Account{Server: "mail.example.com", User: hostile("user"), Domain: hostile("dom"), Email: "o'brien&co+{x}@example.com"},
 		DisplayName:  hostile("name"),
 		Organization: hostile("org"),
 		Description:  hostile("desc"),

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 )
 
 // ManifestName is the manifest's file name at the top of a bundle.
@@ -42,16 +41,37 @@ type ManifestFile struct {
 
 // ReadManifest reads dir's manifest; a missing one is (nil, nil).
 func ReadManifest(dir string) (*Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	r, err := os.OpenRoot(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read bundle manifest: %w", err)
 	}
+	defer r.Close()
+	return (&outDir{root: r, name: dir}).readManifest()
+}
+
+// readManifest reads o's manifest, which must be a file of its own: a link
+// would let whoever planted it choose what the next run removes.
+func (o *outDir) readManifest() (*Manifest, error) {
+	fi, err := o.root.Lstat(ManifestName)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err == nil && !fi.Mode().IsRegular() {
+		err = errors.New("not a regular file; remove it and run again")
+	}
+	var b []byte
+	if err == nil {
+		b, err = o.root.ReadFile(ManifestName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read bundle manifest %s: %w", o.path(ManifestName), err)
+	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("bundle manifest %s: %w", filepath.Join(dir, ManifestName), err)
+		return nil, fmt.Errorf("bundle manifest %s: %w", o.path(ManifestName), err)
 	}
 	return &m, nil
 }

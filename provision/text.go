@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"text/template"
@@ -41,19 +42,37 @@ func parseOnce(name, file string, funcs template.FuncMap) func() (*template.Temp
 // names, small enough that a pasted file is refused rather than packaged.
 const maxText = 1024
 
+// maxEcho bounds how much of a refused value a message repeats: enough to
+// find it in the file, while a pasted 50,000-character cell would bury the
+// message and every line after it.
+const maxEcho = 60
+
+// clip quotes s for a message, cut after maxEcho characters with its length
+// said.
+func clip(s string) string {
+	n := 0
+	for i := range s {
+		if n == maxEcho {
+			return fmt.Sprintf("%q… (%d characters)", s[:i], utf8.RuneCountInString(s))
+		}
+		n++
+	}
+	return strconv.Quote(s)
+}
+
 // checkText refuses what cannot come back out of a document as the same
 // text: invalid UTF-8, control characters (XML forbids most, and attribute
 // normalisation would change tabs and newlines), and XML's non-characters.
 func checkText(field, s string) error {
 	if !utf8.ValidString(s) {
-		return fmt.Errorf("%s %q: not valid UTF-8", field, s)
+		return fmt.Errorf("%s %s: not valid UTF-8", field, clip(s))
 	}
 	if n := utf8.RuneCountInString(s); n > maxText {
 		return fmt.Errorf("%s: %d characters, at most %d", field, n, maxText)
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) || r == 0xFFFE || r == 0xFFFF {
-			return fmt.Errorf("%s %q: control or non-XML character %U", field, s, r)
+			return fmt.Errorf("%s %s: control or non-XML character %U", field, clip(s), r)
 		}
 	}
 	return nil

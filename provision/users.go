@@ -1,8 +1,6 @@
 package provision
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -41,7 +39,7 @@ func (e RowError) Error() string {
 	if e.User == "" {
 		return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
 	}
-	return fmt.Sprintf("line %d (user %q): %s", e.Line, e.User, e.Reason)
+	return fmt.Sprintf("line %d (user %s): %s", e.Line, clip(e.User), e.Reason)
 }
 
 // UserColumns documents the CSV header, for --help and docs/bundles.md.
@@ -60,17 +58,18 @@ var deviceKinds = []string{"wm5", "wm6", "wm65", "ios", "android"}
 
 // ReadUsers parses a user list: a header row naming the columns of
 // UserColumns in any order, then one user a row; UTF-8 with or without a
-// byte-order mark, CRLF or LF line ends. Every bad row is returned with its
+// byte-order mark or UTF-16 with one, separated by commas, semicolons or
+// tabs (whichever the header holds), CRLF or LF line ends. Every bad row is returned with its
 // line and reason rather than stopping at the first, so a list is fixed in
 // one pass. err is set only when the file as a whole is unusable (no header,
 // unknown column, I/O failure).
 func ReadUsers(r io.Reader) (users []User, bad []RowError, err error) {
-	br := bufio.NewReader(r)
-	// Excel writes a BOM; csv would take it as part of the first header.
-	if b, _ := br.Peek(3); bytes.Equal(b, []byte("\ufeff")) {
-		br.Discard(3)
+	text, sep, err := csvInput(r)
+	if err != nil {
+		return nil, nil, err
 	}
-	cr := csv.NewReader(br)
+	cr := csv.NewReader(text)
+	cr.Comma = sep
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
@@ -98,7 +97,7 @@ func ReadUsers(r io.Reader) (users []User, bad []RowError, err error) {
 			continue
 		}
 		line, _ := cr.FieldPos(0)
-		u, reason := parseUser(rec, cols, line)
+		u, reason := parseUser(rec, cols, line, sep)
 		if reason == "" {
 			key := strings.ToLower(u.Name)
 			if first, dup := seen[key]; dup {
@@ -124,23 +123,24 @@ func headerColumns(header []string) (map[string]int, error) {
 		for _, c := range UserColumns {
 			if name == strings.ReplaceAll(c.Name, "_", "") {
 				if _, dup := cols[c.Name]; dup {
-					return nil, fmt.Errorf("header: column %q appears twice", h)
+					return nil, fmt.Errorf("header: column %s appears twice", clip(h))
 				}
 				cols[c.Name], known = i, true
 			}
 		}
 		if !known {
-			return nil, fmt.Errorf("header: unknown column %q (columns: user, email, display_name, domain, devices)", h)
+			return nil, fmt.Errorf("header: unknown column %s (columns: user, email, display_name, domain, devices)", clip(h))
 		}
 	}
 	if _, ok := cols["user"]; !ok {
-		return nil, fmt.Errorf("header %q: no user column; the first row must name the columns", strings.Join(header, ","))
+		return nil, fmt.Errorf("header %s: no user column; the first row must name the columns", clip(strings.Join(header, ",")))
 	}
 	return cols, nil
 }
 
-// parseUser returns the row's user, or a reason it is refused.
-func parseUser(rec []string, cols map[string]int, line int) (User, string) {
+// parseUser returns the row's user, or a reason it is refused; sep is the
+// file's separator, for the hint a semicolon file needs.
+func parseUser(rec []string, cols map[string]int, line int, sep rune) (User, string) {
 	get := func(col string) string {
 		if i, ok := cols[col]; ok && i < len(rec) {
 			return strings.TrimSpace(rec[i])
@@ -149,7 +149,13 @@ func parseUser(rec []string, cols map[string]int, line int) (User, string) {
 	}
 	u := User{Line: line, Name: get("user"), Email: get("email"), DisplayName: get("display_name"), Domain: get("domain")}
 	if len(rec) > len(cols) {
-		return u, fmt.Sprintf("%d fields, the header names %d", len(rec), len(cols))
+		reason := fmt.Sprintf("%d fields, the header names %d", len(rec), len(cols))
+		if sep == ';' {
+			// Excel quotes a cell holding the separator; a hand-edited
+			// file may not.
+			reason += `; the file is separated by ';', so put a devices cell listing several kinds in quotes ("wm6;ios") or separate them with spaces`
+		}
+		return u, reason
 	}
 	if u.Name == "" {
 		return u, "user is empty"
@@ -178,7 +184,7 @@ func ParseDevices(s string) ([]string, error) {
 	for _, d := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ';' || r == '|' || r == ',' }) {
 		d = strings.ToLower(d)
 		if _, err := profile.Get(d); err != nil || !slices.Contains(deviceKinds, d) {
-			return nil, fmt.Errorf("devices: %q is not one of %s", d, strings.Join(deviceKinds, ", "))
+			return nil, fmt.Errorf("devices: %s is not one of %s", clip(d), strings.Join(deviceKinds, ", "))
 		}
 		if !slices.Contains(out, d) {
 			out = append(out, d)

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"encoding/binary"
 	"strings"
 	"testing"
 )
@@ -17,8 +18,19 @@ func FuzzReadUsers(f *testing.F) {
 		"user\n\"unterminated\n",
 		"user,email\na\"b,c\n,\n" + hostile("") + ",\n",
 		"devices,user\nwm9,x\n",
+		"user;email;devices\r\njdoe;j@x.org;\"wm6;ios\"\r\nx;;wm6;ios\r\n",
+		"user\temail\r\njdoe\tj@x.org\r\n",
+		"user,email\na,a@\nb,@b\nc,x@y@z\nd,<x@y>\ne,J <j@x.org>\nf,\"\"\"q\"\"@x.org\"\n",
+		"user\n" + strings.Repeat("x", 5000) + "\n",
+		"PK\x03\x04user\n",
+		"\xd0\xcf\x11\xe0",
 	} {
 		f.Add([]byte(s))
+	}
+	for _, order := range []binary.AppendByteOrder{binary.LittleEndian, binary.BigEndian} {
+		f.Add(utf16Text("user\tdisplay_name\r\njdoe\tJöhn 😀\r\n", order, true))
+		f.Add(utf16Text("user;devices\njdoe;wm6\n", order, false))
+		f.Add(append(utf16Text("user\n", order, true), 0xd8, 0x00))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		users, bad, err := ReadUsers(strings.NewReader(string(data)))
@@ -51,6 +63,11 @@ func FuzzReadUsers(f *testing.F) {
 		for _, e := range bad {
 			if e.Line < 2 || e.Reason == "" {
 				t.Fatalf("bad row without line or reason: %+v", e)
+			}
+			// Every value a message repeats is cut (clip), so a message
+			// stays readable whatever the row held.
+			if len(e.Error()) > 2000 {
+				t.Fatalf("message of %d bytes: %.300s", len(e.Error()), e.Error())
 			}
 		}
 	})

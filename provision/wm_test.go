@@ -138,7 +138,7 @@ func TestSyncHostileNamesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acct := Account{Server: hostile("host"), User: hostile("user"), Domain: hostile("dom")}
+	acct := Account{Server: "mail.example.com", User: hostile("user"), Domain: hostile("dom")}
 	doc, err := WMDocument{Account: &acct, Sync: opt}.XML()
 	if err != nil {
 		t.Fatal(err)
@@ -255,19 +255,21 @@ func TestWMRefusesBadInput(t *testing.T) {
 	ok := Account{Server: "mail.example.com", User: "jdoe"}
 	leafAsRoot := Chain{Root: p.signer}
 	for name, d := range map[string]WMDocument{
-		"empty":           {},
-		"url as server":   {Account: &Account{Server: "https://mail.example.com/", User: "u"}, Sync: good},
-		"space in server": {Account: &Account{Server: "mail example", User: "u"}, Sync: good},
-		"no user":         {Account: &Account{Server: "mail.example.com"}, Sync: good},
-		"newline in user": {Account: &Account{Server: "mail.example.com", User: "a\nb"}, Sync: good},
-		"NUL in domain":   {Account: &Account{Server: "mail.example.com", User: "u", Domain: "a\x00"}, Sync: good},
-		"bad UTF-8":       {Account: &Account{Server: "mail.example.com", User: "\xff"}, Sync: good},
-		"too long":        {Account: &Account{Server: "mail.example.com", User: strings.Repeat("x", maxText+1)}, Sync: good},
-		"zero options":    {Account: &ok},
-		"bad peak":        {Account: &ok, Sync: func() SyncOptions { o := good; o.PeakEnd = "2460"; return o }()},
-		"bad filter":      {Account: &ok, Sync: func() SyncOptions { o := good; o.EmailAgeFilter = 8; return o }()},
-		"leaf as root":    {Chain: &leafAsRoot},
-		"no root":         {Chain: &Chain{}},
+		"empty":            {},
+		"url as server":    {Account: &Account{Server: "https://mail.example.com/", User: "u"}, Sync: good},
+		"space in server":  {Account: &Account{Server: "mail example", User: "u"}, Sync: good},
+		"markup in server": {Account: &Account{Server: `mail<x>&"y`, User: "u"}, Sync: good},
+		"unicode server":   {Account: &Account{Server: "bücher.example", User: "u"}, Sync: good},
+		"no user":          {Account: &Account{Server: "mail.example.com"}, Sync: good},
+		"newline in user":  {Account: &Account{Server: "mail.example.com", User: "a\nb"}, Sync: good},
+		"NUL in domain":    {Account: &Account{Server: "mail.example.com", User: "u", Domain: "a\x00"}, Sync: good},
+		"bad UTF-8":        {Account: &Account{Server: "mail.example.com", User: "\xff"}, Sync: good},
+		"too long":         {Account: &Account{Server: "mail.example.com", User: strings.Repeat("x", maxText+1)}, Sync: good},
+		"zero options":     {Account: &ok},
+		"bad peak":         {Account: &ok, Sync: func() SyncOptions { o := good; o.PeakEnd = "2460"; return o }()},
+		"bad filter":       {Account: &ok, Sync: func() SyncOptions { o := good; o.EmailAgeFilter = 8; return o }()},
+		"leaf as root":     {Chain: &leafAsRoot},
+		"no root":          {Chain: &Chain{}},
 	} {
 		if doc, err := d.XML(); err == nil {
 			t.Errorf("%s: accepted:\n%s", name, doc)

@@ -28,7 +28,7 @@ func bundleCommand() *cli.Command {
 		&cli.StringFlag{Name: "domain", Usage: "Windows domain of users whose row names none"},
 		&cli.StringSliceFlag{Name: "profile", Aliases: []string{"devices"}, Value: cli.NewStringSlice("wm6", "ios", "android"),
 			Usage: "device kinds of users whose row names none: wm5, wm6, wm65, ios, android"},
-		&cli.StringFlag{Name: "out", Usage: "output directory (created 0700 when missing)", Required: true},
+		&cli.StringFlag{Name: "out", Usage: "output directory, outside --dir (created 0700 when missing; an existing one must be yours and not writable by group or others)", Required: true},
 		&cli.BoolFlag{Name: "zip", Usage: "one users/NAME.zip per person, holding the shared root files too, instead of a folder"},
 		&cli.BoolFlag{Name: "combined", Usage: "put the certificates into each account CAB instead of a shared root CAB"},
 		&cli.BoolFlag{Name: "mszip", Usage: "compress the CABs (refused when a user has a wm5 device)"},
@@ -50,7 +50,8 @@ func bundleCommand() *cli.Command {
    pushca bundle --users staff.csv --server mail.example.com --base-url http://enroll.example.com --out bundle
    pushca bundle --users staff.csv --server mail.example.com --sign-p12 signer.p12 --password-file pw.txt --out bundle
 
-   Columns of --users (UTF-8, with or without BOM, CRLF or LF; names are matched
+   Columns of --users (UTF-8 with or without BOM, or UTF-16 "Unicode Text"; separated
+   by commas, semicolons or tabs, as the header row is; CRLF or LF; names are matched
    without regard to case, spaces, '-' or '_'):
 ` + cols.String() + `
    Every bad row is reported with its line; nothing is written unless all rows are
@@ -64,8 +65,9 @@ func bundleCommand() *cli.Command {
 
 // bundleReport is the --json output of bundle.
 type bundleReport struct {
-	Out        string               `json:"out"`
-	Manifest   string               `json:"manifest"`
+	Out      string `json:"out"`
+	Manifest string `json:"manifest"`
+	serverNames
 	Users      int                  `json:"users"`
 	Files      int                  `json:"files"`
 	Bytes      int64                `json:"bytes"`
@@ -77,6 +79,14 @@ type bundleReport struct {
 func bundle(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("bundle takes no arguments, got %q (see --help)", c.Args().Slice())
+	}
+	out := c.String("out")
+	if err := checkOutOfState(out, c.String("dir")); err != nil {
+		return err
+	}
+	server, display, err := serverName(c)
+	if err != nil {
+		return err
 	}
 	usersFile := c.String("users")
 	csv, err := os.ReadFile(usersFile)
@@ -97,13 +107,13 @@ func bundle(c *cli.Context) error {
 	}
 	sum := sha256.Sum256(csv)
 	b := provision.Bundle{
-		Chains: chains, Server: c.String("server"), Domain: c.String("domain"), Devices: devices,
+		Chains: chains, Server: server, Domain: c.String("domain"), Devices: devices,
 		MSZIP: c.Bool("mszip"), Combined: c.Bool("combined"), Zip: c.Bool("zip"), Version: c.App.Version,
 		// Only what decides the bytes: the same inputs give the same manifest.
 		Inputs: map[string]string{
 			"users_csv":        filepath.Base(usersFile),
 			"users_csv_sha256": hex.EncodeToString(sum[:]),
-			"server":           c.String("server"),
+			"server":           server,
 			"domain":           c.String("domain"),
 			"devices":          strings.Join(devices, " "),
 			"zip":              strconv.FormatBool(c.Bool("zip")),
@@ -129,9 +139,13 @@ func bundle(c *cli.Context) error {
 	}
 	switch {
 	case len(bad) > 0 && !c.Bool("skip-invalid"):
-		return fmt.Errorf("--users %s: %d bad rows, nothing written (fix them, or give --skip-invalid to write the %d good ones)", usersFile, len(bad), len(users))
+		return fmt.Errorf("--users %s: %s, nothing written (%s)", usersFile, count(len(bad), "bad row", "bad rows"), badRowsHint(len(bad), len(users)))
 	case len(users) == 0:
 		return fmt.Errorf("--users %s: no users to bundle", usersFile)
+	}
+	old, err := provision.ReadManifest(out)
+	if err != nil {
+		return err
 	}
 	// The signing password is asked only for a bundle that will be written.
 	if b.Signer, err = readSigner(c); err != nil {
@@ -146,13 +160,14 @@ func bundle(c *cli.Context) error {
 	}
 	progress, finish := newProgress(stderr(c), len(users))
 	b.Progress = progress
-	m, err := b.Write(c.Context, c.String("out"), users, bad)
+	m, err := b.Write(c.Context, out, users, bad)
 	finish()
 	if err != nil {
 		return err
 	}
+	warnDroppedLinks(c, old, m)
 	r := bundleReport{
-		Out: c.String("out"), Manifest: filepath.Join(c.String("out"), provision.ManifestName),
+		Out: out, Manifest: filepath.Join(out, provision.ManifestName), serverNames: newServerNames(server, display),
 		Users: m.Users, Files: len(m.Files), Skipped: bad, RootSHA256: m.Root.SHA256, RootSHA1: m.Root.SHA1,
 	}
 	for _, f := range m.Files {
@@ -162,12 +177,38 @@ func bundle(c *cli.Context) error {
 		return printJSON(c.App.Writer, r)
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "wrote %d users, %d files (%d bytes) under %s\nmanifest %s\n", r.Users, r.Files, r.Bytes, r.Out, r.Manifest)
+	fmt.Fprintf(w, "wrote %s, %s (%d bytes) under %s\nmanifest %s\n", count(r.Users, "user", "users"), count(r.Files, "file", "files"), r.Bytes, r.Out, r.Manifest)
+	r.serverNames.print(w)
 	fmt.Fprintf(w, "root %s\n  SHA-256 %s\n  SHA-1   %s\n", m.Root.Subject, r.RootSHA256, r.RootSHA1)
 	if len(bad) > 0 {
-		fmt.Fprintf(w, "skipped %d bad rows (listed above and in the manifest)\n", len(bad))
+		fmt.Fprintf(w, "skipped %s (listed above and in the manifest)\n", count(len(bad), "bad row", "bad rows"))
 	}
 	return nil
+}
+
+// count is n with the noun in the number it takes.
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// badRowsHint says how to go on from bad rows: fix them, or skip them when
+// any row is good.
+func badRowsHint(bad, good int) string {
+	fix := "fix them"
+	if bad == 1 {
+		fix = "fix it"
+	}
+	if good == 0 {
+		return fix + "; no row is good, so --skip-invalid would write nothing"
+	}
+	one := "the good one"
+	if good > 1 {
+		one = "the " + strconv.Itoa(good) + " good ones"
+	}
+	return fix + ", or give --skip-invalid to write " + one
 }
 
 // issueLinks gives every user a page on the enrollment site before any
@@ -198,6 +239,39 @@ func issueLinks(c *cli.Context, b provision.Bundle, users []provision.User) (fun
 		l := byUser[u.Name]
 		return l.URL, l.Expires, nil
 	}, nil
+}
+
+// maxNamed bounds the people a warning names one by one.
+const maxNamed = 5
+
+// warnDroppedLinks names the people whom the previous run into the same
+// directory gave an enrollment link and this run left out. Their links go
+// on opening their pages until they expire, since the links file keeps
+// every unexpired link, so the warning says how to withdraw them now.
+func warnDroppedLinks(c *cli.Context, old, m *provision.Manifest) {
+	if old == nil || old.Inputs["base_url"] == "" {
+		return
+	}
+	kept := map[string]bool{}
+	for _, f := range m.Files {
+		kept[strings.ToLower(f.User)] = true
+	}
+	var dropped []string
+	for _, f := range old.Files {
+		if k := strings.ToLower(f.User); f.User != "" && !kept[k] {
+			kept[k] = true
+			dropped = append(dropped, fmt.Sprintf("%.40q", f.User))
+		}
+	}
+	if len(dropped) == 0 {
+		return
+	}
+	named := strings.Join(dropped[:min(len(dropped), maxNamed)], ", ")
+	if len(dropped) > maxNamed {
+		named += fmt.Sprintf(" and %d more", len(dropped)-maxNamed)
+	}
+	fmt.Fprintf(stderr(c), "pushca: warning: %s left the bundle since its last run (%s); their enrollment links work until they expire: delete their entries from %s to withdraw them now\n",
+		count(len(dropped), "person", "people"), named, push.LinksPath(c.String("dir")))
 }
 
 // newProgress draws a bar when w is a terminal and otherwise prints a line

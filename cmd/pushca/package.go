@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -57,12 +58,18 @@ func accountFlags() []cli.Flag {
 
 // readChains reads what packages install. By default that is the state
 // directory's root and each chain family's intermediate (global --dir; no
-// CA password needed). --root or --intermediate name certificates pushca
+// CA password needed), read only once the directory's modes pass
+// checkStateModes. --root or --intermediate name certificates pushca
 // may not have made, whose family it cannot tell: they are packaged for
 // every device kind, and only the Windows Mobile packages warn about what
 // those devices would refuse.
 func readChains(c *cli.Context) (provision.Chains, error) {
 	dir, root, inter := c.String("dir"), c.String("root"), c.String("intermediate")
+	if root == "" {
+		if err := checkStateModes(stderr(c), dir); err != nil {
+			return nil, err
+		}
+	}
 	if root == "" && inter == "" {
 		cs, err := push.ReadChains(dir)
 		if errors.Is(err, ca.ErrNotInitialized) {
@@ -123,6 +130,17 @@ func addFamilyHint(c *cli.Context, err error) string {
 	return err.Error() + "; add " + it + " with " + strings.Join(cmds, " and ")
 }
 
+// serverName is --server in the form packages carry (see
+// provision.ServerName) and the form people read, which differ for an
+// international name only.
+func serverName(c *cli.Context) (ascii, display string, err error) {
+	ascii, display, err = provision.ServerName(c.String("server"))
+	if err != nil {
+		return "", "", fmt.Errorf("--server: %w", err)
+	}
+	return ascii, display, nil
+}
+
 // readSigner loads the signing material named by the sign flags, or nil
 // when none is given.
 func readSigner(c *cli.Context) (*provision.Signer, error) {
@@ -169,7 +187,8 @@ func writeArtefact(out, ext string, data []byte) error {
 
 // artefactReport is the --json output of every package command.
 type artefactReport struct {
-	File         string   `json:"file"`
+	File string `json:"file"`
+	serverNames
 	Size         int      `json:"size"`
 	SHA256       string   `json:"sha256"`
 	Signed       bool     `json:"signed"`
@@ -180,6 +199,29 @@ type artefactReport struct {
 	RootSHA256   string   `json:"root_sha256,omitempty"`
 	RootSHA1     string   `json:"root_sha1,omitempty"`
 	Warnings     []string `json:"warnings,omitempty"`
+}
+
+// serverNames is the account's server in a report: as packaged, and as
+// people read it when that differs (an international name).
+type serverNames struct {
+	Server        string `json:"server,omitempty"`
+	ServerUnicode string `json:"server_unicode,omitempty"`
+}
+
+func newServerNames(ascii, display string) serverNames {
+	if display == ascii {
+		display = ""
+	}
+	return serverNames{Server: ascii, ServerUnicode: display}
+}
+
+// print shows both forms of an international name, for the person to
+// check against the one they meant; a plain name was typed as it is
+// packaged and needs no line.
+func (s serverNames) print(w io.Writer) {
+	if s.ServerUnicode != "" {
+		fmt.Fprintf(w, "server %s (%s)\n", s.Server, s.ServerUnicode)
+	}
 }
 
 func newReport(file string, data []byte, chain *provision.Chain) artefactReport {
@@ -204,6 +246,7 @@ func (r artefactReport) print(c *cli.Context, notes ...string) error {
 	if r.Instructions != "" {
 		fmt.Fprintf(w, "wrote %s\n", r.Instructions)
 	}
+	r.serverNames.print(w)
 	if r.RootSHA256 != "" {
 		fmt.Fprintf(w, "root %s\n  SHA-256 %s\n  SHA-1   %s\n", r.RootSubject, r.RootSHA256, r.RootSHA1)
 	}
@@ -272,11 +315,15 @@ func packageWM(c *cli.Context) error {
 		}
 		doc.Chain = &chain
 	}
+	var server, display string
 	if !certsOnly {
 		if c.String("server") == "" || c.String("user") == "" {
 			return errors.New("--server and --user are required (or --certs-only)")
 		}
-		doc.Account = &provision.Account{Server: c.String("server"), User: c.String("user"), Domain: c.String("domain")}
+		if server, display, err = serverName(c); err != nil {
+			return err
+		}
+		doc.Account = &provision.Account{Server: server, User: c.String("user"), Domain: c.String("domain")}
 		if doc.Sync, err = syncOptions(c, prof); err != nil {
 			return err
 		}
@@ -298,6 +345,7 @@ func packageWM(c *cli.Context) error {
 	}
 	r := newReport(out, pkg.Data, doc.Chain)
 	r.Signed, r.Profile, r.Warnings = signer != nil, prof.Name, pkg.Warnings
+	r.serverNames = newServerNames(server, display)
 	r.Compression = "none"
 	if c.Bool("mszip") {
 		r.Compression = "mszip"
@@ -410,6 +458,7 @@ func packageIOS(c *cli.Context) error {
 		return err
 	}
 	m := provision.Mobileconfig{Chain: chain, DisplayName: c.String("display-name"), Organization: c.String("organization")}
+	var server, display string
 	switch {
 	case c.Bool("root-only"):
 		if c.IsSet("server") || c.IsSet("user") || c.IsSet("email") {
@@ -418,7 +467,10 @@ func packageIOS(c *cli.Context) error {
 	case c.String("server") == "" || c.String("user") == "":
 		return errors.New("--server and --user are required (or --root-only)")
 	default:
-		m.Account = &provision.Account{Server: c.String("server"), User: c.String("user"), Domain: c.String("domain"), Email: c.String("email")}
+		if server, display, err = serverName(c); err != nil {
+			return err
+		}
+		m.Account = &provision.Account{Server: server, User: c.String("user"), Domain: c.String("domain"), Email: c.String("email")}
 	}
 	signer, err := readSigner(c)
 	if err != nil {
@@ -445,6 +497,7 @@ func packageIOS(c *cli.Context) error {
 	}
 	r := newReport(out, data, &chain)
 	r.Signed, r.Profile = signer != nil, ios.Name
+	r.serverNames = newServerNames(server, display)
 	return r.print(c, note)
 }
 

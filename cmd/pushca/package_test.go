@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -356,6 +357,19 @@ func TestQRCommand(t *testing.T) {
 		if _, _, err := run(t, dir, "qr", bad); err == nil {
 			t.Errorf("qr %q accepted", bad)
 		}
+	}
+}
+
+// TestQRFileSaysWhatItWrote: qr --png and --svg printed nothing on success.
+func TestQRFileSaysWhatItWrote(t *testing.T) {
+	dir := t.TempDir()
+	png, svg := filepath.Join(dir, "q.png"), filepath.Join(dir, "q.svg")
+	out := mustRun(t, dir, "qr", "https://enroll.example.com/", "--png", png, "--scale", "5", "--svg", svg)
+	pngInfo, _ := os.Stat(png)
+	svgInfo, _ := os.Stat(svg)
+	want := fmt.Sprintf("wrote %s (PNG, %d bytes, 5 pixels a module)\nwrote %s (SVG, %d bytes)\n", png, pngInfo.Size(), svg, svgInfo.Size())
+	if out != want {
+		t.Errorf("stdout %q, want %q", out, want)
 	}
 }
 

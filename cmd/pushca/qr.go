@@ -43,11 +43,14 @@ func qrCommand() *cli.Command {
 				if err := atomicfile.WriteFile(f, b, 0o644); err != nil {
 					return fmt.Errorf("--png: %w", err)
 				}
+				fmt.Fprintf(c.App.Writer, "wrote %s (PNG, %d bytes, %d pixels a module)\n", f, len(b), c.Int("scale"))
 			}
 			if f := c.String("svg"); f != "" {
-				if err := atomicfile.WriteFile(f, q.SVG(), 0o644); err != nil {
+				svg := q.SVG()
+				if err := atomicfile.WriteFile(f, svg, 0o644); err != nil {
 					return fmt.Errorf("--svg: %w", err)
 				}
+				fmt.Fprintf(c.App.Writer, "wrote %s (SVG, %d bytes)\n", f, len(svg))
 			}
 			if c.Bool("terminal") || (c.String("png") == "" && c.String("svg") == "") {
 				fmt.Fprint(c.App.Writer, q.Terminal())

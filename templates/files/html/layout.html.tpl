@@ -15,10 +15,20 @@ body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max
 h1 { font-size: 1.5em; margin-bottom: .2em; overflow-wrap: anywhere; }
 h2 { font-size: 1.15em; border-bottom: 1px solid #999; margin-top: 1.4em; }
 table.facts th { text-align: left; padding-right: 1em; vertical-align: top; white-space: nowrap; }
-table.facts td { overflow-wrap: anywhere; }
-.fp { font-family: "DejaVu Sans Mono", Consolas, monospace; font-size: .85em; overflow-wrap: anywhere; }
+/* break-word, unlike anywhere, keeps a cell at least as wide as its longest
+   word: a table that does not fit beside the QR code moves below it rather
+   than breaking names mid-word. Fingerprints are meant to break anywhere. */
+table.facts td { overflow-wrap: break-word; }
+.fp, table.facts td.fp { font-family: "DejaVu Sans Mono", Consolas, monospace; font-size: .85em; overflow-wrap: anywhere; }
 .qr { float: right; margin: 0 0 1em 1em; text-align: center; font-size: .75em; max-width: 14em; overflow-wrap: anywhere; }
 .qr img { width: 12em; height: 12em; image-rendering: pixelated; }
+/* A phone: the QR code above the text instead of beside it, and each fact's
+   name above its value, so a long address gets the whole width. */
+@media (max-width: 40em) { .qr { float: none; margin: 0 auto 1em; } }
+@media (max-width: 30em) {
+  table.facts, table.facts tbody, table.facts tr, table.facts th, table.facts td { display: block; }
+  table.facts th { padding: .5em 0 0; }
+}
 .note { background: #f3f3f3; border-left: 4px solid #888; padding: .4em .8em; }
 a.dl { display: inline-block; border: 1px solid #036; border-radius: 4px; padding: .3em .7em; margin: .2em 0; color: #036; text-decoration: none; }
 @media print { a.dl { border: none; padding: 0; } .noprint { display: none; } h2 { page-break-after: avoid; } }
