@@ -78,7 +78,7 @@ type bundleReport struct {
 
 func bundle(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return fmt.Errorf("bundle takes no arguments, got %q (see --help)", c.Args().Slice())
+		return usageErrorf("bundle takes no arguments, got %q (see --help)", c.Args().Slice())
 	}
 	out := c.String("out")
 	if err := checkOutOfState(out, c.String("dir")); err != nil {

@@ -294,7 +294,7 @@ func packageWMCommand() *cli.Command {
 
 func packageWM(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return fmt.Errorf("package wm takes no arguments, got %q (see --help)", c.Args().Slice())
+		return usageErrorf("package wm takes no arguments, got %q (see --help)", c.Args().Slice())
 	}
 	prof, err := profile.Get(c.String("profile"))
 	if err != nil {
@@ -451,7 +451,7 @@ func packageIOSCommand() *cli.Command {
 
 func packageIOS(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return fmt.Errorf("package ios takes no arguments, got %q (see --help)", c.Args().Slice())
+		return usageErrorf("package ios takes no arguments, got %q (see --help)", c.Args().Slice())
 	}
 	chain, err := chainFor(c, "ios")
 	if err != nil {
@@ -513,7 +513,7 @@ func packageAndroidCommand() *cli.Command {
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return fmt.Errorf("package android takes no arguments, got %q (see --help)", c.Args().Slice())
+				return usageErrorf("package android takes no arguments, got %q (see --help)", c.Args().Slice())
 			}
 			chain, err := chainFor(c, "android")
 			if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -26,7 +25,7 @@ func qrCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return errors.New("qr needs exactly one URL argument (see --help)")
+				return usageErrorf("qr needs exactly one URL argument (see --help)")
 			}
 			q, err := provision.NewQR(c.Args().First())
 			if err != nil {
