@@ -116,11 +116,17 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintln(&b)
 	counts := map[Verdict]int{}
+	// As wide as the longest name (getitemestimate), so no name runs into
+	// its detail.
+	width := 0
+	for _, c := range r.Checks {
+		width = max(width, len(c.Name))
+	}
 	for _, c := range r.Checks {
 		counts[c.Verdict]++
-		fmt.Fprintf(&b, "%-4s  %-14s %s\n", strings.ToUpper(string(c.Verdict)), c.Name, c.Detail)
+		fmt.Fprintf(&b, "%-4s  %-*s  %s\n", strings.ToUpper(string(c.Verdict)), width, c.Name, c.Detail)
 		if c.Do != "" {
-			fmt.Fprintf(&b, "      %-14s what to do: %s\n", "", c.Do)
+			fmt.Fprintf(&b, "      %-*s  what to do: %s\n", width, "", c.Do)
 		}
 	}
 	fmt.Fprintf(&b, "\n%d passed, %d warnings, %d failed\n", counts[Pass], counts[Warn], counts[Fail])
