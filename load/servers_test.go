@@ -223,9 +223,10 @@ func childPairs(dir string) (map[string]push.KeyPair, error) {
 	return out, nil
 }
 
-// hostConfig serves the fixture's CA as `pushca serve --host` does.
+// hostConfig serves the fixture's CA as `pushca serve --host
+// --devices-per-user 0` does: every device of the crowd is one user's.
 func hostConfig(dir string) (push.Config, error) {
-	return push.Config{Dir: filepath.Join(dir, "state"), Host: testHost}, nil
+	return push.Config{Dir: filepath.Join(dir, "state"), Host: testHost, DevicesPerUser: -1}, nil
 }
 
 // oneFamilyConfig serves one family's chain of the fixture alone, from a
@@ -236,7 +237,7 @@ func oneFamilyConfig(family string) func(dir string) (push.Config, error) {
 		if err != nil {
 			return push.Config{}, err
 		}
-		return push.Config{Dir: filepath.Join(dir, "only-"+family), Pairs: []push.KeyPair{pairs[family]}}, nil
+		return push.Config{Dir: filepath.Join(dir, "only-"+family), Pairs: []push.KeyPair{pairs[family]}, DevicesPerUser: -1}, nil
 	}
 }
 
