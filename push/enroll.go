@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/pushca/pushca/ca"
@@ -40,8 +42,10 @@ func pageSecurity(w http.ResponseWriter) {
 // pages behind their tokens.
 type enrollSite struct {
 	layout ca.Layout
-	links  *linkStore
-	log    *slog.Logger
+	// url is the landing page's public address (see Server.publicEnrollURL).
+	url   string
+	links *linkStore
+	log   *slog.Logger
 	// landing is the landing page's template, parsed on first use.
 	landing func() (*provision.HTMLPages, error)
 }
@@ -118,22 +122,63 @@ func (e *enrollSite) rootFiles(w http.ResponseWriter) (map[string][]byte, provis
 	return files, view, true
 }
 
-// pageURL is the landing page's own address as the device reached it, for
-// its QR code: a phone scanning a screen gets the page the screen shows.
-func pageURL(r *http.Request) (string, error) {
-	u := "http://" + r.Host + "/"
-	if err := provision.CheckQRURL(u); err != nil || r.Host == "" {
-		return "", fmt.Errorf("host %q: %w", r.Host, err)
+// publicEnrollURL is the address the landing page shows and its QR code
+// carries, from the configuration only: the Host header is the client's to
+// choose, and reflecting it would let anyone have the page, printed or
+// photographed, send phones to their own site. Without Config.EnrollURL it
+// is http://NAME:PORT/ with the HTTP listener's port (bound at ln) and as
+// NAME Config.Host, else the served certificate's first name, else the
+// listener's own address unless it is every interface's.
+func (s *Server) publicEnrollURL(ln net.Addr) (string, error) {
+	if u := s.cfg.EnrollURL; u != "" {
+		if err := checkBaseURL(u); err != nil {
+			return "", fmt.Errorf("enrollment URL: %w", err)
+		}
+		return strings.TrimSuffix(u, "/") + "/", nil
+	}
+	addr, port, err := net.SplitHostPort(ln.String())
+	if err != nil {
+		return "", fmt.Errorf("enrollment listener address: %w", err)
+	}
+	name := s.cfg.Host
+	if name == "" {
+		name = certName(s.certs.current())
+	}
+	if ip := net.ParseIP(addr); name == "" && ip != nil && !ip.IsUnspecified() {
+		name = addr
+	}
+	if name == "" {
+		return "", errors.New("the enrollment page needs the address phones reach it at: give the public enrollment URL (serve --enroll-url)")
+	}
+	hostPort := net.JoinHostPort(name, port)
+	if port == "80" {
+		hostPort = strings.TrimSuffix(hostPort, ":80")
+	}
+	u := "http://" + hostPort + "/"
+	if err := provision.CheckQRURL(u); err != nil {
+		return "", fmt.Errorf("enrollment URL from the server's name: %w; give one (serve --enroll-url)", err)
 	}
 	return u, nil
 }
 
-func (e *enrollSite) serveLanding(w http.ResponseWriter, r *http.Request) {
-	u, err := pageURL(r)
-	if err != nil {
-		http.Error(w, "bad Host header", http.StatusBadRequest)
-		return
+// certName is the first name the served leaves were issued for: the name
+// phones use for the server when no host was named.
+func certName(chains []chain) string {
+	for _, ch := range chains {
+		leaf := ch.cert.Leaf
+		for _, n := range leaf.DNSNames {
+			if !strings.Contains(n, "*") {
+				return n
+			}
+		}
+		if len(leaf.IPAddresses) > 0 {
+			return leaf.IPAddresses[0].String()
+		}
 	}
+	return ""
+}
+
+func (e *enrollSite) serveLanding(w http.ResponseWriter, r *http.Request) {
 	files, view, ok := e.rootFiles(w)
 	if !ok {
 		return
@@ -141,7 +186,7 @@ func (e *enrollSite) serveLanding(w http.ResponseWriter, r *http.Request) {
 	v := struct {
 		provision.RootView
 		URL, RootCAB, RootCRT, Mobileconfig string
-	}{RootView: view, URL: u}
+	}{RootView: view, URL: e.url}
 	for name := range files {
 		switch path.Ext(name) {
 		case ".cab":
@@ -162,14 +207,10 @@ func (e *enrollSite) serveLanding(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *enrollSite) serveLandingQR(w http.ResponseWriter, r *http.Request) {
-	u, err := pageURL(r)
+	png, err := provision.QRPNG(e.url)
 	if err != nil {
-		http.Error(w, "bad Host header", http.StatusBadRequest)
-		return
-	}
-	png, err := provision.QRPNG(u)
-	if err != nil {
-		http.Error(w, "no QR code for this address", http.StatusBadRequest)
+		e.log.Error("enrollment: landing page QR code", "url", e.url, "err", err)
+		http.Error(w, "no QR code for this site's address; see the server log", http.StatusInternalServerError)
 		return
 	}
 	e.download(w, "qr.png", png)

@@ -40,9 +40,19 @@ func initCA(t testing.TB, families ...string) (string, *x509.Certificate) {
 func startEnroll(t testing.TB, families ...string) (string, string, *x509.Certificate) {
 	t.Helper()
 	dir, root := initCA(t, families...)
-	srv := httptest.NewServer(enrollHandler(dir, testLog(t)))
+	return serveEnroll(t, dir), dir, root
+}
+
+// serveEnroll serves the enrollment site of dir on loopback, configured
+// with its own address as public URL, and returns that URL.
+func serveEnroll(t testing.TB, dir string) string {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	base := "http://" + srv.Listener.Addr().String()
+	srv.Config.Handler = enrollHandler(dir, base+"/", testLog(t))
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return srv.URL, dir, root
+	return base
 }
 
 // intermediateSHA1 is the SHA-1 thumbprint openssl reads from a chain
@@ -201,14 +211,13 @@ func TestEnrollLandingWithoutCA(t *testing.T) {
 	dir := t.TempDir()
 	root := newTestCA(t)
 	root.writeRoot(t, dir)
-	srv := httptest.NewServer(enrollHandler(dir, testLog(t)))
-	t.Cleanup(srv.Close)
+	base := serveEnroll(t, dir)
 	for _, f := range []string{"root.cab", "root.crt", "root.mobileconfig"} {
-		if code, _, _ := get(t, srv.URL+"/"+f); code != http.StatusOK {
+		if code, _, _ := get(t, base+"/"+f); code != http.StatusOK {
 			t.Errorf("GET /%s: %d", f, code)
 		}
 	}
-	_, _, cab := get(t, srv.URL+"/root.cab")
+	_, _, cab := get(t, base+"/root.cab")
 	if cabRoot, cabCA := testtool.CABCertificates(t, saveBody(t, "root.cab", cab)); string(cabRoot) != string(root.cert.Raw) || len(cabCA) != 0 {
 		t.Errorf("root.cab without a CA: root %v, CA store %q", string(cabRoot) == string(root.cert.Raw), cabCA)
 	}
@@ -325,7 +334,7 @@ func FuzzEnrollPaths(f *testing.F) {
 	f.Add(LinkPath + strings.Repeat("0", 32) + "/")
 	f.Add(tok + "../../root.key")
 	f.Add("/Microsoft-Server-ActiveSync")
-	h := enrollHandler(dir, slog.New(slog.DiscardHandler))
+	h := enrollHandler(dir, "http://enroll.test/", slog.New(slog.DiscardHandler))
 	f.Fuzz(func(t *testing.T, p string) {
 		r := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: p}, Host: "enroll.test", Header: http.Header{}}
 		w := httptest.NewRecorder()

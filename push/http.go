@@ -18,12 +18,12 @@ import (
 const ActiveSyncPath = "/Microsoft-Server-ActiveSync"
 
 // enrollHandler serves the plain-HTTP side: what a device needs before it
-// trusts the root (see enrollSite). It refuses the ActiveSync path without
-// ever looking at the Authorization header, so credentials sent in the clear
-// go no further.
-func enrollHandler(dir string, log *slog.Logger) http.Handler {
+// trusts the root (see enrollSite), as the site at pageURL. It refuses the
+// ActiveSync path without ever looking at the Authorization header, so
+// credentials sent in the clear go no further.
+func enrollHandler(dir, pageURL string, log *slog.Logger) http.Handler {
 	site := &enrollSite{
-		layout: ca.Layout{Dir: dir}, links: &linkStore{path: LinksPath(dir)}, log: log,
+		layout: ca.Layout{Dir: dir}, url: pageURL, links: &linkStore{path: LinksPath(dir)}, log: log,
 		landing: sync.OnceValues(func() (*provision.HTMLPages, error) { return provision.ParseHTML("enroll.html.tpl") }),
 	}
 	rootPath := ca.Layout{Dir: dir}.RootCert()

@@ -69,6 +69,10 @@ type Config struct {
 	// DevicesPerUser caps one user's device records and held Pings, the
 	// oldest going first; 0 means DefaultDevicesPerUser, below 0 no cap.
 	DevicesPerUser int
+	// EnrollURL is the enrollment site's public address, shown on its
+	// landing page and in its QR code; empty means one made from Host and
+	// HTTPAddr's port (see publicEnrollURL).
+	EnrollURL string
 	// AutoRenew, when set, renews the Host's certificates as they age.
 	AutoRenew *AutoRenew
 	Log       *slog.Logger
@@ -219,12 +223,19 @@ func (s *Server) Listen(ctx context.Context) error {
 	s.https.ConnContext = withServedCert
 	s.lns[s.https] = https
 	if s.cfg.HTTPAddr != "" {
-		s.http = s.newHTTPServer(withCRL(crlFiles(s.cfg.Dir, s.slots), s.log, enrollHandler(s.cfg.Dir, s.log)))
 		ln, err := lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
 		if err != nil {
 			s.closeListeners()
 			return fmt.Errorf("HTTP listener: %w", err)
 		}
+		page, err := s.publicEnrollURL(ln.Addr())
+		if err != nil {
+			ln.Close()
+			s.closeListeners()
+			return err
+		}
+		s.log.Info("enrollment site", "url", page, "listen", ln.Addr().String())
+		s.http = s.newHTTPServer(withCRL(crlFiles(s.cfg.Dir, s.slots), s.log, enrollHandler(s.cfg.Dir, page, s.log)))
 		s.lns[s.http] = ln
 	}
 	if s.cfg.AdminAddr != "" {

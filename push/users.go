@@ -27,16 +27,11 @@ import (
 const maxPassword = 72
 
 // NormalizeUser turns the forms a device may send — DOMAIN\user, a UPN
-// user@domain, or a bare name — into the bare lower-case name the users
-// file keys on. Windows account names are case-insensitive.
+// user@domain, both at once, or a bare name — into the bare lower-case name
+// the users file keys on (see splitLogin). Windows account names are
+// case-insensitive.
 func NormalizeUser(s string) (string, error) {
-	name := strings.TrimSpace(s)
-	if i := strings.LastIndexByte(name, '\\'); i >= 0 {
-		name = name[i+1:]
-	}
-	if i := strings.IndexByte(name, '@'); i >= 0 {
-		name = name[:i]
-	}
+	name, _ := splitLogin(s)
 	name = strings.ToLower(name)
 	if name == "" || len(name) > 64 {
 		return "", fmt.Errorf("user name %q: must be 1 to 64 characters", s)
@@ -47,6 +42,27 @@ func NormalizeUser(s string) (string, error) {
 		}
 	}
 	return name, nil
+}
+
+// splitLogin returns the account part of a login and whether the login
+// named a domain. The account is what follows the last backslash and
+// precedes the first @, so CORP\jdoe (Windows Mobile joins the Sync CSP's
+// domain and user so), jdoe@corp.example and CORP\jdoe@corp.example (an
+// iPhone given a domain and a UPN) are all jdoe. The domain is dropped, not
+// matched: a NetBIOS domain (CORP) says nothing about a UPN suffix
+// (corp.example), so no rule could tell two same-named people of two
+// domains apart at every login. One account per name is what stays
+// deterministic, and Users.Add refuses a domain-qualified name that would
+// land on an existing account.
+func splitLogin(s string) (name string, qualified bool) {
+	name = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(name, '\\'); i >= 0 {
+		name, qualified = name[i+1:], true
+	}
+	if i := strings.IndexByte(name, '@'); i >= 0 {
+		name, qualified = name[:i], true
+	}
+	return name, qualified
 }
 
 // ParseUsers reads an htpasswd-style file of "name:bcrypt-hash" lines (the
@@ -425,12 +441,16 @@ func (u *Users) List() ([]string, error) {
 }
 
 // Add sets name's password, adding the user when new, and rewrites the file
-// atomically (0600).
+// atomically (0600). A name with a domain (DOMAIN\user, user@domain) may
+// add its user but never change an existing one's password: the domain is
+// not stored, so jdoe@partner.example would silently take over
+// jdoe@corp.example's account. The bare name changes a password.
 func (u *Users) Add(name, password string) error {
 	norm, err := NormalizeUser(name)
 	if err != nil {
 		return err
 	}
+	_, qualified := splitLogin(name)
 	if password == "" || len(password) > maxPassword {
 		return fmt.Errorf("password for %s: must be 1 to %d bytes", norm, maxPassword)
 	}
@@ -439,16 +459,24 @@ func (u *Users) Add(name, password string) error {
 		return fmt.Errorf("hash password for %s: %w", norm, err)
 	}
 	return u.edit(func(m map[string][]byte) error {
+		if _, taken := m[norm]; taken && qualified {
+			return fmt.Errorf("user %[1]s already exists, and a name with a domain would replace its password: logins keep no domain (DOMAIN\\%[1]s and %[1]s@any.domain are all %[1]s), so two people named %[1]s in different domains cannot both have an account here; to change %[1]s's password, run `pushca users add %[1]s`", norm)
+		}
 		m[norm] = hash
 		return nil
 	})
 }
 
-// Remove deletes a user.
+// Remove deletes a user named bare: for the reason Add gives, a
+// domain-qualified name may be another person's than the account it
+// lands on.
 func (u *Users) Remove(name string) error {
 	norm, err := NormalizeUser(name)
 	if err != nil {
 		return err
+	}
+	if _, qualified := splitLogin(name); qualified {
+		return fmt.Errorf("remove %[1]s: name the user without a domain, as the users file does (a name with one may mean someone else than %[1]s): `pushca users remove %[1]s`", norm)
 	}
 	return u.edit(func(m map[string][]byte) error {
 		if _, ok := m[norm]; !ok {

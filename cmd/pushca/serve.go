@@ -41,6 +41,7 @@ func serveCommand() *cli.Command {
    Add users first with 'pushca users add NAME'; wake devices with 'pushca push NAME'.`,
 		Flags: append(append(listenFlags("127.0.0.1:8443", ""), autoRenewFlags()...),
 			&cli.StringFlag{Name: "host", Usage: "server certificate to serve from the state directory (servers/HOST/)"},
+			&cli.StringFlag{Name: "enroll-url", Usage: "public URL of the enrollment pages (--http), shown on the landing page and in its QR code; default http://HOST:PORT/ from --host (or the certificate's first name) and --http's port, never the request's Host header"},
 			&cli.StringSliceFlag{Name: "cert", Usage: "PEM chain file instead of --host; repeat with --key for an RSA and an ECDSA chain side by side"},
 			&cli.StringSliceFlag{Name: "key", Usage: "PEM key file, one per --cert"},
 			&cli.StringSliceFlag{Name: "profile", Usage: "device profiles served (" + fmt.Sprint(profile.Names()) + "; default: every profile the CA's families serve); wm* turns on TLS 1.0 with their RSA key-exchange suites, otherwise TLS 1.2+"},
@@ -53,7 +54,7 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			cfg.Host = c.String("host")
+			cfg.Host, cfg.EnrollURL = c.String("host"), c.String("enroll-url")
 			certs, keys := c.StringSlice("cert"), c.StringSlice("key")
 			if len(certs) != len(keys) {
 				return fmt.Errorf("give one --key per --cert (%d certificates, %d keys)", len(certs), len(keys))

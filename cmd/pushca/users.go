@@ -22,12 +22,17 @@ func usersCommand() *cli.Command {
 				Usage:     "add a user or change a password (prompted without echo, or read from --password-file)",
 				ArgsUsage: "NAME",
 				UsageText: `pushca users add alice
-   pushca users add alice@corp.example --password-file alice.pw   # stored as "alice"`,
+   pushca users add alice@corp.example --password-file alice.pw   # stored as "alice"
+
+   Logins keep no domain: CORP\alice, alice@corp.example and alice@other.example
+   all log in as alice. A name with a domain therefore adds a user but never
+   changes an existing one's password (it may be another person of the same
+   name); the bare name does.`,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "password-file", Usage: "file holding the password (first line); without it pushca prompts"},
 				},
 				Action: func(c *cli.Context) error {
-					name, err := oneUser(c)
+					login, name, err := oneUser(c)
 					if err != nil {
 						return err
 					}
@@ -39,7 +44,7 @@ func usersCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					if err := users.Add(name, string(pw)); err != nil {
+					if err := users.Add(login, string(pw)); err != nil {
 						return err
 					}
 					fmt.Fprintf(c.App.Writer, "user %s saved\n", name)
@@ -52,7 +57,7 @@ func usersCommand() *cli.Command {
 				ArgsUsage: "NAME",
 				UsageText: `pushca users remove alice`,
 				Action: func(c *cli.Context) error {
-					name, err := oneUser(c)
+					login, name, err := oneUser(c)
 					if err != nil {
 						return err
 					}
@@ -60,7 +65,7 @@ func usersCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					if err := users.Remove(name); err != nil {
+					if err := users.Remove(login); err != nil {
 						return err
 					}
 					fmt.Fprintf(c.App.Writer, "user %s removed\n", name)
@@ -95,10 +100,13 @@ func usersCommand() *cli.Command {
 	}
 }
 
-// oneUser returns the single NAME argument in its stored form.
-func oneUser(c *cli.Context) (string, error) {
+// oneUser returns the single NAME argument as typed, for push.Users to
+// tell a name with a domain from a bare one, and in its stored form.
+func oneUser(c *cli.Context) (login, name string, err error) {
 	if c.NArg() != 1 {
-		return "", usageErrorf("%s needs exactly one user name (see --help)", c.Command.Name)
+		return "", "", usageErrorf("%s needs exactly one user name (see --help)", c.Command.Name)
 	}
-	return push.NormalizeUser(c.Args().First())
+	login = c.Args().First()
+	name, err = push.NormalizeUser(login)
+	return login, name, err
 }
