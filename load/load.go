@@ -268,35 +268,19 @@ func (r *run) probe(ctx context.Context, i int) (time.Duration, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, eas.PingTimeout(r.cfg.Heartbeat))
 	defer cancel()
-	written := make(chan struct{})
-	var once sync.Once
-	type answer struct {
-		resp *eas.PingResponse
-		err  error
-		at   time.Time
+	got, early := r.parkProbe(ctx, c)
+	if early != nil && early.err == nil && early.resp.Status == eas.PingChanges {
+		// Messages of an earlier run: sync them, then hold.
+		if err := r.catchUp(ctx, c); err != nil {
+			return 0, fmt.Errorf("probe %s: %w", login, err)
+		}
+		got, early = r.parkProbe(ctx, c)
 	}
-	got := make(chan answer, 1)
-	go func() {
-		resp, err := c.Ping(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-			WroteRequest: func(httptrace.WroteRequestInfo) { once.Do(func() { close(written) }) },
-		}), r.pingRequest())
-		got <- answer{resp, err, time.Now()}
-	}()
-	// Written is not yet parked: the server still authenticates. A quiet
-	// moment after the write lets it park, so the push is not found
-	// pending by a Ping still on its way in.
-	select {
-	case <-written:
-	case a := <-got:
-		return 0, fmt.Errorf("probe %s: Ping answered before any push: %+v %v", login, a.resp, a.err)
-	}
-	if err := sleep(ctx, 200*time.Millisecond); err != nil {
+	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	select {
-	case a := <-got:
-		return 0, fmt.Errorf("probe %s: Ping answered before any push: %+v %v", login, a.resp, a.err)
-	default:
+	if early != nil {
+		return 0, fmt.Errorf("probe %s: Ping answered before any push: %+v %v", login, early.resp, early.err)
 	}
 	start := time.Now()
 	if err := r.cfg.Deliver(ctx, login); err != nil {
@@ -310,6 +294,45 @@ func (r *run) probe(ctx context.Context, i int) (time.Duration, error) {
 		return 0, fmt.Errorf("probe %s: Ping status %d, want 2", login, a.resp.Status)
 	}
 	return a.at.Sub(start), nil
+}
+
+// probeAnswer is the answer to a probe's Ping.
+type probeAnswer struct {
+	resp *eas.PingResponse
+	err  error
+	at   time.Time
+}
+
+// parkProbe sends c's Ping and returns the channel its answer comes on,
+// once the server has had a moment to park it; or the answer, when it
+// came first.
+func (r *run) parkProbe(ctx context.Context, c *eas.Client) (<-chan probeAnswer, *probeAnswer) {
+	written := make(chan struct{})
+	var once sync.Once
+	got := make(chan probeAnswer, 1)
+	go func() {
+		resp, err := c.Ping(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { once.Do(func() { close(written) }) },
+		}), r.pingRequest())
+		got <- probeAnswer{resp, err, time.Now()}
+	}()
+	// Written is not yet parked: the server still authenticates. A quiet
+	// moment after the write lets it park, so the push is not found
+	// pending by a Ping still on its way in.
+	select {
+	case <-written:
+	case a := <-got:
+		return nil, &a
+	}
+	if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		return nil, &probeAnswer{err: err}
+	}
+	select {
+	case a := <-got:
+		return nil, &a
+	default:
+		return got, nil
+	}
 }
 
 // broadcast delivers once to the crowd's user and times every held Ping's
@@ -381,6 +404,7 @@ func (r *run) crowd(ctx context.Context, i int, dialers chan struct{}) {
 		r.fail(fmt.Errorf("device %s: %w", id, err))
 		return
 	}
+	caughtUp := false
 	for range 1000 { // a bound; heartbeats outlast any run
 		var wrote atomic.Bool
 		pctx, cancel := context.WithTimeout(ctx, eas.PingTimeout(r.cfg.Heartbeat))
@@ -404,6 +428,13 @@ func (r *run) crowd(ctx context.Context, i int, dialers chan struct{}) {
 		case err != nil:
 			r.fail(fmt.Errorf("device %s: %w", id, err))
 			return
+		case resp.Status == eas.PingChanges && !caughtUp && !r.broadcasting():
+			// Messages of an earlier run: sync them, then hold.
+			if err := r.catchUp(ctx, c); err != nil {
+				r.fail(fmt.Errorf("device %s: %w", id, err))
+				return
+			}
+			caughtUp = true
 		case resp.Status == eas.PingChanges:
 			r.mu.Lock()
 			if !r.since.IsZero() {
@@ -418,6 +449,13 @@ func (r *run) crowd(ctx context.Context, i int, dialers chan struct{}) {
 			return
 		}
 	}
+}
+
+// broadcasting says whether the broadcast has been delivered.
+func (r *run) broadcasting() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.since.IsZero()
 }
 
 func (r *run) provision(ctx context.Context, c *eas.Client) error {

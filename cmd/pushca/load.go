@@ -7,9 +7,12 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,33 +27,42 @@ func loadCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "load",
 		Usage: "load a running pushca serve on loopback with many held Pings and measure it",
-		UsageText: `pushca load https://127.0.0.1:8443 --server-name mail.test --devices 5000 --pid $(pgrep -f 'pushca serve')
+		UsageText: `pushca load https://127.0.0.1:8443 --devices 5000
    pushca load https://127.0.0.1:8443 --devices 19000 --sources 8 --probes 200 --json > run.json
+   pushca load https://localhost:9443 --server-name mail.test --pid 4242 --password-file pw
 
    Every device logs in as --user and Pings from 127.0.0.2, 127.0.0.3, ... (--sources
    addresses, so ephemeral ports do not run out); probes log in as --probe-user with %d
-   replaced by 0, 1, ... Create them first, with one password for all:
-     for u in bench probe0 probe1 ...; do pushca users add $u --password-file pw; done
+   replaced by 0, 1, ... When --dir holds the server's CA, the users missing there are
+   created, with --password-file's password or one kept in push/load-password; users
+   that exist must have that password. The server must allow --devices Pings for one
+   user: start it with --devices-per-user 0 (serve and quickstart alike).
    The load stops by itself: after the broadcast, or at --timeout. Only loopback
-   servers are accepted. With --pid the server's memory and idle CPU are read from /proc.`,
+   servers are accepted. The server's memory and idle CPU are read from /proc, of
+   the process listening on the URL's port unless --pid names it.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "root", Usage: "PEM file of the roots to trust (default: the state directory's root)"},
 			&cli.StringFlag{Name: "server-name", Usage: "name the server certificate carries (default: the URL's host)"},
 			&cli.StringFlag{Name: "user", Value: "bench", Usage: "login of every load device"},
 			&cli.StringFlag{Name: "probe-user", Value: "probe%d", Usage: "login pattern of the single-device probes"},
-			&cli.StringFlag{Name: "password-file", Usage: "file holding the load users' password (first line); without it pushca prompts"},
+			&cli.StringFlag{Name: "password-file", Usage: "file holding the load users' password (first line); without it, the one kept in --dir, else a prompt"},
 			&cli.IntFlag{Name: "devices", Value: 1000, Usage: "Pings held at once"},
 			&cli.IntFlag{Name: "probes", Value: 50, Usage: "single-device pushes timed while the devices are held (0: none)"},
 			&cli.IntFlag{Name: "sources", Value: 4, Usage: "loopback source addresses, from 127.0.0.2"},
 			&cli.IntFlag{Name: "heartbeat", Value: 1800, Usage: "Ping heartbeat, seconds"},
 			&cli.StringFlag{Name: "version", Value: "14.1", Usage: "ActiveSync protocol version the devices speak"},
-			&cli.IntFlag{Name: "pid", Usage: "process id of the server, to read its memory and CPU from /proc"},
+			&cli.StringFlag{Name: "pid", Usage: "process id of the server, to read its memory and CPU from /proc (default: the process listening on the URL's port)"},
 			&cli.DurationFlag{Name: "idle", Value: 10 * time.Second, Usage: "how long the idle CPU is sampled with every Ping held"},
 			&cli.DurationFlag{Name: "handshakes", Value: 3 * time.Second, Usage: "time per TLS suite for the handshake rates (0: skip)"},
 			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Minute, Usage: "bound on the whole run"},
 			&cli.BoolFlag{Name: "json", Usage: "print the figures as JSON"},
 		}, adminFlags()...),
 		Action: func(c *cli.Context) error {
+			// Before the URL: an empty $(pgrep ...) leaves --pid taking it.
+			pid, err := pidFlag(c)
+			if err != nil {
+				return err
+			}
 			if c.NArg() != 1 {
 				return usageErrorf("give the server's URL, e.g. pushca load https://127.0.0.1:8443 (see --help)")
 			}
@@ -58,13 +70,16 @@ func loadCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(c, u)
+			cfg, err := loadConfig(c, u, pid)
 			if err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
 			defer cancel()
 			out := loadReport{}
+			if cfg.Server != nil {
+				out.ServerPID = cfg.Server.PID
+			}
 			out.Run, err = load.Run(ctx, cfg)
 			if err != nil {
 				return fmt.Errorf("load: %w", err)
@@ -117,10 +132,15 @@ func loopbackURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-func loadConfig(c *cli.Context, u *url.URL) (load.Config, error) {
+func loadConfig(c *cli.Context, u *url.URL, pid int) (load.Config, error) {
 	pattern := c.String("probe-user")
 	if c.Int("probes") > 0 && strings.Count(pattern, "%d") != 1 {
 		return load.Config{}, fmt.Errorf("--probe-user %q: want one %%d, replaced by the probe's number", pattern)
+	}
+	probeLogin := func(i int) string { return fmt.Sprintf(pattern, i) }
+	logins := []string{c.String("user")}
+	for i := range c.Int("probes") {
+		logins = append(logins, probeLogin(i))
 	}
 	rootFile := c.String("root")
 	if rootFile == "" {
@@ -130,18 +150,18 @@ func loadConfig(c *cli.Context, u *url.URL) (load.Config, error) {
 	if err != nil {
 		return load.Config{}, err
 	}
-	pw, err := readPassword(c, "password of the load users", false)
+	deliver, err := adminDeliverer(c)
 	if err != nil {
 		return load.Config{}, err
 	}
-	deliver, err := adminDeliverer(c)
+	pw, err := loadCredentials(c, logins)
 	if err != nil {
 		return load.Config{}, err
 	}
 	cfg := load.Config{
 		URL: "https://" + u.Host, ServerName: c.String("server-name"), Roots: roots,
 		Login: c.String("user"), Password: string(pw),
-		ProbeLogin: func(i int) string { return fmt.Sprintf(pattern, i) },
+		ProbeLogin: probeLogin,
 		Devices:    c.Int("devices"), Probes: c.Int("probes"), Sources: load.Loopback(c.Int("sources")),
 		Heartbeat: time.Duration(c.Int("heartbeat")) * time.Second, Version: c.String("version"),
 		Deliver: func(ctx context.Context, user string) error {
@@ -153,10 +173,42 @@ func loadConfig(c *cli.Context, u *url.URL) (load.Config, error) {
 	if cfg.ServerName == "" {
 		cfg.ServerName = u.Hostname()
 	}
-	if pid := c.Int("pid"); pid > 0 {
-		cfg.Server = &load.Process{PID: pid}
-	}
+	cfg.Server = serverProcess(c.Context, u, pid, cfg.Log)
 	return cfg, nil
+}
+
+// pidFlag is --pid, 0 when not given.
+func pidFlag(c *cli.Context) (int, error) {
+	s := c.String("pid")
+	if s == "" {
+		return 0, nil
+	}
+	pid, err := strconv.Atoi(s)
+	if err != nil || pid <= 0 {
+		return 0, usageErrorf("--pid %q is not a process id (a number): did the command that should print it print nothing? Leave --pid out and load reads the process listening on the URL's port", s)
+	}
+	return pid, nil
+}
+
+// serverProcess is the process whose memory and CPU a run reads: pid, or
+// the one listening on u's port. Without one the run measures the rest.
+func serverProcess(ctx context.Context, u *url.URL, pid int, log *slog.Logger) *load.Process {
+	if pid > 0 {
+		return &load.Process{PID: pid}
+	}
+	port, err := strconv.ParseUint(u.Port(), 10, 16)
+	if err != nil {
+		return nil
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", u.Hostname())
+	for _, ip := range ips {
+		var p load.Process
+		if p, err = load.ListenerProcess(netip.AddrPortFrom(ip, uint16(port))); err == nil {
+			return &p
+		}
+	}
+	log.Warn("the server's memory and CPU are not measured: its process was not found; give --pid", "err", err)
+	return nil
 }
 
 func readRoots(path string) ([]*x509.Certificate, error) {
@@ -184,6 +236,8 @@ func readRoots(path string) ([]*x509.Certificate, error) {
 func mib(n int64) float64 { return float64(n) / (1 << 20) }
 
 type loadReport struct {
+	// ServerPID is the process measured, 0 when none was.
+	ServerPID  int               `json:"server_pid,omitempty"`
 	Run        *load.Result      `json:"run"`
 	Handshakes []load.Handshakes `json:"handshakes,omitempty"`
 }
@@ -198,8 +252,8 @@ func (r loadReport) write(w io.Writer) error {
 	}
 	if m := res.HeldMemory; m.RSS > 0 {
 		per := res.PerPing()
-		fmt.Fprintf(&b, "server memory %.1f MiB → %.1f MiB held (anonymous %.1f → %.1f): %.1f KiB per held Ping (anonymous %.1f); idle CPU %.2f%% of a core\n",
-			mib(res.Before.RSS), mib(m.RSS), mib(res.Before.Anon), mib(m.Anon), float64(per.RSS)/1024, float64(per.Anon)/1024, res.IdleCPU*100)
+		fmt.Fprintf(&b, "server (pid %d) memory %.1f MiB → %.1f MiB held (anonymous %.1f → %.1f): %.1f KiB per held Ping (anonymous %.1f); idle CPU %.2f%% of a core\n",
+			r.ServerPID, mib(res.Before.RSS), mib(m.RSS), mib(res.Before.Anon), mib(m.Anon), float64(per.RSS)/1024, float64(per.Anon)/1024, res.IdleCPU*100)
 	}
 	fmt.Fprintf(&b, "single-device push → answer (%d): p50 %s, p99 %s, max %s\n", res.Push.Samples, ms(res.Push.P50), ms(res.Push.P99), ms(res.Push.Max))
 	fmt.Fprintf(&b, "broadcast to %d: p50 %s, p99 %s, max %s\n", res.Answered, ms(res.Broadcast.P50), ms(res.Broadcast.P99), ms(res.Broadcast.Max))

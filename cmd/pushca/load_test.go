@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -58,4 +59,105 @@ func TestLoadRefusesOtherHosts(t *testing.T) {
 			t.Errorf("load %s: exit %d, %s", u, r.code, r.stderr)
 		}
 	}
+}
+
+// TestLoadAsTheREADMEShowsAgainstQuickstart runs the README's load line
+// (fewer devices, the test's ports) against quickstart, as a user who
+// followed the README would: no users created by hand, no --pid (pgrep
+// -f 'pushca serve' finds no quickstart), no --server-name (the URL's
+// 127.0.0.1 must match the certificate's IP SAN).
+func TestLoadAsTheREADMEShowsAgainstQuickstart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	qs := startPushca(t, nil, "--dir", dir, "quickstart", "--https", "127.0.0.1:0", "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+		"--devices-per-user", "0")
+	addrs := listenAddrs(qs.waitFor(t, func(l []string) bool { return len(printedCommands(l, "verify")) > 0 }))
+	_, port, _ := net.SplitHostPort(addrs["ActiveSync URL"])
+
+	// A user of that name with another password: refused before any
+	// device connects, rather than thousands of failed logins.
+	other := filepath.Join(t.TempDir(), "other.pw")
+	if err := os.WriteFile(other, []byte("not the load password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustPushca(t, nil, "--dir", dir, "users", "add", "alice", "--password-file", other)
+	if r := runPushca(t, nil, "--dir", dir, "load", "https://127.0.0.1:"+port, "--user", "alice", "--probes", "0", "--admin", addrs["Admin API"]); r.code == 0 || !strings.Contains(r.stderr, "user alice exists") {
+		t.Errorf("load as an existing user with another password: exit %d\n%s", r.code, r.stderr)
+	}
+
+	args := readmeLine(t, "pushca load ")
+	for i, a := range args {
+		switch {
+		case a == "https://127.0.0.1:8443":
+			args[i] = "https://127.0.0.1:" + port
+		case i > 0 && args[i-1] == "--devices":
+			args[i] = "5"
+		}
+	}
+	args = append(append([]string{"--dir", dir}, args[1:]...), "--probes", "2", "--admin", addrs["Admin API"],
+		"--idle", "200ms", "--handshakes", "200ms", "--json")
+	var rep struct {
+		ServerPID  int `json:"server_pid"`
+		Run        load.Result
+		Handshakes []load.Handshakes
+	}
+	for run := range 2 { // the second with the users and password the first made
+		out := mustPushca(t, nil, args...)
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("load --json: %v\n%s", err, out)
+		}
+		r := rep.Run
+		if r.Held != 5 || r.Errors != 0 || r.Answered != 5 || r.Push.Samples != 2 {
+			t.Fatalf("run %d: held %d errors %d %v answered %d probes %d", run, r.Held, r.Errors, r.First, r.Answered, r.Push.Samples)
+		}
+		if rep.ServerPID != qs.cmd.Process.Pid || r.HeldMemory.RSS <= 0 {
+			t.Errorf("run %d: measured pid %d (quickstart is %d), memory %+v", run, rep.ServerPID, qs.cmd.Process.Pid, r.HeldMemory)
+		}
+	}
+	users := mustPushca(t, nil, "--dir", dir, "users", "list")
+	for _, u := range []string{"bench", "probe0", "probe1"} {
+		if !strings.Contains(users, u) {
+			t.Errorf("load did not create %s: %s", u, users)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "push", "load-password")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("push/load-password: %v %v", fi, err)
+	}
+	qs.stop(t, syscall.SIGINT)
+}
+
+// TestLoadWithAnEmptyPgrepBeforeItsPid: `--pid $(pgrep ...)` where pgrep
+// finds nothing leaves --pid taking the next argument, the URL.
+func TestLoadWithAnEmptyPgrepBeforeItsPid(t *testing.T) {
+	for _, args := range [][]string{
+		{"load", "https://127.0.0.1:8443", "--pid"},
+		{"load", "--pid", "https://127.0.0.1:8443"},
+		{"load", "https://127.0.0.1:8443", "--pid", "abc"},
+		{"load", "https://127.0.0.1:8443", "--pid", "-3"},
+	} {
+		r := runPushca(t, nil, args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "is not a process id (a number)") {
+			t.Errorf("pushca %q: exit %d\n%s", args, r.code, r.stderr)
+		}
+	}
+}
+
+// readmeLine is the README's command line starting with prefix, without
+// its comment, split as a shell would split it (it has no quotes).
+func readmeLine(t *testing.T, prefix string) []string {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(readme), "\n") {
+		if cmd, ok := strings.CutPrefix(strings.TrimSpace(l), prefix); ok {
+			cmd, _, _ = strings.Cut(prefix+cmd, "#")
+			if strings.ContainsAny(cmd, `'"$`) {
+				t.Fatalf("README line %q needs a shell", l)
+			}
+			return strings.Fields(cmd)
+		}
+	}
+	t.Fatalf("README has no line starting %q", prefix)
+	return nil
 }

@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -48,7 +51,7 @@ func pushCommand() *cli.Command {
 // adminFlags name the admin API of a running `pushca serve` and its token.
 func adminFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "admin", Value: "127.0.0.1:8444", Usage: "admin API address of the running server"},
+		&cli.StringFlag{Name: "admin", Value: "127.0.0.1:8444", Usage: "admin API address of the running server: a loopback address, since the token goes over plain HTTP"},
 		&cli.StringFlag{Name: "admin-token-file", Usage: "admin token file (default: push/admin.token in --dir, written by pushca serve)"},
 	}
 }
@@ -58,6 +61,9 @@ type deliverFunc func(context.Context, push.DeliverRequest) (push.DeliverResult,
 // adminDeliverer reads the admin token once and returns what delivers a
 // message through the admin API named by adminFlags.
 func adminDeliverer(c *cli.Context) (deliverFunc, error) {
+	if err := loopbackAdmin(c.String("admin")); err != nil {
+		return nil, err
+	}
 	path := c.String("admin-token-file")
 	if path == "" {
 		path = push.TokenPath(c.String("dir"))
@@ -70,4 +76,21 @@ func adminDeliverer(c *cli.Context) (deliverFunc, error) {
 	return func(ctx context.Context, req push.DeliverRequest) (push.DeliverResult, error) {
 		return push.Deliver(ctx, base, token, req)
 	}, nil
+}
+
+// loopbackAdmin refuses an admin address off this machine before anything
+// is sent: the admin token goes over plain HTTP, which only loopback keeps
+// private. The server binds its admin API to loopback only; the client
+// must not carry the token elsewhere either (a typo, a planted config, a
+// proxy from the environment). Names are not resolved, since a name can
+// resolve elsewhere later: only localhost is taken.
+func loopbackAdmin(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageErrorf("--admin %q: want HOST:PORT, e.g. 127.0.0.1:8444", addr)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() || strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	return usageErrorf("--admin %s: not a loopback address (127.0.0.0/8, ::1, localhost); the admin token goes over plain HTTP, so run this on the server's machine (e.g. over ssh)", addr)
 }

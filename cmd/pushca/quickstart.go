@@ -42,18 +42,21 @@ quickstart/ca-password (0600: whoever can read it can issue certificates, so
 create production CAs with pushca init): one root and a chain family for each
 kind of device in --profiles (by default a mixed fleet: a SHA-1 chain for
 Windows Mobile and an ECDSA SHA-256 chain for iPhones and Android). It issues
-the server certificates for --host (default: this machine's name, plus
-localhost and 127.0.0.1), adds the user "test" with a random password (shown
-once, kept in quickstart/test-password), and writes a sample bundle for one
-user with every device kind to quickstart/bundle. Later runs reuse all of it.
+the server certificates for --host, or else for this machine's name and
+network addresses (reissued when they change: phones on the network connect
+by address), plus localhost and 127.0.0.1; adds the user "test" with a random
+password (shown once, kept in quickstart/test-password), and writes a sample
+bundle for one user with every device kind to quickstart/bundle. Later runs
+reuse all of it.
 
 It then serves ActiveSync on --https and the enrollment page on --http (all
 interfaces, ports 8443 and 8080 by default, so phones on the network can reach
 it and no root privileges are needed) and the admin API on loopback, and prints
-the URLs, the root's fingerprints, a QR code of the enrollment URL and the
-pushca push and pushca verify commands to try next. Ctrl-C stops it.`,
+the URLs (at the first network address, or the --host name), the root's
+fingerprints, a QR code of the enrollment URL and the pushca push and pushca
+verify commands to try next. Ctrl-C stops it.`,
 		Flags: append(listenFlags(":8443", ":8080"),
-			&cli.StringFlag{Name: "host", Usage: "name devices connect to (default: this machine's name)"},
+			&cli.StringFlag{Name: "host", Usage: "DNS name devices connect to, which they must resolve to this machine (default: this machine's network addresses)"},
 			&cli.StringSliceFlag{Name: "profiles", Aliases: []string{"profile"}, Value: cli.NewStringSlice(quickstartProfiles...),
 				Usage: "device profiles of the fleet (" + strings.Join(profile.Names(), ", ") + "); a later run adds no family: use pushca ca add-family"},
 		),
@@ -71,6 +74,11 @@ func quickstart(c *cli.Context) error {
 	}
 	q := quickstartFiles{dir: dir}
 	out := c.App.Writer
+	ifAddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return fmt.Errorf("this machine's network addresses: %w", err)
+	}
+	lan := lanIPs(ifAddrs)
 	pw, err := q.ensureCA(c)
 	if err != nil {
 		return err
@@ -84,7 +92,8 @@ func quickstart(c *cli.Context) error {
 		authority.Close()
 		return err
 	}
-	host, err := q.ensureServer(c, authority)
+	named := c.String("host")
+	host, err := ensureServer(c.Context, out, authority, named, lan)
 	// Closed before serving: other commands can use the state directory.
 	authority.Close()
 	if err != nil {
@@ -99,12 +108,23 @@ func quickstart(c *cli.Context) error {
 		return err
 	}
 	cfg.Host = host
-	return runServer(c, cfg, func(s *push.Server) error {
-		enroll := ""
-		if a := s.HTTPAddr(); a != "" {
-			enroll = "http://" + withHost(host, a) + "/"
+	// The landing page shows this URL and its QR code; a port picked at
+	// bind time (":0") is known only later, and the page then names host.
+	if a := cfg.HTTPAddr; a != "" && !strings.HasSuffix(a, ":0") {
+		cfg.EnrollURL = enrollURL(named, a, lan)
+	}
+	// runServer prints the addresses the listeners are bound to ("[::]:8443"),
+	// which no phone can dial: quickstart prints the ones phones can instead.
+	quiet := *c.App
+	quiet.Writer = io.Discard
+	return runServer(cli.NewContext(&quiet, nil, c), cfg, func(s *push.Server) error {
+		at := func(addr string) string { return withHost(urlHost(named, addr, lan), addr) }
+		enroll := cfg.EnrollURL
+		if a := s.HTTPAddr(); a != "" && enroll == "" {
+			enroll = enrollURL(named, a, lan)
 		}
-		if err := q.writeBundle(c.Context, host, profiles, enroll, c.App.Version); err != nil {
+		server := urlHost(named, s.HTTPSAddr(), lan)
+		if err := q.writeBundle(c.Context, server, profiles, enroll, c.App.Version); err != nil {
 			return err
 		}
 		pwLine := fmt.Sprintf("password %s (shown once; kept in %s)", userPW, q.userPassword())
@@ -115,7 +135,11 @@ func quickstart(c *cli.Context) error {
 		if enroll != "" {
 			fmt.Fprintf(out, "Enrollment URL: %s  (open it on the phone to install the root)\n", enroll)
 		}
-		fmt.Fprintf(out, "ActiveSync URL: https://%s%s  (server %s, SSL on)\n", withHost(host, s.HTTPSAddr()), push.ActiveSyncPath, withHost(host, s.HTTPSAddr()))
+		fmt.Fprintf(out, "ActiveSync URL: https://%s%s  (server %s, SSL on)\n", at(s.HTTPSAddr()), push.ActiveSyncPath, at(s.HTTPSAddr()))
+		if a := s.AdminAddr(); a != "" {
+			fmt.Fprintf(out, "Admin API: http://%s  (this machine only; token in %s)\n", a, push.TokenPath(q.dir))
+		}
+		printReach(out, named, host, lan, s)
 		fmt.Fprintf(out, "Root: %s\n  SHA-256 %s\n  SHA-1   %s\n", ca.Layout{Dir: dir}.RootCert(), provision.SHA256(root).Colon(), provision.SHA1(root).Colon())
 		fmt.Fprintf(out, "Test user: %s, %s\n", quickstartUser, pwLine)
 		fmt.Fprintf(out, "Sample bundle: %s\n", q.bundle())
@@ -140,64 +164,21 @@ func (q quickstartFiles) caPassword() string      { return q.path("ca-password")
 func (q quickstartFiles) userPassword() string    { return q.path("test-password") }
 func (q quickstartFiles) bundle() string          { return q.path("bundle") }
 
-// pendingCAPassword holds a new CA's password beside the state directory
-// while ca.Init creates the directory (it wants it absent or empty), so a
-// run stopped between the two never leaves a CA nobody can open.
-func (q quickstartFiles) pendingCAPassword() string {
-	return filepath.Join(filepath.Dir(q.dir), "."+filepath.Base(q.dir)+".ca-password")
-}
-
-func (q quickstartFiles) adoptPendingPassword() error {
-	if err := atomicfile.MkdirAll(filepath.Dir(q.caPassword())); err != nil {
-		return err
-	}
-	if err := os.Rename(q.pendingCAPassword(), q.caPassword()); err != nil {
-		return fmt.Errorf("move the CA password into %s: %w", q.caPassword(), err)
-	}
-	return nil
-}
-
 // ensureCA returns the password of the state directory's CA, creating the
 // CA with a random one when there is none.
 func (q quickstartFiles) ensureCA(c *cli.Context) ([]byte, error) {
 	_, err := os.Stat(ca.Layout{Dir: q.dir}.State())
 	if err == nil {
-		if _, err := os.Stat(q.pendingCAPassword()); err == nil {
-			if err := q.adoptPendingPassword(); err != nil {
-				return nil, err
-			}
-		}
-		pw, err := readSecretFile(q.caPassword())
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s holds a CA that quickstart did not create (there is no %s): serve it with `pushca serve`, or give quickstart another --dir", q.dir, q.caPassword())
-		}
-		return pw, err
+		return q.existingPassword(c.Context)
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("state directory %s: %w", q.dir, err)
 	}
-	pw := []byte(rand.Text())
-	if err := atomicfile.MkdirAll(filepath.Dir(q.dir)); err != nil {
-		return nil, err
-	}
-	if err := atomicfile.WriteFile(q.pendingCAPassword(), append(pw, '\n'), atomicfile.FileMode); err != nil {
-		return nil, fmt.Errorf("save the CA password: %w", err)
-	}
 	families, err := profile.FamiliesFor(c.StringSlice("profiles"))
 	if err != nil {
-		os.Remove(q.pendingCAPassword())
 		return nil, fmt.Errorf("--profiles: %w", err)
 	}
-	if err := ca.Init(c.Context, q.dir, ca.InitOptions{Families: families, Password: pw}); err != nil {
-		os.Remove(q.pendingCAPassword())
-		return nil, err
-	}
-	if err := q.adoptPendingPassword(); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(c.App.Writer, "created a CA in %s: one root, chain families %s\nits password is in %s (0600): whoever can read that file can issue certificates; create production CAs with `pushca init`\n",
-		q.dir, strings.Join(families, ", "), q.caPassword())
-	return pw, nil
+	return q.createCA(c.Context, c.App.Writer, families)
 }
 
 // checkProfiles refuses --profiles that an existing CA cannot serve:
@@ -228,21 +209,25 @@ func profileNames(ps []profile.Profile) string {
 	return strings.Join(names, ", ")
 }
 
-// ensureServer returns the host served, issuing its certificate when the
-// state directory has none.
-func (q quickstartFiles) ensureServer(c *cli.Context, authority *ca.CA) (string, error) {
-	host := c.String("host")
+// ensureServer returns the host served, issuing its certificates when the
+// state directory has none. Without --host (named) they carry the
+// machine's LAN addresses, so phones can connect by address, and are
+// reissued when they lack one: the machine got a new DHCP address.
+func ensureServer(ctx context.Context, out io.Writer, authority *ca.CA, named string, lan []net.IP) (string, error) {
+	host, ips := named, []net.IP(nil)
 	if host == "" {
 		h, err := os.Hostname()
 		if err != nil {
 			return "", fmt.Errorf("no --host given and the machine's name is unknown: %w", err)
 		}
-		host = strings.ToLower(h)
+		host, ips = strings.ToLower(h), lan
 	}
-	// A family without its chain on disk gets one; the others are reused.
+	// A family whose chain is missing or lacks an address gets a new one;
+	// the others are reused.
 	var missing []string
 	for _, s := range authority.Slots() {
-		if _, err := os.Stat(authority.Layout().ServerChain(host, s)); err != nil {
+		chain, err := provision.ReadCertificates(authority.Layout().ServerChain(host, s))
+		if err != nil || len(missingIPs(chain[0].IPAddresses, ips)) > 0 {
 			missing = append(missing, s.Family)
 		}
 	}
@@ -253,14 +238,36 @@ func (q quickstartFiles) ensureServer(c *cli.Context, authority *ca.CA) (string,
 	if host != "localhost" {
 		dns = []string{"localhost"}
 	}
-	issued, err := authority.Issue(c.Context, ca.IssueRequest{Host: host, DNS: dns, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Families: missing, Force: true})
+	issued, err := authority.Issue(ctx, ca.IssueRequest{Host: host, DNS: dns, IPs: append([]net.IP{net.IPv4(127, 0, 0, 1)}, ips...), Families: missing, Force: true})
 	if err != nil {
 		return "", fmt.Errorf("server certificate for %s (name another with --host): %w", host, err)
 	}
 	for _, is := range issued {
-		fmt.Fprintf(c.App.Writer, "issued the %s server certificate for %s (serial %s)\n", is.Record.Family, strings.Join(append(is.Record.DNSNames, is.Record.IPs...), ", "), is.Record.Serial)
+		fmt.Fprintf(out, "issued the %s server certificate for %s (serial %s)\n", is.Record.Family, strings.Join(append(is.Record.DNSNames, is.Record.IPs...), ", "), is.Record.Serial)
 	}
 	return host, nil
+}
+
+// printReach says how phones reach the server: by the LAN addresses the
+// certificates carry, or by a --host name instead; and when none can.
+func printReach(out io.Writer, named, host string, lan []net.IP, s *push.Server) {
+	switch {
+	case named != "":
+	case len(lan) == 0:
+		fmt.Fprintln(out, "This machine has no network address besides loopback, so no phone can reach it: connect it to the phones' network and run quickstart again, or give --host with a name phones resolve to it.")
+	default:
+		addrs := make([]string, len(lan))
+		for i, ip := range lan {
+			addrs[i] = ip.String()
+		}
+		fmt.Fprintf(out, "Phones on this machine's network reach it at %s: the server certificates carry these addresses beside %s. For a DNS name instead, run quickstart with --host NAME (a name the phones resolve to this machine).\n",
+			strings.Join(addrs, ", "), strings.Join(slices.Compact([]string{host, "localhost", "127.0.0.1"}), ", "))
+	}
+	for _, l := range []struct{ name, addr string }{{"ActiveSync", s.HTTPSAddr()}, {"Enrollment", s.HTTPAddr()}} {
+		if onLoopback(l.addr) && (len(lan) > 0 || named != "") {
+			fmt.Fprintf(out, "The %s listener is on %s, which no phone can reach: give --https :8443 --http :8080 to listen on every interface.\n", l.name, l.addr)
+		}
+	}
 }
 
 // ensureUser returns the test user's password, creating the user (or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -42,6 +43,7 @@ func TestQuickstartThroughTheBinary(t *testing.T) {
 			t.Errorf("quickstart did not print %q:\n%s", want, out)
 		}
 	}
+	checkReach(t, dir, out, machineLAN(t))
 	for _, f := range []string{"quickstart/ca-password", "quickstart/test-password"} {
 		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v %v", f, fi, err)
@@ -58,7 +60,7 @@ func TestQuickstartThroughTheBinary(t *testing.T) {
 	}
 	addrs := listenAddrs(lines)
 	served := filepath.Join(t.TempDir(), "root.pem")
-	testtool.MustRun(t, nil, "curl", "-sSf", "--max-time", "30", "-o", served, "http://"+addrs["Enrollment"]+"/root.pem")
+	testtool.MustRun(t, nil, "curl", "-sSf", "--max-time", "30", "-o", served, "http://"+addrs["Enrollment URL"]+"/root.pem")
 	if fp2 := string(testtool.MustRun(t, nil, "openssl", "x509", "-in", served, "-noout", "-fingerprint", "-sha256")); fp2 != fp {
 		t.Errorf("enrollment listener serves %s, the root is %s", fp2, fp)
 	}
@@ -95,7 +97,7 @@ func TestQuickstartThroughTheBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ping := holdPing(t, addrs["ActiveSync"], root, strings.TrimSpace(string(pwd)))
+	ping := holdPing(t, addrs["ActiveSync URL"], root, strings.TrimSpace(string(pwd)))
 	if got := mustPushca(t, nil, printedCommand(lines, "push")...); !strings.Contains(got, "delivered") {
 		t.Errorf("printed push command: %s", got)
 	}
@@ -112,6 +114,105 @@ func TestQuickstartThroughTheBinary(t *testing.T) {
 		t.Errorf("second run did not reuse the state:\n%s", out)
 	}
 	again.stop(t, syscall.SIGINT)
+}
+
+// machineLAN are this machine's addresses that a phone on its network can
+// dial, found independently of quickstart's code.
+func machineLAN(t *testing.T) []string {
+	t.Helper()
+	ifAddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lan []string
+	for _, a := range ifAddrs {
+		ip := a.(*net.IPNet).IP
+		if ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsMulticast() || slices.Contains(lan, ip.String()) {
+			continue
+		}
+		lan = append(lan, ip.String())
+	}
+	return lan
+}
+
+// checkReach checks what quickstart, listening on loopback, printed and
+// issued against lan, the addresses its machine has: phones on its network
+// reach it by those (it says so, and its certificates carry them), or by
+// none when it has none (it says that instead); and no address a phone
+// cannot dial is printed as the one to use.
+func checkReach(t *testing.T, dir, out string, lan []string) {
+	t.Helper()
+	for _, bad := range []string{"[::]", "0.0.0.0"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("quickstart printed %q, which no phone can dial:\n%s", bad, out)
+		}
+	}
+	// Listening on loopback, the URLs are loopback's, not the bare host
+	// name's that phones cannot resolve.
+	for _, want := range []string{"Enrollment URL: http://127.0.0.1:", "ActiveSync URL: https://127.0.0.1:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("quickstart did not print %q:\n%s", want, out)
+		}
+	}
+	if len(lan) == 0 {
+		if !strings.Contains(out, "no network address besides loopback, so no phone can reach it") {
+			t.Errorf("no LAN address here, and quickstart did not say so:\n%s", out)
+		}
+		return
+	}
+	for _, want := range []string{"Phones on this machine's network reach it at ", "--host NAME", "The ActiveSync listener is on 127.0.0.1:", "which no phone can reach"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("quickstart did not print %q:\n%s", want, out)
+		}
+	}
+	leaves, err := filepath.Glob(filepath.Join(dir, "servers", "*", "current*", "cert.pem"))
+	if err != nil || len(leaves) == 0 {
+		t.Fatalf("server certificates: %v %v", leaves, err)
+	}
+	for _, ip := range lan {
+		if !strings.Contains(out, ip) {
+			t.Errorf("this machine's address %s is not printed:\n%s", ip, out)
+		}
+		for _, leaf := range leaves {
+			cert, err := provision.ReadCertificates(leaf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(cert[0].IPAddresses, net.ParseIP(ip).Equal) {
+				t.Errorf("%s lacks the machine's address %s: %v", leaf, ip, cert[0].IPAddresses)
+			}
+		}
+	}
+}
+
+// TestQuickstartOnAMachineWithoutANetwork runs quickstart where only
+// loopback exists (a network namespace of its own): it says that no phone
+// can reach the machine, and prints loopback URLs, not "[::]".
+func TestQuickstartOnAMachineWithoutANetwork(t *testing.T) {
+	testtool.Path(t, "unshare")
+	testtool.Path(t, "ip")
+	if _, _, err := testtool.Run(t, nil, "unshare", "-rn", "true"); err != nil {
+		t.Skipf("no network namespace for this user: %v", err)
+	}
+	dir := filepath.Join(t.TempDir(), "state")
+	qs := startProcess(t, "unshare", nil, "-rn", "sh", "-c", `ip link set lo up && exec "$0" "$@"`, pushcaBin,
+		"--dir", dir, "quickstart", "--https", "127.0.0.1:0", "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0")
+	lines := qs.waitFor(t, func(l []string) bool { return len(printedCommands(l, "verify")) > 0 })
+	qs.stop(t, syscall.SIGINT)
+	checkReach(t, dir, strings.Join(lines, "\n"), nil)
+	leaves, err := filepath.Glob(filepath.Join(dir, "servers", "*", "current*", "cert.pem"))
+	if err != nil || len(leaves) == 0 {
+		t.Fatalf("server certificates: %v %v", leaves, err)
+	}
+	for _, leaf := range leaves {
+		cert, err := provision.ReadCertificates(leaf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(cert[0].IPAddresses); got != "[127.0.0.1]" {
+			t.Errorf("%s carries %s; want loopback's only", leaf, got)
+		}
+	}
 }
 
 // printedCommands are the "pushca ... NAME ..." lines quickstart printed
