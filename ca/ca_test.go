@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -731,5 +732,24 @@ func TestSecondOpenFailsClearly(t *testing.T) {
 	_, err := Open(context.Background(), c.layout.Dir, testPassword)
 	if err == nil || !strings.Contains(err.Error(), "in use by another pushca process") {
 		t.Fatalf("second open: %v", err)
+	}
+}
+
+// An international host name is issued as its punycode form, the one
+// name devices and packages carry (profile.HostName), and a wildcard keeps
+// its label.
+func TestInternationalHostNameIsPunycode(t *testing.T) {
+	c := newCA(t, "modern")
+	is, err := one(c.Issue(context.Background(), IssueRequest{Host: "Bücher.Example", DNS: []string{"*.bücher.example"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if is.Record.Host != "xn--bcher-kva.example" || !slices.Equal(is.Chain[0].DNSNames, []string{"xn--bcher-kva.example", "*.xn--bcher-kva.example"}) {
+		t.Errorf("issued %q with %v", is.Record.Host, is.Chain[0].DNSNames)
+	}
+	for _, bad := range []string{"../etc", "*.10.0.0.1", "a_b.example"} {
+		if _, err := c.Issue(context.Background(), IssueRequest{Host: bad}); err == nil {
+			t.Errorf("%q issued", bad)
+		}
 	}
 }

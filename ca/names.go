@@ -4,49 +4,28 @@ import (
 	"fmt"
 	"net"
 	"strings"
+
+	"github.com/pushca/pushca/profile"
 )
 
 // normalizeName checks a DNS name or IP address for a server certificate and
-// returns its canonical form (lower case, no trailing dot). The name also
-// becomes a directory name, so anything outside RFC 1123 is refused.
+// returns its canonical form (see profile.HostName: lower case, no trailing
+// dot, punycode), a wildcard label first allowed (the family's rules decide
+// whether devices match it). The name also becomes a directory name, which
+// the host-name rules keep safe.
 func normalizeName(name string) (string, error) {
-	n := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
-	if n == "" {
-		return "", fmt.Errorf("host name is empty")
+	n, wildcard := strings.CutPrefix(strings.TrimSpace(name), "*.")
+	ascii, _, err := profile.HostName(n)
+	if err != nil {
+		return "", err
 	}
-	if ip := net.ParseIP(n); ip != nil {
-		return ip.String(), nil
-	}
-	if len(n) > 253 {
-		return "", fmt.Errorf("host name %q is longer than 253 characters", name)
-	}
-	for i, label := range strings.Split(n, ".") {
-		if i == 0 && label == "*" {
-			continue
+	if wildcard {
+		if net.ParseIP(ascii) != nil {
+			return "", fmt.Errorf("host name %q: a wildcard goes before a DNS name, not an address", name)
 		}
-		if err := checkLabel(label); err != nil {
-			return "", fmt.Errorf("host name %q: %w", name, err)
-		}
+		return "*." + ascii, nil
 	}
-	return n, nil
-}
-
-func checkLabel(l string) error {
-	if l == "" {
-		return fmt.Errorf("empty label")
-	}
-	if len(l) > 63 {
-		return fmt.Errorf("label %q is longer than 63 characters", l)
-	}
-	if l[0] == '-' || l[len(l)-1] == '-' {
-		return fmt.Errorf("label %q starts or ends with a hyphen", l)
-	}
-	for _, r := range l {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return fmt.Errorf("label %q has %q: only letters, digits and hyphens are allowed", l, r)
-		}
-	}
-	return nil
+	return ascii, nil
 }
 
 // subjectNames builds the SAN list: the host first (devices that read only
