@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"context"
 	"crypto/x509"
 	"fmt"
 	"os"
@@ -13,24 +12,6 @@ import (
 
 	"github.com/pushca/pushca/internal/testtool"
 )
-
-// newBrowser starts Debian's headless Chromium with a fresh profile and
-// nothing that talks to the network by itself, as push's browser tests do.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(testtool.Path(t, "chromium")), chromedp.UserDataDir(t.TempDir())}
-	for _, f := range []string{"headless", "no-sandbox", "disable-gpu", "no-first-run",
-		"disable-background-networking", "disable-component-update", "disable-sync"} {
-		opts = append(opts, chromedp.Flag(f, true))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
-	return bctx
-}
 
 // narrowCellsJS lists every cell of the facts tables narrower than one of
 // its words, each word measured in the cell's own font, and how wide the
@@ -93,7 +74,7 @@ func TestSheetOnA400PxScreenKeepsWordsWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx := newBrowser(t)
+	ctx := testtool.Browser(t)
 	shots := t.TempDir()
 	if d := os.Getenv("PUSHCA_SCREENSHOTS"); d != "" {
 		shots = d

@@ -52,7 +52,7 @@ func TestDashboardInChromium(t *testing.T) {
 	ts := startServer(t, HeartbeatBounds{1, 3540})
 	addDashboardDevices(t, ts)
 	leaf := ts.certs.current()[0].cert.Leaf
-	ctx := newBrowser(t, chromedp.WindowSize(1400, 700), chromedp.Flag("ignore-certificate-errors-spki-list", spkiHash(leaf)))
+	ctx := testtool.Browser(t, chromedp.WindowSize(1400, 700), chromedp.Flag("ignore-certificate-errors-spki-list", spkiHash(leaf)))
 	url := "https://" + ts.HTTPSAddr() + DashboardPath
 
 	// Not logged in: the login form; a wrong token is refused.

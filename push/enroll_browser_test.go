@@ -29,31 +29,6 @@ func screenshotDir(t *testing.T) string {
 	return t.TempDir()
 }
 
-// newBrowser starts Debian's headless Chromium with a fresh profile and
-// nothing that talks to the network by itself; extra options come last, so
-// they override.
-func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
-	t.Helper()
-	bin := testtool.Path(t, "chromium")
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 1400),
-	}
-	for _, f := range []string{"headless", "no-sandbox", "disable-gpu", "disable-quic", "no-first-run",
-		"disable-background-networking", "disable-component-update", "disable-sync"} {
-		opts = append(opts, chromedp.Flag(f, true))
-	}
-	opts = append(opts, extra...)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
-	return bctx
-}
-
 // downloadTypesJS fetches every download button's link from inside the
 // page, as the device's browser would, and returns href → Content-Type.
 const downloadTypesJS = `(async () => {
@@ -125,7 +100,7 @@ func TestEnrollPagesInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := newBrowser(t)
+	ctx := testtool.Browser(t)
 	shots := screenshotDir(t)
 	for name, c := range map[string]struct {
 		url   string
