@@ -6,9 +6,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/smallstep/certificates/authority/provisioner"
 	"go.step.sm/crypto/x509util"
@@ -84,6 +86,7 @@ func BenchmarkIssue(b *testing.B) {
 				})
 			}
 		}
+		b.Run(f.Name+"/versus", func(b *testing.B) { peer.versus(b, func() { issue(b, "csr") }) })
 		peer.stop()
 	}
 }
@@ -120,12 +123,14 @@ func each(b *testing.B, parallel bool, fn func()) {
 	})
 }
 
-// run signs b.N certificates.
-func (s *stepCASigner) run(b *testing.B, parallel bool) {
+// prepare makes n tokens and the CSR with the timer stopped: clients make
+// them, not the CA.
+func (s *stepCASigner) prepare(b *testing.B, n int) (chan string, *x509.CertificateRequest) {
 	const host = "bench.example.com"
 	b.StopTimer()
-	tokens := make(chan string, b.N)
-	for range b.N {
+	defer b.StartTimer()
+	tokens := make(chan string, n)
+	for range n {
 		tokens <- jwkToken(b, s.p.key, s.p.audience, host, host)
 	}
 	close(tokens)
@@ -133,16 +138,55 @@ func (s *stepCASigner) run(b *testing.B, parallel bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.StartTimer()
-	each(b, parallel, func() {
-		ctx := provisioner.NewContextWithMethod(context.Background(), provisioner.SignMethod)
-		opts, err := s.p.a.Authorize(ctx, <-tokens)
-		if err != nil {
-			b.Error(err)
-			return
+	return tokens, csr
+}
+
+// sign is one request to step-ca's /1.0/sign minus HTTP.
+func (s *stepCASigner) sign(b *testing.B, ott string, csr *x509.CertificateRequest) {
+	ctx := provisioner.NewContextWithMethod(context.Background(), provisioner.SignMethod)
+	opts, err := s.p.a.Authorize(ctx, ott)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	if _, err := s.p.a.SignWithContext(ctx, csr, provisioner.SignOptions{}, opts...); err != nil {
+		b.Error(err)
+	}
+}
+
+// run signs b.N certificates.
+func (s *stepCASigner) run(b *testing.B, parallel bool) {
+	tokens, csr := s.prepare(b, b.N)
+	each(b, parallel, func() { s.sign(b, <-tokens, csr) })
+}
+
+// versus alternates one pushca issuance and one step-ca signature, in
+// turn first, and reports each one's mean and their ratio: on a machine
+// others load, both see the same load, which runs of their own do not.
+func (s *stepCASigner) versus(b *testing.B, issue func()) {
+	tokens, csr := s.prepare(b, b.N)
+	var pushca, step time.Duration
+	for i := range b.N {
+		t0 := time.Now()
+		if i%2 == 0 {
+			issue()
+		} else {
+			s.sign(b, <-tokens, csr)
 		}
-		if _, err := s.p.a.SignWithContext(ctx, csr, provisioner.SignOptions{}, opts...); err != nil {
-			b.Error(err)
+		t1 := time.Now()
+		if i%2 == 0 {
+			s.sign(b, <-tokens, csr)
+		} else {
+			issue()
 		}
-	})
+		t2 := time.Now()
+		if i%2 == 0 {
+			pushca, step = pushca+t1.Sub(t0), step+t2.Sub(t1)
+		} else {
+			pushca, step = pushca+t2.Sub(t1), step+t1.Sub(t0)
+		}
+	}
+	b.ReportMetric(float64(pushca.Microseconds())/1000/float64(b.N), "pushca-ms/op")
+	b.ReportMetric(float64(step.Microseconds())/1000/float64(b.N), "step-ca-ms/op")
+	b.ReportMetric(float64(step)/float64(pushca), "step-ca/pushca")
 }
