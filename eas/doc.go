@@ -1,8 +1,9 @@
 // Package eas speaks Exchange ActiveSync: the WBXML codec with the ActiveSync
 // code pages, typed request and response bodies of the commands a DirectPush
 // endpoint needs (Ping, FolderSync, Provision, GetItemEstimate, Sync,
-// Settings), the plain and base64 query forms, Basic credentials, and a
-// client that behaves like a device.
+// Settings) at protocol versions 2.5 to 16.1, the plain and base64 query
+// forms, Basic credentials, the plain-XML mobile Autodiscover request and
+// response ([MS-ASCMD] 2.2.1.1), and a client that behaves like a device.
 //
 // It imports no other pushca package: push/ (the server) and verify/ (the
 // device emulator) build on it. It does no logging, and Credentials format

@@ -26,6 +26,10 @@ func seedDocs(f *testing.F) [][]byte {
 		&GetItemEstimateResponse{Responses: []EstimateResponse{{Status: EstimateOK, Collection: &EstimateResult{CollectionID: "1", Estimate: 2}}}},
 		&SettingsRequest{DeviceInformation: &DeviceInformation{Model: "m", OS: "o"}},
 		&SettingsResponse{Status: SettingsOK, DeviceInformationStatus: SettingsOK},
+		&SettingsRequest{Oof: &OofRequest{Get: &OofGet{BodyType: OofBodyText}}, UserInformation: &UserInformationRequest{Get: true}},
+		&SettingsResponse{Status: SettingsOK, Oof: &OofResponse{Status: SettingsOK, Get: DisabledOof(OofBodyHTML)},
+			UserInformation: NewUserInformation("16.1", "Alice", []string{"alice@example.com", "a@example.org"})},
+		&SettingsResponse{Status: SettingsOK, UserInformation: NewUserInformation("12.1", "", []string{"alice@example.com"})},
 		&SyncRequest{Collections: []SyncCollection{{SyncKey: "1", CollectionID: "1", GetChanges: new(true),
 			Commands: &SyncCommands{Change: []SyncItem{{ServerID: "1:1", ApplicationData: &Email{Read: new(true)}}}}}}},
 		&SyncResponse{Collections: []SyncCollectionResponse{{SyncKey: "2", CollectionID: "1", Status: SyncOK, MoreAvailable: true,
@@ -104,6 +108,7 @@ func FuzzGetItemEstimateRequest(f *testing.F) {
 }
 func FuzzSyncRequest(f *testing.F)       { fuzzTyped(f, ParseSyncRequest) }
 func FuzzSettingsRequest(f *testing.F)   { fuzzTyped(f, ParseSettingsRequest) }
+func FuzzSettingsResponse(f *testing.F)  { fuzzTyped(f, ParseSettingsResponse) }
 func FuzzSyncResponse(f *testing.F)      { fuzzTyped(f, ParseSyncResponse) }
 func FuzzProvisionResponse(f *testing.F) { fuzzTyped(f, ParseProvisionResponse) }
 

@@ -67,7 +67,10 @@ var codePages = []struct {
 		0x16: "NativeBodyType", 0x17: "ContentType", 0x18: "Preview",
 	}},
 	{page: 18, name: "Settings", tags: map[byte]string{
-		0x05: "Settings", 0x06: "Status", 0x07: "Get", 0x08: "Set", 0x16: "DeviceInformation",
+		0x05: "Settings", 0x06: "Status", 0x07: "Get", 0x08: "Set", 0x09: "Oof", 0x0A: "OofState",
+		0x0B: "StartTime", 0x0C: "EndTime", 0x0D: "OofMessage", 0x0E: "AppliesToInternal",
+		0x0F: "AppliesToExternalKnown", 0x10: "AppliesToExternalUnknown", 0x11: "Enabled",
+		0x12: "ReplyMessage", 0x13: "BodyType", 0x14: "DevicePassword", 0x16: "DeviceInformation",
 		0x17: "Model", 0x18: "IMEI", 0x19: "FriendlyName", 0x1A: "OS", 0x1B: "OSLanguage",
 		0x1C: "PhoneNumber", 0x1D: "UserInformation", 0x1E: "EmailAddresses", 0x1F: "SmtpAddress",
 		0x20: "UserAgent",
@@ -75,6 +78,13 @@ var codePages = []struct {
 		// clients inside DeviceInformation/Set.
 		0x21: "EnableOutboundSMS",
 		0x22: "MobileOperator",
+		// UserInformation at 14.1 and later ([MS-ASWBXML] 2.1.2.1.19).
+		0x23: "PrimarySmtpAddress", 0x24: "Accounts", 0x25: "Account", 0x26: "AccountId",
+		0x27: "AccountName", 0x28: "UserDisplayName", 0x29: "SendDisabled",
+	}},
+	// [MS-ASWBXML] 2.1.2.1.23: what 14.0+ servers add to a mail item.
+	{page: 22, name: "Email2", tags: map[byte]string{
+		0x09: "ConversationId", 0x0A: "ConversationIndex", 0x15: "IsDraft",
 	}},
 }
 

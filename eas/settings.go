@@ -35,10 +35,14 @@ type DeviceInformation struct {
 	MobileOperator    string `wbxml:"Settings:MobileOperator,omitempty"`
 }
 
-// SettingsRequest sets the device information (the only Settings operation
-// a push endpoint needs).
+// SettingsRequest carries the Settings operations a push endpoint answers:
+// the device's information (Set), the OOF state and the user's addresses
+// (Get). Other parts (DevicePassword, RightsManagementInformation) are left
+// in the element tree for the server to report.
 type SettingsRequest struct {
-	DeviceInformation *DeviceInformation `wbxml:"Settings:DeviceInformation>Settings:Set"`
+	Oof               *OofRequest             `wbxml:"Settings:Oof"`
+	DeviceInformation *DeviceInformation      `wbxml:"Settings:DeviceInformation>Settings:Set"`
+	UserInformation   *UserInformationRequest `wbxml:"Settings:UserInformation"`
 }
 
 func (*SettingsRequest) rootTag() string { return "Settings:Settings" }
@@ -48,10 +52,13 @@ func ParseSettingsRequest(data []byte) (*SettingsRequest, error) {
 	return parse[SettingsRequest](data, false)
 }
 
-// SettingsResponse answers a Settings request.
+// SettingsResponse answers a Settings request: a top-level Status and one
+// part per part requested.
 type SettingsResponse struct {
-	Status                  SettingsStatus `wbxml:"Settings:Status"`
-	DeviceInformationStatus SettingsStatus `wbxml:"Settings:DeviceInformation>Settings:Status,omitempty"`
+	Status                  SettingsStatus           `wbxml:"Settings:Status"`
+	Oof                     *OofResponse             `wbxml:"Settings:Oof"`
+	DeviceInformationStatus SettingsStatus           `wbxml:"Settings:DeviceInformation>Settings:Status,omitempty"`
+	UserInformation         *UserInformationResponse `wbxml:"Settings:UserInformation"`
 }
 
 func (*SettingsResponse) rootTag() string { return "Settings:Settings" }

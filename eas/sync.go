@@ -165,6 +165,7 @@ type Email struct {
 	InternetCPID  string    `wbxml:"Email:InternetCPID,omitempty"` // 65001 for UTF-8
 	ContentClass  string    `wbxml:"Email:ContentClass,omitempty"`
 	NativeBody    BodyType  `wbxml:"AirSyncBase:NativeBodyType,omitempty"`
+	IsDraft       *bool     `wbxml:"Email2:IsDraft"` // 16.0 and later, server to client only
 }
 
 // Body is AirSyncBase:Body (12.0 and later).

@@ -1,8 +1,6 @@
 package push
 
 import (
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,22 +14,22 @@ import (
 func (h *activeSync) command(w http.ResponseWriter, r *http.Request, user string) {
 	q, err := eas.ParseRequest(r)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		h.refuse(w, r, user, http.StatusBadRequest, err.Error())
 		return
 	}
 	if !supportedVersion(q.Version) {
-		http.Error(w, "protocol version "+q.Version+" is not served; see MS-ASProtocolVersions", http.StatusBadRequest)
+		h.refuse(w, r, user, http.StatusBadRequest, "protocol version "+q.Version+" is not served; see MS-ASProtocolVersions")
 		return
 	}
 	if q.User != "" {
 		if qu, err := NormalizeUser(q.User); err != nil || qu != user {
-			http.Error(w, "the query's User is not the authenticated user", http.StatusForbidden)
+			h.refuse(w, r, user, http.StatusForbidden, "the query's User is not the authenticated user")
 			return
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		http.Error(w, "request body: "+err.Error(), http.StatusRequestEntityTooLarge)
+		h.refuse(w, r, user, http.StatusRequestEntityTooLarge, "request body: "+err.Error())
 		return
 	}
 	// What the request says about the device is an observation, written
@@ -50,7 +48,7 @@ func (h *activeSync) command(w http.ResponseWriter, r *http.Request, user string
 		return
 	case "Ping", "FolderSync", "GetItemEstimate", "Sync", "Settings":
 	default:
-		http.Error(w, q.Cmd+" is not implemented by this test endpoint", http.StatusNotImplemented)
+		c.refuse(http.StatusNotImplemented, q.Cmd+" is not implemented by this test endpoint")
 		return
 	}
 	if !c.provisioned() {
@@ -82,9 +80,21 @@ type call struct {
 	body []byte
 }
 
-func (h *activeSync) serverError(w http.ResponseWriter, err error) {
-	h.log.Error("ActiveSync command", "err", err)
-	http.Error(w, "server error", http.StatusInternalServerError)
+// refuse answers with an HTTP error and logs why.
+func (c *call) refuse(code int, reason string) {
+	c.h.logRefusal(refusal{cmd: c.q.Cmd, device: c.q.DeviceID, user: c.user, version: c.q.Version, http: code, reason: reason})
+	http.Error(c.w, reason, code)
+}
+
+// failed logs a command answered with a status that is not success; the
+// caller writes the answer.
+func (c *call) failed(status int, reason string) {
+	c.h.logRefusal(refusal{cmd: c.q.Cmd, device: c.q.DeviceID, user: c.user, version: c.q.Version, http: http.StatusOK, eas: status, reason: reason})
+}
+
+func (c *call) serverError(err error) {
+	c.h.log.Error("ActiveSync command failed", "command", c.q.Cmd, "device", c.q.DeviceID, "user", c.user, "http_status", http.StatusInternalServerError, "err", err)
+	http.Error(c.w, "server error", http.StatusInternalServerError)
 }
 
 // reply writes m. The write deadline starts only now: a Ping may have been
@@ -92,9 +102,13 @@ func (h *activeSync) serverError(w http.ResponseWriter, err error) {
 func (c *call) reply(m eas.Message) {
 	data, err := eas.Marshal(m)
 	if err != nil {
-		c.h.serverError(c.w, err)
+		c.serverError(err)
 		return
 	}
+	c.write(data)
+}
+
+func (c *call) write(data []byte) {
 	http.NewResponseController(c.w).SetWriteDeadline(time.Now().Add(writeSlack))
 	c.w.Header().Set("Content-Type", eas.ContentType)
 	c.w.Header().Set("Content-Length", strconv.Itoa(len(data)))
@@ -108,7 +122,7 @@ func (c *call) reply(m eas.Message) {
 func (c *call) update(fn func(*Device)) bool {
 	dev, err := c.h.devices.Update(c.user, c.q.DeviceID, fn)
 	if err != nil {
-		c.h.serverError(c.w, err)
+		c.serverError(err)
 		return false
 	}
 	c.dev = dev
@@ -124,110 +138,34 @@ func (c *call) provisioned() bool {
 	return c.q.Cmd == "Ping" || c.q.HasPolicyKey && c.q.PolicyKey == c.dev.PolicyKey
 }
 
-// statusElements name each command's root and top-level Status, where 14.0+
-// devices expect the provisioning statuses that replace HTTP 449.
-var statusElements = map[string][2]string{
-	"Ping":            {"Ping:Ping", "Ping:Status"},
-	"FolderSync":      {"FolderHierarchy:FolderSync", "FolderHierarchy:Status"},
-	"GetItemEstimate": {"GetItemEstimate:GetItemEstimate", "GetItemEstimate:Status"},
-	"Sync":            {"AirSync:Sync", "AirSync:Status"},
-	"Settings":        {"Settings:Settings", "Settings:Status"},
-}
-
+// needProvision refuses a command of a device without the acknowledged
+// policy key: HTTP 449 up to 12.1, from 14.0 the command's own Status.
 func (c *call) needProvision() {
-	if c.q.Version == "2.5" || c.q.Version == "12.0" || c.q.Version == "12.1" {
-		http.Error(c.w, "provision first", 449)
+	reason := "device not provisioned: run Provision first"
+	if c.dev.PolicyKey != 0 {
+		reason = "the policy key sent is not the device's acknowledged one"
+	}
+	if eas.UsesHTTP449(c.q.Version) {
+		c.refuse(449, reason)
 		return
 	}
 	status := eas.StatusDeviceNotProvisioned
 	if c.q.HasPolicyKey && c.q.PolicyKey != 0 {
 		status = eas.StatusInvalidPolicyKey
 	}
-	tags := statusElements[c.q.Cmd]
-	data, err := eas.Encode(eas.NewElement(tags[0], eas.TextElement(tags[1], strconv.Itoa(status))))
+	data, err := eas.StatusBody(c.q.Cmd, status)
 	if err != nil {
-		c.h.serverError(c.w, err)
+		c.serverError(err)
 		return
 	}
-	c.w.Header().Set("Content-Type", eas.ContentType)
-	c.w.Write(data)
-}
-
-// wapPolicy asks a 2.5 device for nothing: no PIN (4131=1), unsigned
-// applications allowed (4133=1), as Exchange's "no policy" does.
-const wapPolicy = `<wap-provisioningdoc><characteristic type="SecurityPolicy"><parm name="4131" value="1"/><parm name="4133" value="1"/></characteristic></wap-provisioningdoc>`
-
-// noPolicy is the 12.0+ equivalent: nothing required of the device.
-func noPolicy() *eas.EASProvisionDoc {
-	return &eas.EASProvisionDoc{AttachmentsEnabled: true, AllowSimpleDevicePassword: true}
-}
-
-func newPolicyKey() uint32 {
-	var b [4]byte
-	for {
-		rand.Read(b[:])
-		if k := binary.LittleEndian.Uint32(b[:]); k != 0 {
-			return k
-		}
-	}
-}
-
-// provision runs either phase: a policy request gets a temporary key and
-// the policy; an acknowledgement of that key gets the final one.
-func (c *call) provision() {
-	req, err := eas.ParseProvisionRequest(c.body)
-	if err != nil || len(req.Policies) == 0 {
-		c.reply(&eas.ProvisionResponse{Status: eas.ProvisionProtocolError})
-		return
-	}
-	resp := &eas.ProvisionResponse{Status: eas.ProvisionOK}
-	if di := req.DeviceInformation; di != nil {
-		resp.DeviceInformationStatus = eas.SettingsOK
-		if !c.update(func(d *Device) { d.Model, d.OS = di.Model, di.OS }) {
-			return
-		}
-	}
-	if ack, ok := req.Acknowledgement(); ok {
-		p := eas.Policy{PolicyType: ack.PolicyType, Status: eas.PolicyOK}
-		if ack.PolicyKey != c.dev.PendingPolicyKey || c.dev.PendingPolicyKey == 0 {
-			p.Status = eas.PolicyWrongKey
-		} else {
-			final := newPolicyKey()
-			if !c.update(func(d *Device) { d.PolicyKey, d.PendingPolicyKey = final, 0 }) {
-				return
-			}
-			p.PolicyKey = final
-			c.h.log.Info("device provisioned", "user", c.user, "device", c.q.DeviceID, "type", c.q.DeviceType, "version", c.q.Version)
-		}
-		resp.Policies = []eas.Policy{p}
-		c.reply(resp)
-		return
-	}
-	ptype := req.Policies[0].PolicyType
-	p := eas.Policy{PolicyType: ptype, Status: eas.PolicyOK}
-	switch ptype {
-	case eas.PolicyTypeWAP:
-		p.Data = &eas.PolicyData{WAP: wapPolicy}
-	case eas.PolicyTypeWBXML:
-		p.Data = &eas.PolicyData{EASProvisionDoc: noPolicy()}
-	default:
-		p.Status = eas.PolicyUnknownType
-		resp.Policies = []eas.Policy{p}
-		c.reply(resp)
-		return
-	}
-	temporary := newPolicyKey()
-	if !c.update(func(d *Device) { d.PendingPolicyKey = temporary }) {
-		return
-	}
-	p.PolicyKey = temporary
-	resp.Policies = []eas.Policy{p}
-	c.reply(resp)
+	c.failed(status, reason)
+	c.write(data)
 }
 
 func (c *call) ping() {
 	req, err := eas.ParsePingRequest(c.body)
 	if err != nil {
+		c.failed(int(eas.PingSyntaxError), err.Error())
 		c.reply(&eas.PingResponse{Status: eas.PingSyntaxError})
 		return
 	}
@@ -240,219 +178,26 @@ func (c *call) ping() {
 	conn, err := c.hijack()
 	if err != nil {
 		c.h.log.Error("Ping", "user", c.user, "device", c.q.DeviceID, "err", err)
+		c.failed(int(eas.PingServerError), err.Error())
 		c.reply(&eas.PingResponse{Status: eas.PingServerError})
 		return
 	}
 	held := c.h.hub.Hold(c.user, c.q.DeviceID, PingRequest{Heartbeat: req.HeartbeatInterval, Folders: folders}, func(res PingResult) {
+		if res.Status != eas.PingExpired && res.Status != eas.PingChanges {
+			c.failed(int(res.Status), pingRefusal(res))
+		}
 		conn.answer(&eas.PingResponse{Status: res.Status, Folders: res.Folders, HeartbeatInterval: res.Heartbeat, MaxFolders: res.MaxFolders})
 	})
 	conn.watch(held)
 }
 
-// The hierarchy never changes, so one key names it.
-const folderSyncKey = "1"
-
-func (c *call) folderSync() {
-	req, err := eas.ParseFolderSyncRequest(c.body)
-	if err != nil {
-		c.reply(&eas.FolderSyncResponse{Status: eas.FolderSyncMalformed})
-		return
+// pingRefusal says why the hub refused a Ping, with the bound it answered.
+func pingRefusal(res PingResult) string {
+	switch res.Status {
+	case eas.PingHeartbeatOutOfRange:
+		return fmt.Sprintf("%s: the server allows %d s at that end", res.Status, res.Heartbeat)
+	case eas.PingTooManyFolders:
+		return fmt.Sprintf("%s: at most %d", res.Status, res.MaxFolders)
 	}
-	switch req.SyncKey {
-	case eas.InitialSyncKey:
-		if !c.update(func(d *Device) { d.FolderSyncKey = folderSyncKey }) {
-			return
-		}
-		ch := &eas.FolderChanges{}
-		for _, f := range Folders() {
-			ch.Add = append(ch.Add, eas.Folder{ServerID: f.ID, ParentID: "0", DisplayName: f.Name, Type: f.Type})
-		}
-		ch.Count = len(ch.Add)
-		c.reply(&eas.FolderSyncResponse{Status: eas.FolderSyncOK, SyncKey: folderSyncKey, Changes: ch})
-	case c.dev.FolderSyncKey:
-		c.reply(&eas.FolderSyncResponse{Status: eas.FolderSyncOK, SyncKey: folderSyncKey, Changes: &eas.FolderChanges{}})
-	default:
-		c.reply(&eas.FolderSyncResponse{Status: eas.FolderSyncInvalidKey})
-	}
-}
-
-// legacyClass says whether the version still names collections by Class.
-func legacyClass(version string) bool {
-	return version == "2.5" || version == "12.0" || version == "12.1"
-}
-
-func folderClass(id string) string {
-	for _, f := range Folders() {
-		if f.ID == id {
-			return f.Class
-		}
-	}
-	return ""
-}
-
-func (c *call) getItemEstimate() {
-	req, err := eas.ParseGetItemEstimateRequest(c.body)
-	if err != nil {
-		http.Error(c.w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	resp := &eas.GetItemEstimateResponse{}
-	for _, col := range req.Collections {
-		st, primed := c.dev.Sync[col.CollectionID]
-		r := eas.EstimateResponse{Status: eas.EstimateOK}
-		switch {
-		case !isFolder(col.CollectionID):
-			r.Status = eas.EstimateInvalidCollection
-		case !primed || col.SyncKey == eas.InitialSyncKey:
-			r.Status = eas.EstimateNotPrimed
-		case col.SyncKey != st.Key:
-			r.Status = eas.EstimateInvalidSyncKey
-		default:
-			items, _ := c.h.hub.Since(c.user, col.CollectionID, st.Seq)
-			r.Collection = &eas.EstimateResult{CollectionID: col.CollectionID, Estimate: len(items)}
-			if legacyClass(c.q.Version) {
-				r.Collection.Class = folderClass(col.CollectionID)
-			}
-		}
-		resp.Responses = append(resp.Responses, r)
-	}
-	c.reply(resp)
-}
-
-// Sync windows: the device's WindowSize, bounded.
-const (
-	defaultWindow = 100
-	maxWindow     = 512
-)
-
-func (c *call) sync() {
-	req, err := eas.ParseSyncRequest(c.body)
-	if err != nil {
-		c.reply(&eas.SyncResponse{Status: eas.SyncProtocolError})
-		return
-	}
-	if len(req.Collections) == 0 {
-		// An empty Sync repeats the last one, which is not kept here.
-		c.reply(&eas.SyncResponse{Status: eas.SyncIncompleteRequest})
-		return
-	}
-	resp := &eas.SyncResponse{}
-	states := map[string]SyncState{}
-	for _, col := range req.Collections {
-		r, st := c.syncCollection(req, col)
-		if st != nil {
-			states[col.CollectionID] = *st
-		}
-		resp.Collections = append(resp.Collections, r)
-	}
-	if !c.update(func(d *Device) {
-		if d.Sync == nil {
-			d.Sync = map[string]SyncState{}
-		}
-		for id, st := range states {
-			d.Sync[id] = st
-		}
-	}) {
-		return
-	}
-	c.reply(resp)
-}
-
-// syncCollection answers one collection and returns its new state (nil
-// when the device's state does not move).
-func (c *call) syncCollection(req *eas.SyncRequest, col eas.SyncCollection) (eas.SyncCollectionResponse, *SyncState) {
-	r := eas.SyncCollectionResponse{CollectionID: col.CollectionID, SyncKey: col.SyncKey, Status: eas.SyncOK}
-	if legacyClass(c.q.Version) {
-		r.Class = folderClass(col.CollectionID)
-	}
-	if !isFolder(col.CollectionID) {
-		r.Status = eas.SyncObjectNotFound
-		return r, nil
-	}
-	old, known := c.dev.Sync[col.CollectionID]
-	next := func(seq uint64) *SyncState {
-		n, _ := strconv.ParseUint(old.Key, 10, 64)
-		return &SyncState{Key: strconv.FormatUint(n+1, 10), Seq: seq}
-	}
-	if col.SyncKey == eas.InitialSyncKey {
-		// Priming: a key and no items; everything in the folder is new to
-		// the device.
-		st := next(0)
-		r.SyncKey = st.Key
-		return r, st
-	}
-	if !known || col.SyncKey != old.Key {
-		r.Status = eas.SyncInvalidSyncKey
-		return r, nil
-	}
-	if col.GetChanges != nil && !*col.GetChanges {
-		return r, nil
-	}
-	window := col.WindowSize
-	if window == 0 {
-		window = req.WindowSize
-	}
-	if window <= 0 {
-		window = defaultWindow
-	}
-	window = min(window, maxWindow)
-	items, seq := c.h.hub.Since(c.user, col.CollectionID, old.Seq)
-	if len(items) > window {
-		items, seq, r.MoreAvailable = items[:window], items[window-1].Seq, true
-	}
-	if len(items) > 0 {
-		r.Commands = &eas.SyncCommands{}
-		for _, m := range items {
-			e, err := c.email(m, col.Options)
-			if err != nil {
-				r.Status = eas.SyncServerError
-				return r, nil
-			}
-			r.Commands.Add = append(r.Commands.Add, eas.SyncItem{ServerID: m.ID, ApplicationData: e})
-		}
-	}
-	st := next(seq)
-	r.SyncKey = st.Key
-	return r, st
-}
-
-// email renders a test message with the body tags of the device's version:
-// Email:Body for 2.5, AirSyncBase:Body from 12.0.
-func (c *call) email(m Message, opts *eas.SyncOptions) (*eas.Email, error) {
-	read := false
-	normal := 1
-	e := &eas.Email{
-		To: m.To, From: m.From, Subject: m.Subject, DateReceived: m.Received,
-		DisplayTo: m.To, ThreadTopic: m.Subject, Importance: &normal, Read: &read,
-		MessageClass: eas.MessageClassNote,
-	}
-	// The test message is plain text only; a device asking for HTML or MIME
-	// gets it as it is, which [MS-ASAIRS] allows.
-	limit := 0
-	if opts != nil && len(opts.BodyPreference) > 0 {
-		limit = opts.BodyPreference[0].TruncationSize
-	}
-	if c.q.Version != "2.5" {
-		e.InternetCPID = "65001"
-	}
-	if err := e.SetBody(c.q.Version, eas.BodyPlain, m.Body, limit); err != nil {
-		return nil, fmt.Errorf("render message %s: %w", m.ID, err)
-	}
-	return e, nil
-}
-
-func (c *call) settings() {
-	req, err := eas.ParseSettingsRequest(c.body)
-	if err != nil {
-		c.reply(&eas.SettingsResponse{Status: eas.SettingsProtocolError})
-		return
-	}
-	resp := &eas.SettingsResponse{Status: eas.SettingsOK}
-	if di := req.DeviceInformation; di != nil {
-		if !c.update(func(d *Device) { d.Model, d.OS = di.Model, di.OS }) {
-			return
-		}
-		resp.DeviceInformationStatus = eas.SettingsOK
-	}
-	c.reply(resp)
+	return res.Status.String()
 }

@@ -207,7 +207,7 @@ func (d *dashboard) show(w http.ResponseWriter, r *http.Request) {
 	}
 	d.setSession(w, expiry)
 	now := time.Now().UTC()
-	v := dashboardView{Now: now.Format(time.DateTime), Held: d.hub.Held(), Threshold: lowHeartbeat}
+	v := dashboardView{Now: now.Format(time.DateTime), Held: d.hub.Held(), Threshold: d.devices.alert.Threshold}
 	current := map[string]bool{}
 	for _, ch := range d.certs.current() {
 		leaf := ch.cert.Leaf
@@ -229,7 +229,7 @@ func (d *dashboard) show(w http.ResponseWriter, r *http.Request) {
 				row.Cut++
 			}
 		}
-		row.Low = row.Pings > 0 && row.Average <= lowHeartbeat
+		row.Low = d.devices.alert.low(dev)
 		v.Devices = append(v.Devices, row)
 	}
 	d.render(w, http.StatusOK, v)

@@ -23,13 +23,38 @@ const (
 	PingEvicted    = "evicted"    // Status 1, the user held more Pings than allowed
 )
 
-// pingLogSize is how many Pings a device record keeps: Exchange averages the
-// last 200 heartbeats.
-const pingLogSize = 200
+// Exchange 2003 SP2's heartbeat alert (HbiSampleSize, HbiAlertThreshold):
+// the average of the last 200 heartbeats at or below 540 s means something
+// on the path cuts idle connections (KB 905013).
+const (
+	DefaultHeartbeatAlertSamples   = 200
+	DefaultHeartbeatAlertThreshold = 540
+)
 
-// lowHeartbeat is Exchange's warning threshold: an average at or below it
-// means something on the path cuts idle connections (KB 905013).
-const lowHeartbeat = 540
+// HeartbeatAlert says when a device's heartbeats are low: once Samples
+// Pings are recorded, the average of the last Samples at or below
+// Threshold seconds. Fewer samples say nothing yet: a device starts at a
+// low heartbeat and raises it, so early averages would always alarm.
+type HeartbeatAlert struct{ Samples, Threshold int }
+
+// DefaultHeartbeatAlert is Exchange 2003 SP2's.
+func DefaultHeartbeatAlert() HeartbeatAlert {
+	return HeartbeatAlert{DefaultHeartbeatAlertSamples, DefaultHeartbeatAlertThreshold}
+}
+
+// Validate says whether the alert makes sense.
+func (a HeartbeatAlert) Validate() error {
+	if a.Samples < 1 || a.Threshold < 1 {
+		return fmt.Errorf("heartbeat alert after %d samples at %d s: both must be at least 1", a.Samples, a.Threshold)
+	}
+	return nil
+}
+
+// low says whether dev's heartbeats trip the alert. A record keeps the last
+// Samples Pings, so its average is theirs.
+func (a HeartbeatAlert) low(dev Device) bool {
+	return len(dev.Pings) >= a.Samples && dev.AverageHeartbeat() <= a.Threshold
+}
 
 // PingLog is one Ping of a device.
 type PingLog struct {
@@ -125,6 +150,9 @@ type Devices struct {
 	perUser int
 	// metrics counts evictions; nil counts nothing.
 	metrics *metrics
+	// alert decides the low-heartbeat warning; its Samples is also how many
+	// Pings a record keeps.
+	alert HeartbeatAlert
 
 	// mu guards the map and dirty only, so that reads (a waking Ping)
 	// never wait for a disk flush. A record in m is never changed in
@@ -167,7 +195,7 @@ func OpenDevices(path string, log *slog.Logger) (*Devices, error) {
 	}
 	db.MaxBatchDelay = batchDelay
 	d := &Devices{
-		db: db, log: log, perUser: DefaultDevicesPerUser, m: map[string]*Device{}, byUser: map[string]map[string]bool{}, dirty: map[string]bool{},
+		db: db, log: log, perUser: DefaultDevicesPerUser, alert: DefaultHeartbeatAlert(), m: map[string]*Device{}, byUser: map[string]map[string]bool{}, dirty: map[string]bool{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan error, 1),
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -464,21 +492,21 @@ func (d *Devices) flush() error {
 }
 
 // logPing appends a finished Ping to the device's history and warns once
-// each time the average heartbeat drops to the threshold. A record evicted
+// each time the heartbeats trip the alert. A record evicted
 // while its Ping was held is not made again for the Ping's sake.
 func (d *Devices) logPing(user, id string, p PingLog) {
 	var warn bool
 	dev := d.noteAs(user, id, false, func(dev *Device) {
 		dev.Pings = append(dev.Pings, p)
-		if n := len(dev.Pings); n > pingLogSize {
-			dev.Pings = slices.Delete(dev.Pings, 0, n-pingLogSize)
+		if n := len(dev.Pings); n > d.alert.Samples {
+			dev.Pings = slices.Delete(dev.Pings, 0, n-d.alert.Samples)
 		}
-		low := dev.AverageHeartbeat() <= lowHeartbeat
+		low := d.alert.low(*dev)
 		warn = low && !dev.LowWarned
 		dev.LowWarned = low
 	})
 	if dev != nil && warn {
 		d.log.Warn("average heartbeat is low: something on the path probably cuts idle connections; firewall and NAT idle timeouts should be 15 minutes or more (KB 905013)",
-			"user", user, "device", id, "average_s", dev.AverageHeartbeat(), "pings", len(dev.Pings), "threshold_s", lowHeartbeat)
+			"user", user, "device", id, "average_s", dev.AverageHeartbeat(), "pings", len(dev.Pings), "threshold_s", d.alert.Threshold)
 	}
 }

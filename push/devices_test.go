@@ -42,6 +42,8 @@ func TestDevicesSurviveRestart(t *testing.T) {
 	}
 }
 
+// The warning waits for the alert's number of samples, averages the last
+// ones only, and fires once per drop.
 func TestLowHeartbeatWarning(t *testing.T) {
 	var buf bytes.Buffer
 	d, err := OpenDevices(filepath.Join(t.TempDir(), "devices.db"), slog.New(slog.NewTextHandler(&buf, nil)))
@@ -53,22 +55,29 @@ func TestLowHeartbeatWarning(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := func(hb int) { d.logPing("alice", "dev1", PingLog{Heartbeat: hb, Start: time.Now()}) }
+	log(60)
+	if buf.Len() != 0 {
+		t.Fatalf("warned after one Ping, with the default %d samples: %s", DefaultHeartbeatAlertSamples, buf.String())
+	}
+	d.alert = HeartbeatAlert{Samples: 4, Threshold: 540}
+	if dev, _ := d.Get("alice", "dev1"); d.alert.low(dev) {
+		t.Fatal("one sample of four counted as low")
+	}
 	log(900)
 	log(900)
 	if buf.Len() != 0 {
-		t.Fatalf("warned at 900 s: %s", buf.String())
+		t.Fatalf("warned before 4 samples: %s", buf.String())
 	}
-	log(60) // average (900+900+60)/3 = 620
-	log(60) // 480: warn
-	log(60) // still low: no second warning
+	log(60) // last 4: 900 900 60 60, average 480: warn
+	log(60) // 900 60 60 60: still low, no second warning
 	if n := strings.Count(buf.String(), "average heartbeat is low"); n != 1 {
 		t.Fatalf("%d warnings:\n%s", n, buf.String())
 	}
-	for range pingLogSize + 10 {
+	for range d.alert.Samples + 10 {
 		log(1000)
 	}
 	dev, _ := d.Get("alice", "dev1")
-	if len(dev.Pings) != pingLogSize || dev.AverageHeartbeat() != 1000 || dev.LowWarned {
+	if len(dev.Pings) != d.alert.Samples || dev.AverageHeartbeat() != 1000 || dev.LowWarned {
 		t.Fatalf("%d pings kept, average %d, warned %v", len(dev.Pings), dev.AverageHeartbeat(), dev.LowWarned)
 	}
 }

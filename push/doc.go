@@ -4,7 +4,10 @@
 // file, the per-user mailbox and Ping hub, per-device records (bbolt), the
 // ActiveSync handler, the plain-HTTP enrollment listener (with each
 // family's CRL), the loopback admin API, and on the TLS listener the
-// token-guarded dashboard and Prometheus metrics.
+// token-guarded dashboard and Prometheus metrics, and mobile Autodiscover
+// (TLS, Basic auth; a redirect to it on the plain-HTTP listener) naming the
+// configured URL, never one taken from a request. Every refused or failed
+// request is logged at info with its reason (refuse.go).
 //
 // It reads server certificates, the CRLs and the root from the state
 // directory by their layout paths and never writes them itself: renewals

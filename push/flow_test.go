@@ -85,7 +85,7 @@ func TestDeviceFlow(t *testing.T) {
 	for _, tc := range []struct {
 		version string
 		base64  bool
-	}{{"2.5", false}, {"12.0", false}, {"12.1", true}, {"14.0", false}, {"14.1", true}} {
+	}{{"2.5", false}, {"12.0", false}, {"12.1", true}, {"14.0", false}, {"14.1", true}, {"16.0", false}, {"16.1", true}} {
 		t.Run(tc.version, func(t *testing.T) {
 			ts := startServer(t, HeartbeatBounds{1, 3540})
 			ctx := context.Background()

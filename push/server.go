@@ -73,6 +73,18 @@ type Config struct {
 	// landing page and in its QR code; empty means one made from Host and
 	// HTTPAddr's port (see publicEnrollURL).
 	EnrollURL string
+	// HeartbeatAlert says when a device's heartbeats are low enough to
+	// warn about; zero means DefaultHeartbeatAlert.
+	HeartbeatAlert HeartbeatAlert
+	// MailDomain is the domain of the users' e-mail addresses, NAME@MailDomain:
+	// what Settings UserInformation answers and Autodiscover accepts. Empty
+	// means Host's domain (see HostDomain), or Host itself when it has none.
+	MailDomain string
+	// URL is https://HOST[:PORT], where devices reach this server: the
+	// MobileSync URL Autodiscover answers and its HTTP redirect points to.
+	// Empty means Host on the bound HTTPS port. It never comes from a
+	// request, whose Host header a client chooses.
+	URL string
 	// AutoRenew, when set, renews the Host's certificates as they age.
 	AutoRenew *AutoRenew
 	Log       *slog.Logger
@@ -106,6 +118,20 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Heartbeat == (HeartbeatBounds{}) {
 		cfg.Heartbeat = HeartbeatBounds{DefaultHeartbeatMin, DefaultHeartbeatMax}
+	}
+	if cfg.HeartbeatAlert == (HeartbeatAlert{}) {
+		cfg.HeartbeatAlert = DefaultHeartbeatAlert()
+	}
+	if err := cfg.HeartbeatAlert.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MailDomain == "" {
+		cfg.MailDomain = defaultMailDomain(cfg.Host)
+	}
+	if cfg.URL != "" {
+		if err := checkServerURL(cfg.URL); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.HTTPSAddr == "" {
 		return nil, errors.New("an HTTPS address is required: ActiveSync is served over TLS only")
@@ -156,6 +182,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.DevicesPerUser != 0 {
 		s.devices.perUser, s.hub.perUser = cfg.DevicesPerUser, cfg.DevicesPerUser
 	}
+	s.devices.alert = cfg.HeartbeatAlert
 	s.metrics = newMetrics(s.hub, s.certs)
 	s.hub.metrics, s.devices.metrics = s.metrics, s.metrics
 	if s.dash, err = newDashboard(s.token, s.devices, s.hub, s.certs, s.metrics, s.log); err != nil {
@@ -215,9 +242,13 @@ func (s *Server) Listen(ctx context.Context) error {
 		return fmt.Errorf("HTTPS listener: %w", err)
 	}
 	https := newReaccept(ln, tlsConfig, s.log)
+	site := newSite(s.cfg, ln.Addr())
+	if site.url == "" {
+		s.log.Warn("Autodiscover cannot name this server: give --url (or --host)")
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+MetricsPath, modernTLSOnly(s.metrics.handler(s.metricsToken, s.token)))
-	mux.Handle("/", s.dash.wrap(newActiveSync(s.users, s.hub, s.devices, s.cfg.Heartbeat, https, s.metrics, s.log)))
+	mux.Handle("/", s.dash.wrap(newActiveSync(s.users, s.hub, s.devices, s.cfg.Heartbeat, https, site, s.metrics, s.log)))
 	s.https = s.newHTTPServer(mux)
 	s.https.TLSConfig = tlsConfig
 	s.https.ConnContext = withServedCert
@@ -235,7 +266,7 @@ func (s *Server) Listen(ctx context.Context) error {
 			return err
 		}
 		s.log.Info("enrollment site", "url", page, "listen", ln.Addr().String())
-		s.http = s.newHTTPServer(withCRL(crlFiles(s.cfg.Dir, s.slots), s.log, enrollHandler(s.cfg.Dir, page, s.log)))
+		s.http = s.newHTTPServer(withAutodiscoverRedirect(site, s.log, logPlainActiveSync(s.log, withCRL(crlFiles(s.cfg.Dir, s.slots), s.log, enrollHandler(s.cfg.Dir, page, s.log)))))
 		s.lns[s.http] = ln
 	}
 	if s.cfg.AdminAddr != "" {

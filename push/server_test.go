@@ -122,8 +122,8 @@ func TestOptionsWithCurl(t *testing.T) {
 	}
 	h, _ = ts.curl(t, "-X", "OPTIONS", "-u", `CORP\alice:secret`)
 	for _, want := range []string{
-		"HTTP/1.1 200", "MS-ASProtocolVersions: 2.5,12.0,12.1,14.0,14.1", "MS-ASProtocolCommands: Sync,FolderSync,GetItemEstimate,Ping,Provision,Settings",
-		"MS-Server-ActiveSync: 14.1", "Allow: OPTIONS,POST", "Public: OPTIONS,POST",
+		"HTTP/1.1 200", "MS-ASProtocolVersions: 2.5,12.0,12.1,14.0,14.1,16.0,16.1", "MS-ASProtocolCommands: Sync,FolderSync,GetItemEstimate,Ping,Provision,Settings",
+		"MS-Server-ActiveSync: 16.1", "Allow: OPTIONS,POST", "Public: OPTIONS,POST",
 	} {
 		if !strings.Contains(h, want) {
 			t.Errorf("OPTIONS headers lack %q:\n%s", want, h)

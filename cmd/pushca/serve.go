@@ -38,12 +38,15 @@ func serveCommand() *cli.Command {
    /metrics takes the read-only push/metrics.token (or the admin token); the dashboard, /metrics and
    the dashboard's login are refused below TLS 1.2. One user keeps at most --devices-per-user device
    records and held Pings, the oldest going first.
+   Autodiscover (POST /autodiscover/autodiscover.xml over TLS, Basic auth) answers a user
+   asking about NAME@--mail-domain with --url's ActiveSync URL; a GET of that path on --http
+   redirects to --url. Refused and failed requests are logged at info with the reason.
    Add users first with 'pushca users add NAME'; wake devices with 'pushca push NAME'.`,
 		Flags: append(append(listenFlags("127.0.0.1:8443", ""), autoRenewFlags()...),
 			&cli.StringFlag{Name: "host", Usage: "server certificate to serve from the state directory (servers/HOST/)"},
-			&cli.StringFlag{Name: "enroll-url", Usage: "public URL of the enrollment pages (--http), shown on the landing page and in its QR code; default http://HOST:PORT/ from --host (or the certificate's first name) and --http's port, never the request's Host header"},
 			&cli.StringSliceFlag{Name: "cert", Usage: "PEM chain file instead of --host; repeat with --key for an RSA and an ECDSA chain side by side"},
 			&cli.StringSliceFlag{Name: "key", Usage: "PEM key file, one per --cert"},
+			&cli.StringFlag{Name: "enroll-url", Usage: "public URL of the enrollment pages (--http), shown on the landing page and in its QR code; default http://HOST:PORT/ from --host (or the certificate's first name) and --http's port, never the request's Host header"},
 			&cli.StringSliceFlag{Name: "profile", Usage: "device profiles served (" + fmt.Sprint(profile.Names()) + "; default: every profile the CA's families serve); wm* turns on TLS 1.0 with their RSA key-exchange suites, otherwise TLS 1.2+"},
 		),
 		Action: func(c *cli.Context) error {
@@ -89,6 +92,10 @@ func listenFlags(https, http string) []cli.Flag {
 		&cli.IntFlag{Name: "heartbeat-min", Value: push.DefaultHeartbeatMin, Usage: "shortest Ping heartbeat accepted, seconds"},
 		&cli.IntFlag{Name: "heartbeat-max", Value: push.DefaultHeartbeatMax, Usage: "longest Ping heartbeat accepted, seconds"},
 		&cli.IntFlag{Name: "devices-per-user", Value: push.DefaultDevicesPerUser, Usage: "device records and held Pings one user may have, the oldest going first beyond it (0: no limit, as pushca load with one user needs)"},
+		&cli.IntFlag{Name: "heartbeat-alert-samples", Value: push.DefaultHeartbeatAlertSamples, Usage: "Pings a device must have made before its average heartbeat is judged, and how many are averaged (Exchange 2003's HbiSampleSize)"},
+		&cli.IntFlag{Name: "heartbeat-alert-threshold", Value: push.DefaultHeartbeatAlertThreshold, Usage: "average heartbeat, seconds, at or below which a device's path is warned about (Exchange 2003's HbiAlertThreshold)"},
+		&cli.StringFlag{Name: "mail-domain", Usage: "domain of the users' e-mail addresses, NAME@DOMAIN, as Settings and Autodiscover answer them (default: --host without its first label)"},
+		&cli.StringFlag{Name: "url", Usage: "https://HOST[:PORT] where devices reach this server, as Autodiscover announces it (default: --host on the --https port)"},
 	}
 }
 
@@ -97,11 +104,17 @@ func listenConfig(c *cli.Context) (push.Config, error) {
 	cfg := push.Config{
 		Dir:       c.String("dir"),
 		HTTPSAddr: c.String("https"), HTTPAddr: c.String("http"), AdminAddr: c.String("admin"),
-		Heartbeat: push.HeartbeatBounds{Min: c.Int("heartbeat-min"), Max: c.Int("heartbeat-max")},
-		Log:       logger(c),
+		Heartbeat:      push.HeartbeatBounds{Min: c.Int("heartbeat-min"), Max: c.Int("heartbeat-max")},
+		HeartbeatAlert: push.HeartbeatAlert{Samples: c.Int("heartbeat-alert-samples"), Threshold: c.Int("heartbeat-alert-threshold")},
+		MailDomain:     c.String("mail-domain"),
+		URL:            c.String("url"),
+		Log:            logger(c),
 	}
 	if err := cfg.Heartbeat.Validate(); err != nil {
 		return push.Config{}, fmt.Errorf("--heartbeat-min/--heartbeat-max: %w", err)
+	}
+	if err := cfg.HeartbeatAlert.Validate(); err != nil {
+		return push.Config{}, fmt.Errorf("--heartbeat-alert-samples/--heartbeat-alert-threshold: %w", err)
 	}
 	switch n := c.Int("devices-per-user"); {
 	case n < 0:

@@ -32,6 +32,7 @@ func verifyCommand() *cli.Command {
    pushca verify https://mail.test:8443 --root root.pem --user alice --password-file alice.pw --push-via-admin --admin-token-file admin.token
    pushca verify https://mail.example.com --connect 10.0.0.5:443 --root root.pem --user alice --password-file alice.pw --ladder
    pushca verify https://mail.example.com --root root.pem --user alice --password-file alice.pw --ladder-steps 60,300,900 --json
+   pushca verify --autodiscover alice@example.com --root root.pem --password-file alice.pw --resolve autodiscover.example.com:443:10.0.0.5
    for p in wm5 wm6 ios android; do pushca verify https://mail.example.com --root root.pem --profile $p || echo "$p: FAILED"; done`,
 		Description: `--profile sends the ClientHello that profile's devices send (Windows Mobile: TLS 1.0
 only, their RSA key-exchange suites, no signature_algorithms; current clients: TLS 1.2
@@ -65,7 +66,7 @@ Ctrl-C or SIGTERM stops verify: it prints the checks that finished, says
 
 Exit status: 0 every check passed, 2 some checks warned and none failed,
 3 a check failed, 1 verify could not run (bad arguments) or was interrupted.`,
-		Flags: append(adminFlags(),
+		Flags: append(append(adminFlags(), autodiscoverFlags()...),
 			&cli.StringFlag{Name: "root", Usage: "root certificate(s) installed on the devices, PEM or DER (default: the system roots)"},
 			&cli.StringFlag{Name: "profile", Value: profile.Default, Usage: "device emulated (" + strings.Join(profile.Names(), ", ") + ")"},
 			&cli.StringFlag{Name: "user", Usage: "account to log in with: DOMAIN\\user, user@domain or user (without it only TLS is checked)"},
@@ -78,6 +79,9 @@ Exit status: 0 every check passed, 2 some checks warned and none failed,
 			jsonFlag,
 		),
 		Action: func(c *cli.Context) error {
+			if c.IsSet("autodiscover") || c.IsSet("resolve") {
+				return verifyAutodiscover(c)
+			}
 			opt, err := verifyOptions(c)
 			if err != nil {
 				return err
