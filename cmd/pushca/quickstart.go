@@ -238,6 +238,11 @@ func ensureServer(ctx context.Context, out io.Writer, authority *ca.CA, named st
 	if host != "localhost" {
 		dns = []string{"localhost"}
 	}
+	// Clients and the Remote Connectivity Analyzer try
+	// https://autodiscover.DOMAIN/ before anything else.
+	if d := push.HostDomain(host); d != "" {
+		dns = append(dns, "autodiscover."+d)
+	}
 	issued, err := authority.Issue(ctx, ca.IssueRequest{Host: host, DNS: dns, IPs: append([]net.IP{net.IPv4(127, 0, 0, 1)}, ips...), Families: missing, Force: true})
 	if err != nil {
 		return "", fmt.Errorf("server certificate for %s (name another with --host): %w", host, err)

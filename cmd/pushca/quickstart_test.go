@@ -322,3 +322,21 @@ func holdPing(t *testing.T, addr, rootFile, password string) <-chan pingResult {
 	}
 	return res
 }
+
+// Clients and Microsoft's Remote Connectivity Analyzer try
+// https://autodiscover.DOMAIN/ first: quickstart --host mail.example.com
+// puts autodiscover.example.com into its certificates.
+func TestQuickstartCertificateNamesAutodiscover(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	qs := startPushca(t, nil, "--dir", dir, "quickstart", "--host", "mail.example.com", "--profiles", "ios",
+		"--https", "127.0.0.1:0", "--http", "127.0.0.1:0", "--admin", "127.0.0.1:0")
+	qs.waitFor(t, func(l []string) bool { return len(printedCommands(l, "verify")) == 1 })
+	qs.stop(t, syscall.SIGTERM)
+	certs, err := provision.ReadCertificates(ca.Layout{Dir: dir}.ServerCert("mail.example.com", ca.Slot{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(certs[0].DNSNames, "autodiscover.example.com") {
+		t.Errorf("quickstart certificate names %v, not autodiscover.example.com", certs[0].DNSNames)
+	}
+}
