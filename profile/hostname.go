@@ -30,7 +30,13 @@ func HostName(s string) (ascii, display string, err error) {
 	if ip := net.ParseIP(t); ip != nil {
 		return ip.String(), ip.String(), nil
 	}
-	ascii, err = hostNames.ToASCII(strings.TrimSuffix(t, "."))
+	name := strings.TrimSuffix(t, ".")
+	// An ASCII name gets a reason a person can act on ("label "bad_host"
+	// has '_'") before IDNA's ("disallowed rune U+005F").
+	if err := checkASCIIName(name); err != nil {
+		return "", "", fmt.Errorf("host name %q: %w", s, err)
+	}
+	ascii, err = hostNames.ToASCII(name)
 	if err != nil {
 		return "", "", fmt.Errorf("%q is not a host name: labels of letters, digits and inner hyphens, separated by dots (%w)", s, err)
 	}
@@ -38,4 +44,33 @@ func HostName(s string) (ascii, display string, err error) {
 		return "", "", fmt.Errorf("%q: %w", s, err)
 	}
 	return ascii, display, nil
+}
+
+// checkASCIIName applies RFC 1123's rules to the labels of a name that is
+// all ASCII; others are IDNA's to judge.
+func checkASCIIName(n string) error {
+	for _, r := range n {
+		if r >= 0x80 {
+			return nil
+		}
+	}
+	if len(n) > 253 {
+		return fmt.Errorf("longer than 253 characters")
+	}
+	for _, l := range strings.Split(n, ".") {
+		switch {
+		case l == "":
+			return fmt.Errorf("empty label")
+		case len(l) > 63:
+			return fmt.Errorf("label %q is longer than 63 characters", l)
+		case l[0] == '-' || l[len(l)-1] == '-':
+			return fmt.Errorf("label %q starts or ends with a hyphen", l)
+		}
+		for _, r := range strings.ToLower(l) {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return fmt.Errorf("label %q has %q: only letters, digits and hyphens are allowed", l, r)
+			}
+		}
+	}
+	return nil
 }
