@@ -1,10 +1,10 @@
 # pushca build and test entry points. `make test` is what README.md and CI run.
 GO ?= go
 # Debian packages whose tools the tests use as oracles.
-ORACLE_PKGS := openssl cabextract gcab osslsigncode libwbxml2-utils libxml2-utils zbar-tools qrencode curl chromium nginx-light apache2 haproxy systemd
+ORACLE_PKGS := openssl cabextract gcab osslsigncode libwbxml2-utils libxml2-utils zbar-tools qrencode curl chromium nginx-light apache2 haproxy systemd certbot
 # One binary per tool, checked to decide whether apt-get is needed at all
 # (servers live in /usr/sbin, off a user's PATH).
-ORACLE_BINS := openssl cabextract gcab osslsigncode wbxml2xml xml2wbxml xmllint zbarimg qrencode curl chromium nginx apache2 haproxy systemd-analyze
+ORACLE_BINS := openssl cabextract gcab osslsigncode wbxml2xml xml2wbxml xmllint zbarimg qrencode curl chromium nginx apache2 haproxy systemd-analyze certbot
 
 .PHONY: build test tools step-ca vet fuzz bench bench-bundle clean
 

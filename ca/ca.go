@@ -11,6 +11,7 @@ import (
 	"text/template"
 
 	"github.com/smallstep/certificates/authority"
+	"github.com/smallstep/certificates/authority/provisioner"
 	"github.com/smallstep/certificates/db"
 	"github.com/smallstep/nosql/database"
 
@@ -284,11 +285,19 @@ func (c *CA) startAuthorities() error {
 	// pushca signs its own CRLs (see CRL): stepConfig has no CRL section,
 	// so smallstep's generator neither re-signs one on every open nor runs
 	// a ticker goroutine.
-	cfg := stepConfig(c.layout)
 	for _, is := range c.issuers {
 		if is.auth != nil {
 			continue
 		}
+		// Each authority knows its own family's ACME provisioner only, so
+		// that /acme/FAMILY/ signs with that family's intermediate.
+		acme, err := acmeProvisioner(is.family, is.slot, c.state.CRLURL)
+		if err != nil {
+			c.stopAuthorities()
+			return err
+		}
+		cfg := stepConfig(c.layout)
+		cfg.AuthorityConfig.Provisioners = provisioner.List{acme}
 		a, err := authority.NewEmbedded(
 			authority.WithConfig(cfg),
 			authority.WithDatabase(sharedDB{c.step}),

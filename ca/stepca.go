@@ -150,7 +150,9 @@ func findJWK(cfg map[string]any) *provisioner.JWK {
 	return nil
 }
 
-// setPeerConfig sets pushca's entries in one family's configuration.
+// setPeerConfig sets pushca's entries in one family's configuration: its
+// paths, its claims, the JWK provisioner and the family's ACME provisioner
+// (served at /acme/FAMILY/directory).
 func setPeerConfig(cfg map[string]any, l Layout, s Slot, index int, f profile.Family, crlURL string, key *provisioner.JWK) error {
 	cfg["root"] = l.RootCert()
 	cfg["crt"] = l.IntermediateCert(s)
@@ -192,24 +194,29 @@ func setPeerConfig(cfg map[string]any, l Layout, s Slot, index int, f profile.Fa
 	}
 	jwk := *key
 	jwk.Options = peer["options"].(*provisioner.Options)
+	acme, err := acmeProvisioner(f, s, crlURL)
+	if err != nil {
+		return err
+	}
+	ours := make([]any, 0, 2)
+	for _, p := range []any{&jwk, acme} {
+		var m any
+		if err := setJSONValue(&m, p); err != nil {
+			return err
+		}
+		ours = append(ours, m)
+	}
 	var list []any
 	if old, ok := auth["provisioners"].([]any); ok {
 		for _, p := range old {
-			if m, _ := p.(map[string]any); m["type"] == "JWK" && m["name"] == ProvisionerName {
+			m, _ := p.(map[string]any)
+			if m["type"] == "JWK" && m["name"] == ProvisionerName || m["type"] == acme.Type && m["name"] == acme.Name {
 				continue
 			}
 			list = append(list, p)
 		}
 	}
-	b, err := json.Marshal(&jwk)
-	if err != nil {
-		return err
-	}
-	var m any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return err
-	}
-	auth["provisioners"] = append([]any{m}, list...)
+	auth["provisioners"] = append(ours, list...)
 	cfg["authority"] = auth
 	return nil
 }
@@ -294,16 +301,22 @@ func leafData(f profile.Family, r rules, crlURL string) map[string]any {
 }
 
 func setJSON(m map[string]any, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
 	var out any
-	if err := json.Unmarshal(b, &out); err != nil {
+	if err := setJSONValue(&out, v); err != nil {
 		return err
 	}
 	m[key] = out
 	return nil
+}
+
+// setJSONValue sets out to v as encoding/json reads it back: maps, slices
+// and plain values, as the rest of a configuration read with readJSONMap.
+func setJSONValue(out *any, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
 }
 
 func readJSONMap(path string) (map[string]any, error) {

@@ -76,6 +76,7 @@ func newApp() *cli.App {
 			qrCommand(),
 			usersCommand(),
 			serveCommand(),
+			acmeCommand(),
 			pushCommand(),
 			verifyCommand(),
 			loadCommand(),
