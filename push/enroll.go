@@ -229,6 +229,10 @@ func (e *enrollSite) link(w http.ResponseWriter, r *http.Request) (Link, bool) {
 		pageSecurity(w)
 		http.Error(w, fmt.Sprintf("This enrollment link expired on %s. Ask your IT department for a new one. The root certificate alone is on this site's home page.", l.Expires.UTC().Format("2006-01-02 15:04 MST")), http.StatusGone)
 		return Link{}, false
+	case errors.Is(err, errLinkRevoked):
+		pageSecurity(w)
+		http.Error(w, fmt.Sprintf("This enrollment link was withdrawn on %s. Ask your IT department for a new one if you still need it. The root certificate alone is on this site's home page.", l.Revoked.UTC().Format("2006-01-02 15:04 MST")), http.StatusGone)
+		return Link{}, false
 	case err != nil:
 		e.log.Error("enrollment links", "err", err)
 		http.Error(w, "enrollment links are unavailable; see the server log", http.StatusInternalServerError)

@@ -94,7 +94,7 @@ func bypassCSP(on bool) chromedp.Action[chromedp.Void] {
 
 func TestEnrollPagesInChromium(t *testing.T) {
 	base, dir, root := startEnroll(t, "legacy", "modern")
-	links, err := IssueLinks(LinksPath(dir), base, time.Hour, time.Now(), []Link{
+	links, err := IssueLinks(LinksPath(dir), LinkRun{Base: base, TTL: time.Hour, Now: time.Now()}, []Link{
 		{Server: "mail.example.com", User: "jdoe", Domain: "CORP", DisplayName: "Jöhn <Doe>", Devices: []string{"android", "ios", "wm6"}},
 	})
 	if err != nil {

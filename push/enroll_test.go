@@ -232,7 +232,7 @@ func TestEnrollUserLinks(t *testing.T) {
 		{Server: "mail.example.com", User: "bob", Devices: []string{"android"}},
 	}
 	// Issued after the server started: it reads the file as it changes.
-	links, err := IssueLinks(path, base+"/", 14*24*time.Hour, now, want)
+	links, err := IssueLinks(path, LinkRun{Base: base + "/", TTL: 14 * 24 * time.Hour, Now: now}, want)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestEnrollUserLinks(t *testing.T) {
 	if links[0].Token == links[1].Token {
 		t.Fatal("two people share a token")
 	}
-	again, err := IssueLinks(path, base, 14*24*time.Hour, now.Add(time.Hour), want)
+	again, err := IssueLinks(path, LinkRun{Base: base, TTL: 14 * 24 * time.Hour, Now: now.Add(time.Hour)}, want)
 	if err != nil || again[0].Token != links[0].Token || !again[0].Expires.Equal(links[0].Expires) {
 		t.Fatalf("re-issuing changed alice's link: %+v %v", again, err)
 	}
@@ -287,7 +287,7 @@ func TestEnrollUserLinks(t *testing.T) {
 			t.Errorf("%s: %d %s", u, code, body)
 		}
 	}
-	old, err := IssueLinks(path, base, time.Hour, now.Add(-2*time.Hour), []Link{{Server: "mail.example.com", User: "carol", Devices: []string{"ios"}}})
+	old, err := IssueLinks(path, LinkRun{Base: base, TTL: time.Hour, Now: now.Add(-2 * time.Hour)}, []Link{{Server: "mail.example.com", User: "carol", Devices: []string{"ios"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestEnrollUserLinks(t *testing.T) {
 func TestIssueLinksRefusesBadBaseURLs(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "links.json")
 	for _, base := range []string{"ftp://x.example", "http://user:pw@x.example", "http://x.example/?a=1", "enroll.example.com", "http://x.example/#f"} {
-		if _, err := IssueLinks(path, base, time.Hour, time.Now(), []Link{{Server: "s", User: "u"}}); err == nil {
+		if _, err := IssueLinks(path, LinkRun{Base: base, TTL: time.Hour, Now: time.Now()}, []Link{{Server: "s", User: "u"}}); err == nil {
 			t.Errorf("%q accepted", base)
 		}
 	}
@@ -321,7 +321,7 @@ func TestIssueLinksRefusesBadBaseURLs(t *testing.T) {
 // means to serve.
 func FuzzEnrollPaths(f *testing.F) {
 	dir, _ := initCA(f, "legacy", "modern")
-	links, err := IssueLinks(LinksPath(dir), "http://enroll.test", time.Hour, time.Now(), []Link{{Server: "mail.test", User: "jdoe", Devices: []string{"ios", "wm6"}}})
+	links, err := IssueLinks(LinksPath(dir), LinkRun{Base: "http://enroll.test", TTL: time.Hour, Now: time.Now()}, []Link{{Server: "mail.test", User: "jdoe", Devices: []string{"ios", "wm6"}}})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -34,7 +34,8 @@ func bundleCommand() *cli.Command {
 		&cli.BoolFlag{Name: "mszip", Usage: "compress the CABs (refused when a user has a wm5 device)"},
 		&cli.BoolFlag{Name: "skip-invalid", Usage: "write the good rows and list the bad ones, instead of writing nothing"},
 		&cli.StringFlag{Name: "base-url", Usage: "public address of pushca serve --http (http://enroll.example.com): each sheet gets a QR code of the user's own page there, an unguessable link stored in --dir"},
-		&cli.DurationFlag{Name: "link-ttl", Value: 14 * 24 * time.Hour, Usage: "how long a new --base-url link works; a user's unexpired link is kept as it is"},
+		&cli.DurationFlag{Name: "link-ttl", Value: 14 * 24 * time.Hour, Usage: "how long a new --base-url link works; a user's unexpired link is kept as it is unless --rotate-links"},
+		&cli.BoolFlag{Name: "rotate-links", Usage: "give everyone in --users a new --base-url link; the old ones answer 410 Gone once the bundle is written"},
 		jsonFlag,
 	)
 	flags = append(flags, signFlags()...)
@@ -57,7 +58,12 @@ func bundleCommand() *cli.Command {
    Every bad row is reported with its line; nothing is written unless all rows are
    good or --skip-invalid is given. A row is bad too when one of its device kinds
    needs a chain family the CA lacks (pushca ca add-family adds it). Re-running with the same inputs rewrites nothing;
-   a run stopped midway is completed by running it again.`,
+   a run stopped midway is completed by running it again.
+
+   Enrollment links belong to the bundle (--out) that issued them. Once a run has
+   written its bundle, it revokes the links of its earlier runs that it no longer
+   prints: those of people no longer in --users, and with --rotate-links everyone's
+   old one. A revoked link answers 410 Gone; a failed run revokes nothing.`,
 		Flags:  flags,
 		Action: bundle,
 	}
@@ -68,12 +74,13 @@ type bundleReport struct {
 	Out      string `json:"out"`
 	Manifest string `json:"manifest"`
 	serverNames
-	Users      int                  `json:"users"`
-	Files      int                  `json:"files"`
-	Bytes      int64                `json:"bytes"`
-	Skipped    []provision.RowError `json:"skipped,omitempty"`
-	RootSHA256 string               `json:"root_sha256"`
-	RootSHA1   string               `json:"root_sha1"`
+	Users        int                  `json:"users"`
+	Files        int                  `json:"files"`
+	Bytes        int64                `json:"bytes"`
+	Skipped      []provision.RowError `json:"skipped,omitempty"`
+	RootSHA256   string               `json:"root_sha256"`
+	RootSHA1     string               `json:"root_sha1"`
+	RevokedLinks []revokedLink        `json:"revoked_links,omitempty"`
 }
 
 func bundle(c *cli.Context) error {
@@ -83,6 +90,9 @@ func bundle(c *cli.Context) error {
 	out := c.String("out")
 	if err := checkOutOfState(out, c.String("dir")); err != nil {
 		return err
+	}
+	if c.Bool("rotate-links") && c.String("base-url") == "" {
+		return usageErrorf("--rotate-links needs --base-url: without it the sheets carry no links to rotate")
 	}
 	server, display, err := serverName(c)
 	if err != nil {
@@ -152,9 +162,14 @@ func bundle(c *cli.Context) error {
 		return err
 	}
 	b.Inputs["signed"] = strconv.FormatBool(b.Signer != nil)
+	run, err := linkRun(c, out, old)
+	if err != nil {
+		return err
+	}
+	var printed []push.Link
 	if base := c.String("base-url"); base != "" {
 		b.Inputs["base_url"] = base
-		if b.URL, err = issueLinks(c, b, users); err != nil {
+		if b.URL, printed, err = issueLinks(c, run, b, users); err != nil {
 			return err
 		}
 	}
@@ -165,10 +180,13 @@ func bundle(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	warnDroppedLinks(c, old, m)
+	revoked, err := revokeLinks(c, run, b, printed, users, bad)
+	if err != nil {
+		return err
+	}
 	r := bundleReport{
 		Out: out, Manifest: filepath.Join(out, provision.ManifestName), serverNames: newServerNames(server, display),
-		Users: m.Users, Files: len(m.Files), Skipped: bad, RootSHA256: m.Root.SHA256, RootSHA1: m.Root.SHA1,
+		Users: m.Users, Files: len(m.Files), Skipped: bad, RootSHA256: m.Root.SHA256, RootSHA1: m.Root.SHA1, RevokedLinks: revoked,
 	}
 	for _, f := range m.Files {
 		r.Bytes += int64(f.Size)
@@ -183,6 +201,7 @@ func bundle(c *cli.Context) error {
 	if len(bad) > 0 {
 		fmt.Fprintf(w, "skipped %s (listed above and in the manifest)\n", count(len(bad), "bad row", "bad rows"))
 	}
+	printRevoked(w, revoked)
 	return nil
 }
 
@@ -209,69 +228,6 @@ func badRowsHint(bad, good int) string {
 		one = "the " + strconv.Itoa(good) + " good ones"
 	}
 	return fix + ", or give --skip-invalid to write " + one
-}
-
-// issueLinks gives every user a page on the enrollment site before any
-// sheet is written, so a run stopped midway and run again prints the same
-// links.
-func issueLinks(c *cli.Context, b provision.Bundle, users []provision.User) (func(provision.User) (string, time.Time, error), error) {
-	want := make([]push.Link, len(users))
-	for i, u := range users {
-		devices := u.Devices
-		if len(devices) == 0 {
-			devices = b.Devices
-		}
-		domain := u.Domain
-		if domain == "" {
-			domain = b.Domain
-		}
-		want[i] = push.Link{Server: b.Server, User: u.Name, Domain: domain, Email: u.Email, DisplayName: u.DisplayName, Devices: devices}
-	}
-	links, err := push.IssueLinks(push.LinksPath(c.String("dir")), c.String("base-url"), c.Duration("link-ttl"), time.Now(), want)
-	if err != nil {
-		return nil, fmt.Errorf("--base-url: %w", err)
-	}
-	byUser := make(map[string]push.Link, len(links))
-	for _, l := range links {
-		byUser[l.User] = l
-	}
-	return func(u provision.User) (string, time.Time, error) {
-		l := byUser[u.Name]
-		return l.URL, l.Expires, nil
-	}, nil
-}
-
-// maxNamed bounds the people a warning names one by one.
-const maxNamed = 5
-
-// warnDroppedLinks names the people whom the previous run into the same
-// directory gave an enrollment link and this run left out. Their links go
-// on opening their pages until they expire, since the links file keeps
-// every unexpired link, so the warning says how to withdraw them now.
-func warnDroppedLinks(c *cli.Context, old, m *provision.Manifest) {
-	if old == nil || old.Inputs["base_url"] == "" {
-		return
-	}
-	kept := map[string]bool{}
-	for _, f := range m.Files {
-		kept[strings.ToLower(f.User)] = true
-	}
-	var dropped []string
-	for _, f := range old.Files {
-		if k := strings.ToLower(f.User); f.User != "" && !kept[k] {
-			kept[k] = true
-			dropped = append(dropped, fmt.Sprintf("%.40q", f.User))
-		}
-	}
-	if len(dropped) == 0 {
-		return
-	}
-	named := strings.Join(dropped[:min(len(dropped), maxNamed)], ", ")
-	if len(dropped) > maxNamed {
-		named += fmt.Sprintf(" and %d more", len(dropped)-maxNamed)
-	}
-	fmt.Fprintf(stderr(c), "pushca: warning: %s left the bundle since its last run (%s); their enrollment links work until they expire: delete their entries from %s to withdraw them now\n",
-		count(len(dropped), "person", "people"), named, push.LinksPath(c.String("dir")))
 }
 
 // newProgress draws a bar when w is a terminal and otherwise prints a line

@@ -12,7 +12,6 @@ import (
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/provision"
-	"github.com/pushca/pushca/push"
 )
 
 // listTree is every name under dir, to tell that a refused command wrote
@@ -192,24 +191,5 @@ func TestServerNames(t *testing.T) {
 	}
 	if mc, _ := os.ReadFile(filepath.Join(out, "users", "jdoe", "exchange.mobileconfig")); !strings.Contains(string(mc), "<string>xn--bcher-kva.example</string>") {
 		t.Error("the .mobileconfig does not carry the punycode host")
-	}
-}
-
-// TestBundleDroppingAPersonWarnsOfTheirLink: a person removed from the CSV
-// keeps a working enrollment link until it expires (withdrawing it needs
-// the links store to support it), so the run that drops them says so and
-// how to withdraw it now.
-func TestBundleDroppingAPersonWarnsOfTheirLink(t *testing.T) {
-	dir, _, _ := initCA(t, "wm6")
-	out := filepath.Join(t.TempDir(), "bundle")
-	args := []string{"--dir", dir, "bundle", "--server", "mail.test", "--profile", "wm6", "--out", out, "--base-url", "http://enroll.example.com"}
-	mustPushca(t, nil, append(args, "--users", writeUsers(t, []byte("user\njdoe\nasmith\n")))...)
-	r := runPushca(t, nil, append(args, "--users", writeUsers(t, []byte("user\njdoe\n")))...)
-	want := `pushca: warning: 1 person left the bundle since its last run ("asmith"); their enrollment links work until they expire: delete their entries from ` + push.LinksPath(dir)
-	if r.code != 0 || !strings.Contains(r.stderr, want) {
-		t.Errorf("exit %d, stderr %s\nwant %s", r.code, r.stderr, want)
-	}
-	if _, err := os.Stat(filepath.Join(out, "users", "asmith")); !os.IsNotExist(err) {
-		t.Errorf("the dropped person's folder: %v", err)
 	}
 }
