@@ -5,9 +5,6 @@ import (
 	"crypto/x509"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -25,62 +22,14 @@ import (
 // the template's refusal as serverInternal and offers a wildcard no
 // challenge).
 func TestStepCABinaryServesACME(t *testing.T) {
-	bin := stepCABinary(t)
 	c := newCA(t, "legacy", "modern")
 	dir, s, inter := c.layout.Dir, c.Slots()[0], c.issuers[0].inter
 	c.Close()
-	l := Layout{Dir: dir}
-	port, http01 := freeLoopbackPort(t), freeLoopbackPort(t)
-	cfg, err := readJSONMap(l.StepConfig(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg["address"] = "127.0.0.1:" + port
-	if err := writeJSONMap(l.StepConfig(s), cfg); err != nil {
-		t.Fatal(err)
-	}
-	pw := filepath.Join(t.TempDir(), "ca-password")
-	if err := os.WriteFile(pw, testPassword, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	// --insecure only lets --acme-http-port move http-01 off port 80.
-	cmd := exec.CommandContext(ctx, bin, l.StepConfig(s), "--password-file", pw, "--insecure", "--acme-http-port", http01)
-	cmd.Env = append(os.Environ(), "STEPPATH="+t.TempDir())
-	log := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	stop := func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}
-	defer stop()
-	client := &http.Client{Timeout: time.Minute, Transport: chainTransport(t, l, s)}
-	base := "https://localhost:" + port
-	for i := 0; ; i++ {
-		if resp, err := client.Get(base + "/health"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		select {
-		case <-done:
-			t.Fatalf("step-ca exited:\n%s", log)
-		case <-time.After(100 * time.Millisecond):
-		}
-		if i == 300 {
-			t.Fatalf("step-ca not healthy after 30 s:\n%s", log)
-		}
-	}
+	http01 := freeLoopbackPort(t)
+	sc := startStepCABinary(t, dir, s, "--insecure", "--acme-http-port", http01)
+	client := &http.Client{Timeout: time.Minute, Transport: sc.tr}
+	base, log := sc.url, sc.log
 	order := func(key certcrypto.KeyType, name string) acmetest.Order {
 		return acmetest.Order{Directory: base + "/acme/legacy/directory", Client: client,
 			Challenge: "http-01", Port: http01, Key: key, Names: []string{name}}
@@ -100,7 +49,7 @@ func TestStepCABinaryServesACME(t *testing.T) {
 			t.Logf("step-ca refuses %v (%s): %v", o.Names, o.Key, err)
 		}
 	}
-	stop()
+	sc.stop()
 	r, err := OpenReader(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)

@@ -1,18 +1,15 @@
 package ca
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	gobuild "go/build"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -42,53 +39,31 @@ func fileExists(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// lockedBuffer collects a process's output while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // runningStepCA is the step-ca binary serving one family of a directory on
 // loopback, reached as `step ca certificate` reaches it.
 type runningStepCA struct {
 	url    string
 	client *stepca.Client
+	tr     http.RoundTripper
 	key    *jose.JSONWebKey
 	stop   func()
-	log    *lockedBuffer
+	log    *testtool.Buffer
 }
 
 // startStepCABinary starts step-ca on a family's configuration, on a free
 // loopback port (an operator's edit of "address", which pushca keeps),
 // with the CA password from a file and the provisioner password pushca
 // stored. It stops by itself after two minutes at most.
-func startStepCABinary(t *testing.T, dir string, s Slot) *runningStepCA {
+func startStepCABinary(t *testing.T, dir string, s Slot, extra ...string) *runningStepCA {
 	t.Helper()
 	bin := stepCABinary(t)
 	l := Layout{Dir: dir}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := freeLoopbackPort(t)
 	cfg, err := readJSONMap(l.StepConfig(s))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg["address"] = "127.0.0.1:" + strconv.Itoa(port)
+	cfg["address"] = "127.0.0.1:" + port
 	if err := writeJSONMap(l.StepConfig(s), cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -97,9 +72,9 @@ func startStepCABinary(t *testing.T, dir string, s Slot) *runningStepCA {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	cmd := exec.CommandContext(ctx, bin, l.StepConfig(s), "--password-file", pw)
+	cmd := exec.CommandContext(ctx, bin, append([]string{l.StepConfig(s), "--password-file", pw}, extra...)...)
 	cmd.Env = append(os.Environ(), "STEPPATH="+t.TempDir())
-	log := &lockedBuffer{}
+	log := &testtool.Buffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -119,7 +94,7 @@ func startStepCABinary(t *testing.T, dir string, s Slot) *runningStepCA {
 	})
 	t.Cleanup(stop)
 	// localhost: the name step-ca's own certificate and token audience carry.
-	url := "https://localhost:" + strconv.Itoa(port)
+	url := "https://localhost:" + port
 	tr := chainTransport(t, l, s)
 	client, err := stepca.NewClient(url, stepca.WithTransport(tr))
 	if err != nil {
@@ -142,7 +117,7 @@ func startStepCABinary(t *testing.T, dir string, s Slot) *runningStepCA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &runningStepCA{url: url, client: client, key: provisionerKey(t, loaded, l), stop: stop, log: log}
+	return &runningStepCA{url: url, client: client, tr: tr, key: provisionerKey(t, loaded, l), stop: stop, log: log}
 }
 
 // chainTransport trusts step-ca's TLS certificate when it chains to the

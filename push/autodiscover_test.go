@@ -96,7 +96,7 @@ func TestAutodiscoverOverTLS(t *testing.T) {
 	if code, _ := ts.autodiscoverPost(t, adRequest(t, "alice@example.test", eas.MobileSyncResponseSchema), ""); code != http.StatusUnauthorized {
 		t.Errorf("without credentials: HTTP %d, want 401", code)
 	}
-	failed := buf.records(t, "command failed")
+	failed := logRecords(t, buf, "command failed")
 	for _, code := range []float64{eas.AutodiscoverSchemaUnavailable, eas.AutodiscoverInvalidRequest, eas.AutodiscoverProtocolError} {
 		if find(failed, map[string]any{"command": "Autodiscover", "user": "alice", "eas_status": code}) == nil {
 			t.Errorf("no log line for Autodiscover status %v:\n%s", code, buf)

@@ -9,35 +9,17 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/internal/testtool"
 )
 
-// lockedBuffer is a log destination the server's goroutines share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// records are the JSON log lines whose message is msg.
-func (l *lockedBuffer) records(t *testing.T, msg string) []map[string]any {
+// logRecords are the JSON log lines in buf whose message is msg.
+func logRecords(t *testing.T, buf *testtool.Buffer, msg string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	for line := range strings.Lines(l.String()) {
+	for line := range strings.Lines(buf.String()) {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Fatalf("log line is not JSON: %v\n%s", err, line)
@@ -50,9 +32,9 @@ func (l *lockedBuffer) records(t *testing.T, msg string) []map[string]any {
 }
 
 // startLoggedServer is startServer logging JSON at info, as serve does.
-func startLoggedServer(t *testing.T, edit func(*Config)) (*testServer, *lockedBuffer) {
+func startLoggedServer(t *testing.T, edit func(*Config)) (*testServer, *testtool.Buffer) {
 	t.Helper()
-	var buf lockedBuffer
+	var buf testtool.Buffer
 	ts := startServerWith(t, HeartbeatBounds{1, 3540}, func(c *Config) {
 		c.Log = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		if edit != nil {
@@ -123,7 +105,7 @@ func TestRefusalsAreLogged(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	refused, failed := buf.records(t, "request refused"), buf.records(t, "command failed")
+	refused, failed := logRecords(t, buf, "request refused"), logRecords(t, buf, "command failed")
 	for _, c := range []struct {
 		name string
 		recs []map[string]any
@@ -195,7 +177,7 @@ func TestSettingsPartsAnswered(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("Settings with DevicePassword: HTTP %d", resp.StatusCode)
 	}
-	failed := buf.records(t, "command failed")
+	failed := logRecords(t, buf, "command failed")
 	for _, want := range []map[string]any{
 		{"command": "Settings", "device": "SET140", "eas_status": 3.0},
 		{"command": "Settings", "device": "SET140", "eas_status": 5.0},

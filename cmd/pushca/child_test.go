@@ -1,42 +1,24 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pushca/pushca/internal/testtool"
 )
 
 // child is a long-running pushca (serve, quickstart) started by a test,
 // with what it has printed so far.
 type child struct {
 	cmd            *exec.Cmd
-	stdout, stderr lockedBuffer
+	stdout, stderr testtool.Buffer
 	exited         chan struct{}
 	err            error // of Wait, once exited is closed
-}
-
-// lockedBuffer is written by exec's copying goroutine while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startPushca runs the binary in its own session, bounded to two minutes;
