@@ -34,7 +34,7 @@ func HostName(s string) (ascii, display string, err error) {
 	// An ASCII name gets a reason a person can act on ("label "bad_host"
 	// has '_'") before IDNA's ("disallowed rune U+005F").
 	if err := checkASCIIName(name); err != nil {
-		return "", "", fmt.Errorf("host name %q: %w", s, err)
+		return "", "", fmt.Errorf("%q is not a host name: %w", s, err)
 	}
 	ascii, err = hostNames.ToASCII(name)
 	if err != nil {
