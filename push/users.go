@@ -161,6 +161,10 @@ type verifiedLogin struct {
 	until time.Time
 }
 
+// UsersFileCheck is how often, at most, a server looks at its users file
+// for changes: a user added by another process can log in that long after.
+const UsersFileCheck = time.Second
+
 // OpenUsers reads the users file at path (a missing file is an empty list).
 // cost is the bcrypt cost of new hashes; 0 means bcrypt.DefaultCost.
 func OpenUsers(path string, cost int) (*Users, error) {
@@ -175,7 +179,7 @@ func openUsers(path string, cost int, log *slog.Logger) (*Users, error) {
 	macKey := make([]byte, 32)
 	rand.Read(macKey)
 	u := &Users{
-		path: path, cost: cost, watch: newFileWatch(time.Second), log: log,
+		path: path, cost: cost, watch: newFileWatch(UsersFileCheck), log: log,
 		compare: bcrypt.CompareHashAndPassword, now: time.Now, macKey: macKey,
 		verified: map[string]verifiedLogin{}, checking: map[string]*pendingCheck{},
 	}

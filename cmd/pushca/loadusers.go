@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -60,6 +61,13 @@ func loadCredentials(c *cli.Context, logins []string) ([]byte, error) {
 	}
 	if len(created) > 0 {
 		logger(c).Info("created the load users", "dir", dir, "users", len(created), "first", created[0])
+		// A running server sees them once it next looks at the file;
+		// a device logging in before that fails, and failures lock out.
+		select {
+		case <-time.After(push.UsersFileCheck + 100*time.Millisecond):
+		case <-c.Context.Done():
+			return nil, c.Context.Err()
+		}
 	}
 	return pw, nil
 }
