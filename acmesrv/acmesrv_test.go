@@ -75,7 +75,7 @@ func startACME(t *testing.T) *acmeCA {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	e := &acmeCA{ca: c, http01: freePort(t), tlsALPN01: freePort(t)}
+	e := &acmeCA{ca: c, http01: testtool.FreePort(t), tlsALPN01: testtool.FreePort(t)}
 	ports := map[string]string{"80": e.http01, "443": e.tlsALPN01}
 	var d net.Dialer
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -113,18 +113,6 @@ func serverCert(t *testing.T, c *ca.CA) tls.Certificate {
 		t.Fatal(err)
 	}
 	return pair
-}
-
-// freePort is a loopback port free a moment ago, for a challenge server
-// that takes a port number, not a listener.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
 
 // obtain runs lego against family's directory for names, with a key of

@@ -3,15 +3,14 @@ package ca
 import (
 	"context"
 	"crypto/x509"
-	"net"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/go-acme/lego/v4/certcrypto"
 
 	"github.com/pushca/pushca/internal/acmetest"
+	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/profile"
 )
 
@@ -26,7 +25,7 @@ func TestStepCABinaryServesACME(t *testing.T) {
 	dir, s, inter := c.layout.Dir, c.Slots()[0], c.issuers[0].inter
 	c.Close()
 	// --insecure only lets --acme-http-port move http-01 off port 80.
-	http01 := freeLoopbackPort(t)
+	http01 := testtool.FreePort(t)
 	sc := startStepCABinary(t, dir, s, "--insecure", "--acme-http-port", http01)
 	client := &http.Client{Timeout: time.Minute, Transport: sc.tr}
 	base, log := sc.url, sc.log
@@ -59,14 +58,4 @@ func TestStepCABinaryServesACME(t *testing.T) {
 	if err != nil || rec.Source != SourceACME || rec.Family != "legacy" {
 		t.Errorf("step-ca's ACME certificate listed as %+v (%v)", rec, err)
 	}
-}
-
-func freeLoopbackPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }

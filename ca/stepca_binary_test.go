@@ -58,7 +58,7 @@ func startStepCABinary(t *testing.T, dir string, s Slot, extra ...string) *runni
 	t.Helper()
 	bin := stepCABinary(t)
 	l := Layout{Dir: dir}
-	port := freeLoopbackPort(t)
+	port := testtool.FreePort(t)
 	cfg, err := readJSONMap(l.StepConfig(s))
 	if err != nil {
 		t.Fatal(err)

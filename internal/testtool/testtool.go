@@ -6,9 +6,11 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -107,4 +109,17 @@ func ReadFile(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// FreePort is a loopback port that was free a moment ago, for a server
+// that takes a port number rather than a listener (an ACME challenge
+// responder, step-ca's address).
+func FreePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
