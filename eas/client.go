@@ -292,6 +292,12 @@ func roundTrip[T any, P interface {
 	defer resp.Body.Close()
 	lim := c.Limits.withDefaults()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, int64(lim.MaxSize)+1))
+	// Cancelled while the server held the request: whatever was read (an
+	// error, or an empty body the server finished as the connection went)
+	// is not the server's answer.
+	if cerr := ctx.Err(); cerr != nil {
+		return nil, fmt.Errorf("eas: %s: %w", cmd, cerr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("eas: %s: reading response: %w", cmd, err)
 	}
