@@ -218,15 +218,7 @@ func TestStepCABinaryIsAPeer(t *testing.T) {
 			revoked[s.Family] = leaf.SerialNumber.String()
 		})
 	}
-	r, err := OpenReader(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := r.List(ctx)
-	r.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := readRecords(t, dir)
 	for family, serial := range revoked {
 		found := false
 		for _, rec := range recs {
@@ -241,7 +233,7 @@ func TestStepCABinaryIsAPeer(t *testing.T) {
 			t.Errorf("step-ca's %s certificate %s is not in cert list", family, serial)
 		}
 	}
-	c, err = Open(ctx, dir, testPassword)
+	c, err := Open(ctx, dir, testPassword)
 	if err != nil {
 		t.Fatal(err)
 	}

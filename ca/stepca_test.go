@@ -65,6 +65,22 @@ func startStepPeer(t testing.TB, dir string, s Slot) *stepPeer {
 	return &stepPeer{a: a, cfg: cfg, key: key, audience: "https://localhost:" + port + "/1.0/sign", stop: stop}
 }
 
+// readRecords lists the inventory as `pushca cert list` reads it: without
+// the CA password.
+func readRecords(t *testing.T, dir string) []Record {
+	t.Helper()
+	r, err := OpenReader(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	recs, err := r.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
 // provisionerKey is pushca's JWK provisioner key in a configuration,
 // decrypted with the password pushca stored, after checking that the CA
 // password does not decrypt it.
@@ -338,15 +354,7 @@ func TestStepCAIssuedCertificatesAreInTheInventory(t *testing.T) {
 	}
 	p.stop()
 	serial := chain[0].SerialNumber.String()
-	r, err := OpenReader(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := r.List(ctx)
-	r.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := readRecords(t, dir)
 	var got *Record
 	for i := range recs {
 		if recs[i].Serial == serial {

@@ -1,7 +1,6 @@
 package push
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pushca/pushca/internal/testtool"
@@ -51,24 +49,6 @@ func wmOpenSSL(t testing.TB) []string {
 	return []string{"-tls1", "-cipher", strings.Join(names, ":") + ":@SECLEVEL=0"}
 }
 
-// syncBuffer collects a server's log while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestTwoFamiliesEndToEnd serves a CA with a legacy and a modern family,
 // as `serve --host` does with no other flag, and lets openssl be the
 // client and the judge: a Windows Mobile style TLS 1.0 hello gets the SHA-1
@@ -78,7 +58,7 @@ func (s *syncBuffer) String() string {
 // family each device got, and the start log lists both chains.
 func TestTwoFamiliesEndToEnd(t *testing.T) {
 	testtool.Path(t, "openssl")
-	var logs syncBuffer
+	var logs testtool.Buffer
 	ts := startCAServer(t, []string{profile.FamilyLegacy, profile.FamilyModern}, "", nil, func(cfg *Config) {
 		cfg.Log = slog.New(slog.NewTextHandler(io.MultiWriter(&logs, tWriter{t}), nil))
 	})

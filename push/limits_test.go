@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/profile"
 )
 
@@ -56,7 +57,7 @@ func TestListenerSurvivesTooManyOpenFiles(t *testing.T) {
 	defer cancel()
 	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestFileLimitServer$")
 	child.Env = append(os.Environ(), fdLimitDirEnv+"="+dir, fdLimitCertEnv+"="+pair.Cert, fdLimitKeyEnv+"="+pair.Key)
-	var logs syncBuffer
+	var logs testtool.Buffer
 	child.Stderr = &logs
 	stdin, err := child.StdinPipe()
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pushca/pushca/internal/testtool"
 )
 
 // usersFile writes name:hash lines, each user's hash made at its cost.
@@ -41,7 +43,7 @@ func usersFile(t *testing.T, path string, costs map[string]int, extra ...string)
 func TestUnknownUserTimingMatchesKnownUser(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users")
 	usersFile(t, path, map[string]int{"alice": 5, "bob": 4})
-	var logs syncBuffer
+	var logs testtool.Buffer
 	u, err := openUsers(path, 0, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, tWriter{t}), nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +88,7 @@ func TestUnknownUserTimingMatchesKnownUser(t *testing.T) {
 func TestUsersFileEditThatBreaksParsingDeniesRemovedUser(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users")
 	usersFile(t, path, map[string]int{"alice": 4, "bob": 4})
-	var logs syncBuffer
+	var logs testtool.Buffer
 	u, err := openUsers(path, bcrypt.MinCost, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, tWriter{t}), nil)))
 	if err != nil {
 		t.Fatal(err)
