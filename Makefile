@@ -1,9 +1,10 @@
 # pushca build and test entry points. `make test` is what README.md and CI run.
 GO ?= go
 # Debian packages whose tools the tests use as oracles.
-ORACLE_PKGS := openssl cabextract gcab osslsigncode libwbxml2-utils libxml2-utils zbar-tools qrencode curl chromium nginx-light apache2 haproxy systemd certbot
+ORACLE_PKGS := openssl cabextract gcab osslsigncode libwbxml2-utils libxml2-utils zbar-tools qrencode curl chromium nginx-light apache2 haproxy systemd certbot postgresql
 # One binary per tool, checked to decide whether apt-get is needed at all
-# (servers live in /usr/sbin, off a user's PATH).
+# (servers live in /usr/sbin, off a user's PATH; PostgreSQL's initdb in
+# /usr/lib/postgresql/VERSION/bin, checked apart).
 ORACLE_BINS := openssl cabextract gcab osslsigncode wbxml2xml xml2wbxml xmllint zbarimg qrencode curl chromium nginx apache2 haproxy systemd-analyze certbot
 
 .PHONY: build test tools step-ca vet fuzz bench bench-bundle clean
@@ -13,6 +14,7 @@ build:
 
 tools: step-ca
 	@missing=""; for b in $(ORACLE_BINS); do PATH="$$PATH:/usr/sbin:/sbin" command -v $$b >/dev/null 2>&1 || missing="$$missing $$b"; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing oracle tools (missing:$$missing)"; \
 		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
