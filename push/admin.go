@@ -267,3 +267,68 @@ func Deliver(ctx context.Context, base, token string, req DeliverRequest) (Deliv
 	}
 	return res, nil
 }
+
+// maxDeviceList bounds the admin API's device list a client reads: each
+// record carries up to the heartbeat alert's samples of Ping history, a
+// few kilobytes, so this is room for tens of thousands of devices while a
+// runaway answer cannot exhaust the client's memory.
+const maxDeviceList = 256 << 20
+
+// ListDevices asks a running server's admin API (base URL such as
+// http://127.0.0.1:8444) for the device records GET /v1/devices lists:
+// what a command reads instead of push/devices.db while the server holds
+// that file (ReadDevices).
+func ListDevices(ctx context.Context, base, token string) ([]Device, error) {
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+AdminDevicesPath, nil)
+	if err != nil {
+		return nil, fmt.Errorf("admin request: %w", err)
+	}
+	hreq.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(hreq)
+	if err != nil {
+		return nil, fmt.Errorf("admin API at %s (is `pushca serve` running?): %w", base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxAdminBody))
+		return nil, fmt.Errorf("admin API at %s: %s: %s", base, resp.Status, strings.TrimSpace(string(data)))
+	}
+	devs, err := decodeDeviceList(resp.Body, maxDeviceList)
+	if err != nil {
+		return nil, fmt.Errorf("admin API at %s: device list: %w", base, err)
+	}
+	return devs, nil
+}
+
+// decodeDeviceList reads a JSON array of device records of at most max
+// bytes. It streams, so the answer is never held twice, and refuses a
+// record without user or id: every record the server keeps has both, so
+// one without is not a device list.
+func decodeDeviceList(r io.Reader, max int64) ([]Device, error) {
+	lr := &io.LimitedReader{R: r, N: max + 1}
+	tooLarge := func() error { return fmt.Errorf("larger than %d bytes", max) }
+	dec := json.NewDecoder(lr)
+	var devs []Device
+	err := dec.Decode(&devs)
+	if lr.N <= 0 {
+		return nil, tooLarge()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if devs == nil {
+		return nil, errors.New("not a JSON array")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if lr.N <= 0 {
+			return nil, tooLarge()
+		}
+		return nil, errors.New("trailing data after the JSON array")
+	}
+	for i, d := range devs {
+		if d.User == "" || d.ID == "" {
+			return nil, fmt.Errorf("record %d has no user or device id", i)
+		}
+	}
+	return devs, nil
+}

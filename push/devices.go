@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"slices"
 	"sort"
@@ -219,6 +220,48 @@ func OpenDevices(path string, log *slog.Logger) (*Devices, error) {
 	}
 	go d.writeBehind()
 	return d, nil
+}
+
+// ErrDevicesInUse says a running pushca serve holds the device database:
+// its records are to be had from the admin API instead (ListDevices).
+var ErrDevicesInUse = errors.New("the device database is held by a running pushca serve")
+
+// ReadDevices returns the records of the device database at path, opened
+// read-only, ordered as List orders them; a missing file holds none. It
+// waits at most a second for the lock, and a file a running server holds
+// is ErrDevicesInUse, so that a command can ask that server rather than
+// wait for it to stop.
+func ReadDevices(path string) ([]Device, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case errors.Is(err, bolt.ErrTimeout):
+		return nil, fmt.Errorf("read device database %s: %w", path, ErrDevicesInUse)
+	case err != nil:
+		return nil, fmt.Errorf("read device database %s: %w", path, err)
+	}
+	defer db.Close()
+	var out []Device
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(devicesBucket)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var dev Device
+			if err := json.Unmarshal(v, &dev); err != nil {
+				return fmt.Errorf("device record %q: %w", k, err)
+			}
+			out = append(out, dev)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read device database %s: %w", path, err)
+	}
+	// The keys are user NUL id, so the bucket's order is List's.
+	return out, nil
 }
 
 // Close writes what was noted and closes the database file.

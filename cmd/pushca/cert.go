@@ -30,6 +30,7 @@ func certCommand() *cli.Command {
 			certReissueCommand("rotate", "new certificates with new keys (or the key of --csr)",
 				"pushca cert rotate mail.example.com\n   pushca cert rotate mail.example.com --family modern --csr mail.csr\n   pushca cert rotate mail.example.com --exec 'pushca cert export \"$PUSHCA_HOST\" --format nginx --out /etc/nginx/pushca'", true),
 			certRevokeCommand(),
+			certPlanCommand(),
 			certListCommand(),
 			certStatusCommand(),
 			certExportCommand(),
@@ -125,15 +126,19 @@ iPhones and Android. pushca serve picks the chain for each device's handshake.`,
 
 func certReissueCommand(name, usage, example string, rotate bool) *cli.Command {
 	flags := []cli.Flag{familyFlag(), passwordFileFlag(), jsonFlag}
+	description := ""
 	if rotate {
-		flags = append(flags, &cli.StringFlag{Name: "csr", Usage: "PEM certificate request with the new public key"})
+		flags = append(flags, &cli.StringFlag{Name: "csr", Usage: "PEM certificate request with the new public key"}, forceFlag("rotate"))
+		flags = append(flags, adminFlags()...)
+		description = preflightHelp("rotate")
 	}
 	return &cli.Command{
-		Name:      name,
-		Usage:     usage,
-		ArgsUsage: "HOST",
-		UsageText: example,
-		Flags:     append(flags, deployFlags(!rotate)...),
+		Name:        name,
+		Usage:       usage,
+		ArgsUsage:   "HOST",
+		UsageText:   example,
+		Description: description,
+		Flags:       append(flags, deployFlags(!rotate)...),
 		Action: withDeploy(name, func(c *cli.Context, authority *ca.CA, host string, families []string) ([]*ca.Issued, error) {
 			if rotate {
 				var csr *x509.CertificateRequest
@@ -143,11 +148,50 @@ func certReissueCommand(name, usage, example string, rotate bool) *cli.Command {
 						return nil, fmt.Errorf("--csr %s: %w", f, err)
 					}
 				}
+				if err := rotatePreflight(c, authority, host); err != nil {
+					return nil, err
+				}
 				return authority.Rotate(c.Context, host, csr, families...)
 			}
 			return authority.Renew(c.Context, host, families...)
 		}),
 	}
+}
+
+// forceFlag is --force of the commands that run cert plan's check first.
+func forceFlag(verb string) cli.Flag {
+	return &cli.BoolFlag{Name: "force", Usage: verb + " even though known devices would lose every chain they accept (see pushca cert plan)"}
+}
+
+// preflightHelp is the --help paragraph of a command that runs cert
+// plan's check.
+func preflightHelp(verb string) string {
+	return `Before it signs or revokes anything, ` + verb + ` runs the check of pushca cert plan:
+when devices pushca serve recorded on HOST's certificates would accept none of
+the chain families HOST serves afterwards, it refuses and lists them, unless
+--force. The device records come from push/devices.db, or from the admin API of
+a running pushca serve (--admin).`
+}
+
+// rotatePreflight refuses a rotation that leaves known devices of host
+// without a chain they accept. A rotation keeps every family the host has
+// active, so it loses devices only where that set already misses one they
+// need: after a family was revoked, or to a host never given it; a new
+// key is the moment to notice, before the deploy hook ships it.
+func rotatePreflight(c *cli.Context, authority *ca.CA, host string) error {
+	if err := loopbackAdmin(c.String("admin")); err != nil {
+		return err
+	}
+	host = strings.ToLower(host)
+	recs, err := authority.List(c.Context)
+	if err != nil {
+		return err
+	}
+	after := activeFamilies(recs, host)
+	if len(after) == 0 {
+		return nil // nothing to rotate: Rotate says so
+	}
+	return preflight(c, recs, host, after, "cert rotate "+host, c.Bool("force"))
 }
 
 // printIssued prints what an issuance wrote, even when a later family
@@ -188,10 +232,15 @@ func certRevokeCommand() *cli.Command {
 		UsageText: `pushca cert revoke 2912384928347 --reason key-compromise
    pushca cert revoke mail.example.com --reason superseded
    pushca cert revoke mail.example.com --family legacy`,
-		Flags: []cli.Flag{familyFlag(),
+		Description: preflightHelp("revoke HOST") + `
+With --reason key-compromise it never refuses, since a compromised key must be
+revocable at once: the devices it cuts off are a warning on stderr. Revoking by
+SERIAL runs no check.`,
+		Flags: append([]cli.Flag{familyFlag(),
 			reasonFlag(),
+			forceFlag("revoke HOST"),
 			passwordFileFlag(), jsonFlag,
-		},
+		}, adminFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usageErrorf("cert revoke needs exactly one SERIAL or HOST argument (see --help)")
@@ -200,11 +249,17 @@ func certRevokeCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := loopbackAdmin(c.String("admin")); err != nil {
+				return err
+			}
 			authority, err := openCA(c)
 			if err != nil {
 				return err
 			}
 			defer authority.Close()
+			if err := revokePreflight(c, authority, code); err != nil {
+				return err
+			}
 			recs, err := authority.Revoke(c.Context, c.Args().First(), c.String("reason"), code, c.StringSlice("family")...)
 			if c.Bool("json") {
 				if recs == nil {
@@ -225,6 +280,33 @@ func certRevokeCommand() *cli.Command {
 			return err
 		},
 	}
+}
+
+// revokePreflight refuses the host form of cert revoke when known devices
+// of the host would accept none of the families it keeps. A serial is
+// revoked unchecked, as before: it names one certificate on purpose, and
+// may be a superseded one no device is offered any more.
+func revokePreflight(c *cli.Context, authority *ca.CA, code int) error {
+	arg := c.Args().First()
+	recs, err := authority.List(c.Context)
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(recs, func(r ca.Record) bool { return r.Serial == arg }) {
+		return nil
+	}
+	host := strings.ToLower(arg)
+	active := activeFamilies(recs, host)
+	revoked := c.StringSlice("family")
+	if len(revoked) == 0 {
+		revoked = active
+	}
+	after := slices.DeleteFunc(slices.Clone(active), func(f string) bool { return slices.Contains(revoked, f) })
+	if len(after) == len(active) {
+		return nil // nothing of the host's would be revoked: Revoke says why
+	}
+	keyCompromise, _ := ca.ReasonCode("key-compromise")
+	return preflight(c, recs, host, after, "cert revoke "+host, c.Bool("force") || code == keyCompromise)
 }
 
 func certListCommand() *cli.Command {
