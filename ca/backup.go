@@ -33,6 +33,12 @@ var backupSkip = []string{"push", "quickstart", "secrets/provisioner_password"}
 // secrets/ are only ever stored encrypted; the server keys in servers/ are
 // the plain files servers read, as on disk. The CA password is never in it.
 // It returns the number of entries written.
+//
+// A CA on PostgreSQL is backed up in the same format: its tables, read in
+// one REPEATABLE READ transaction, go into the archive as the bbolt file
+// db/pushca.db, and the archive's pushca.json and config/ca*.json name that
+// file. So a restore gives a directory on bbolt, with nothing shared, and
+// `pushca ca migrate --to postgresql://...` moves it back.
 func (r *Reader) Backup(ctx context.Context, w io.Writer) (n int, err error) {
 	zw := gzip.NewWriter(w)
 	tw := tar.NewWriter(zw)
@@ -45,6 +51,10 @@ func (r *Reader) Backup(ctx context.Context, w io.Writer) (n int, err error) {
 		}
 	}()
 	root := r.layout.Dir
+	rewritten, err := r.onBolt()
+	if err != nil {
+		return 0, err
+	}
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -66,11 +76,19 @@ func (r *Reader) Backup(ctx context.Context, w io.Writer) (n int, err error) {
 		if p == r.layout.DB() {
 			return nil // below, from one read transaction
 		}
+		if strings.HasPrefix(p, r.layout.DB()+".") {
+			return nil // an old database `ca migrate` or `--force` kept aside
+		}
 		fi, err := d.Info()
 		if err != nil {
 			return err
 		}
-		if err := writeEntry(tw, p, rel, fi); err != nil {
+		if b, ok := rewritten[p]; ok {
+			err = writeData(tw, rel, int64(len(b)), func(w io.Writer) error { _, err := w.Write(b); return err })
+		} else {
+			err = writeEntry(tw, p, rel, fi)
+		}
+		if err != nil {
 			return fmt.Errorf("back up %s: %w", p, err)
 		}
 		n++
@@ -79,22 +97,87 @@ func (r *Reader) Backup(ctx context.Context, w io.Writer) (n int, err error) {
 	if err != nil {
 		return n, err
 	}
-	if r.bdb == nil {
+	rel, _ := filepath.Rel(root, r.layout.DB())
+	switch {
+	case r.state.DB != "":
+		err = r.backupPG(ctx, tw, filepath.ToSlash(rel))
+	case r.bdb != nil:
+		err = r.bdb.View(func(tx *bolt.Tx) error {
+			return writeData(tw, filepath.ToSlash(rel), tx.Size(), func(w io.Writer) error { _, err := tx.WriteTo(w); return err })
+		})
+	default:
 		return n, nil
 	}
-	err = r.bdb.View(func(tx *bolt.Tx) error {
-		rel, _ := filepath.Rel(root, r.layout.DB())
-		hdr := &tar.Header{Name: filepath.ToSlash(rel), Mode: int64(atomicfile.FileMode), Size: tx.Size(), ModTime: time.Now(), Typeflag: tar.TypeReg}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		_, err := tx.WriteTo(tw)
-		return err
-	})
 	if err != nil {
-		return n, fmt.Errorf("back up %s: %w", r.layout.DB(), err)
+		return n, fmt.Errorf("back up %s: %w", r.layout.database(), err)
 	}
 	return n + 1, nil
+}
+
+// onBolt is what a backup of a CA on PostgreSQL holds instead of
+// pushca.json and config/ca*.json: the same, naming the bbolt file. Nil on
+// bbolt.
+func (r *Reader) onBolt() (map[string][]byte, error) {
+	if r.state.DB == "" {
+		return nil, nil
+	}
+	st := r.state
+	st.DB = ""
+	out := map[string][]byte{}
+	b, err := stateJSON(st)
+	if err != nil {
+		return nil, err
+	}
+	out[r.layout.State()] = b
+	for _, s := range st.slots() {
+		cfg, err := readJSONMap(r.layout.StepConfig(s))
+		if err != nil {
+			return nil, err
+		}
+		setDBConfig(cfg, dbConfig(r.layout, st))
+		if out[r.layout.StepConfig(s)], err = configJSON(r.layout.StepConfig(s), cfg); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// backupPG writes the PostgreSQL tables into the archive as a bbolt file
+// named rel, made in a temporary directory.
+func (r *Reader) backupPG(ctx context.Context, tw *tar.Writer, rel string) error {
+	d, err := dumpPG(ctx, r.state.DB)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "pushca-backup-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	p := filepath.Join(tmp, "pushca.db")
+	if err := writeBolt(p, d); err != nil {
+		return err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return writeData(tw, rel, fi.Size(), func(w io.Writer) error { _, err := io.CopyN(w, f, fi.Size()); return err })
+}
+
+// writeData writes a regular file entry of size bytes, 0600, that write
+// produces.
+func writeData(tw *tar.Writer, rel string, size int64, write func(io.Writer) error) error {
+	hdr := &tar.Header{Name: rel, Mode: int64(atomicfile.FileMode), Size: size, ModTime: time.Now(), Typeflag: tar.TypeReg}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	return write(tw)
 }
 
 func writeEntry(tw *tar.Writer, p, rel string, fi fs.FileInfo) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/smallstep/certificates/authority/provisioner"
 	"go.step.sm/crypto/x509util"
 
+	"github.com/pushca/pushca/internal/pgtest"
 	"github.com/pushca/pushca/profile"
 )
 
@@ -189,4 +190,45 @@ func (s *stepCASigner) versus(b *testing.B, issue func()) {
 	b.ReportMetric(float64(pushca.Microseconds())/1000/float64(b.N), "pushca-ms/op")
 	b.ReportMetric(float64(step.Microseconds())/1000/float64(b.N), "step-ca-ms/op")
 	b.ReportMetric(float64(step)/float64(pushca), "step-ca/pushca")
+}
+
+// BenchmarkIssueDB compares whole issuances (modern family, CSR supplied,
+// distinct hosts) on bbolt and on PostgreSQL (pgtest's server on loopback,
+// which runs with fsync off: the figures leave out the server's disk, and
+// include the advisory lock's connection and transaction per issuance).
+func BenchmarkIssueDB(b *testing.B) {
+	ctx := context.Background()
+	s := pgtest.Start(b)
+	cas := map[string]*CA{"bbolt": newCA(b, "modern")}
+	dir := initializedCopy(b, InitOptions{Families: []string{"modern"}, Password: testPassword})
+	if _, err := Migrate(ctx, dir, s.CreateDB(b, "bench"), false); err != nil {
+		b.Fatal(err)
+	}
+	pg, err := Open(ctx, dir, testPassword)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { pg.Close() })
+	cas["postgresql"] = pg
+	f, _ := profile.GetFamily("modern")
+	key, err := generateKey(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	csr, err := x509util.CreateCertificateRequest("bench", nil, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	for _, db := range []string{"bbolt", "postgresql"} {
+		for _, parallel := range []bool{false, true} {
+			b.Run(db+map[bool]string{true: "/parallel"}[parallel], func(b *testing.B) {
+				each(b, parallel, func() {
+					if _, err := cas[db].Issue(ctx, IssueRequest{Host: fmt.Sprintf("h%d.example.com", n.Add(1)), CSR: csr}); err != nil {
+						b.Error(err)
+					}
+				})
+			})
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"text/template"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/smallstep/certificates/authority"
 	"github.com/smallstep/certificates/authority/provisioner"
 	"github.com/smallstep/certificates/db"
@@ -20,8 +21,10 @@ import (
 
 // CA is an opened state directory: one root and, under it, one intermediate
 // per chain family. It holds the decrypted intermediate keys and the
-// inventory database open until Close; only one process at a time can open
-// a state directory (bbolt locks the database). Its methods are safe for
+// inventory database open until Close. On bbolt only one process at a time
+// can open a state directory (bbolt locks the file); on PostgreSQL the
+// processes of every state directory that names the database work at once,
+// each host's operations serialised by advisory locks (see locks). Its methods are safe for
 // concurrent use: operations on one host run one at a time, operations on
 // different hosts run in parallel and share database commits.
 type CA struct {
@@ -40,8 +43,9 @@ type CA struct {
 	// for writing by RotateIntermediate, AddFamily and Close, which replace
 	// or stop the authorities, the intermediates and their keys.
 	mu    sync.RWMutex
-	hosts hostLocks
-	// crlMu keeps two CRL writers from giving two lists one number.
+	locks locks
+	// crlMu keeps two CRL writers from giving two lists one number (see
+	// lockCRL).
 	crlMu sync.Mutex
 	// failpoint lets tests stop an operation between two writes, the way a
 	// crash would; nil in production.
@@ -68,6 +72,7 @@ func Open(ctx context.Context, dir string, password []byte) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.dsn = st.DB
 	for _, s := range st.slots() {
 		if err := finishRotation(l, s); err != nil {
 			return nil, fmt.Errorf("finish an interrupted intermediate rotation in %s: %w", dir, err)
@@ -90,11 +95,11 @@ func Open(ctx context.Context, dir string, password []byte) (*CA, error) {
 		return nil, err
 	}
 	c := &CA{layout: l, state: st, root: root, issuers: issuers, leafTemplate: leafTemplate}
-	if err := c.openDB(); err != nil {
+	if err := c.openDB(ctx); err != nil {
 		return nil, err
 	}
 	if err := c.startAuthorities(); err != nil {
-		c.db.Shutdown()
+		c.closeDB()
 		return nil, err
 	}
 	if err := syncStepConfigs(l, l, st); err != nil {
@@ -136,6 +141,15 @@ func (c *CA) Close() error {
 		return nil
 	}
 	c.stopAuthorities()
+	return c.closeDB()
+}
+
+// closeDB releases the database and the advisory locks' connections.
+func (c *CA) closeDB() error {
+	if c.locks.pg != nil {
+		c.locks.pg.Close()
+		c.locks.pg = nil
+	}
 	err := c.db.Shutdown()
 	c.db = nil
 	return err
@@ -209,17 +223,25 @@ type signatureSigner struct {
 
 func (s signatureSigner) SignatureAlgorithm() x509.SignatureAlgorithm { return s.alg }
 
-// openDB opens the database every family's authority shares.
-func (c *CA) openDB() error {
-	if err := checkDB(c.layout); err != nil {
-		return err
-	}
-	cfg := stepConfig(c.layout)
-	adb, err := openStepDB(c.layout, cfg.DB)
-	if err != nil {
-		if strings.Contains(err.Error(), "timeout") {
-			return fmt.Errorf("open database %s: in use by another pushca process (is `pushca serve` running?): %w", c.layout.DB(), err)
+// openDB opens the database every family's authority shares: the bbolt
+// file, checked page by page first, or the PostgreSQL database the state
+// names, with a pool of connections for the advisory locks.
+func (c *CA) openDB(ctx context.Context) error {
+	cfg := dbConfig(c.layout, c.state)
+	if c.state.DB == "" {
+		if err := checkDB(c.layout); err != nil {
+			return err
 		}
+	} else {
+		cfg.DataSource = withParams(cfg.DataSource, map[string]string{"connect_timeout": connectTimeout})
+	}
+	adb, err := openStepDB(c.layout, cfg)
+	switch {
+	case err != nil && c.state.DB != "":
+		return pgOpenError(c.state.DB, err)
+	case err != nil && strings.Contains(err.Error(), "timeout"):
+		return fmt.Errorf("open database %s: in use by another pushca process (is `pushca serve` running?): %w", c.layout.DB(), err)
+	case err != nil:
 		return fmt.Errorf("open database %s: %w", c.layout.DB(), err)
 	}
 	sdb, ok := adb.(*db.DB)
@@ -236,7 +258,17 @@ func (c *CA) openDB() error {
 	}
 	if err != nil {
 		sdb.Shutdown()
-		return fmt.Errorf("open inventory %s: %w", c.layout.DB(), err)
+		return fmt.Errorf("open inventory %s: %w", c.layout.database(), err)
+	}
+	if c.state.DB != "" {
+		// One connection per host being worked on: pgxpool's default of
+		// four would queue a fifth concurrent issuance behind the others.
+		pool, err := pgxpool.New(ctx, withParams(c.state.DB, map[string]string{"connect_timeout": connectTimeout, "pool_max_conns": "32"}))
+		if err != nil {
+			sdb.Shutdown()
+			return pgOpenError(c.state.DB, err)
+		}
+		c.locks.pg = pool
 	}
 	c.db, c.step, c.inv = sdb, &stepDB{DB: sdb}, inv
 	return nil
@@ -296,7 +328,7 @@ func (c *CA) startAuthorities() error {
 			c.stopAuthorities()
 			return err
 		}
-		cfg := stepConfig(c.layout)
+		cfg := stepConfig(c.layout, c.state)
 		cfg.AuthorityConfig.Provisioners = provisioner.List{acme}
 		a, err := authority.NewEmbedded(
 			authority.WithConfig(cfg),

@@ -69,6 +69,19 @@ func TestMain(m *testing.M) {
 
 func newCAWith(t testing.TB, opt InitOptions) *CA {
 	t.Helper()
+	dir := initializedCopy(t, opt)
+	c, err := Open(context.Background(), dir, testPassword)
+	if err != nil {
+		t.Fatalf("open %v: %v", opt.Families, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// initializedCopy is a fresh copy of a state directory initialised with
+// opt, not yet opened.
+func initializedCopy(t testing.TB, opt InitOptions) string {
+	t.Helper()
 	initialized.Lock()
 	key := strings.Join(opt.Families, ",") + "|" + opt.CRLURL
 	src, ok := initialized.dirs[key]
@@ -91,12 +104,7 @@ func newCAWith(t testing.TB, opt InitOptions) *CA {
 	initialized.Unlock()
 	dir := filepath.Join(t.TempDir(), "state")
 	testtool.MustRun(t, nil, "cp", "-a", src, dir)
-	c, err := Open(context.Background(), dir, testPassword)
-	if err != nil {
-		t.Fatalf("open %v: %v", opt.Families, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return dir
 }
 
 // opensslVerify runs `openssl verify` on a server certificate of the

@@ -21,8 +21,9 @@ var (
 
 // Check cross-checks the state directory: every family's intermediate
 // under the root; the inventory against step-ca's tables (every certificate
-// known to both, every revocation in both); every active certificate's
-// files and "current" link; and every family's CRL (signed by its
+// known to both, every revocation in both); the files and "current" link
+// of every active certificate whose files this directory holds (see
+// Record.Files); and every family's CRL (signed by its
 // intermediate, not stale, listing every unexpired revocation of the
 // family). It returns one line per mismatch, none when all agree; an
 // error only when it cannot look.
@@ -61,10 +62,17 @@ func (r *Reader) Check(ctx context.Context) ([]string, error) {
 				revoked[rec.Family] = append(revoked[rec.Family], rec.Serial)
 			}
 		case StatePending:
-			add("certificate %s (%s) is pending: an issuance was interrupted; a command that signs (such as `pushca ca crl`) finishes or abandons it", rec.Serial, rec.Host)
+			where := ""
+			if !ownFiles(r.layout, rec) {
+				where = " in " + rec.Files
+			}
+			add("certificate %s (%s) is pending: an issuance was interrupted or is running; a command that signs%s (such as `pushca ca crl`) finishes or abandons it", rec.Serial, rec.Host, where)
 		case StateActive:
 			if isRevoked {
 				add("certificate %s (%s) is active in the inventory but revoked in step-ca's table", rec.Serial, rec.Host)
+			}
+			if !ownFiles(r.layout, rec) {
+				break // another operator's directory holds its files
 			}
 			s := newSlot(rec.Family, rec.Family == r.state.Families[0])
 			if link, err := os.Readlink(r.layout.ServerCurrent(rec.Host, s)); err != nil || filepath.Base(link) != rec.Serial {

@@ -8,8 +8,9 @@ import (
 	"github.com/smallstep/nosql/database"
 )
 
-// groupCommit lets concurrent writers share one bbolt transaction, and so
-// one pair of fdatasyncs, which cost more than the writes themselves. It
+// groupCommit lets concurrent writers share one transaction: on bbolt one
+// pair of fdatasyncs, which cost more than the writes themselves; on
+// PostgreSQL one commit (one WAL flush) and one round trip of BEGIN/COMMIT. It
 // wraps the database that both step-ca (storing each signed certificate)
 // and the inventory write through.
 //

@@ -35,6 +35,9 @@ type InitOptions struct {
 	RootValidity, IntermediateValidity time.Duration
 	// CRLURL, when set, is written into every certificate issued.
 	CRLURL string
+	// DB is the PostgreSQL URL of the database (see CheckDSN); empty for
+	// the bbolt file in the directory.
+	DB string
 }
 
 // Default CA lifetimes. The root stays below 2050 for decades to come so its
@@ -67,6 +70,11 @@ func Init(ctx context.Context, dir string, opt InitOptions) error {
 	if len(opt.Families) == 0 {
 		return errors.New("name at least one chain family (or the device profiles of the fleet)")
 	}
+	dsn, err := CheckDSN(opt.DB)
+	if err != nil {
+		return err
+	}
+	opt.DB = dsn
 	fams := make([]profile.Family, 0, len(opt.Families))
 	for i, n := range opt.Families {
 		f, err := profile.GetFamily(n)
@@ -195,7 +203,7 @@ func build(ctx context.Context, tmp, final Layout, fams []profile.Family, opt In
 	if err := atomicfile.WriteFile(tmp.RootCRL(), rootCRL, atomicfile.FileMode); err != nil {
 		return err
 	}
-	st := State{Format: FormatVersion, Name: opt.Name, Created: now.UTC(), CRLURL: opt.CRLURL}
+	st := State{Format: FormatVersion, Name: opt.Name, Created: now.UTC(), CRLURL: opt.CRLURL, DB: opt.DB}
 	for i, f := range fams {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -28,8 +28,12 @@ const dbLockTimeout = 5 * time.Second
 
 // damaged is an ErrDamaged error about the database of l, with what to do.
 func damaged(l Layout, format string, args ...any) error {
-	return fmt.Errorf("%w: %s %s; restore the state directory from a backup (`pushca --dir %s ca restore BACKUP --force`; never run a CA on a partial database: revoked certificates would be trusted again)",
-		ErrDamaged, l.DB(), fmt.Sprintf(format, args...), l.Dir)
+	restore := fmt.Sprintf("`pushca --dir %s ca restore BACKUP --force`", l.Dir)
+	if l.dsn != "" {
+		restore += fmt.Sprintf(", then `pushca --dir %s ca migrate --to %s --force`", l.Dir, redactDSN(l.dsn))
+	}
+	return fmt.Errorf("%w: %s %s; restore the state directory from a backup (%s; never run a CA on a partial database: revoked certificates would be trusted again)",
+		ErrDamaged, l.database(), fmt.Sprintf(format, args...), restore)
 }
 
 // checkDB refuses a database that is missing, empty or inconsistent while

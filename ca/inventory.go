@@ -54,6 +54,23 @@ type Record struct {
 	// Source is who issued it: SourcePushca, SourceStepCA (step-ca serving
 	// the directory) or SourceACME (step-ca's ACME provisioners).
 	Source string `json:"source"`
+	// Files names the state directory that holds the certificate's files
+	// (servers/HOST/SERIAL, the "current" link, the key), as
+	// MACHINE:/absolute/path, when the database is PostgreSQL and so
+	// shared by several operators' directories: the others hold none of
+	// them, so `ca check` does not look for them there and a signing open
+	// there leaves the record, even pending, to its own directory. Empty on
+	// bbolt, whose one directory holds every file; a record without it
+	// belongs to whichever directory reads it (made before the CA moved
+	// to PostgreSQL, its files are in every copy of that directory). On
+	// bbolt (after a migration back, or a restore) the one directory is
+	// the whole CA, and every record is its.
+	Files string `json:"files,omitempty"`
+}
+
+// ownFiles reports whether l's directory holds the files of r.
+func ownFiles(l Layout, r Record) bool {
+	return l.dsn == "" || r.Files == "" || r.Files == l.owner()
 }
 
 // Certificate sources.

@@ -166,7 +166,11 @@ func (c *CA) Issue(ctx context.Context, req IssueRequest) ([]*Issued, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer c.hosts.lock(host)()
+	unlock, err := c.locks.host(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	type plan struct {
 		is    *issuer
 		rules rules
@@ -290,6 +294,9 @@ func (c *CA) finish(ctx context.Context, is *issuer, host string, r rules, cert 
 		return nil, err
 	}
 	rec := newRecord(cert, host, is.family.Name, source, StatePending)
+	if c.state.DB != "" {
+		rec.Files = c.layout.owner()
+	}
 	if prev != nil {
 		rec.Replaces = prev.Serial
 	}
@@ -331,6 +338,10 @@ func (c *CA) activate(rec Record, s Slot) error {
 		prev.State = StateSuperseded
 		recs = append(recs, prev)
 	}
+	// Between the read and the write: what the host's lock must cover.
+	if err := c.fail("superseding"); err != nil {
+		return err
+	}
 	rec.State = StateActive
 	return c.inv.put(append(recs, rec)...)
 }
@@ -357,7 +368,11 @@ func (c *CA) reissue(ctx context.Context, host string, families []string, newKey
 	if err != nil {
 		return nil, err
 	}
-	defer c.hosts.lock(host)()
+	unlock, err := c.locks.host(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	type plan struct {
 		is   *issuer
 		prev Record
@@ -405,6 +420,8 @@ func (c *CA) reissueOne(ctx context.Context, is *issuer, host string, prev Recor
 	var key crypto.Signer
 	var chain []*x509.Certificate
 	switch {
+	case !newKey && source == keyGenerated && !ownFiles(c.layout, prev):
+		return nil, fmt.Errorf("the key of %s's certificate (serial %s) is in the state directory %s, not this one: renew it there, or rotate it here (a new key)", host, prev.Serial, prev.Files)
 	case !newKey:
 		if source == keyGenerated {
 			if key, err = readPlainKey(c.layout.ServerKey(host, is.slot)); err != nil {

@@ -1,11 +1,28 @@
 package ca
 
-import "path/filepath"
+import (
+	"os"
+	"path/filepath"
+)
 
 // Layout names the files of a state directory. The names follow step-ca's
 // (config/ca.json, certs/, secrets/, db/) so that step-ca can serve the same
 // directory later.
-type Layout struct{ Dir string }
+type Layout struct {
+	Dir string
+	// dsn is the PostgreSQL database of an opened directory whose state
+	// names one, "" for the bbolt file: what errors about the database name.
+	dsn string
+}
+
+// database names the directory's database for errors: the bbolt file or
+// the PostgreSQL URL.
+func (l Layout) database() string {
+	if l.dsn == "" {
+		return l.DB()
+	}
+	return redactDSN(l.dsn)
+}
 
 func (l Layout) path(parts ...string) string {
 	return filepath.Join(append([]string{l.Dir}, parts...)...)
@@ -62,7 +79,20 @@ func (l Layout) IntermediateKey(s Slot) string {
 	return l.path("secrets", "intermediate_ca"+s.suffix+"_key")
 }
 
-// DB is the bbolt inventory file.
+// owner names the directory in the records whose files it holds (see
+// Record.Files): this machine's name and the directory's absolute path, so
+// that two operators' directories differ even at the same path.
+func (l Layout) owner() string {
+	host, _ := os.Hostname()
+	abs, err := filepath.Abs(l.Dir)
+	if err != nil {
+		abs = l.Dir
+	}
+	return host + ":" + abs
+}
+
+// DB is the bbolt inventory file (unused while the state names a
+// PostgreSQL database).
 func (l Layout) DB() string { return l.path("db", "pushca.db") }
 
 // CRL is the most recent certificate revocation list a family's

@@ -20,7 +20,8 @@ import (
 // password: the inventory, the root and each family's intermediate. The
 // commands that only look (cert list, cert status, ca inspect) use it, so
 // that monitoring never needs the CA secret on disk. It opens the database
-// read-only, beside a running pushca serve, and runs the same integrity
+// read-only (on PostgreSQL, a connection whose every transaction is
+// read-only), beside a running pushca serve, and runs the same integrity
 // checks as Open; it repairs nothing (an interrupted issuance shows as
 // pending until a command that signs opens the CA).
 type Reader struct {
@@ -29,7 +30,8 @@ type Reader struct {
 	root   *x509.Certificate
 	inters []*x509.Certificate // in the state's family order
 	inv    *inventory
-	bdb    *bolt.DB // nil when the CA has no database yet
+	bdb    *bolt.DB // nil when the CA has no database yet, or is on PostgreSQL
+	pdb    nosql.DB // the PostgreSQL database, read-only; nil on bbolt
 }
 
 // OpenReader opens a state directory to read.
@@ -42,6 +44,7 @@ func OpenReader(ctx context.Context, dir string) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.dsn = st.DB
 	r := &Reader{layout: l, state: st}
 	if r.root, err = readCert(l.RootCert()); err != nil {
 		return nil, err
@@ -53,19 +56,9 @@ func OpenReader(ctx context.Context, dir string) (*Reader, error) {
 		}
 		r.inters = append(r.inters, inter)
 	}
-	if err := checkDB(l); err != nil {
+	db, err := r.openDB()
+	if err != nil {
 		return nil, err
-	}
-	var db nosql.DB = readOnlyDB{}
-	if _, err := os.Stat(l.DB()); !errors.Is(err, fs.ErrNotExist) {
-		r.bdb, err = bolt.Open(l.DB(), 0o600, &bolt.Options{ReadOnly: true, Timeout: dbLockTimeout})
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("open database %s: in use by a pushca command that is changing it; try again: %w", l.DB(), err)
-		}
-		if err != nil {
-			return nil, damaged(l, "cannot be opened (%v)", err)
-		}
-		db = readOnlyDB{r.bdb}
 	}
 	if r.inv, err = newInventory(guardedDB{db, l}, l, st); err != nil {
 		r.Close()
@@ -78,13 +71,47 @@ func OpenReader(ctx context.Context, dir string) (*Reader, error) {
 	return r, nil
 }
 
+// openDB opens the database to read: on PostgreSQL a connection whose
+// transactions are read-only; on bbolt the file read-only, after the
+// checks of every page, when it exists.
+func (r *Reader) openDB() (nosql.DB, error) {
+	l := r.layout
+	if r.state.DB != "" {
+		d, err := openPG(r.state.DB, true)
+		if err != nil {
+			return nil, err
+		}
+		r.pdb = d
+		return d, nil
+	}
+	if err := checkDB(l); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(l.DB()); errors.Is(err, fs.ErrNotExist) {
+		return readOnlyDB{}, nil
+	}
+	bdb, err := bolt.Open(l.DB(), 0o600, &bolt.Options{ReadOnly: true, Timeout: dbLockTimeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open database %s: in use by a pushca command that is changing it; try again: %w", l.DB(), err)
+	}
+	if err != nil {
+		return nil, damaged(l, "cannot be opened (%v)", err)
+	}
+	r.bdb = bdb
+	return readOnlyDB{bdb}, nil
+}
+
 // Close releases the database.
 func (r *Reader) Close() error {
-	if r.bdb == nil {
-		return nil
+	var err error
+	if r.bdb != nil {
+		err = r.bdb.Close()
+		r.bdb = nil
 	}
-	err := r.bdb.Close()
-	r.bdb = nil
+	if r.pdb != nil {
+		err = r.pdb.Close()
+		r.pdb = nil
+	}
 	return err
 }
 

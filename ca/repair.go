@@ -19,7 +19,9 @@ func (c *CA) Repair(ctx context.Context) ([]string, error) {
 	var notes []string
 	abandoned := false
 	for _, r := range recs {
-		if r.State != StatePending {
+		// Another directory's issuance, running or interrupted, is that
+		// directory's to finish: its files are there.
+		if r.State != StatePending || !ownFiles(c.layout, r) {
 			continue
 		}
 		note, gone, err := c.repair(ctx, r.Host, r.Serial)
@@ -43,7 +45,11 @@ func (c *CA) Repair(ctx context.Context) ([]string, error) {
 // an issuance running in this process has a pending record too, so the
 // record is read again once that issuance is done with the host.
 func (c *CA) repair(ctx context.Context, host, serial string) (note string, abandoned bool, err error) {
-	defer c.hosts.lock(host)()
+	unlock, err := c.locks.host(ctx, host)
+	if err != nil {
+		return "", false, err
+	}
+	defer unlock()
 	r, err := c.inv.get(serial)
 	if err != nil || r.State != StatePending {
 		return "", false, err

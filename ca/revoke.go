@@ -136,8 +136,12 @@ func (c *CA) withSameKey(recs []Record) ([]Record, error) {
 func (c *CA) revokeRecord(ctx context.Context, rec Record, reason string, code int) (Record, error) {
 	// Read the record again under the host's lock: a renewal may have
 	// superseded it meanwhile.
-	defer c.hosts.lock(rec.Host)()
-	rec, err := c.inv.get(rec.Serial)
+	unlock, err := c.locks.host(ctx, rec.Host)
+	if err != nil {
+		return rec, err
+	}
+	defer unlock()
+	rec, err = c.inv.get(rec.Serial)
 	if err != nil {
 		return rec, err
 	}
@@ -210,8 +214,11 @@ func (c *CA) crl(ctx context.Context) ([]CRLFile, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c.crlMu.Lock()
-	defer c.crlMu.Unlock()
+	unlock, err := c.lockCRL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	crlDB, ok := c.issuers[0].auth.GetDatabase().(db.CertificateRevocationListDB)
 	if !ok {
 		return nil, errors.New("generate CRL: the database keeps no revocations")

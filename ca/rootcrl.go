@@ -130,6 +130,11 @@ func (c *CA) rootCRL(ctx context.Context, password []byte) (CRLFile, error) {
 	if err := ctx.Err(); err != nil {
 		return CRLFile{}, err
 	}
+	unlock, err := c.lockCRL(ctx)
+	if err != nil {
+		return CRLFile{}, err
+	}
+	defer unlock()
 	revoked, err := c.revokedCAs()
 	if err != nil {
 		return CRLFile{}, err

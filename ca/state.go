@@ -32,6 +32,11 @@ type State struct {
 	// CRLURL, when set, goes into every certificate issued as the CRL
 	// distribution point.
 	CRLURL string `json:"crlURL,omitempty"`
+	// DB is the PostgreSQL URL (never with a password, see CheckDSN) of
+	// the database that holds step-ca's tables and the inventory, shared
+	// by every state directory that names it; empty for the bbolt file
+	// db/pushca.db. A copy of the directory keeps it.
+	DB string `json:"db,omitempty"`
 }
 
 // ErrNotInitialized is returned by Open for a directory without pushca.json.
@@ -67,6 +72,9 @@ func readState(l Layout) (State, error) {
 		}
 	default:
 		return s, fmt.Errorf("state %s: format version %d, this pushca reads versions 1 and %d; use the pushca release that wrote it", l.State(), s.Format, FormatVersion)
+	}
+	if s.DB, err = CheckDSN(s.DB); err != nil {
+		return s, fmt.Errorf("state %s: %w", l.State(), err)
 	}
 	return s, nil
 }
@@ -106,9 +114,15 @@ func familyOf(path string) (string, error) {
 }
 
 func writeState(l Layout, s State) error {
-	b, err := json.MarshalIndent(s, "", "  ")
+	b, err := stateJSON(s)
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(l.State(), append(b, '\n'), atomicfile.FileMode)
+	return atomicfile.WriteFile(l.State(), b, atomicfile.FileMode)
+}
+
+// stateJSON is pushca.json's content.
+func stateJSON(s State) ([]byte, error) {
+	b, err := json.MarshalIndent(s, "", "  ")
+	return append(b, '\n'), err
 }

@@ -41,14 +41,14 @@ const uncappedLeafDays = 3650
 // with: the first family's files and the shared database. pushca signs its
 // own CRLs and checks its own rules, so none of the peer settings below are
 // in it.
-func stepConfig(l Layout) *config.Config {
+func stepConfig(l Layout, st State) *config.Config {
 	return &config.Config{
 		Root:             []string{l.RootCert()},
 		IntermediateCert: l.IntermediateCert(Slot{}),
 		IntermediateKey:  l.IntermediateKey(Slot{}),
 		Address:          "127.0.0.1:9000",
 		DNSNames:         []string{"localhost"},
-		DB:               &db.Config{Type: "bbolt", DataSource: l.DB()},
+		DB:               dbConfig(l, st),
 		AuthorityConfig:  &config.AuthConfig{},
 	}
 }
@@ -58,7 +58,8 @@ func stepConfig(l Layout) *config.Config {
 // family's rules in step-ca's own terms and name the files of the directory
 // `at` is made into (final), so that `step-ca config/ca-FAMILY.json` issues
 // only what pushca's self-check accepts and a copied directory never points
-// at the original's key or database. What an operator added (other
+// at the original's key or bbolt file (a PostgreSQL database it names on
+// purpose: operators share it). What an operator added (other
 // provisioners, address, TLS, logging) is kept; only pushca's entries are
 // set. A file is written only when it changes.
 //
@@ -97,7 +98,7 @@ func syncStepConfigs(at, final Layout, st State) error {
 		if err != nil {
 			return err
 		}
-		if err := setPeerConfig(cfgs[i], final, s, i, f, st.CRLURL, jwk); err != nil {
+		if err := setPeerConfig(cfgs[i], final, st, s, i, f, jwk); err != nil {
 			return err
 		}
 		if err := writeJSONMap(at.StepConfig(s), cfgs[i]); err != nil {
@@ -153,7 +154,8 @@ func findJWK(cfg map[string]any) *provisioner.JWK {
 // setPeerConfig sets pushca's entries in one family's configuration: its
 // paths, its claims, the JWK provisioner and the family's ACME provisioner
 // (served at /acme/FAMILY/directory).
-func setPeerConfig(cfg map[string]any, l Layout, s Slot, index int, f profile.Family, crlURL string, key *provisioner.JWK) error {
+func setPeerConfig(cfg map[string]any, l Layout, st State, s Slot, index int, f profile.Family, key *provisioner.JWK) error {
+	crlURL := st.CRLURL
 	cfg["root"] = l.RootCert()
 	cfg["crt"] = l.IntermediateCert(s)
 	cfg["key"] = l.IntermediateKey(s)
@@ -164,12 +166,7 @@ func setPeerConfig(cfg map[string]any, l Layout, s Slot, index int, f profile.Fa
 	if _, ok := cfg["dnsNames"]; !ok {
 		cfg["dnsNames"] = []any{"localhost"}
 	}
-	dbc, _ := cfg["db"].(map[string]any)
-	if dbc == nil {
-		dbc = map[string]any{}
-	}
-	dbc["type"], dbc["dataSource"] = "bbolt", l.DB()
-	cfg["db"] = dbc
+	setDBConfig(cfg, dbConfig(l, st))
 	// step-ca keeps one CRL per database, and only the first family's
 	// intermediate may sign it; pushca's `ca crl` signs every family's.
 	crl := &config.CRLConfig{Enabled: index == 0, GenerateOnRevoke: index == 0}
@@ -219,6 +216,17 @@ func setPeerConfig(cfg map[string]any, l Layout, s Slot, index int, f profile.Fa
 	auth["provisioners"] = append(ours, list...)
 	cfg["authority"] = auth
 	return nil
+}
+
+// setDBConfig points a step-ca configuration at a database, keeping what
+// else an operator set in its "db" section.
+func setDBConfig(cfg map[string]any, d *db.Config) {
+	dbc, _ := cfg["db"].(map[string]any)
+	if dbc == nil {
+		dbc = map[string]any{}
+	}
+	dbc["type"], dbc["dataSource"] = d.Type, d.DataSource
+	cfg["db"] = dbc
 }
 
 // peerAuthority is a family's rules as step-ca states them: claims that cap
@@ -335,13 +343,21 @@ func readJSONMap(path string) (map[string]any, error) {
 }
 
 func writeJSONMap(path string, m map[string]any) error {
-	out, err := json.MarshalIndent(m, "", "  ")
+	out, err := configJSON(path, m)
 	if err != nil {
-		return fmt.Errorf("step-ca configuration %s: %w", path, err)
+		return err
 	}
-	out = append(out, '\n')
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, out) {
 		return nil
 	}
 	return atomicfile.WriteFile(path, out, atomicfile.FileMode)
+}
+
+// configJSON is a step-ca configuration file's content.
+func configJSON(path string, m map[string]any) ([]byte, error) {
+	out, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("step-ca configuration %s: %w", path, err)
+	}
+	return append(out, '\n'), nil
 }

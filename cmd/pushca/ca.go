@@ -27,6 +27,7 @@ func caCommand() *cli.Command {
 			caCheckCommand(),
 			caBackupCommand(),
 			caRestoreCommand(),
+			caMigrateCommand(),
 			caRotateIntermediateCommand(),
 			caCRLCommand(),
 			caRevokeIntermediateCommand(),
@@ -91,7 +92,9 @@ certificate in pushca's inventory is in step-ca's table and every revocation
 in both; that each active certificate's files are complete and its "current"
 link points at it; and that each family's CRL is signed by its intermediate,
 not stale, and lists every unexpired revocation of the family. A damaged or
-missing database fails before any of this, naming the file.`,
+missing database fails before any of this, naming the file. On PostgreSQL,
+the files of a certificate another operator's directory issued are that
+directory's to check (cert list --json names it as "files").`,
 		Flags: []cli.Flag{jsonFlag},
 		Action: withReader(func(c *cli.Context, r *ca.Reader) error {
 			problems, err := r.Check(c.Context)
@@ -131,7 +134,12 @@ transaction sees it, pushca.json, config/, certs/, secrets/ (the CA keys,
 encrypted under the CA password as always) and servers/ (the server keys are
 the plain files the servers read, as on disk: keep the backup as private as
 the directory). It never holds the CA password: quickstart's files and the
-test endpoint's state (push/) are left out. Restore with pushca ca restore.`,
+test endpoint's state (push/) are left out. Restore with pushca ca restore.
+
+A CA on PostgreSQL is backed up the same way: its tables, read in one
+transaction, go into the archive as the bbolt file db/pushca.db, which the
+archive's pushca.json and config/ca*.json name. A restore therefore gives a
+directory on bbolt; pushca ca migrate --to postgresql://... moves it back.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Required: true, Usage: "file to write (replaced atomically)"},
 		},
@@ -144,7 +152,7 @@ test endpoint's state (push/) are left out. Restore with pushca ca restore.`,
 			if err := atomicfile.WriteFile(c.String("out"), buf.Bytes(), atomicfile.FileMode); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.App.Writer, "backed up %s to %s: %d entries, %d bytes\n", r.Layout().Dir, c.String("out"), n, buf.Len())
+			fmt.Fprintf(c.App.Writer, "backed up %s (database %s) to %s: %d entries, %d bytes\n", r.Layout().Dir, r.Database(), c.String("out"), n, buf.Len())
 			return nil
 		}),
 	}

@@ -17,7 +17,8 @@ func initCommand() *cli.Command {
 		Usage: "create the private CA (one root, an intermediate per chain family) and the first server certificates",
 		UsageText: `pushca init --host mail.example.com --profiles wm5,ios,android
    pushca --dir /etc/pushca init --host mail.example.com --profile wm6 --san autodiscover.example.com --password-file pw.txt
-   pushca init --host mail.example.com --profiles ios,android --family modern-rsa`,
+   pushca init --host mail.example.com --profiles ios,android --family modern-rsa
+   pushca --dir /etc/pushca init --db postgresql://pushca@db.example.com:5432/pushca --host mail.example.com --profiles wm6,ios`,
 		Description: `Name every kind of device in the fleet with --profiles (see pushca profiles).
 The CA gets one root, which every device installs, and under it one
 intermediate per chain family those devices need:
@@ -28,7 +29,15 @@ clients never check a root's self-signature. A family added later
 (pushca ca add-family) goes under the same root.
 
 The CA keys are stored PKCS#8-encrypted with the password, which comes from a
-no-echo prompt or --password-file / PUSHCA_PASSWORD_FILE, never from a flag.`,
+no-echo prompt or --password-file / PUSHCA_PASSWORD_FILE, never from a flag.
+
+The database (step-ca's tables and pushca's inventory) is db/pushca.db in the
+directory unless --db (or PUSHCA_DB) names a PostgreSQL database, which
+several operators can then share: pushca.json and config/ca*.json record the
+URL, so step-ca on config/ca.json uses it too, and a second operator copies
+the directory (keys and certificate files stay in each operator's copy). The
+URL never carries the database password: pushca and step-ca read it from
+~/.pgpass, the file PGPASSFILE names, or PGPASSWORD.`,
 		Flags: append(nameFlags(),
 			&cli.StringSliceFlag{Name: "profiles", Aliases: []string{"profile"}, Value: cli.NewStringSlice(profile.Default),
 				Usage: "device profiles of the fleet, comma-separated or repeated (" + strings.Join(profile.Names(), ", ") + ")"},
@@ -65,12 +74,21 @@ no-echo prompt or --password-file / PUSHCA_PASSWORD_FILE, never from a flag.`,
 			if err := ca.CheckInitTarget(dir); err != nil {
 				return err
 			}
+			dsn, _, err := dbFlag(c)
+			if err != nil {
+				return err
+			}
+			if dsn != "" {
+				if err := ca.CheckInitDB(c.Context, dsn); err != nil {
+					return fmt.Errorf("--db: %w", err)
+				}
+			}
 			pw, err := caPassword(c, true)
 			if err != nil {
 				return err
 			}
 			err = ca.Init(c.Context, dir, ca.InitOptions{
-				Name: c.String("name"), Families: families, Password: pw, CRLURL: c.String("crl-url"),
+				Name: c.String("name"), Families: families, Password: pw, CRLURL: c.String("crl-url"), DB: dsn,
 			})
 			if err != nil {
 				return err
@@ -95,13 +113,13 @@ no-echo prompt or --password-file / PUSHCA_PASSWORD_FILE, never from a flag.`,
 			}
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, map[string]any{
-					"dir": dir, "families": families, "profiles": served,
+					"dir": dir, "database": authority.Database(), "families": families, "profiles": served,
 					"root": authority.Layout().RootCert(), "servers": issuedRecords(is),
 				})
 			}
 			fmt.Fprintf(c.App.Writer, "created CA %q in %s: one root, chain families %s (serves %s)\n",
 				c.String("name"), dir, strings.Join(families, ", "), strings.Join(served, ", "))
-			fmt.Fprintf(c.App.Writer, "root certificate for devices: %s\n", authority.Layout().RootCert())
+			fmt.Fprintf(c.App.Writer, "root certificate for devices: %s\ndatabase: %s\n", authority.Layout().RootCert(), authority.Database())
 			return printIssued(c, is)
 		},
 	}

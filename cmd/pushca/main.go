@@ -64,6 +64,11 @@ func newApp() *cli.App {
 				EnvVars: []string{"PUSHCA_DIR"},
 				Value:   "./pushca-data",
 			},
+			&cli.StringFlag{
+				Name:    "db",
+				Usage:   "the CA's database for init: postgresql://USER@HOST:PORT/DATABASE, shared by several operators (password in ~/.pgpass or PGPASSWORD, never in the URL), or bbolt (default: db/pushca.db in --dir); later commands read it from --dir and refuse a different one (see pushca ca migrate)",
+				EnvVars: []string{"PUSHCA_DB"},
+			},
 			&cli.BoolFlag{Name: "verbose", Usage: "debug logging on stderr"},
 		},
 		Commands: []*cli.Command{

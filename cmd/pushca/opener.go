@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -20,6 +21,9 @@ func openCA(c *cli.Context) (*ca.CA, error) {
 
 // openCAWith is openCA with the password already at hand.
 func openCAWith(c *cli.Context, pw []byte) (*ca.CA, error) {
+	if err := checkDBFlag(c); err != nil {
+		return nil, err
+	}
 	authority, err := ca.Open(c.Context, c.String("dir"), pw)
 	if err != nil {
 		return nil, err
@@ -45,6 +49,9 @@ func withCA(fn func(c *cli.Context, authority *ca.CA) error) cli.ActionFunc {
 // CA password: the action of the commands that only look.
 func withReader(fn func(c *cli.Context, r *ca.Reader) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
+		if err := checkDBFlag(c); err != nil {
+			return err
+		}
 		r, err := ca.OpenReader(c.Context, c.String("dir"))
 		if err != nil {
 			return err
@@ -69,4 +76,47 @@ func withRootKey(fn func(c *cli.Context, authority *ca.CA, password []byte) erro
 		defer authority.Close()
 		return fn(c, authority, pw)
 	}
+}
+
+// dbFlag is --db (or PUSHCA_DB) checked, "" for bbolt; set reports whether
+// it was given at all.
+func dbFlag(c *cli.Context) (dsn string, set bool, err error) {
+	if !c.IsSet("db") {
+		return "", false, nil
+	}
+	dsn, err = ca.CheckDSN(c.String("db"))
+	if err != nil {
+		return "", true, fmt.Errorf("--db (or PUSHCA_DB): %w", err)
+	}
+	return dsn, true, nil
+}
+
+// checkDBFlag refuses a --db (or PUSHCA_DB) that names another database
+// than the one --dir's pushca.json records: the CA moves only through
+// `ca migrate`, never by a flag that would open an empty database.
+func checkDBFlag(c *cli.Context) error {
+	dsn, set, err := dbFlag(c)
+	if err != nil || !set {
+		return err
+	}
+	recorded, err := ca.RecordedDB(c.String("dir"))
+	if errors.Is(err, ca.ErrNotInitialized) {
+		return nil // the open says so
+	}
+	if err != nil {
+		return err
+	}
+	if dsn != recorded {
+		return fmt.Errorf("--db (or PUSHCA_DB) names %s, but the CA in %s is on %s; to move it there, run `pushca --dir %s ca migrate --to %s`",
+			dbName(dsn), c.String("dir"), dbName(recorded), c.String("dir"), dbName(dsn))
+	}
+	return nil
+}
+
+// dbName is a database as messages name it: bbolt, or its URL.
+func dbName(dsn string) string {
+	if dsn == "" {
+		return ca.BoltDB
+	}
+	return dsn
 }
