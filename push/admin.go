@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pushca/pushca/internal/atomicfile"
+	"github.com/pushca/pushca/push/state"
 )
 
 // maxAdminBody bounds an admin request; a test message needs little.
@@ -161,11 +162,11 @@ type admin struct {
 	token   *token
 	hub     *Hub
 	users   *Users
-	devices *Devices
+	devices state.Devices
 	log     *slog.Logger
 }
 
-func newAdmin(tok *token, hub *Hub, users *Users, devices *Devices, m *metrics, log *slog.Logger) http.Handler {
+func newAdmin(tok *token, hub *Hub, users *Users, devices state.Devices, m *metrics, log *slog.Logger) http.Handler {
 	a := &admin{token: tok, hub: hub, users: users, devices: devices, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+AdminDeliverPath, a.deliver)
@@ -220,7 +221,12 @@ func (a *admin) deliver(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("no user %s (add one with `pushca users add %s`)", req.User, req.User), http.StatusNotFound)
 		return
 	}
-	m, woken := a.hub.Deliver(req.User, Message{From: req.From, To: req.User, Subject: req.Subject, Body: req.Body})
+	m, woken, err := a.hub.Deliver(r.Context(), req.User, Message{From: req.From, To: req.User, Subject: req.Subject, Body: req.Body})
+	if err != nil {
+		a.log.Error("deliver a test message", "user", req.User, "err", err)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	a.log.Info("test message delivered", "user", req.User, "id", m.ID, "pings_woken", woken)
 	writeJSON(w, DeliverResult{Message: m, Woken: woken})
 }

@@ -1,6 +1,7 @@
 package push
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -22,7 +23,7 @@ func parkPings(b *testing.B, h *Hub, n int) (stop func()) {
 	b.Helper()
 	held := make([]*Held, n)
 	for i := range n {
-		held[i] = h.Hold(fmt.Sprintf("user%d", i), "dev", PingRequest{Heartbeat: 3000, Folders: []string{inboxID}}, func(PingResult) {})
+		held[i] = h.Hold(context.Background(), fmt.Sprintf("user%d", i), "dev", PingRequest{Heartbeat: 3000, Folders: []string{inboxID}}, func(PingResult) {})
 	}
 	if h.Held() != n {
 		b.Fatalf("only %d of %d Pings parked", h.Held(), n)
@@ -62,7 +63,8 @@ func BenchmarkHeldPingMemory(b *testing.B) {
 func BenchmarkPushLatency(b *testing.B) {
 	for _, others := range []int{0, 5000} {
 		b.Run(fmt.Sprintf("held=%d", others), func(b *testing.B) {
-			h := newTestHub(b, HeartbeatBounds{1, 3540})
+			h, devices := newTestHubDevices(b, HeartbeatBounds{1, 3540})
+			ctx := context.Background()
 			stop := parkPings(b, h, others)
 			defer stop()
 			var total time.Duration
@@ -70,10 +72,13 @@ func BenchmarkPushLatency(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
 				done := make(chan PingResult, 1)
-				h.Hold("target", "dev", PingRequest{Heartbeat: 3000, Folders: []string{inboxID}}, func(r PingResult) { done <- r })
+				h.Hold(ctx, "target", "dev", PingRequest{Heartbeat: 3000, Folders: []string{inboxID}}, func(r PingResult) { done <- r })
 				b.StartTimer()
 				start := time.Now()
-				m, _ := h.Deliver("target", Message{Subject: "bench"})
+				m, _, err := h.Deliver(ctx, "target", Message{Subject: "bench"})
+				if err != nil {
+					b.Fatal(err)
+				}
 				r := <-done
 				total += time.Since(start)
 				b.StopTimer()
@@ -81,7 +86,7 @@ func BenchmarkPushLatency(b *testing.B) {
 					b.Fatalf("status %v", r.Status)
 				}
 				// The device syncs, so the next Ping parks again.
-				h.devices.Update("target", "dev", func(d *Device) { d.Sync = map[string]SyncState{inboxID: {Key: "1", Seq: m.Seq}} })
+				devices.Update("target", "dev", func(d *Device) { d.Sync = map[string]SyncState{inboxID: {Key: "1", Seq: m.Seq}} })
 				spinUntil(b, func() bool { return h.heldBy("target", "dev") == nil })
 				b.StartTimer()
 			}

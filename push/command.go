@@ -182,7 +182,7 @@ func (c *call) ping() {
 		c.reply(&eas.PingResponse{Status: eas.PingServerError})
 		return
 	}
-	held := c.h.hub.Hold(c.user, c.q.DeviceID, PingRequest{Heartbeat: req.HeartbeatInterval, Folders: folders}, func(res PingResult) {
+	held := c.h.hub.Hold(c.r.Context(), c.user, c.q.DeviceID, PingRequest{Heartbeat: req.HeartbeatInterval, Folders: folders}, func(res PingResult) {
 		if res.Status != eas.PingExpired && res.Status != eas.PingChanges {
 			c.failed(int(res.Status), pingRefusal(res))
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pushca/pushca/provision"
+	"github.com/pushca/pushca/push/state"
 )
 
 // Dashboard paths, on the HTTPS listener beside (never under) the
@@ -42,7 +43,9 @@ type dashboard struct {
 	token   *token
 	key     []byte
 	gen     atomic.Uint64
-	devices *Devices
+	devices state.Devices
+	// alert marks the devices whose heartbeats are low.
+	alert   HeartbeatAlert
 	hub     *Hub
 	certs   *Certificates
 	fails   *backoff
@@ -52,7 +55,7 @@ type dashboard struct {
 	now     func() time.Time
 }
 
-func newDashboard(tok *token, devices *Devices, hub *Hub, certs *Certificates, m *metrics, log *slog.Logger) (*dashboard, error) {
+func newDashboard(tok *token, devices state.Devices, alert HeartbeatAlert, hub *Hub, certs *Certificates, m *metrics, log *slog.Logger) (*dashboard, error) {
 	page, err := provision.ParseHTML("dashboard.html.tpl")
 	if err != nil {
 		return nil, err
@@ -60,7 +63,7 @@ func newDashboard(tok *token, devices *Devices, hub *Hub, certs *Certificates, m
 	key := make([]byte, 32)
 	rand.Read(key)
 	return &dashboard{
-		token: tok, key: key, devices: devices, hub: hub, certs: certs,
+		token: tok, key: key, devices: devices, alert: alert, hub: hub, certs: certs,
 		fails: newBackoff(time.Now), metrics: m, page: page, log: log, now: time.Now,
 	}, nil
 }
@@ -207,7 +210,7 @@ func (d *dashboard) show(w http.ResponseWriter, r *http.Request) {
 	}
 	d.setSession(w, expiry)
 	now := time.Now().UTC()
-	v := dashboardView{Now: now.Format(time.DateTime), Held: d.hub.Held(), Threshold: d.devices.alert.Threshold}
+	v := dashboardView{Now: now.Format(time.DateTime), Held: d.hub.Held(), Threshold: d.alert.Threshold}
 	current := map[string]bool{}
 	for _, ch := range d.certs.current() {
 		leaf := ch.cert.Leaf
@@ -229,7 +232,7 @@ func (d *dashboard) show(w http.ResponseWriter, r *http.Request) {
 				row.Cut++
 			}
 		}
-		row.Low = d.devices.alert.low(dev)
+		row.Low = d.alert.Low(dev)
 		v.Devices = append(v.Devices, row)
 	}
 	d.render(w, http.StatusOK, v)

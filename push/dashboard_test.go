@@ -38,7 +38,7 @@ func addDashboardDevices(t *testing.T, ts *testServer) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		ts.devices.logPing("<b>eve", "LOW1", PingLog{Start: time.Now(), Heartbeat: 300, Outcome: PingCut, Held: 300})
+		ts.devices.LogPing("<b>eve", "LOW1", PingLog{Start: time.Now(), Heartbeat: 300, Outcome: PingCut, Held: 300})
 	}
 }
 
@@ -319,7 +319,7 @@ func TestCopiedSessionCookieAfterLogout(t *testing.T) {
 func FuzzSessionCookie(f *testing.F) {
 	tok := &token{}
 	tok.cur.Store(&tokenValue{plain: strings.Repeat("t", 64)})
-	d, err := newDashboard(tok, nil, nil, nil, nil, slog.New(slog.DiscardHandler))
+	d, err := newDashboard(tok, nil, HeartbeatAlert{}, nil, nil, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package push
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/pushca/pushca/push/state"
 )
 
 // How a Ping ended, as recorded per device.
@@ -51,89 +54,13 @@ func (a HeartbeatAlert) Validate() error {
 	return nil
 }
 
-// low says whether dev's heartbeats trip the alert. A record keeps the last
+// Low says whether dev's heartbeats trip the alert. A record keeps the last
 // Samples Pings, so its average is theirs.
-func (a HeartbeatAlert) low(dev Device) bool {
+func (a HeartbeatAlert) Low(dev Device) bool {
 	return len(dev.Pings) >= a.Samples && dev.AverageHeartbeat() <= a.Threshold
 }
 
-// PingLog is one Ping of a device.
-type PingLog struct {
-	Start     time.Time `json:"start"`
-	Heartbeat int       `json:"heartbeat"`
-	Outcome   string    `json:"outcome"`
-	// Held is how long the request was parked, in whole seconds.
-	Held int `json:"held"`
-}
-
-// SyncState is where a device stands in one collection.
-type SyncState struct {
-	Key string `json:"key"`
-	// Seq is the folder sequence number the device has seen up to.
-	Seq uint64 `json:"seq"`
-}
-
-// Device is everything the endpoint remembers about one device of one user.
-type Device struct {
-	User     string `json:"user"`
-	ID       string `json:"id"`
-	Type     string `json:"type,omitempty"`
-	Protocol string `json:"protocol,omitempty"`
-	// Model, OS and UserAgent are what the device says about itself.
-	Model     string `json:"model,omitempty"`
-	OS        string `json:"os,omitempty"`
-	UserAgent string `json:"userAgent,omitempty"`
-
-	// PolicyKey is the acknowledged key; PendingPolicyKey the temporary one
-	// handed out in the first Provision phase.
-	PolicyKey        uint32 `json:"policyKey,omitempty"`
-	PendingPolicyKey uint32 `json:"pendingPolicyKey,omitempty"`
-
-	FolderSyncKey string               `json:"folderSyncKey,omitempty"`
-	Sync          map[string]SyncState `json:"sync,omitempty"`
-
-	// Heartbeat and Folders are the last valid Ping's, reused by an empty Ping.
-	Heartbeat int       `json:"heartbeat,omitempty"`
-	Folders   []string  `json:"folders,omitempty"`
-	Pings     []PingLog `json:"pings,omitempty"`
-	LowWarned bool      `json:"lowWarned,omitempty"`
-
-	// Cert is the serial of the server certificate of the device's latest
-	// handshake, which tells who is still on a connection from before a
-	// renewal.
-	Cert string `json:"cert,omitempty"`
-	// Family is the chain family of Cert: which chain the server chose for
-	// the device's ClientHello ("" for a chain of no family).
-	Family string `json:"family,omitempty"`
-
-	FirstSeen time.Time `json:"firstSeen"`
-	LastSeen  time.Time `json:"lastSeen"`
-}
-
-// AverageHeartbeat is the mean of the recorded heartbeats (0 when none).
-func (d Device) AverageHeartbeat() int {
-	if len(d.Pings) == 0 {
-		return 0
-	}
-	sum := 0
-	for _, p := range d.Pings {
-		sum += p.Heartbeat
-	}
-	return sum / len(d.Pings)
-}
-
-func (d Device) clone() Device {
-	d.Folders = slices.Clone(d.Folders)
-	d.Pings = slices.Clone(d.Pings)
-	if d.Sync != nil {
-		m := make(map[string]SyncState, len(d.Sync))
-		for k, v := range d.Sync {
-			m[k] = v
-		}
-		d.Sync = m
-	}
-	return d
-}
+var _ state.Devices = (*Devices)(nil)
 
 var devicesBucket = []byte("devices")
 
@@ -282,20 +209,19 @@ func (d *Devices) Get(user, id string) (Device, bool) {
 	if !ok {
 		return Device{}, false
 	}
-	return dev.clone(), true
+	return dev.Clone(), true
 }
 
-// peek returns the stored record (an empty one when there is none), to
-// read only: records are never changed in place, so it stays as it is
-// while the caller looks, and the hot paths of a Ping skip Get's copy of
-// the whole Ping history.
-func (d *Devices) peek(user, id string) *Device {
+// Peek returns the stored record itself: records are never changed in
+// place, so it stays as it is while the caller looks, and the hot paths of
+// a Ping skip Get's copy of the whole Ping history.
+func (d *Devices) Peek(ctx context.Context, user, id string) (*Device, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if dev := d.m[deviceKey(user, id)]; dev != nil {
-		return dev
+		return dev, nil
 	}
-	return &Device{}
+	return &Device{}, nil
 }
 
 // List returns copies of every record, ordered by user and device id.
@@ -303,7 +229,7 @@ func (d *Devices) List() []Device {
 	d.mu.Lock()
 	out := make([]Device, 0, len(d.m))
 	for _, dev := range d.m {
-		out = append(out, dev.clone())
+		out = append(out, dev.Clone())
 	}
 	d.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
@@ -347,24 +273,24 @@ func (d *Devices) Update(user, id string, fn func(*Device)) (Device, error) {
 		d.mu.Unlock()
 		return Device{}, fmt.Errorf("save device %s/%s: %w", user, id, err)
 	}
-	return dev.clone(), nil
+	return dev.Clone(), nil
 }
 
 // Note applies fn like Update but returns without waiting for the disk: the
 // record is written behind, within noteDelay, with every other note. fn
 // may run more than once, on a fresh copy each time.
 func (d *Devices) Note(user, id string, fn func(*Device)) Device {
-	return d.note(user, id, fn).clone()
+	return d.noteAs(user, id, true, fn).Clone()
 }
 
-// note is Note returning the stored record itself, to read only: a Ping's
-// answer notes it and needs no copy of its own.
-func (d *Devices) note(user, id string, fn func(*Device)) *Device {
-	return d.noteAs(user, id, true, fn)
+// NotePing notes the Ping's cache without the copy Note returns.
+func (d *Devices) NotePing(user, id string, heartbeat int, folders []string) {
+	d.noteAs(user, id, true, func(dev *Device) { dev.Heartbeat, dev.Folders = heartbeat, folders })
 }
 
-// noteAs is note; unless create, it changes only a record that exists and
-// returns nil when there is none.
+// noteAs is Note returning the stored record itself, to read only. Unless
+// create, it changes only a record that exists and returns nil when there
+// is none.
 func (d *Devices) noteAs(user, id string, create bool, fn func(*Device)) *Device {
 	k := deviceKey(user, id)
 	// Copy and change outside the lock, and store only if nobody stored
@@ -470,7 +396,7 @@ func (d *Devices) changed(prev *Device, user, id string, fn func(*Device)) *Devi
 	now := time.Now().UTC()
 	dev := Device{User: user, ID: id, FirstSeen: now}
 	if prev != nil {
-		dev = prev.clone()
+		dev = prev.Clone()
 	}
 	fn(&dev)
 	dev.LastSeen = now
@@ -534,17 +460,17 @@ func (d *Devices) flush() error {
 	return nil
 }
 
-// logPing appends a finished Ping to the device's history and warns once
+// LogPing appends a finished Ping to the device's history and warns once
 // each time the heartbeats trip the alert. A record evicted
 // while its Ping was held is not made again for the Ping's sake.
-func (d *Devices) logPing(user, id string, p PingLog) {
+func (d *Devices) LogPing(user, id string, p PingLog) {
 	var warn bool
 	dev := d.noteAs(user, id, false, func(dev *Device) {
 		dev.Pings = append(dev.Pings, p)
 		if n := len(dev.Pings); n > d.alert.Samples {
 			dev.Pings = slices.Delete(dev.Pings, 0, n-d.alert.Samples)
 		}
-		low := d.alert.low(*dev)
+		low := d.alert.Low(*dev)
 		warn = low && !dev.LowWarned
 		dev.LowWarned = low
 	})

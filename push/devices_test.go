@@ -10,6 +10,9 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/pushca/pushca/push/state"
+	"github.com/pushca/pushca/push/state/statetest"
 )
 
 func TestDevicesSurviveRestart(t *testing.T) {
@@ -25,7 +28,7 @@ func TestDevicesSurviveRestart(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	d.logPing("alice", "dev1", PingLog{Heartbeat: 900, Outcome: PingExpired})
+	d.LogPing("alice", "dev1", PingLog{Heartbeat: 900, Outcome: PingExpired})
 	if _, err := OpenDevices(path, testLog(t)); err == nil {
 		t.Fatal("a second server opened the same database")
 	}
@@ -54,13 +57,13 @@ func TestLowHeartbeatWarning(t *testing.T) {
 	if _, err := d.Update("alice", "dev1", func(*Device) {}); err != nil {
 		t.Fatal(err)
 	}
-	log := func(hb int) { d.logPing("alice", "dev1", PingLog{Heartbeat: hb, Start: time.Now()}) }
+	log := func(hb int) { d.LogPing("alice", "dev1", PingLog{Heartbeat: hb, Start: time.Now()}) }
 	log(60)
 	if buf.Len() != 0 {
 		t.Fatalf("warned after one Ping, with the default %d samples: %s", DefaultHeartbeatAlertSamples, buf.String())
 	}
 	d.alert = HeartbeatAlert{Samples: 4, Threshold: 540}
-	if dev, _ := d.Get("alice", "dev1"); d.alert.low(dev) {
+	if dev, _ := d.Get("alice", "dev1"); d.alert.Low(dev) {
 		t.Fatal("one sample of four counted as low")
 	}
 	log(900)
@@ -113,4 +116,8 @@ func TestNotesAreWrittenBehind(t *testing.T) {
 	if got := onDisk(); got.PolicyKey != 42 {
 		t.Fatalf("the note lost the policy key: %+v", got)
 	}
+}
+
+func TestDevicesContract(t *testing.T) {
+	statetest.Devices(t, func(t *testing.T) state.Devices { return openTestDevices(t) })
 }

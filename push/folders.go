@@ -69,7 +69,11 @@ func (c *call) getItemEstimate() {
 		case col.SyncKey != st.Key:
 			r.Status = eas.EstimateInvalidSyncKey
 		default:
-			items, _ := c.h.hub.Since(c.user, col.CollectionID, st.Seq)
+			items, _, err := c.h.mail.Since(c.r.Context(), c.user, col.CollectionID, st.Seq)
+			if err != nil {
+				c.serverError(fmt.Errorf("GetItemEstimate of collection %s: %w", col.CollectionID, err))
+				return
+			}
 			r.Collection = &eas.EstimateResult{CollectionID: col.CollectionID, Estimate: len(items)}
 			if legacyClass(c.q.Version) {
 				r.Collection.Class = folderClass(col.CollectionID)
@@ -165,7 +169,12 @@ func (c *call) syncCollection(req *eas.SyncRequest, col eas.SyncCollection) (eas
 		window = defaultWindow
 	}
 	window = min(window, maxWindow)
-	items, seq := c.h.hub.Since(c.user, col.CollectionID, old.Seq)
+	items, seq, err := c.h.mail.Since(c.r.Context(), c.user, col.CollectionID, old.Seq)
+	if err != nil {
+		c.h.log.Error("Sync", "user", c.user, "device", c.q.DeviceID, "err", err)
+		r.Status = eas.SyncServerError
+		return r, nil
+	}
 	if len(items) > window {
 		items, seq, r.MoreAvailable = items[:window], items[window-1].Seq, true
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/state"
 )
 
 // What OPTIONS advertises. Only commands this endpoint implements are
@@ -21,7 +22,8 @@ const (
 type activeSync struct {
 	auth    *Auth
 	hub     *Hub
-	devices *Devices
+	devices state.Devices
+	mail    state.Mailbox
 	bounds  HeartbeatBounds
 	// conns serves an answered Ping's hijacked connection again.
 	conns *reaccept
@@ -29,10 +31,10 @@ type activeSync struct {
 	log   *slog.Logger
 }
 
-func newActiveSync(users *Users, hub *Hub, devices *Devices, bounds HeartbeatBounds, conns *reaccept, site site, m *metrics, log *slog.Logger) http.Handler {
+func newActiveSync(users *Users, hub *Hub, devices state.Devices, mail state.Mailbox, bounds HeartbeatBounds, conns *reaccept, site site, m *metrics, log *slog.Logger) http.Handler {
 	auth := NewAuth(users, "pushca ActiveSync", log)
 	auth.metrics = m
-	h := &activeSync{auth: auth, hub: hub, devices: devices, bounds: bounds, conns: conns, site: site, log: log}
+	h := &activeSync{auth: auth, hub: hub, devices: devices, mail: mail, bounds: bounds, conns: conns, site: site, log: log}
 	mux := http.NewServeMux()
 	mux.Handle(ActiveSyncPath, h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,14 +1,18 @@
 package push
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/state"
 )
 
 // Exchange 2007/2010's heartbeat bounds, seconds.
@@ -19,11 +23,9 @@ const (
 
 const (
 	// maxPingFolders is ours; Exchange's own limit is configurable too.
-	maxPingFolders = 100
-	// maxMessagesPerFolder bounds the memory a test mailbox can take.
-	maxMessagesPerFolder = 1000
-	inboxID              = "1"
-	folderClassEmail     = "Email"
+	maxPingFolders   = 100
+	inboxID          = "1"
+	folderClassEmail = "Email"
 )
 
 // Folder is one folder of the fixed hierarchy every mailbox has.
@@ -50,28 +52,6 @@ func Folders() []Folder {
 
 func isFolder(id string) bool {
 	return slices.ContainsFunc(Folders(), func(f Folder) bool { return f.ID == id })
-}
-
-// Message is a test message delivered into a user's Inbox.
-type Message struct {
-	ID       string    `json:"id"`
-	Seq      uint64    `json:"seq"`
-	From     string    `json:"from"`
-	To       string    `json:"to"`
-	Subject  string    `json:"subject"`
-	Body     string    `json:"body"`
-	Received time.Time `json:"received"`
-}
-
-type folderState struct {
-	// seq grows with every change; a device that has seen a smaller value
-	// has changes waiting.
-	seq   uint64
-	items []Message
-}
-
-type mailbox struct {
-	folders map[string]*folderState
 }
 
 // HeartbeatBounds are the heartbeats (seconds) a Ping may ask for.
@@ -109,18 +89,27 @@ type PingResult struct {
 type heldPing struct {
 	user, device string
 	folders      []string
-	heartbeat    int
-	start        time.Time
-	timer        *time.Timer
-	answer       func(PingResult)
-	ended        bool // under Hub.mu
+	// seen is, for each of folders, the sequence the device had synced
+	// when the Ping came: a folder past it has changes for the device.
+	seen      []uint64
+	heartbeat int
+	start     time.Time
+	timer     *time.Timer
+	answer    func(PingResult)
+	ended     bool // under Hub.mu
 	// done is closed once the answer is written and the Ping recorded.
 	done chan struct{}
 }
 
-// Hub holds every user's mailbox and every parked Ping.
+// Hub holds every parked Ping: it parks them, ends them, and wakes them
+// on the changes its store's feed raises, which come from this endpoint's
+// deliveries and, for a shared store, from every other endpoint's.
 type Hub struct {
-	devices    *Devices
+	devices state.PingDevices
+	mail    state.Store
+	// id names this hub on the feed, so it knows its own PingHeld.
+	id         string
+	stopFeed   func()
 	bounds     HeartbeatBounds
 	maxFolders int
 	// perUser caps one user's held Pings (see Config.DevicesPerUser); below
@@ -129,122 +118,58 @@ type Hub struct {
 	log     *slog.Logger
 	// metrics counts Ping endings and pushes; nil counts nothing.
 	metrics *metrics
+	// heard counts the folder changes and resyncs heard, so a Hold knows
+	// whether one came while it read the sequences without its Ping parked.
+	heard atomic.Uint64
 
-	mu    sync.Mutex
-	boxes map[string]*mailbox
-	held  map[string]*heldPing // by deviceKey
-	// byUser indexes held by user, so a delivery looks at that user's
+	mu   sync.Mutex
+	held map[string]*heldPing // by deviceKey
+	// byUser indexes held by user, so a change looks at that user's
 	// devices only, however many Pings are held.
 	byUser map[string]map[*heldPing]bool
-	nextID uint64
 	closed bool
 	// answering counts answers under way, so Close can wait for them.
 	answering sync.WaitGroup
 
 	// qmu guards the answers queued for the answerers, apart from mu so a
-	// delivery still waking Pings does not hold them up.
+	// change still waking Pings does not hold them up.
 	qmu       sync.Mutex
 	queue     []answerJob
 	answerers int
 }
 
-// NewHub returns a hub recording devices in devices.
-func NewHub(devices *Devices, bounds HeartbeatBounds, log *slog.Logger) (*Hub, error) {
+// NewHub returns a hub recording Pings in devices and waking them on
+// mail's changes, until Close.
+func NewHub(devices state.PingDevices, mail state.Store, bounds HeartbeatBounds, log *slog.Logger) (*Hub, error) {
 	if err := bounds.Validate(); err != nil {
 		return nil, err
 	}
-	return &Hub{
-		devices: devices, bounds: bounds, maxFolders: maxPingFolders, perUser: DefaultDevicesPerUser, log: log,
-		boxes: map[string]*mailbox{}, held: map[string]*heldPing{}, byUser: map[string]map[*heldPing]bool{},
-	}, nil
-}
-
-func (h *Hub) box(user string) *mailbox {
-	b, ok := h.boxes[user]
-	if !ok {
-		b = &mailbox{folders: map[string]*folderState{}}
-		for _, f := range Folders() {
-			b.folders[f.ID] = &folderState{}
-		}
-		h.boxes[user] = b
+	id := make([]byte, 8)
+	rand.Read(id)
+	h := &Hub{
+		devices: devices, mail: mail, id: hex.EncodeToString(id), bounds: bounds, maxFolders: maxPingFolders, perUser: DefaultDevicesPerUser, log: log,
+		held: map[string]*heldPing{}, byUser: map[string]map[*heldPing]bool{},
 	}
-	return b
-}
-
-// Deliver puts a message into user's Inbox and wakes that user's Pings. It
-// returns the stored message and how many held Pings watch the Inbox.
-func (h *Hub) Deliver(user string, m Message) (Message, int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	b := h.box(user)
-	f := b.folders[inboxID]
-	f.seq++
-	h.nextID++
-	m.ID = inboxID + ":" + strconv.FormatUint(h.nextID, 10)
-	m.Seq = f.seq
-	if m.Received.IsZero() {
-		m.Received = time.Now().UTC()
-	}
-	f.items = append(f.items, m)
-	if len(f.items) > maxMessagesPerFolder {
-		f.items = slices.Delete(f.items, 0, len(f.items)-maxMessagesPerFolder)
-	}
-	h.metrics.pushed()
-	woken := 0
-	for p := range h.byUser[user] {
-		if !slices.Contains(p.folders, inboxID) {
-			continue
-		}
-		woken++
-		// The device's own Sync may already have taken the message.
-		if changed := h.changedLocked(b, h.devices.peek(user, p.device).Sync, p.folders); len(changed) > 0 {
-			h.takeLocked(p)
-			h.answerLater(p, PingResult{Status: eas.PingChanges, Folders: changed, Outcome: PingChanges})
-		}
-	}
-	return m, woken
-}
-
-// Since returns the messages of a folder newer than seq and the folder's
-// current sequence number.
-func (h *Hub) Since(user, folder string, seq uint64) ([]Message, uint64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	f, ok := h.box(user).folders[folder]
-	if !ok {
-		return nil, 0
-	}
-	var out []Message
-	for _, m := range f.items {
-		if m.Seq > seq {
-			out = append(out, m)
-		}
-	}
-	return out, f.seq
-}
-
-// changedLocked lists the folders with changes the device has not synced.
-func (h *Hub) changedLocked(b *mailbox, seen map[string]SyncState, folders []string) []string {
-	var out []string
-	for _, id := range folders {
-		if b.folders[id].seq > seen[id].Seq {
-			out = append(out, id)
-		}
-	}
-	return out
+	h.stopFeed = mail.Subscribe(h.hear)
+	return h, nil
 }
 
 // Hold validates req against the device's cache and the server bounds and
 // parks it until a watched folder changes, the heartbeat ends, a newer Ping
-// from the same device arrives, the hub closes, or the caller ends it (the
-// connection went away). A parked Ping costs no goroutine. answer is called
-// once with the result — the caller writes the response there and nothing
-// before — either before Hold returns (a Ping that cannot park, or changes
-// already waiting) or later from another goroutine; the Ping is recorded on
-// the device after answer returns, and written behind, so a push does not
-// wait for the disk.
-func (h *Hub) Hold(user, device string, req PingRequest, answer func(PingResult)) *Held {
-	dev := h.devices.peek(user, device)
+// from the same device arrives (here or on another endpoint sharing the
+// store), the hub closes, or the caller ends it (the connection went
+// away). A parked Ping costs no goroutine. answer is called once with the
+// result — the caller writes the response there and nothing before —
+// either before Hold returns (a Ping that cannot park, or changes already
+// waiting) or later from another goroutine; the Ping is recorded on the
+// device after answer returns, and written behind, so a push does not wait
+// for the disk. ctx bounds the store reads Hold makes before it returns.
+func (h *Hub) Hold(ctx context.Context, user, device string, req PingRequest, answer func(PingResult)) *Held {
+	me := &heldPing{user: user, device: device, start: time.Now(), answer: answer, done: make(chan struct{})}
+	dev, err := h.devices.Peek(ctx, user, device)
+	if err != nil {
+		return h.failed(me, fmt.Errorf("read the device record: %w", err))
+	}
 	hb, folders := req.Heartbeat, req.Folders
 	if hb == 0 {
 		hb = dev.Heartbeat
@@ -252,26 +177,30 @@ func (h *Hub) Hold(user, device string, req PingRequest, answer func(PingResult)
 	if len(folders) == 0 {
 		folders = dev.Folders
 	}
-	me := &heldPing{user: user, device: device, heartbeat: hb, start: time.Now(), answer: answer, done: make(chan struct{})}
+	me.heartbeat = hb
 	if res, ok := h.check(hb, folders); !ok {
-		answer(res)
-		close(me.done)
-		return &Held{h, me}
+		return h.refused(me, res)
 	}
 	folders = slices.Clone(folders)
-	me.folders = folders
-	h.devices.note(user, device, func(d *Device) {
-		d.Heartbeat, d.Folders = hb, folders
-	})
+	me.folders, me.seen = folders, make([]uint64, len(folders))
+	for i, id := range folders {
+		me.seen[i] = dev.Sync[id].Seq
+	}
+	h.devices.NotePing(user, device, hb, folders)
 
+	heard := h.heard.Load()
+	seqs, err := h.mail.Seqs(ctx, []string{user})
+	if err != nil {
+		return h.failed(me, fmt.Errorf("read the folders' sequences: %w", err))
+	}
 	key := deviceKey(user, device)
 	h.mu.Lock()
 	var now *PingResult
-	switch b := h.box(user); {
+	switch {
 	case h.closed:
 		now = &PingResult{Status: eas.PingExpired, Outcome: PingShutdown}
 	default:
-		if changed := h.changedLocked(b, dev.Sync, folders); len(changed) > 0 {
+		if changed := me.changed(seqs[user]); len(changed) > 0 {
 			now = &PingResult{Status: eas.PingChanges, Folders: changed, Outcome: PingChanges}
 		}
 	}
@@ -281,8 +210,7 @@ func (h *Hub) Hold(user, device string, req PingRequest, answer func(PingResult)
 		return &Held{h, me}
 	}
 	if old := h.held[key]; old != nil {
-		h.takeLocked(old)
-		h.answerLater(old, PingResult{Status: eas.PingExpired, Outcome: PingSuperseded})
+		h.endLocked(old, PingResult{Status: eas.PingExpired, Outcome: PingSuperseded})
 	}
 	// Each held Ping keeps a connection, so one account with endless
 	// DeviceIds could take every file descriptor the process has.
@@ -294,8 +222,7 @@ func (h *Hub) Hold(user, device string, req PingRequest, answer func(PingResult)
 				oldest = p
 			}
 		}
-		h.takeLocked(oldest)
-		h.answerLater(oldest, PingResult{Status: eas.PingExpired, Outcome: PingEvicted})
+		h.endLocked(oldest, PingResult{Status: eas.PingExpired, Outcome: PingEvicted})
 		h.metrics.evicted(evictedPing)
 		evicted = append(evicted, oldest.device)
 	}
@@ -307,11 +234,44 @@ func (h *Hub) Hold(user, device string, req PingRequest, answer func(PingResult)
 	me.timer = time.AfterFunc(time.Duration(hb)*time.Second, func() {
 		h.end(me, PingResult{Status: eas.PingExpired, Outcome: PingExpired})
 	})
+	// A change heard between reading the sequences and parking found no
+	// Ping of this device to wake.
+	missed := h.heard.Load() != heard
 	h.mu.Unlock()
 	for _, dev := range evicted {
 		h.log.Info("held Ping ended early: the user holds more Pings than the per-user limit; the oldest goes", "user", user, "device", dev, "limit", h.perUser)
 	}
+	h.announce(ctx, me)
+	if missed {
+		h.recheck(ctx, me)
+	}
 	return &Held{h, me}
+}
+
+// changed lists the watched folders whose sequence in seqs is past what
+// the device had synced.
+func (p *heldPing) changed(seqs map[string]uint64) []string {
+	var out []string
+	for i, id := range p.folders {
+		if seqs[id] > p.seen[i] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// refused answers a Ping that cannot be parked, which is not recorded.
+func (h *Hub) refused(p *heldPing, res PingResult) *Held {
+	p.answer(res)
+	close(p.done)
+	return &Held{h, p}
+}
+
+// failed answers a Ping the store failed with Status 8, a server error:
+// the device tries again later.
+func (h *Hub) failed(p *heldPing, err error) *Held {
+	h.log.Error("Ping", "user", p.user, "device", p.device, "err", err)
+	return h.refused(p, PingResult{Status: eas.PingServerError})
 }
 
 // Held is a Ping handed to Hold.
@@ -356,6 +316,12 @@ func (h *Hub) takeLocked(p *heldPing) {
 		delete(h.byUser, p.user)
 	}
 	h.answering.Add(1)
+}
+
+// endLocked takes p and queues its answer.
+func (h *Hub) endLocked(p *heldPing, res PingResult) {
+	h.takeLocked(p)
+	h.answerLater(p, res)
 }
 
 func (h *Hub) finishTaken(p *heldPing, res PingResult) {
@@ -417,7 +383,7 @@ func (h *Hub) finish(p *heldPing, res PingResult) {
 	h.metrics.pingEnded(res.Outcome)
 	log := PingLog{Start: p.start.UTC(), Heartbeat: p.heartbeat, Outcome: res.Outcome, Held: int(time.Since(p.start) / time.Second)}
 	h.log.Debug("ping ended", "user", p.user, "device", p.device, "heartbeat_s", p.heartbeat, "outcome", res.Outcome, "held_s", log.Held)
-	h.devices.logPing(p.user, p.device, log)
+	h.devices.LogPing(p.user, p.device, log)
 }
 
 // check refuses a Ping that cannot be parked, with the status that says why.
@@ -452,6 +418,9 @@ func (h *Hub) Held() int {
 // written, so a shutdown does not leave devices waiting for a connection
 // that is about to close.
 func (h *Hub) Close() {
+	// First, and outside mu: a change being raised holds the feed while it
+	// waits for mu.
+	h.stopFeed()
 	h.mu.Lock()
 	h.closed = true
 	var ending []*heldPing
@@ -459,8 +428,7 @@ func (h *Hub) Close() {
 		ending = append(ending, p)
 	}
 	for _, p := range ending {
-		h.takeLocked(p)
-		h.answerLater(p, PingResult{Status: eas.PingExpired, Outcome: PingShutdown})
+		h.endLocked(p, PingResult{Status: eas.PingExpired, Outcome: PingShutdown})
 	}
 	h.mu.Unlock()
 	h.answering.Wait()

@@ -8,20 +8,35 @@ import (
 	"time"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/state"
 )
 
 func newTestHub(t testing.TB, bounds HeartbeatBounds) *Hub {
+	t.Helper()
+	h, _ := newTestHubDevices(t, bounds)
+	return h
+}
+
+// newTestHubDevices returns a hub on an in-memory mailbox, and its device
+// records.
+func newTestHubDevices(t testing.TB, bounds HeartbeatBounds) (*Hub, *Devices) {
+	t.Helper()
+	d := openTestDevices(t)
+	h, err := NewHub(d, state.NewMemory(), bounds, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, d
+}
+
+func openTestDevices(t testing.TB) *Devices {
 	t.Helper()
 	d, err := OpenDevices(filepath.Join(t.TempDir(), "devices.db"), testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	h, err := NewHub(d, bounds, testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return d
 }
 
 // ping is Hub.Ping returning its answer, for tests that do not care when
@@ -30,7 +45,7 @@ func newTestHub(t testing.TB, bounds HeartbeatBounds) *Hub {
 // handler does when the connection goes away.
 func ping(h *Hub, ctx context.Context, user, device string, req PingRequest) PingResult {
 	var res PingResult
-	held := h.Hold(user, device, req, func(r PingResult) { res = r })
+	held := h.Hold(ctx, user, device, req, func(r PingResult) { res = r })
 	select {
 	case <-held.Done():
 	case <-ctx.Done():
@@ -124,8 +139,8 @@ func TestDeliveryWakesEveryInboxPing(t *testing.T) {
 	bob := startPing(t, ctx, h, "bob", "dev4", longPing)
 	notYet(t, a)
 
-	if _, woken := h.Deliver("alice", Message{Subject: "hi"}); woken != 2 {
-		t.Fatalf("woken = %d, want 2", woken)
+	if _, woken, err := h.Deliver(ctx, "alice", Message{Subject: "hi"}); err != nil || woken != 2 {
+		t.Fatalf("woken = %d, %v; want 2", woken, err)
 	}
 	for _, c := range []<-chan PingResult{a, b} {
 		r := recv(t, c)
@@ -142,18 +157,20 @@ func TestDeliveryWakesEveryInboxPing(t *testing.T) {
 
 func TestPendingChangesAnswerAtOnce(t *testing.T) {
 	h := newTestHub(t, HeartbeatBounds{1, 3540})
-	h.Deliver("alice", Message{Subject: "before the Ping"})
+	if _, _, err := h.Deliver(context.Background(), "alice", Message{Subject: "before the Ping"}); err != nil {
+		t.Fatal(err)
+	}
 	if r := ping(h, context.Background(), "alice", "dev1", longPing); r.Status != eas.PingChanges {
 		t.Fatalf("got %+v, want Status 2: the device has not synced the Inbox", r)
 	}
 }
 
 func TestHeartbeatExpires(t *testing.T) {
-	h := newTestHub(t, HeartbeatBounds{1, 3540})
+	h, devices := newTestHubDevices(t, HeartbeatBounds{1, 3540})
 	if r := ping(h, context.Background(), "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID}}); r.Status != eas.PingExpired || r.Outcome != PingExpired {
 		t.Fatalf("got %+v, want Status 1 expired", r)
 	}
-	dev, _ := h.devices.Get("alice", "dev1")
+	dev, _ := devices.Get("alice", "dev1")
 	if len(dev.Pings) != 1 || dev.Pings[0].Outcome != PingExpired || dev.Pings[0].Heartbeat != 1 {
 		t.Fatalf("device record: %+v", dev.Pings)
 	}
@@ -178,7 +195,7 @@ func TestEmptyPingUsesCache(t *testing.T) {
 }
 
 func TestPingErrors(t *testing.T) {
-	h := newTestHub(t, HeartbeatBounds{60, 3540})
+	h, devices := newTestHubDevices(t, HeartbeatBounds{60, 3540})
 	many := make([]string, maxPingFolders+1)
 	for i := range many {
 		many[i] = inboxID
@@ -199,20 +216,20 @@ func TestPingErrors(t *testing.T) {
 			t.Errorf("%s: got %+v, want %+v", tc.name, r, tc.want)
 		}
 	}
-	if dev, ok := h.devices.Get("alice", "dev1"); ok && dev.Heartbeat != 0 {
+	if dev, ok := devices.Get("alice", "dev1"); ok && dev.Heartbeat != 0 {
 		t.Errorf("a refused Ping was cached: %+v", dev)
 	}
 }
 
 func TestCutPingIsRecorded(t *testing.T) {
-	h := newTestHub(t, HeartbeatBounds{1, 3540})
+	h, devices := newTestHubDevices(t, HeartbeatBounds{1, 3540})
 	ctx, cancel := context.WithCancel(context.Background())
 	c := startPing(t, ctx, h, "alice", "dev1", longPing)
 	cancel()
 	if r := recv(t, c); r.Outcome != PingCut {
 		t.Fatalf("got %+v, want outcome cut", r)
 	}
-	dev, _ := h.devices.Get("alice", "dev1")
+	dev, _ := devices.Get("alice", "dev1")
 	if len(dev.Pings) != 1 || dev.Pings[0].Outcome != PingCut {
 		t.Fatalf("device record: %+v", dev.Pings)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/pushca/pushca/internal/atomicfile"
 	"github.com/pushca/pushca/internal/renew"
 	"github.com/pushca/pushca/profile"
+	"github.com/pushca/pushca/push/state"
 )
 
 // Files of the endpoint inside the state directory, beside the CA's.
@@ -96,7 +97,8 @@ type Server struct {
 	certs   *Certificates
 	slots   []ca.Slot
 	users   *Users
-	devices *Devices
+	devices state.Devices
+	mail    state.Store
 	hub     *Hub
 	renew   []*renew.Scheduler
 	metrics *metrics
@@ -172,20 +174,22 @@ func New(cfg Config) (*Server, error) {
 	if s.metricsToken, err = openToken(MetricsTokenPath(cfg.Dir)); err != nil {
 		return nil, err
 	}
-	if s.devices, err = OpenDevices(DevicesPath(cfg.Dir), cfg.Log); err != nil {
+	devices, err := OpenDevices(DevicesPath(cfg.Dir), cfg.Log)
+	if err != nil {
 		return nil, err
 	}
-	if s.hub, err = NewHub(s.devices, cfg.Heartbeat, cfg.Log); err != nil {
+	s.devices, s.mail = devices, state.NewMemory()
+	if s.hub, err = NewHub(s.devices, s.mail, cfg.Heartbeat, cfg.Log); err != nil {
 		s.devices.Close()
 		return nil, err
 	}
 	if cfg.DevicesPerUser != 0 {
-		s.devices.perUser, s.hub.perUser = cfg.DevicesPerUser, cfg.DevicesPerUser
+		devices.perUser, s.hub.perUser = cfg.DevicesPerUser, cfg.DevicesPerUser
 	}
-	s.devices.alert = cfg.HeartbeatAlert
+	devices.alert = cfg.HeartbeatAlert
 	s.metrics = newMetrics(s.hub, s.certs)
-	s.hub.metrics, s.devices.metrics = s.metrics, s.metrics
-	if s.dash, err = newDashboard(s.token, s.devices, s.hub, s.certs, s.metrics, s.log); err != nil {
+	s.hub.metrics, devices.metrics = s.metrics, s.metrics
+	if s.dash, err = newDashboard(s.token, s.devices, cfg.HeartbeatAlert, s.hub, s.certs, s.metrics, s.log); err != nil {
 		s.devices.Close()
 		return nil, err
 	}
@@ -248,7 +252,7 @@ func (s *Server) Listen(ctx context.Context) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+MetricsPath, modernTLSOnly(s.metrics.handler(s.metricsToken, s.token)))
-	mux.Handle("/", s.dash.wrap(newActiveSync(s.users, s.hub, s.devices, s.cfg.Heartbeat, https, site, s.metrics, s.log)))
+	mux.Handle("/", s.dash.wrap(newActiveSync(s.users, s.hub, s.devices, s.mail, s.cfg.Heartbeat, https, site, s.metrics, s.log)))
 	s.https = s.newHTTPServer(mux)
 	s.https.TLSConfig = tlsConfig
 	s.https.ConnContext = withServedCert
