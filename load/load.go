@@ -46,8 +46,16 @@ type Config struct {
 	Version   string // default 14.1
 	// Inbox is the folder id each Ping watches; default "1", pushca's.
 	Inbox string
-	// Deliver puts a message into user's Inbox on the server.
-	Deliver func(ctx context.Context, user string) error
+	// Instances are further endpoints of the same server, sharing its
+	// state (several pushca serve on one PostgreSQL database, say): the
+	// crowd and the probes are spread over URL and these in turn, and each
+	// probe's push is delivered through the instance after its own, so
+	// that every push timed crosses instances. The broadcast is delivered
+	// through URL's.
+	Instances []Instance
+	// Deliver puts a message into user's Inbox through the server's
+	// endpoint number instance: 0 is URL's, i is Instances[i-1].
+	Deliver func(ctx context.Context, instance int, user string) error
 	// Provision runs Provision on each device before its first Ping, as
 	// pushca serve and Exchange require; a bare long-poll server does not.
 	Provision bool
@@ -66,6 +74,15 @@ type Config struct {
 	// the broadcast alone, say.
 	Broadcast func() (done func())
 	Log       *slog.Logger
+}
+
+// Instance is one more endpoint of the server under load.
+type Instance struct {
+	// URL is where devices dial it, https://127.0.0.1:9443.
+	URL string
+	// Server, when set with Config.Server, is read for memory and CPU too:
+	// the figures are the sum over every endpoint's process.
+	Server *Process
 }
 
 // Result is what a run measured.
@@ -88,6 +105,8 @@ type Result struct {
 	// Answered is how many held Pings answered the broadcast.
 	Answered int           `json:"broadcast_answered"`
 	Connect  time.Duration `json:"connect_ns"` // until every Ping was held
+	// Instances is how many endpoints the devices were spread over.
+	Instances int `json:"instances"`
 }
 
 // PerPing is the server memory each held Ping added, in bytes.
@@ -102,6 +121,14 @@ func (r *Result) PerPing() Memory {
 func (c *Config) defaults() error {
 	if c.URL == "" || c.Login == "" || c.Deliver == nil || c.Devices < 1 {
 		return errors.New("load: URL, Login, Deliver and at least one device are required")
+	}
+	for i, in := range c.Instances {
+		if in.URL == "" {
+			return fmt.Errorf("load: instance %d has no URL", i+1)
+		}
+		if c.Server != nil && in.Server == nil {
+			return fmt.Errorf("load: instance %d (%s) has no process to measure beside the first one's: the memory figures would leave it out", i+1, in.URL)
+		}
 	}
 	if c.Probes > 0 && c.ProbeLogin == nil {
 		return errors.New("load: probes need ProbeLogin")
@@ -147,9 +174,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, res: &Result{Devices: cfg.Devices}, answers: make(chan struct{}, cfg.Devices)}
-	if cfg.Server != nil {
-		m, err := cfg.Server.Memory()
+	r := &run{cfg: cfg, res: &Result{Devices: cfg.Devices, Instances: 1 + len(cfg.Instances)}, answers: make(chan struct{}, cfg.Devices)}
+	if procs := cfg.processes(); procs != nil {
+		m, err := procs.Memory()
 		if err != nil {
 			return nil, err
 		}
@@ -207,7 +234,7 @@ func (r *run) waitHeld(ctx context.Context) error {
 // measureIdle reads the server's memory with everything held, then its CPU
 // over cfg.Idle.
 func (r *run) measureIdle(ctx context.Context) error {
-	p := r.cfg.Server
+	p := r.cfg.processes()
 	if p == nil {
 		return nil
 	}
@@ -261,7 +288,8 @@ func (r *run) probes(ctx context.Context) error {
 
 func (r *run) probe(ctx context.Context, i int) (time.Duration, error) {
 	login := r.cfg.ProbeLogin(i)
-	c, closeDev := r.device(login, fmt.Sprintf("probe%d", i), r.source(r.cfg.Devices+i))
+	at := r.cfg.Devices + i
+	c, closeDev := r.device(login, fmt.Sprintf("probe%d", i), at)
 	defer closeDev()
 	if err := r.provision(ctx, c); err != nil {
 		return 0, fmt.Errorf("probe %s: %w", login, err)
@@ -283,7 +311,7 @@ func (r *run) probe(ctx context.Context, i int) (time.Duration, error) {
 		return 0, fmt.Errorf("probe %s: Ping answered before any push: %+v %v", login, early.resp, early.err)
 	}
 	start := time.Now()
-	if err := r.cfg.Deliver(ctx, login); err != nil {
+	if err := r.cfg.Deliver(ctx, (r.instance(at)+1)%r.res.Instances, login); err != nil {
 		return 0, fmt.Errorf("probe %s: deliver: %w", login, err)
 	}
 	a := <-got
@@ -351,7 +379,7 @@ func (r *run) broadcast(ctx context.Context) error {
 	r.mu.Lock()
 	r.since = time.Now()
 	r.mu.Unlock()
-	if err := r.cfg.Deliver(ctx, r.cfg.Login); err != nil {
+	if err := r.cfg.Deliver(ctx, 0, r.cfg.Login); err != nil {
 		return fmt.Errorf("load: broadcast: %w", err)
 	}
 	bound := time.NewTimer(time.Minute)
@@ -391,7 +419,7 @@ func (r *run) crowd(ctx context.Context, i int, dialers chan struct{}) {
 	})
 	defer stopped()
 	id := fmt.Sprintf("load%d", i)
-	c, closeDev := r.device(r.cfg.Login, id, r.source(i))
+	c, closeDev := r.device(r.cfg.Login, id, i)
 	defer closeDev()
 	select {
 	case dialers <- struct{}{}:
@@ -485,19 +513,21 @@ func (r *run) pingRequest() *eas.PingRequest {
 	}
 }
 
-func (r *run) source(i int) net.IP {
-	if len(r.cfg.Sources) == 0 {
-		return nil
-	}
-	return r.cfg.Sources[i%len(r.cfg.Sources)]
-}
+// instance is the endpoint device number i (the crowd's, then the
+// probes') talks to.
+func (r *run) instance(i int) int { return i % r.res.Instances }
 
-// device is one phone: its own connection (a Transport allowed one), so
-// re-Pings reuse it as a device's keep-alive does.
-func (r *run) device(login, id string, src net.IP) (*eas.Client, func()) {
+// device is phone number i: its own connection (a Transport allowed one)
+// from its source address to its endpoint, so re-Pings reuse it as a
+// device's keep-alive does.
+func (r *run) device(login, id string, i int) (*eas.Client, func()) {
 	d := &net.Dialer{Timeout: 10 * time.Second}
-	if src != nil {
-		d.LocalAddr = &net.TCPAddr{IP: src}
+	if n := len(r.cfg.Sources); n > 0 {
+		d.LocalAddr = &net.TCPAddr{IP: r.cfg.Sources[i%n]}
+	}
+	url := r.cfg.URL
+	if k := r.instance(i); k > 0 {
+		url = r.cfg.Instances[k-1].URL
 	}
 	tr := &http.Transport{
 		DialContext:         d.DialContext,
@@ -508,7 +538,7 @@ func (r *run) device(login, id string, src net.IP) (*eas.Client, func()) {
 		DisableCompression:  true,
 	}
 	c := &eas.Client{
-		HTTP: &http.Client{Transport: tr}, URL: r.cfg.URL,
+		HTTP: &http.Client{Transport: tr}, URL: url,
 		Login: login, Password: r.cfg.Password,
 		DeviceID: id, DeviceType: "PushcaLoad", Version: r.cfg.Version,
 	}

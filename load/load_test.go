@@ -9,6 +9,8 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"os"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,5 +125,63 @@ func TestProcessReadsProc(t *testing.T) {
 	}
 	if _, err := (Process{PID: 1 << 30}).Memory(); err == nil {
 		t.Error("a missing process has no memory")
+	}
+}
+
+// TestRunSpreadsOverInstances: with a second endpoint the crowd and the
+// probes are split between the two, each probe's push goes through the
+// endpoint its device is not on, and the memory figures count both
+// processes. The two baseline servers share nothing, so the test's
+// delivery stands in for a shared store: it delivers on every server.
+func TestRunSpreadsOverInstances(t *testing.T) {
+	const devices, probes = 10, 4
+	f := newFixture(t, probes)
+	a, b := startChild(t, "baseline", f), startChild(t, "baseline", f)
+	cfg := a.config(f, devices, probes)
+	cfg.Instances = []Instance{{URL: "https://" + b.https, Server: &b.proc}}
+	cfg.Idle = 200 * time.Millisecond
+	var mu sync.Mutex
+	through := map[string][]int{} // user: the instances delivered through
+	cfg.Deliver = func(ctx context.Context, instance int, user string) error {
+		mu.Lock()
+		through[user] = append(through[user], instance)
+		mu.Unlock()
+		for _, s := range []*server{a, b} {
+			if err := s.deliver(ctx, user); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("run: %v (result %+v)", err, r)
+	}
+	if r.Instances != 2 || r.Held != devices || r.Answered != devices || r.Push.Samples != probes {
+		t.Fatalf("instances %d, held %d, answered %d, probes %d: want 2, %d, %d, %d", r.Instances, r.Held, r.Answered, r.Push.Samples, devices, devices, probes)
+	}
+	for i := range probes {
+		// Probe i is device number devices+i, on instance (devices+i)%2.
+		want := (devices + i + 1) % 2
+		if got := through[probeLogin(i)]; !slices.Equal(got, []int{want}) {
+			t.Errorf("probe %d delivered through %v, want [%d]: the push must cross instances", i, got, want)
+		}
+	}
+	if got := through[crowdUser]; !slices.Equal(got, []int{0}) {
+		t.Errorf("broadcast delivered through %v, want [0]", got)
+	}
+	for _, s := range []*server{a, b} {
+		if n := answeredOn(t, s); n != (devices+probes)/2 {
+			t.Errorf("server %s answered %d Pings, want %d: half the crowd and half the probes", s.https, n, (devices+probes)/2)
+		}
+	}
+	one, err := a.proc.Memory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.HeldMemory.RSS <= one.RSS {
+		t.Errorf("held memory %d is not the sum over both servers (the first alone has %d)", r.HeldMemory.RSS, one.RSS)
 	}
 }

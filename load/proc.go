@@ -63,6 +63,49 @@ func (p Process) Memory() (Memory, error) {
 	return m, nil
 }
 
+// processes are the server's processes to measure: Server and each
+// instance's, nil when Server is not set.
+func (c *Config) processes() processes {
+	if c.Server == nil {
+		return nil
+	}
+	ps := processes{*c.Server}
+	for _, in := range c.Instances {
+		ps = append(ps, *in.Server) // defaults checked they are set
+	}
+	return ps
+}
+
+// processes are the endpoints of one server, measured as one.
+type processes []Process
+
+// Memory is the sum of the processes' resident memory.
+func (ps processes) Memory() (Memory, error) {
+	var sum Memory
+	for _, p := range ps {
+		m, err := p.Memory()
+		if err != nil {
+			return Memory{}, err
+		}
+		sum.RSS += m.RSS
+		sum.Anon += m.Anon
+	}
+	return sum, nil
+}
+
+// CPUSeconds is the sum of the processes' CPU time.
+func (ps processes) CPUSeconds() (float64, error) {
+	var sum float64
+	for _, p := range ps {
+		s, err := p.CPUSeconds()
+		if err != nil {
+			return 0, err
+		}
+		sum += s
+	}
+	return sum, nil
+}
+
 // CPUSeconds returns the user and system time the process has used.
 func (p Process) CPUSeconds() (float64, error) {
 	path := fmt.Sprintf("/proc/%d/stat", p.PID)

@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -288,6 +289,7 @@ func runBaseline(ctx context.Context, dir string, ready func(https, admin string
 	}
 	var mu sync.Mutex
 	waits := map[string]chan struct{}{}
+	var answered atomic.Int64 // Pings woken by a delivery
 	wait := func(user string) chan struct{} {
 		mu.Lock()
 		defer mu.Unlock()
@@ -306,6 +308,7 @@ func runBaseline(ctx context.Context, dir string, ready func(https, admin string
 		defer t.Stop()
 		select {
 		case <-wait(r.URL.Query().Get("User")):
+			answered.Add(1)
 			w.Write(changes)
 		case <-t.C:
 			w.Write(expired)
@@ -321,6 +324,9 @@ func runBaseline(ctx context.Context, dir string, ready func(https, admin string
 			delete(waits, user)
 		}
 		mu.Unlock()
+	})
+	adminMux.HandleFunc("GET /answered", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, answered.Load())
 	})
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
@@ -425,7 +431,8 @@ func (s *server) config(f fixture, devices, probes int) Config {
 		URL: "https://" + s.https, ServerName: testHost, Roots: f.roots,
 		Login: crowdUser, Password: password, ProbeLogin: probeLogin,
 		Devices: devices, Probes: probes, Sources: Loopback(4),
-		Deliver: s.deliver, Server: &s.proc, Provision: s.kind != "baseline",
+		Deliver: func(ctx context.Context, _ int, user string) error { return s.deliver(ctx, user) },
+		Server:  &s.proc, Provision: s.kind != "baseline",
 		Settle:    func() error { return syscall.Kill(s.proc.PID, syscall.SIGUSR1) },
 		Broadcast: s.profileBroadcast,
 	}
@@ -451,4 +458,19 @@ func (s *server) profileBroadcast() (done func()) {
 		stop()
 		syscall.Kill(s.proc.PID, syscall.SIGUSR2)
 	}
+}
+
+// answeredOn asks a baseline server how many Pings a delivery woke there.
+func answeredOn(t *testing.T, s *server) int {
+	t.Helper()
+	resp, err := http.Get("http://" + s.admin + "/answered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var n int
+	if _, err := fmt.Fscan(resp.Body, &n); err != nil {
+		t.Fatalf("answered on %s: %v", s.admin, err)
+	}
+	return n
 }

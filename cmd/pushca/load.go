@@ -25,11 +25,22 @@ import (
 
 func loadCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "load",
-		Usage: "load a running pushca serve on loopback with many held Pings and measure it",
+		Name:      "load",
+		Usage:     "load a running pushca serve on loopback with many held Pings and measure it",
+		ArgsUsage: "URL [URL...]",
 		UsageText: `pushca load https://127.0.0.1:8443 --devices 5000
    pushca load https://127.0.0.1:8443 --devices 19000 --sources 8 --probes 200 --json > run.json
    pushca load https://localhost:9443 --server-name mail.test --pid 4242 --password-file pw
+   pushca load https://127.0.0.1:8443 https://127.0.0.1:9443 --instance-admin 127.0.0.1:9444 --devices 19000
+
+   Several URLs are endpoints of one server sharing its state (pushca serve on
+   PostgreSQL, from copies of one state directory): devices and probes are spread
+   over them in turn, each probe's push goes through the admin API of the endpoint
+   after its own, so every timed push crosses endpoints, and the broadcast goes
+   through the first. --instance-admin names the admin API of each further URL,
+   in order; their token is the first one's (a copied directory keeps it) unless
+   --instance-token-file names one per URL. Memory and CPU are the sum over all
+   endpoints' processes.
 
    Every device logs in as --user and Pings from 127.0.0.2, 127.0.0.3, ... (--sources
    addresses, so ephemeral ports do not run out); probes log in as --probe-user with %d
@@ -56,6 +67,8 @@ func loadCommand() *cli.Command {
 			&cli.DurationFlag{Name: "handshakes", Value: 3 * time.Second, Usage: "time per TLS suite for the handshake rates (0: skip)"},
 			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Minute, Usage: "bound on the whole run"},
 			&cli.BoolFlag{Name: "json", Usage: "print the figures as JSON"},
+			&cli.StringSliceFlag{Name: "instance-admin", Usage: "admin API of the server at each further URL, in order (repeatable)"},
+			&cli.StringSliceFlag{Name: "instance-token-file", Usage: "admin token file of each further URL's server, in order (repeatable; default: the first one's)"},
 		}, adminFlags()...),
 		Action: func(c *cli.Context) error {
 			// Before the URL: an empty $(pgrep ...) leaves --pid taking it.
@@ -63,14 +76,19 @@ func loadCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if c.NArg() != 1 {
+			if c.NArg() < 1 {
 				return usageErrorf("give the server's URL, e.g. pushca load https://127.0.0.1:8443 (see --help)")
 			}
-			u, err := loopbackURL(c.Args().First())
-			if err != nil {
-				return err
+			var urls []*url.URL
+			for _, raw := range c.Args().Slice() {
+				u, err := loopbackURL(raw)
+				if err != nil {
+					return err
+				}
+				urls = append(urls, u)
 			}
-			cfg, err := loadConfig(c, u, pid)
+			u := urls[0]
+			cfg, err := loadConfig(c, urls, pid)
 			if err != nil {
 				return err
 			}
@@ -132,7 +150,8 @@ func loopbackURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-func loadConfig(c *cli.Context, u *url.URL, pid int) (load.Config, error) {
+func loadConfig(c *cli.Context, urls []*url.URL, pid int) (load.Config, error) {
+	u := urls[0]
 	pattern := c.String("probe-user")
 	if c.Int("probes") > 0 && strings.Count(pattern, "%d") != 1 {
 		return load.Config{}, fmt.Errorf("--probe-user %q: want one %%d, replaced by the probe's number", pattern)
@@ -142,15 +161,15 @@ func loadConfig(c *cli.Context, u *url.URL, pid int) (load.Config, error) {
 	for i := range c.Int("probes") {
 		logins = append(logins, probeLogin(i))
 	}
+	delivers, err := instanceDeliverers(c, len(urls))
+	if err != nil {
+		return load.Config{}, err
+	}
 	rootFile := c.String("root")
 	if rootFile == "" {
 		rootFile = ca.Layout{Dir: c.String("dir")}.RootCert()
 	}
 	roots, err := readRoots(rootFile)
-	if err != nil {
-		return load.Config{}, err
-	}
-	deliver, err := adminDeliverer(c)
 	if err != nil {
 		return load.Config{}, err
 	}
@@ -164,8 +183,8 @@ func loadConfig(c *cli.Context, u *url.URL, pid int) (load.Config, error) {
 		ProbeLogin: probeLogin,
 		Devices:    c.Int("devices"), Probes: c.Int("probes"), Sources: load.Loopback(c.Int("sources")),
 		Heartbeat: time.Duration(c.Int("heartbeat")) * time.Second, Version: c.String("version"),
-		Deliver: func(ctx context.Context, user string) error {
-			_, err := deliver(ctx, push.DeliverRequest{User: user, Subject: "pushca load"})
+		Deliver: func(ctx context.Context, instance int, user string) error {
+			_, err := delivers[instance](ctx, push.DeliverRequest{User: user, Subject: "pushca load"})
 			return err
 		},
 		Provision: true, Idle: c.Duration("idle"), Log: logger(c),
@@ -174,7 +193,55 @@ func loadConfig(c *cli.Context, u *url.URL, pid int) (load.Config, error) {
 		cfg.ServerName = u.Hostname()
 	}
 	cfg.Server = serverProcess(c.Context, u, pid, cfg.Log)
+	measured := cfg.Server != nil
+	for _, o := range urls[1:] {
+		in := load.Instance{URL: "https://" + o.Host, Server: serverProcess(c.Context, o, 0, cfg.Log)}
+		measured = measured && in.Server != nil
+		cfg.Instances = append(cfg.Instances, in)
+	}
+	if !measured {
+		// A sum that leaves an endpoint out would be no figure at all.
+		cfg.Server = nil
+		for i := range cfg.Instances {
+			cfg.Instances[i].Server = nil
+		}
+	}
 	return cfg, nil
+}
+
+// instanceDeliverers deliver through the admin API of each of n
+// endpoints: --admin for the first, --instance-admin for the others.
+func instanceDeliverers(c *cli.Context, n int) ([]deliverFunc, error) {
+	admins, tokens := c.StringSlice("instance-admin"), c.StringSlice("instance-token-file")
+	if len(admins) != n-1 {
+		return nil, usageErrorf("%d further URL(s) need as many --instance-admin addresses, got %d", n-1, len(admins))
+	}
+	if len(tokens) > 0 && len(tokens) != n-1 {
+		return nil, usageErrorf("%d further URL(s) need as many --instance-token-file files or none, got %d", n-1, len(tokens))
+	}
+	// Every address is checked before any token is read or device dials.
+	for _, addr := range admins {
+		if err := loopbackAdmin(addr); err != nil {
+			return nil, fmt.Errorf("--instance-admin: %w", err)
+		}
+	}
+	first, err := adminDeliverer(c)
+	if err != nil {
+		return nil, err
+	}
+	out := []deliverFunc{first}
+	for i, addr := range admins {
+		tokenFile := adminTokenFile(c)
+		if len(tokens) > 0 {
+			tokenFile = tokens[i]
+		}
+		d, err := adminDelivererAt(addr, tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--instance-admin %s: %w", addr, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // pidFlag is --pid, 0 when not given.
@@ -246,14 +313,22 @@ func (r loadReport) write(w io.Writer) error {
 	res := r.Run
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 	var b strings.Builder
-	fmt.Fprintf(&b, "devices %d, held %d, errors %d, all held after %s\n", res.Devices, res.Held, res.Errors, res.Connect.Round(time.Millisecond))
+	fmt.Fprintf(&b, "devices %d, held %d, errors %d, all held after %s", res.Devices, res.Held, res.Errors, res.Connect.Round(time.Millisecond))
+	if res.Instances > 1 {
+		fmt.Fprintf(&b, ", spread over %d endpoints (every timed push crosses endpoints)", res.Instances)
+	}
+	b.WriteString("\n")
 	for _, e := range res.First {
 		fmt.Fprintf(&b, "  error: %s\n", e)
 	}
 	if m := res.HeldMemory; m.RSS > 0 {
 		per := res.PerPing()
-		fmt.Fprintf(&b, "server (pid %d) memory %.1f MiB → %.1f MiB held (anonymous %.1f → %.1f): %.1f KiB per held Ping (anonymous %.1f); idle CPU %.2f%% of a core\n",
-			r.ServerPID, mib(res.Before.RSS), mib(m.RSS), mib(res.Before.Anon), mib(m.Anon), float64(per.RSS)/1024, float64(per.Anon)/1024, res.IdleCPU*100)
+		others := ""
+		if res.Instances > 1 {
+			others = fmt.Sprintf(" and the %d other endpoints', summed", res.Instances-1)
+		}
+		fmt.Fprintf(&b, "server (pid %d%s) memory %.1f MiB → %.1f MiB held (anonymous %.1f → %.1f): %.1f KiB per held Ping (anonymous %.1f); idle CPU %.2f%% of a core\n",
+			r.ServerPID, others, mib(res.Before.RSS), mib(m.RSS), mib(res.Before.Anon), mib(m.Anon), float64(per.RSS)/1024, float64(per.Anon)/1024, res.IdleCPU*100)
 	}
 	fmt.Fprintf(&b, "single-device push → answer (%d): p50 %s, p99 %s, max %s\n", res.Push.Samples, ms(res.Push.P50), ms(res.Push.P99), ms(res.Push.Max))
 	fmt.Fprintf(&b, "broadcast to %d: p50 %s, p99 %s, max %s\n", res.Answered, ms(res.Broadcast.P50), ms(res.Broadcast.P99), ms(res.Broadcast.Max))

@@ -61,6 +61,24 @@ func TestLoadRefusesOtherHosts(t *testing.T) {
 	}
 }
 
+// TestLoadChecksEveryEndpoint: a second URL off loopback is refused as the
+// first is, and each further URL needs its admin API named, before any
+// device dials.
+func TestLoadChecksEveryEndpoint(t *testing.T) {
+	r := runPushca(t, nil, "load", "https://127.0.0.1:8443", "https://192.0.2.10:9443", "--instance-admin", "127.0.0.1:9444")
+	if r.code == 0 || !strings.Contains(r.stderr, "192.0.2.10") {
+		t.Errorf("second endpoint off loopback: exit %d, %s", r.code, r.stderr)
+	}
+	r = runPushca(t, nil, "load", "https://127.0.0.1:8443", "https://127.0.0.1:9443")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--instance-admin") {
+		t.Errorf("no --instance-admin for the second URL: exit %d, %s", r.code, r.stderr)
+	}
+	r = runPushca(t, nil, "load", "https://127.0.0.1:8443", "https://127.0.0.1:9443", "--instance-admin", "192.0.2.10:9444")
+	if r.code == 0 || !strings.Contains(r.stderr, "not a loopback address") {
+		t.Errorf("--instance-admin off loopback: exit %d, %s", r.code, r.stderr)
+	}
+}
+
 // TestLoadAsTheREADMEShowsAgainstQuickstart runs the README's load line
 // (fewer devices, the test's ports) against quickstart, as a user who
 // followed the README would: no users created by hand, no --pid (pgrep

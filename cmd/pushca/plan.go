@@ -156,11 +156,7 @@ func deviceRecords(c *cli.Context) ([]push.Device, string, error) {
 	if !errors.Is(err, push.ErrDevicesInUse) {
 		return devs, path, err
 	}
-	tokenPath := c.String("admin-token-file")
-	if tokenPath == "" {
-		tokenPath = push.TokenPath(c.String("dir"))
-	}
-	token, terr := push.ReadToken(tokenPath)
+	token, terr := push.ReadToken(adminTokenFile(c))
 	if terr != nil {
 		return nil, "", fmt.Errorf("%w; asking its admin API instead: %w", err, terr)
 	}

@@ -61,18 +61,29 @@ type deliverFunc func(context.Context, push.DeliverRequest) (push.DeliverResult,
 // adminDeliverer reads the admin token once and returns what delivers a
 // message through the admin API named by adminFlags.
 func adminDeliverer(c *cli.Context) (deliverFunc, error) {
-	if err := loopbackAdmin(c.String("admin")); err != nil {
+	return adminDelivererAt(c.String("admin"), adminTokenFile(c))
+}
+
+// adminTokenFile is --admin-token-file, or the token pushca serve keeps
+// in --dir.
+func adminTokenFile(c *cli.Context) string {
+	if path := c.String("admin-token-file"); path != "" {
+		return path
+	}
+	return push.TokenPath(c.String("dir"))
+}
+
+// adminDelivererAt is adminDeliverer for the admin API at addr, with the
+// token in tokenFile.
+func adminDelivererAt(addr, tokenFile string) (deliverFunc, error) {
+	if err := loopbackAdmin(addr); err != nil {
 		return nil, err
 	}
-	path := c.String("admin-token-file")
-	if path == "" {
-		path = push.TokenPath(c.String("dir"))
-	}
-	token, err := push.ReadToken(path)
+	token, err := push.ReadToken(tokenFile)
 	if err != nil {
 		return nil, err
 	}
-	base := "http://" + c.String("admin")
+	base := "http://" + addr
 	return func(ctx context.Context, req push.DeliverRequest) (push.DeliverResult, error) {
 		return push.Deliver(ctx, base, token, req)
 	}, nil
