@@ -232,7 +232,13 @@ func (a *admin) deliver(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *admin) listDevices(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, a.devices.List())
+	devs, err := a.devices.List(r.Context())
+	if err != nil {
+		a.log.Error("list the device records", "err", err)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, devs)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -86,7 +86,7 @@ func BenchmarkPushLatency(b *testing.B) {
 					b.Fatalf("status %v", r.Status)
 				}
 				// The device syncs, so the next Ping parks again.
-				devices.Update("target", "dev", func(d *Device) { d.Sync = map[string]SyncState{inboxID: {Key: "1", Seq: m.Seq}} })
+				devices.Update(context.Background(), "target", "dev", func(d *Device) { d.Sync = map[string]SyncState{inboxID: {Key: "1", Seq: m.Seq}} })
 				spinUntil(b, func() bool { return h.heldBy("target", "dev") == nil })
 				b.StartTimer()
 			}
@@ -117,7 +117,7 @@ func BenchmarkHeldPingMemoryTLS(b *testing.B) {
 		// All n devices are alice's, far beyond the per-user limit.
 		ts := startServerWith(b, HeartbeatBounds{1, 3540}, func(c *Config) { c.DevicesPerUser = -1 })
 		for i := range n {
-			ts.devices.Update("alice", fmt.Sprintf("D%d", i), func(d *Device) { d.PolicyKey = 1 })
+			ts.devices.Update(context.Background(), "alice", fmt.Sprintf("D%d", i), func(d *Device) { d.PolicyKey = 1 })
 		}
 		var before, after runtime.MemStats
 		runtime.GC()

@@ -35,13 +35,17 @@ func (h *activeSync) command(w http.ResponseWriter, r *http.Request, user string
 	// What the request says about the device is an observation, written
 	// behind; protocol state below (policy and sync keys) is written
 	// through before the device hears the answer.
-	dev := h.devices.Note(user, q.DeviceID, func(d *Device) {
+	c := &call{h: h, w: w, r: r, q: q, user: user, body: body}
+	c.dev, err = h.devices.Note(r.Context(), user, q.DeviceID, func(d *Device) {
 		d.Type, d.Protocol, d.UserAgent = q.DeviceType, q.Version, r.UserAgent()
 		if ch := handshakeChain(r.Context()); ch != nil {
 			d.Cert, d.Family = ch.cert.Leaf.SerialNumber.String(), ch.family.Name
 		}
 	})
-	c := &call{h: h, w: w, r: r, q: q, user: user, dev: dev, body: body}
+	if err != nil {
+		c.serverError(err)
+		return
+	}
 	switch q.Cmd {
 	case "Provision":
 		c.provision()
@@ -120,7 +124,7 @@ func (c *call) write(data []byte) {
 }
 
 func (c *call) update(fn func(*Device)) bool {
-	dev, err := c.h.devices.Update(c.user, c.q.DeviceID, fn)
+	dev, err := c.h.devices.Update(c.r.Context(), c.user, c.q.DeviceID, fn)
 	if err != nil {
 		c.serverError(err)
 		return false

@@ -221,7 +221,13 @@ func (d *dashboard) show(w http.ResponseWriter, r *http.Request) {
 			NotAfter: leaf.NotAfter.UTC().Format(time.DateTime), DaysLeft: daysLeft(leaf.NotAfter, now),
 		})
 	}
-	for _, dev := range d.devices.List() {
+	devs, err := d.devices.List(r.Context())
+	if err != nil {
+		d.log.Error("dashboard: list the device records", "err", err)
+		http.Error(w, "server error: the device records cannot be read", http.StatusInternalServerError)
+		return
+	}
+	for _, dev := range devs {
 		row := deviceView{
 			User: dev.User, ID: dev.ID, Type: dev.Type, Protocol: dev.Protocol,
 			LastSeen: dev.LastSeen.UTC().Format(time.DateTime), Heartbeat: dev.Heartbeat,

@@ -34,7 +34,7 @@ func addDashboardDevices(t *testing.T, ts *testServer) {
 	if _, err := c.Provision(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.devices.Update("<b>eve", "LOW1", func(d *Device) { d.Type, d.Protocol, d.Heartbeat = "iPhone", "12.1", 300 }); err != nil {
+	if _, err := ts.devices.Update(context.Background(), "<b>eve", "LOW1", func(d *Device) { d.Type, d.Protocol, d.Heartbeat = "iPhone", "12.1", 300 }); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {

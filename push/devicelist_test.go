@@ -24,7 +24,7 @@ func TestReadDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, u := range []struct{ user, id, typ string }{{"bob", "IPH1", "iPhone"}, {"alice", "WM1", "PocketPC"}, {"ab", "X", "Android"}} {
-		if _, err := d.Update(u.user, u.id, func(dev *Device) { dev.Type, dev.Cert, dev.Family = u.typ, "42", "legacy" }); err != nil {
+		if _, err := d.Update(context.Background(), u.user, u.id, func(dev *Device) { dev.Type, dev.Cert, dev.Family = u.typ, "42", "legacy" }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -70,7 +70,7 @@ func TestAdminListDevices(t *testing.T) {
 	if devs, err := ListDevices(ctx, base, ts.Token()); err != nil || len(devs) != 0 {
 		t.Fatalf("no devices yet: %+v %v", devs, err)
 	}
-	if _, err := ts.devices.Update("alice", "WM1", func(d *Device) {
+	if _, err := ts.devices.Update(context.Background(), "alice", "WM1", func(d *Device) {
 		d.Type, d.Protocol, d.UserAgent, d.Cert, d.Family = "PocketPC", "2.5", "MSFT-PPC/5.1.2200", "77", "legacy"
 	}); err != nil {
 		t.Fatal(err)

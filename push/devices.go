@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -27,38 +26,18 @@ const (
 	PingEvicted    = "evicted"    // Status 1, the user held more Pings than allowed
 )
 
-// Exchange 2003 SP2's heartbeat alert (HbiSampleSize, HbiAlertThreshold):
-// the average of the last 200 heartbeats at or below 540 s means something
-// on the path cuts idle connections (KB 905013).
+// The heartbeat alert and the per-user cap are package state's, shared by
+// every store of device records.
+type HeartbeatAlert = state.HeartbeatAlert
+
 const (
-	DefaultHeartbeatAlertSamples   = 200
-	DefaultHeartbeatAlertThreshold = 540
+	DefaultHeartbeatAlertSamples   = state.DefaultHeartbeatAlertSamples
+	DefaultHeartbeatAlertThreshold = state.DefaultHeartbeatAlertThreshold
+	DefaultDevicesPerUser          = state.DefaultDevicesPerUser
 )
 
-// HeartbeatAlert says when a device's heartbeats are low: once Samples
-// Pings are recorded, the average of the last Samples at or below
-// Threshold seconds. Fewer samples say nothing yet: a device starts at a
-// low heartbeat and raises it, so early averages would always alarm.
-type HeartbeatAlert struct{ Samples, Threshold int }
-
 // DefaultHeartbeatAlert is Exchange 2003 SP2's.
-func DefaultHeartbeatAlert() HeartbeatAlert {
-	return HeartbeatAlert{DefaultHeartbeatAlertSamples, DefaultHeartbeatAlertThreshold}
-}
-
-// Validate says whether the alert makes sense.
-func (a HeartbeatAlert) Validate() error {
-	if a.Samples < 1 || a.Threshold < 1 {
-		return fmt.Errorf("heartbeat alert after %d samples at %d s: both must be at least 1", a.Samples, a.Threshold)
-	}
-	return nil
-}
-
-// Low says whether dev's heartbeats trip the alert. A record keeps the last
-// Samples Pings, so its average is theirs.
-func (a HeartbeatAlert) Low(dev Device) bool {
-	return len(dev.Pings) >= a.Samples && dev.AverageHeartbeat() <= a.Threshold
-}
+func DefaultHeartbeatAlert() HeartbeatAlert { return state.DefaultHeartbeatAlert() }
 
 var _ state.Devices = (*Devices)(nil)
 
@@ -108,10 +87,6 @@ const (
 )
 
 func deviceKey(user, id string) string { return user + "\x00" + id }
-
-// DefaultDevicesPerUser is the default limit of devices per mailbox of
-// Exchange 2013's throttling policy (EasMaxDevices).
-const DefaultDevicesPerUser = 100
 
 // OpenDevices opens (creating it if needed) the device database at path.
 // A second server on the same state directory fails here instead of
@@ -202,14 +177,14 @@ func (d *Devices) Close() error {
 }
 
 // Get returns a copy of a device record.
-func (d *Devices) Get(user, id string) (Device, bool) {
+func (d *Devices) Get(ctx context.Context, user, id string) (Device, bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	dev, ok := d.m[deviceKey(user, id)]
 	if !ok {
-		return Device{}, false
+		return Device{}, false, nil
 	}
-	return dev.Clone(), true
+	return dev.Clone(), true, nil
 }
 
 // Peek returns the stored record itself: records are never changed in
@@ -225,7 +200,7 @@ func (d *Devices) Peek(ctx context.Context, user, id string) (*Device, error) {
 }
 
 // List returns copies of every record, ordered by user and device id.
-func (d *Devices) List() []Device {
+func (d *Devices) List(ctx context.Context) ([]Device, error) {
 	d.mu.Lock()
 	out := make([]Device, 0, len(d.m))
 	for _, dev := range d.m {
@@ -238,17 +213,17 @@ func (d *Devices) List() []Device {
 		}
 		return out[i].ID < out[j].ID
 	})
-	return out
+	return out, nil
 }
 
 // Update applies fn to the record of (user, id), creating it when missing,
 // stamps LastSeen and writes it to disk before returning the new record.
 // On a write error the in-memory record is put back as it was.
-func (d *Devices) Update(user, id string, fn func(*Device)) (Device, error) {
+func (d *Devices) Update(ctx context.Context, user, id string, fn func(*Device)) (Device, error) {
 	k := deviceKey(user, id)
 	d.mu.Lock()
 	prev := d.m[k]
-	dev := d.changed(prev, user, id, fn)
+	dev := state.Changed(prev, user, id, fn)
 	evicted := d.storeLocked(k, dev)
 	d.mu.Unlock()
 	d.evicted(evicted)
@@ -279,8 +254,8 @@ func (d *Devices) Update(user, id string, fn func(*Device)) (Device, error) {
 // Note applies fn like Update but returns without waiting for the disk: the
 // record is written behind, within noteDelay, with every other note. fn
 // may run more than once, on a fresh copy each time.
-func (d *Devices) Note(user, id string, fn func(*Device)) Device {
-	return d.noteAs(user, id, true, fn).Clone()
+func (d *Devices) Note(ctx context.Context, user, id string, fn func(*Device)) (Device, error) {
+	return d.noteAs(user, id, true, fn).Clone(), nil
 }
 
 // NotePing notes the Ping's cache without the copy Note returns.
@@ -304,7 +279,7 @@ func (d *Devices) noteAs(user, id string, create bool, fn func(*Device)) *Device
 		if prev == nil && !create {
 			return nil
 		}
-		dev := d.changed(prev, user, id, fn)
+		dev := state.Changed(prev, user, id, fn)
 		d.mu.Lock()
 		if d.m[k] != prev {
 			d.mu.Unlock()
@@ -390,19 +365,6 @@ func putDevice(b *bolt.Bucket, k string, dev *Device) error {
 	return b.Put([]byte(k), data)
 }
 
-// changed returns fn applied to a copy of prev, or to a new record when
-// prev is nil, stamped with LastSeen.
-func (d *Devices) changed(prev *Device, user, id string, fn func(*Device)) *Device {
-	now := time.Now().UTC()
-	dev := Device{User: user, ID: id, FirstSeen: now}
-	if prev != nil {
-		dev = prev.Clone()
-	}
-	fn(&dev)
-	dev.LastSeen = now
-	return &dev
-}
-
 // writeBehind writes noted records, gathering them for noteDelay, until
 // Close; then it writes what is left.
 func (d *Devices) writeBehind() {
@@ -465,15 +427,7 @@ func (d *Devices) flush() error {
 // while its Ping was held is not made again for the Ping's sake.
 func (d *Devices) LogPing(user, id string, p PingLog) {
 	var warn bool
-	dev := d.noteAs(user, id, false, func(dev *Device) {
-		dev.Pings = append(dev.Pings, p)
-		if n := len(dev.Pings); n > d.alert.Samples {
-			dev.Pings = slices.Delete(dev.Pings, 0, n-d.alert.Samples)
-		}
-		low := d.alert.Low(*dev)
-		warn = low && !dev.LowWarned
-		dev.LowWarned = low
-	})
+	dev := d.noteAs(user, id, false, func(dev *Device) { warn = d.alert.AddPing(dev, p) })
 	if dev != nil && warn {
 		d.log.Warn("average heartbeat is low: something on the path probably cuts idle connections; firewall and NAT idle timeouts should be 15 minutes or more (KB 905013)",
 			"user", user, "device", id, "average_s", dev.AverageHeartbeat(), "pings", len(dev.Pings), "threshold_s", d.alert.Threshold)

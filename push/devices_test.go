@@ -2,6 +2,7 @@ package push
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
@@ -21,7 +22,7 @@ func TestDevicesSurviveRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Update("alice", "dev1", func(dev *Device) {
+	if _, err := d.Update(context.Background(), "alice", "dev1", func(dev *Device) {
 		dev.Type, dev.Protocol, dev.PolicyKey = "PocketPC", "2.5", 1234
 		dev.Sync = map[string]SyncState{inboxID: {Key: "7", Seq: 3}}
 		dev.Heartbeat, dev.Folders = 900, []string{inboxID}
@@ -39,7 +40,7 @@ func TestDevicesSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	dev, ok := d.Get("alice", "dev1")
+	dev, ok, _ := d.Get(context.Background(), "alice", "dev1")
 	if !ok || dev.PolicyKey != 1234 || dev.Sync[inboxID].Key != "7" || dev.Heartbeat != 900 || len(dev.Pings) != 1 || dev.Type != "PocketPC" {
 		t.Fatalf("after restart: %+v", dev)
 	}
@@ -54,7 +55,7 @@ func TestLowHeartbeatWarning(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if _, err := d.Update("alice", "dev1", func(*Device) {}); err != nil {
+	if _, err := d.Update(context.Background(), "alice", "dev1", func(*Device) {}); err != nil {
 		t.Fatal(err)
 	}
 	log := func(hb int) { d.LogPing("alice", "dev1", PingLog{Heartbeat: hb, Start: time.Now()}) }
@@ -63,7 +64,7 @@ func TestLowHeartbeatWarning(t *testing.T) {
 		t.Fatalf("warned after one Ping, with the default %d samples: %s", DefaultHeartbeatAlertSamples, buf.String())
 	}
 	d.alert = HeartbeatAlert{Samples: 4, Threshold: 540}
-	if dev, _ := d.Get("alice", "dev1"); d.alert.Low(dev) {
+	if dev, _, _ := d.Get(context.Background(), "alice", "dev1"); d.alert.Low(dev) {
 		t.Fatal("one sample of four counted as low")
 	}
 	log(900)
@@ -79,7 +80,7 @@ func TestLowHeartbeatWarning(t *testing.T) {
 	for range d.alert.Samples + 10 {
 		log(1000)
 	}
-	dev, _ := d.Get("alice", "dev1")
+	dev, _, _ := d.Get(context.Background(), "alice", "dev1")
 	if len(dev.Pings) != d.alert.Samples || dev.AverageHeartbeat() != 1000 || dev.LowWarned {
 		t.Fatalf("%d pings kept, average %d, warned %v", len(dev.Pings), dev.AverageHeartbeat(), dev.LowWarned)
 	}
@@ -105,13 +106,13 @@ func TestNotesAreWrittenBehind(t *testing.T) {
 		}
 		return dev
 	}
-	if _, err := d.Update("alice", "dev1", func(dev *Device) { dev.PolicyKey = 42 }); err != nil {
+	if _, err := d.Update(context.Background(), "alice", "dev1", func(dev *Device) { dev.PolicyKey = 42 }); err != nil {
 		t.Fatal(err)
 	}
 	if got := onDisk(); got.PolicyKey != 42 {
 		t.Fatalf("after Update the disk has %+v", got)
 	}
-	d.Note("alice", "dev1", func(dev *Device) { dev.UserAgent = "noted" })
+	d.Note(context.Background(), "alice", "dev1", func(dev *Device) { dev.UserAgent = "noted" })
 	waitFor(t, func() bool { return onDisk().UserAgent == "noted" })
 	if got := onDisk(); got.PolicyKey != 42 {
 		t.Fatalf("the note lost the policy key: %+v", got)

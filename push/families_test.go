@@ -146,7 +146,7 @@ func TestTwoFamiliesEndToEnd(t *testing.T) {
 		if err := d.provision(context.Background()); err != nil {
 			t.Fatalf("%s: %v", d.id, err)
 		}
-		dev, ok := ts.devices.Get("alice", d.id)
+		dev, ok, _ := ts.devices.Get(context.Background(), "alice", d.id)
 		if !ok || dev.Family != d.family || dev.Cert != d.serial {
 			t.Errorf("device %s: record says chain %q, certificate %s; want %s, %s", d.id, dev.Family, dev.Cert, d.family, d.serial)
 		}

@@ -34,7 +34,7 @@ func TestDeviceFlow16(t *testing.T) {
 			if _, err := c.Provision(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if dev, _ := ts.devices.Get("alice", c.DeviceID); dev.Model != "iPhone16,1" || dev.OS != "iOS 18.0" || dev.Protocol != tc.version {
+			if dev, _, _ := ts.devices.Get(context.Background(), "alice", c.DeviceID); dev.Model != "iPhone16,1" || dev.OS != "iOS 18.0" || dev.Protocol != tc.version {
 				t.Fatalf("DeviceInformation of Provision not recorded: %+v", dev)
 			}
 			if fs, err := c.FolderSync(ctx, eas.InitialSyncKey); err != nil || fs.Status != eas.FolderSyncOK || fs.Changes.Count != len(Folders()) {

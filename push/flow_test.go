@@ -241,7 +241,7 @@ func TestDevicesSurviveServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev, ok := s2.devices.Get("alice", "KEEP1")
+	dev, ok, _ := s2.devices.Get(context.Background(), "alice", "KEEP1")
 	s2.devices.Close()
 	if !ok || dev.PolicyKey != c.PolicyKey() || dev.FolderSyncKey != folderSyncKey || dev.Protocol != "14.1" {
 		t.Fatalf("after restart: %+v", dev)
@@ -269,10 +269,10 @@ func TestCutPingOverTLS(t *testing.T) {
 		t.Fatal("cancelled Ping returned no error")
 	}
 	waitFor(t, func() bool {
-		dev, _ := ts.devices.Get("alice", "CUT1")
+		dev, _, _ := ts.devices.Get(context.Background(), "alice", "CUT1")
 		return len(dev.Pings) == 1
 	})
-	if dev, _ := ts.devices.Get("alice", "CUT1"); dev.Pings[0].Outcome != PingCut || dev.Pings[0].Heartbeat != 3000 {
+	if dev, _, _ := ts.devices.Get(context.Background(), "alice", "CUT1"); dev.Pings[0].Outcome != PingCut || dev.Pings[0].Heartbeat != 3000 {
 		t.Fatalf("recorded %+v, want a cut 3000 s Ping", dev.Pings[0])
 	}
 }

@@ -170,7 +170,7 @@ func TestHeartbeatExpires(t *testing.T) {
 	if r := ping(h, context.Background(), "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID}}); r.Status != eas.PingExpired || r.Outcome != PingExpired {
 		t.Fatalf("got %+v, want Status 1 expired", r)
 	}
-	dev, _ := devices.Get("alice", "dev1")
+	dev, _, _ := devices.Get(context.Background(), "alice", "dev1")
 	if len(dev.Pings) != 1 || dev.Pings[0].Outcome != PingExpired || dev.Pings[0].Heartbeat != 1 {
 		t.Fatalf("device record: %+v", dev.Pings)
 	}
@@ -216,7 +216,7 @@ func TestPingErrors(t *testing.T) {
 			t.Errorf("%s: got %+v, want %+v", tc.name, r, tc.want)
 		}
 	}
-	if dev, ok := devices.Get("alice", "dev1"); ok && dev.Heartbeat != 0 {
+	if dev, ok, _ := devices.Get(context.Background(), "alice", "dev1"); ok && dev.Heartbeat != 0 {
 		t.Errorf("a refused Ping was cached: %+v", dev)
 	}
 }
@@ -229,7 +229,7 @@ func TestCutPingIsRecorded(t *testing.T) {
 	if r := recv(t, c); r.Outcome != PingCut {
 		t.Fatalf("got %+v, want outcome cut", r)
 	}
-	dev, _ := devices.Get("alice", "dev1")
+	dev, _, _ := devices.Get(context.Background(), "alice", "dev1")
 	if len(dev.Pings) != 1 || dev.Pings[0].Outcome != PingCut {
 		t.Fatalf("device record: %+v", dev.Pings)
 	}

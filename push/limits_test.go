@@ -219,8 +219,9 @@ func TestOneAccountCannotHoldUnboundedPings(t *testing.T) {
 	if n := ts.hub.Held(); n != limit {
 		t.Errorf("%d Pings held for one user, want %d", n, limit)
 	}
-	if n := len(ts.devices.List()); n > limit {
-		t.Errorf("%d device records for one user, want at most %d", n, limit)
+	if devs, err := ts.devices.List(context.Background()); err != nil || len(devs) > limit {
+		n := len(devs)
+		t.Errorf("%d device records for one user (%v), want at most %d", n, err, limit)
 	}
 	fams, _ := ts.scrape(t, ts.MetricsToken())
 	for kind, want := range map[string]float64{evictedPing: devices - limit, evictedDevice: devices - limit} {
@@ -239,7 +240,8 @@ func TestOneAccountCannotHoldUnboundedPings(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if n := len(d.List()); n > limit {
-		t.Errorf("%d device records on disk, want at most %d", n, limit)
+	if devs, err := d.List(context.Background()); err != nil || len(devs) > limit {
+		n := len(devs)
+		t.Errorf("%d device records on disk (%v), want at most %d", n, err, limit)
 	}
 }

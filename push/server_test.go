@@ -188,7 +188,7 @@ func TestAdminAPI(t *testing.T) {
 	if err != nil || res.Message.Subject != "hello" || res.Message.To != "alice" {
 		t.Fatalf("deliver: %+v %v", res, err)
 	}
-	ts.devices.Update("alice", "dev1", func(d *Device) { d.Type = "PocketPC" })
+	ts.devices.Update(context.Background(), "alice", "dev1", func(d *Device) { d.Type = "PocketPC" })
 	req, _ := http.NewRequest(http.MethodGet, base+AdminDevicesPath, nil)
 	req.Header.Set("Authorization", "Bearer "+ts.Token())
 	resp, err = http.DefaultClient.Do(req)

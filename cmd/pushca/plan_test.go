@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -45,7 +46,7 @@ func recordDevices(t *testing.T, dir string, devs []push.Device) {
 		t.Fatal(err)
 	}
 	for _, dev := range devs {
-		if _, err := d.Update(dev.User, dev.ID, func(rec *push.Device) {
+		if _, err := d.Update(context.Background(), dev.User, dev.ID, func(rec *push.Device) {
 			rec.Type, rec.Protocol, rec.UserAgent, rec.Cert, rec.Family = dev.Type, dev.Protocol, dev.UserAgent, dev.Cert, dev.Family
 		}); err != nil {
 			t.Fatal(err)

@@ -20,7 +20,7 @@ type Memory struct {
 	boxes  map[string]map[string]*memFolder // user → folder id
 	nextID uint64
 
-	feed memFeed
+	feed Fanout
 }
 
 type memFolder struct {
@@ -60,7 +60,7 @@ func (s *Memory) Deliver(ctx context.Context, user, folder string, m Message) (M
 	s.mu.Unlock()
 	// Outside the lock: a subscriber reading the mailbox must not wait on
 	// it, and the order two deliveries' changes arrive in does not matter.
-	s.feed.raise(ctx, Change{Kind: FolderChanged, User: user, Folder: folder, Seq: m.Seq})
+	s.feed.Raise(ctx, Change{Kind: FolderChanged, User: user, Folder: folder, Seq: m.Seq})
 	return m, nil
 }
 
@@ -102,23 +102,25 @@ func (s *Memory) Seqs(ctx context.Context, users []string) (map[string]map[strin
 
 // Subscribe implements Feed.
 func (s *Memory) Subscribe(fn func(context.Context, Change)) (stop func()) {
-	return s.feed.subscribe(fn)
+	return s.feed.Subscribe(fn)
 }
 
 // Publish implements Feed.
 func (s *Memory) Publish(ctx context.Context, c Change) error {
-	s.feed.raise(ctx, c)
+	s.feed.Raise(ctx, c)
 	return nil
 }
 
-// memFeed calls its subscribers on the raising goroutine. The read lock is
-// held through the calls, so none runs once stop has returned.
-type memFeed struct {
+// Fanout calls its subscribers on the raising goroutine: the local half
+// of every Feed. The read lock is held through the calls, so none runs
+// once stop has returned.
+type Fanout struct {
 	mu   sync.RWMutex
 	subs map[*func(context.Context, Change)]bool
 }
 
-func (f *memFeed) subscribe(fn func(context.Context, Change)) func() {
+// Subscribe is Feed's.
+func (f *Fanout) Subscribe(fn func(context.Context, Change)) (stop func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.subs == nil {
@@ -133,7 +135,8 @@ func (f *memFeed) subscribe(fn func(context.Context, Change)) func() {
 	}
 }
 
-func (f *memFeed) raise(ctx context.Context, c Change) {
+// Raise calls every subscriber with c.
+func (f *Fanout) Raise(ctx context.Context, c Change) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	for fn := range f.subs {

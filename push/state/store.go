@@ -92,20 +92,24 @@ type PingDevices interface {
 }
 
 // Devices keeps one record per device of each user, so that policy keys,
-// sync keys and Ping history outlive a restart.
+// sync keys and Ping history outlive a restart. Records are kept as
+// Changed makes them, history as HeartbeatAlert.AddPing keeps it, and a
+// user's records beyond the store's cap go, the one seen longest ago
+// first.
 type Devices interface {
 	PingDevices
 	// Get returns a copy of a record.
-	Get(user, id string) (Device, bool)
+	Get(ctx context.Context, user, id string) (Device, bool, error)
 	// List returns copies of every record, ordered by user and device id.
-	List() []Device
+	List(ctx context.Context) ([]Device, error)
 	// Update applies fn to the record (a new one when missing), stamps
 	// LastSeen and stores it before returning it: protocol state the
 	// device is about to be told must survive a crash.
-	Update(user, id string, fn func(*Device)) (Device, error)
+	Update(ctx context.Context, user, id string, fn func(*Device)) (Device, error)
 	// Note is Update written behind, for what the server merely observes;
-	// fn may run more than once, on a fresh copy each time.
-	Note(user, id string, fn func(*Device)) Device
+	// fn may run more than once, on a fresh copy each time. Its error is
+	// a failure to read the record, never to write it.
+	Note(ctx context.Context, user, id string, fn func(*Device)) (Device, error)
 	// Close writes what was noted and releases the store.
 	Close() error
 }
