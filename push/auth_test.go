@@ -60,7 +60,7 @@ func TestUsersFile(t *testing.T) {
 	if err := u2.Remove("bob"); err == nil {
 		t.Fatal("removing a missing user succeeded")
 	}
-	u.watch.forget()
+	u.lookNow()
 	if u.Has("bob") {
 		t.Fatal("the first handle did not notice the removal")
 	}
@@ -86,7 +86,7 @@ func TestUsersFile(t *testing.T) {
 // once, not when the watch next looks.
 func TestReloadRereadsUsers(t *testing.T) {
 	ts := startServer(t, HeartbeatBounds{1, 3540})
-	ts.users.watch.interval = time.Hour
+	ts.users.interval = time.Hour
 	ts.users.Has("alice") // the watch has looked now
 	other, err := OpenUsers(UsersPath(ts.dir), bcrypt.MinCost)
 	if err == nil {

@@ -22,7 +22,8 @@ import (
 // Files of the endpoint inside the state directory, beside the CA's.
 func stateDir(dir string) string { return filepath.Join(dir, "push") }
 
-// UsersPath is the users file (htpasswd format, 0600).
+// UsersPath is the users file (htpasswd format, 0600), unless the users
+// are kept in a database (Config.Users).
 func UsersPath(dir string) string { return filepath.Join(stateDir(dir), "users") }
 
 // TokenPath is the admin bearer token (0600): admin API, dashboard and
@@ -32,7 +33,8 @@ func TokenPath(dir string) string { return filepath.Join(stateDir(dir), "admin.t
 // MetricsTokenPath is the read-only bearer token of /metrics (0600).
 func MetricsTokenPath(dir string) string { return filepath.Join(stateDir(dir), "metrics.token") }
 
-// DevicesPath is the device database (bbolt).
+// DevicesPath is the device database (bbolt), unless the device records
+// are kept elsewhere (Config.Devices).
 func DevicesPath(dir string) string { return filepath.Join(stateDir(dir), "devices.db") }
 
 // HTTP limits. Requests are small WBXML documents; a Ping holds the response,
@@ -69,6 +71,8 @@ type Config struct {
 	BcryptCost int
 	// DevicesPerUser caps one user's device records and held Pings, the
 	// oldest going first; 0 means DefaultDevicesPerUser, below 0 no cap.
+	// Devices given by the caller (below) apply the caller's rules to
+	// their records.
 	DevicesPerUser int
 	// EnrollURL is the enrollment site's public address, shown on its
 	// landing page and in its QR code; empty means one made from Host and
@@ -88,7 +92,16 @@ type Config struct {
 	URL string
 	// AutoRenew, when set, renews the Host's certificates as they age.
 	AutoRenew *AutoRenew
-	Log       *slog.Logger
+	// Users, Store and Devices keep the users, the test mailbox with its
+	// change feed, and the device records. Nil means this server's own:
+	// the users file and the bbolt devices.db in Dir (which one process at
+	// a time may open), and a mailbox in memory. Servers that share them
+	// (package pgstate) are each given the same. Serve closes Devices; the
+	// caller closes what it opened them from.
+	Users   UserSource
+	Store   state.Store
+	Devices state.Devices
+	Log     *slog.Logger
 }
 
 // Server is the running endpoint.
@@ -113,7 +126,7 @@ type Server struct {
 }
 
 // New opens the state the server needs: certificates, users, device
-// database and admin token (created when missing).
+// records and admin token (created when missing).
 func New(cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -165,8 +178,15 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	if s.users, err = openUsers(UsersPath(cfg.Dir), cfg.BcryptCost, cfg.Log); err != nil {
+	users := cfg.Users
+	if users == nil {
+		users = FileUsers(UsersPath(cfg.Dir))
+	}
+	if s.users, err = NewUsers(users, cfg.BcryptCost, cfg.Log); err != nil {
 		return nil, err
+	}
+	if names, err := s.users.List(); err == nil && len(names) == 0 {
+		cfg.Log.Warn("no users yet: every login fails until you run `pushca users add NAME`")
 	}
 	if s.token, err = openToken(TokenPath(cfg.Dir)); err != nil {
 		return nil, err
@@ -174,21 +194,34 @@ func New(cfg Config) (*Server, error) {
 	if s.metricsToken, err = openToken(MetricsTokenPath(cfg.Dir)); err != nil {
 		return nil, err
 	}
-	devices, err := OpenDevices(DevicesPath(cfg.Dir), cfg.Log)
-	if err != nil {
-		return nil, err
+	s.devices, s.mail = cfg.Devices, cfg.Store
+	// bolt is the server's own device database, which it configures.
+	var bolt *Devices
+	if s.devices == nil {
+		if bolt, err = OpenDevices(DevicesPath(cfg.Dir), cfg.Log); err != nil {
+			return nil, err
+		}
+		if cfg.DevicesPerUser != 0 {
+			bolt.perUser = cfg.DevicesPerUser
+		}
+		bolt.alert = cfg.HeartbeatAlert
+		s.devices = bolt
 	}
-	s.devices, s.mail = devices, state.NewMemory()
+	if s.mail == nil {
+		s.mail = state.NewMemory()
+	}
 	if s.hub, err = NewHub(s.devices, s.mail, cfg.Heartbeat, cfg.Log); err != nil {
 		s.devices.Close()
 		return nil, err
 	}
 	if cfg.DevicesPerUser != 0 {
-		devices.perUser, s.hub.perUser = cfg.DevicesPerUser, cfg.DevicesPerUser
+		s.hub.perUser = cfg.DevicesPerUser
 	}
-	devices.alert = cfg.HeartbeatAlert
 	s.metrics = newMetrics(s.hub, s.certs)
-	s.hub.metrics, devices.metrics = s.metrics, s.metrics
+	s.hub.metrics = s.metrics
+	if bolt != nil {
+		bolt.metrics = s.metrics
+	}
 	if s.dash, err = newDashboard(s.token, s.devices, cfg.HeartbeatAlert, s.hub, s.certs, s.metrics, s.log); err != nil {
 		s.devices.Close()
 		return nil, err
@@ -209,10 +242,10 @@ func hostPairs(dir, host string, slots []ca.Slot) []KeyPair {
 	return out
 }
 
-// Reload re-reads the certificate files, the users file and the tokens
-// now (SIGHUP), and ends every dashboard session. Certificates and tokens
-// that fail to load keep their previous content; the users file fails
-// closed (see Users).
+// Reload re-reads the certificate files, the users and the tokens now
+// (SIGHUP), and ends every dashboard session. Certificates and tokens that
+// fail to load keep their previous content; the users fail closed (see
+// Users).
 func (s *Server) Reload() error {
 	err := errors.Join(s.certs.Reload(), s.users.Reload(), s.token.reload(), s.metricsToken.reload())
 	s.dash.endSessions()

@@ -3,12 +3,14 @@ package push
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,12 +81,8 @@ func ParseUsers(data []byte) (map[string][]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("line %d: want name:hash", n)
 		}
-		norm, err := NormalizeUser(name)
-		if err != nil || norm != name {
-			return nil, fmt.Errorf("line %d: user name %q is not in normal form", n, name)
-		}
-		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
-			return nil, fmt.Errorf("line %d: user %s: not a bcrypt hash: %w", n, name, err)
+		if err := checkUser(name, []byte(hash)); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
 		if _, dup := out[name]; dup {
 			return nil, fmt.Errorf("line %d: user %s listed twice", n, name)
@@ -95,6 +93,18 @@ func ParseUsers(data []byte) (map[string][]byte, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkUser says whether name and hash can be a user's: the name in normal
+// form, the hash bcrypt's.
+func checkUser(name string, hash []byte) error {
+	if norm, err := NormalizeUser(name); err != nil || norm != name {
+		return fmt.Errorf("user name %q is not in normal form", name)
+	}
+	if _, err := bcrypt.Cost(hash); err != nil {
+		return fmt.Errorf("user %s: not a bcrypt hash: %w", name, err)
+	}
+	return nil
 }
 
 func formatUsers(users map[string][]byte) []byte {
@@ -111,20 +121,42 @@ func formatUsers(users map[string][]byte) []byte {
 	return b.Bytes()
 }
 
-// Users is the users file, re-read when it changes on disk so that
-// `pushca users add` takes effect on a running server.
+// UserSource is where the users' bcrypt hashes are kept: the users file
+// (FileUsers), or a database the servers sharing it read (package
+// pgstate). Users verifies logins against any of them alike.
+type UserSource interface {
+	// Changed says, cheaply, whether the users may have changed since its
+	// previous call; the first call says true. Users asks at most once per
+	// UsersFileCheck, and only when a login or a command needs the users.
+	Changed(ctx context.Context) (bool, error)
+	// Read returns every user's hash. When it fails it also returns the
+	// users of last it still vouches for unchanged: none when it cannot be
+	// read at all.
+	Read(ctx context.Context, last map[string][]byte) (map[string][]byte, error)
+	// Edit sets name's hash to what fn returns given the current one (nil
+	// for no user), deleting the user when fn returns nil; an error from
+	// fn changes nothing. It works on what is stored now, not on what Read
+	// returned, so that edits made one after the other all land.
+	Edit(ctx context.Context, name string, fn func(current []byte) ([]byte, error)) error
+	// String names the source in logs; it must not hold a secret.
+	String() string
+}
+
+// Users verifies logins against the users of a UserSource, looked at again
+// when it changes so that `pushca users add` takes effect on a running
+// server.
 //
-// A file that changed but cannot be read or parsed fails closed: until it
-// is fixed, only the users whose line is still in it, unchanged since the
-// last good read, can log in (an unreadable file denies everyone), and the
-// error is logged. Keeping the last good list whole would let a user
-// removed in the same edit in; denying everyone would lock out a fleet
-// over one line in a format pushca does not read.
+// A source that changed but cannot be read fails closed: until it is
+// fixed, only the users it still vouches for can log in (a users file that
+// no longer parses: those whose line is unchanged; a file or a database
+// that cannot be read: nobody), entries that cannot be a user's count for
+// nothing, and the error is logged. Keeping the last good list whole would
+// let a user removed in the same edit in; denying everyone would lock out a
+// fleet over one line in a format pushca does not read.
 type Users struct {
-	path  string
-	cost  int
-	watch *fileWatch
-	log   *slog.Logger
+	src  UserSource
+	cost int
+	log  *slog.Logger
 	// compare is bcrypt's; a test counts the calls through it.
 	compare func(hash, password []byte) error
 	now     func() time.Time
@@ -135,10 +167,20 @@ type Users struct {
 	mu     sync.Mutex
 	hashes map[string][]byte
 	err    error
+	// interval is how often, at most, the source is asked for changes;
+	// checked is when it last was (zero: at the next look).
+	interval time.Duration
+	checked  time.Time
+	// looking: a look at the source is under way. Others go on with what
+	// is known meanwhile, so that a slow database holds one login, not all.
+	looking bool
+	// stale: read at the next look whatever the source says, as the last
+	// read failed and the failure may pass (too many open files).
+	stale bool
 	// dummy is compared against when the user is unknown, so the answer
 	// takes as long as for a known user with a wrong password: it is made
-	// at the highest cost in the file (files from `htpasswd -B` use 5,
-	// bcrypt.DefaultCost is 10).
+	// at the highest cost among the users (files from `htpasswd -B` use
+	// 5, bcrypt.DefaultCost is 10).
 	dummy []byte
 	// verified remembers the last good login per user, so a device's
 	// re-Ping every few minutes costs an HMAC, not a bcrypt comparison
@@ -150,145 +192,159 @@ type Users struct {
 }
 
 // verifiedTTL bounds how long a verified password is trusted without
-// bcrypt. A password changed or a user removed in the file takes effect
-// as soon as the file is re-read (within a second), whatever the TTL,
-// since an entry only matches the hash it was checked against.
+// bcrypt. A password changed or a user removed takes effect as soon as the
+// source is looked at again (within a second), whatever the TTL, since an
+// entry only matches the hash it was checked against.
 const verifiedTTL = 15 * time.Minute
 
 type verifiedLogin struct {
-	hash  []byte // the users-file hash the password matched
+	hash  []byte // the hash the password matched
 	mac   []byte
 	until time.Time
 }
 
-// UsersFileCheck is how often, at most, a server looks at its users file
-// for changes: a user added by another process can log in that long after.
+// UsersFileCheck is how often, at most, a server looks at its users (the
+// file's stamp, or the database's change counter) for changes: a user
+// added by another process, or on another host, can log in that long
+// after.
 const UsersFileCheck = time.Second
+
+// sourceTimeout bounds one look at, or edit of, the source. A look is not
+// bound to the request that happened to make it: it serves every login.
+const sourceTimeout = 10 * time.Second
 
 // OpenUsers reads the users file at path (a missing file is an empty list).
 // cost is the bcrypt cost of new hashes; 0 means bcrypt.DefaultCost.
 func OpenUsers(path string, cost int) (*Users, error) {
-	return openUsers(path, cost, slog.New(slog.DiscardHandler))
+	return NewUsers(FileUsers(path), cost, nil)
 }
 
-// openUsers is OpenUsers logging reload errors and odd costs to log.
-func openUsers(path string, cost int, log *slog.Logger) (*Users, error) {
+// NewUsers reads the users of src, logging to log (nil: nowhere) the
+// source's failures and hashes at another cost than cost, which is that of
+// new hashes (0 means bcrypt.DefaultCost).
+func NewUsers(src UserSource, cost int, log *slog.Logger) (*Users, error) {
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	macKey := make([]byte, 32)
 	rand.Read(macKey)
 	u := &Users{
-		path: path, cost: cost, watch: newFileWatch(UsersFileCheck), log: log,
+		src: src, cost: cost, log: log, interval: UsersFileCheck,
 		compare: bcrypt.CompareHashAndPassword, now: time.Now, macKey: macKey,
 		verified: map[string]verifiedLogin{}, checking: map[string]*pendingCheck{},
 	}
-	if err := u.refresh(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), sourceTimeout)
+	defer cancel()
+	// The first look, which the read below answers.
+	if _, err := src.Changed(ctx); err != nil {
+		return nil, err
+	}
+	hashes, err := src.Read(ctx, nil)
+	if err == nil {
+		hashes, err = confirmed(hashes)
+	}
+	if err != nil {
+		return nil, err
+	}
+	u.hashes, u.checked = hashes, time.Now()
+	if err := u.fitDummy(hashes); err != nil {
 		return nil, err
 	}
 	return u, nil
 }
 
-// refresh re-reads the file when it changed, and returns the error of the
-// last read.
+// refresh looks at the source when the interval has passed and no look is
+// under way, and returns the error of the last read.
 func (u *Users) refresh() error {
-	if !u.watch.changed(u.path) {
-		u.mu.Lock()
+	u.mu.Lock()
+	if u.looking || time.Since(u.checked) < u.interval {
 		defer u.mu.Unlock()
 		return u.err
 	}
-	return u.load()
+	u.looking, u.checked = true, time.Now()
+	u.mu.Unlock()
+	defer func() {
+		u.mu.Lock()
+		u.looking = false
+		u.mu.Unlock()
+	}()
+	return u.look()
 }
 
-// load reads the file now. On failure it keeps, of the current list, the
-// users whose line the file still holds unchanged (see Users), and has the
-// watch look again, as the failure may pass (too many open files).
-func (u *Users) load() error {
-	data, err := u.readFile()
+// look reads the source when it changed (or the last read failed). A
+// source that cannot tell whether it changed vouches for nobody.
+func (u *Users) look() error {
+	ctx, cancel := context.WithTimeout(context.Background(), sourceTimeout)
+	defer cancel()
+	changed, err := u.src.Changed(ctx)
+	u.mu.Lock()
+	last, stale, lastErr := u.hashes, u.stale, u.err
+	u.mu.Unlock()
+	if err == nil && !changed && !stale {
+		return lastErr
+	}
 	var hashes map[string][]byte
 	if err == nil {
-		if hashes, err = ParseUsers(data); err != nil {
-			err = fmt.Errorf("users file %s: %w", u.path, err)
-		}
+		hashes, err = u.src.Read(ctx, last)
 	}
+	return u.take(hashes, err)
+}
+
+// take makes hashes, which the source returned with err, the users: those
+// that can be a user's (see confirmed).
+func (u *Users) take(hashes map[string][]byte, err error) error {
+	hashes, bad := confirmed(hashes)
+	err = errors.Join(err, bad)
 	u.mu.Lock()
-	prevErr, first := u.err, u.hashes == nil
-	if err != nil && !first {
-		hashes = salvage(data, u.hashes)
-	}
-	if err == nil || !first {
-		u.hashes = hashes
-	}
-	u.err = err
+	prevErr := u.err
+	u.hashes, u.err, u.stale = hashes, err, err != nil
 	u.mu.Unlock()
 	if err != nil {
-		u.watch.retry()
-		if !first && (prevErr == nil || prevErr.Error() != err.Error()) {
-			u.log.Error("users file changed but cannot be read; until it is fixed only users whose line is unchanged can log in",
-				"err", err, "users_kept", len(hashes))
+		if prevErr == nil || prevErr.Error() != err.Error() {
+			u.log.Error("users changed but cannot all be read; until they can, only the users the source still vouches for can log in",
+				"source", u.src.String(), "err", err, "users_kept", len(hashes))
 		}
 		return err
 	}
-	if prevErr != nil && !first {
-		u.log.Info("users file read again", "users", len(hashes))
+	if prevErr != nil {
+		u.log.Info("users read again", "source", u.src.String(), "users", len(hashes))
 	}
 	return u.fitDummy(hashes)
 }
 
-// readFile returns the file's content, nothing for a missing file.
-func (u *Users) readFile() ([]byte, error) {
-	data, err := os.ReadFile(u.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read users file: %w", err)
-	}
-	return data, nil
-}
-
-func (u *Users) read() (map[string][]byte, error) {
-	data, err := u.readFile()
-	if err != nil {
-		return nil, err
-	}
-	hashes, err := ParseUsers(data)
-	if err != nil {
-		return nil, fmt.Errorf("users file %s: %w", u.path, err)
-	}
-	return hashes, nil
-}
-
-// salvage returns the users of last whose line data holds once and
-// unchanged.
-func salvage(data []byte, last map[string][]byte) map[string][]byte {
-	lines, seen := map[string]string{}, map[string]int{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if name, hash, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(line, "#") {
-			lines[name] = hash
-			seen[name]++
+// confirmed drops the entries of hashes that cannot be a user's (a row a
+// database was given by hand), saying which.
+func confirmed(hashes map[string][]byte) (map[string][]byte, error) {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(hashes)) {
+		if err := checkUser(name, hashes[name]); err != nil {
+			delete(hashes, name)
+			errs = append(errs, err)
 		}
 	}
-	out := map[string][]byte{}
-	for name, hash := range last {
-		if seen[name] == 1 && lines[name] == string(hash) {
-			out[name] = hash
-		}
-	}
-	return out
+	return hashes, errors.Join(errs...)
 }
 
-// fitDummy makes the dummy hash at the highest cost in the file (the
-// configured cost for an empty file) when it is not at that cost yet,
+// lookNow makes the next refresh look at the source, whatever the
+// interval.
+func (u *Users) lookNow() {
+	u.mu.Lock()
+	u.checked = time.Time{}
+	u.mu.Unlock()
+}
+
+// fitDummy makes the dummy hash at the highest cost among the users (the
+// configured cost when there are none) when it is not at that cost yet,
 // and warns about hashes at another cost than the configured one: their
 // users answer faster or slower than the others, which tells them apart.
 func (u *Users) fitDummy(hashes map[string][]byte) error {
 	top := 0
 	var odd []string
 	for name, h := range hashes {
-		c, _ := bcrypt.Cost(h) // ParseUsers checked it
+		c, _ := bcrypt.Cost(h) // confirmed checked it
 		top = max(top, c)
 		if c != u.cost {
 			odd = append(odd, fmt.Sprintf("%s (cost %d)", name, c))
@@ -299,7 +355,7 @@ func (u *Users) fitDummy(hashes map[string][]byte) error {
 	}
 	if len(odd) > 0 {
 		slices.Sort(odd)
-		u.log.Warn("users file: password hashes at another bcrypt cost than the configured one; login times tell these users apart, so set their passwords again with `pushca users add`",
+		u.log.Warn("users: password hashes at another bcrypt cost than the configured one; login times tell these users apart, so set their passwords again with `pushca users add`",
 			"configured_cost", u.cost, "users", strings.Join(odd, ", "))
 	}
 	u.mu.Lock()
@@ -320,10 +376,12 @@ func (u *Users) fitDummy(hashes map[string][]byte) error {
 	return nil
 }
 
-// Reload re-reads the file now (SIGHUP), whatever the watch says.
+// Reload reads the users now (SIGHUP), whatever the source says changed.
 func (u *Users) Reload() error {
-	u.watch.forget()
-	return u.refresh()
+	u.mu.Lock()
+	u.stale = true
+	u.mu.Unlock()
+	return u.look()
 }
 
 // Verify says whether password is name's. Unknown users cost one bcrypt
@@ -444,11 +502,12 @@ func (u *Users) List() ([]string, error) {
 	return names, nil
 }
 
-// Add sets name's password, adding the user when new, and rewrites the file
-// atomically (0600). A name with a domain (DOMAIN\user, user@domain) may
-// add its user but never change an existing one's password: the domain is
-// not stored, so jdoe@partner.example would silently take over
-// jdoe@corp.example's account. The bare name changes a password.
+// Add sets name's password, adding the user when new (a users file is
+// rewritten atomically, 0600). A name with a domain (DOMAIN\user,
+// user@domain) may add its user but never change an existing one's
+// password: the domain is not stored, so jdoe@partner.example would
+// silently take over jdoe@corp.example's account. The bare name changes a
+// password.
 func (u *Users) Add(name, password string) error {
 	norm, err := NormalizeUser(name)
 	if err != nil {
@@ -462,12 +521,11 @@ func (u *Users) Add(name, password string) error {
 	if err != nil {
 		return fmt.Errorf("hash password for %s: %w", norm, err)
 	}
-	return u.edit(func(m map[string][]byte) error {
-		if _, taken := m[norm]; taken && qualified {
-			return fmt.Errorf("user %[1]s already exists, and a name with a domain would replace its password: logins keep no domain (DOMAIN\\%[1]s and %[1]s@any.domain are all %[1]s), so two people named %[1]s in different domains cannot both have an account here; to change %[1]s's password, run `pushca users add %[1]s`", norm)
+	return u.edit(norm, func(current []byte) ([]byte, error) {
+		if current != nil && qualified {
+			return nil, fmt.Errorf("user %[1]s already exists, and a name with a domain would replace its password: logins keep no domain (DOMAIN\\%[1]s and %[1]s@any.domain are all %[1]s), so two people named %[1]s in different domains cannot both have an account here; to change %[1]s's password, run `pushca users add %[1]s`", norm)
 		}
-		m[norm] = hash
-		return nil
+		return hash, nil
 	})
 }
 
@@ -482,34 +540,109 @@ func (u *Users) Remove(name string) error {
 	if _, qualified := splitLogin(name); qualified {
 		return fmt.Errorf("remove %[1]s: name the user without a domain, as the users file does (a name with one may mean someone else than %[1]s): `pushca users remove %[1]s`", norm)
 	}
-	return u.edit(func(m map[string][]byte) error {
-		if _, ok := m[norm]; !ok {
-			return fmt.Errorf("no user %s", norm)
+	return u.edit(norm, func(current []byte) ([]byte, error) {
+		if current == nil {
+			return nil, fmt.Errorf("no user %s", norm)
 		}
-		delete(m, norm)
-		return nil
+		return nil, nil
 	})
 }
 
-// edit works on the file as it is on disk now, not on the cached copy, so
-// two `pushca users` runs in a row both land.
-func (u *Users) edit(fn func(map[string][]byte) error) error {
-	hashes, err := u.read()
+// edit changes name in the source; this process sees it at its next look.
+func (u *Users) edit(name string, fn func([]byte) ([]byte, error)) error {
+	ctx, cancel := context.WithTimeout(context.Background(), sourceTimeout)
+	defer cancel()
+	if err := u.src.Edit(ctx, name, fn); err != nil {
+		return err
+	}
+	u.lookNow()
+	return nil
+}
+
+// FileUsers keeps the users in an htpasswd-style file at path (see
+// ParseUsers), 0600; a missing file is an empty list.
+func FileUsers(path string) UserSource {
+	// An interval of 0: Users decides how often to look.
+	return &fileUsers{path: path, watch: newFileWatch(0)}
+}
+
+type fileUsers struct {
+	path  string
+	watch *fileWatch
+}
+
+func (f *fileUsers) String() string { return f.path }
+
+// Changed compares the file's stamp (identity, time, size) with the last.
+func (f *fileUsers) Changed(context.Context) (bool, error) {
+	return f.watch.changed(f.path), nil
+}
+
+// Read vouches, when the file no longer parses, for the users of last
+// whose line it still holds unchanged.
+func (f *fileUsers) Read(_ context.Context, last map[string][]byte) (map[string][]byte, error) {
+	data, hashes, err := f.parse()
+	if err != nil && data != nil {
+		return salvage(data, last), err
+	}
+	return hashes, err
+}
+
+func (f *fileUsers) Edit(_ context.Context, name string, fn func([]byte) ([]byte, error)) error {
+	_, hashes, err := f.parse()
 	if err != nil {
 		return err
 	}
-	if err := fn(hashes); err != nil {
+	next, err := fn(hashes[name])
+	if err != nil {
 		return err
 	}
-	if err := atomicfile.MkdirAll(filepath.Dir(u.path)); err != nil {
+	if next == nil {
+		delete(hashes, name)
+	} else {
+		hashes[name] = next
+	}
+	if err := atomicfile.MkdirAll(filepath.Dir(f.path)); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(u.path, formatUsers(hashes), atomicfile.FileMode); err != nil {
+	if err := atomicfile.WriteFile(f.path, formatUsers(hashes), atomicfile.FileMode); err != nil {
 		return fmt.Errorf("save users: %w", err)
 	}
-	u.mu.Lock()
-	u.hashes, u.err = hashes, nil
-	u.mu.Unlock()
-	u.watch.forget()
 	return nil
+}
+
+// parse reads and parses the file; data is nil when it could not be read.
+func (f *fileUsers) parse() (data []byte, hashes map[string][]byte, err error) {
+	data, err = os.ReadFile(f.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return []byte{}, map[string][]byte{}, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("read users file: %w", err)
+	}
+	if hashes, err = ParseUsers(data); err != nil {
+		return data, nil, fmt.Errorf("users file %s: %w", f.path, err)
+	}
+	return data, hashes, nil
+}
+
+// salvage returns the users of last whose line data holds once and
+// unchanged.
+func salvage(data []byte, last map[string][]byte) map[string][]byte {
+	lines, seen := map[string]string{}, map[string]int{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if name, hash, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(line, "#") {
+			lines[name] = hash
+			seen[name]++
+		}
+	}
+	out := map[string][]byte{}
+	for name, hash := range last {
+		if seen[name] == 1 && lines[name] == string(hash) {
+			out[name] = hash
+		}
+	}
+	return out
 }

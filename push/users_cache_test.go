@@ -9,10 +9,10 @@ import (
 )
 
 // countingUsers counts the bcrypt comparisons behind Verify and lets the
-// test move the clock.
-func countingUsers(t *testing.T) (*Users, *int, *time.Time) {
+// test move the clock; its file is dir/users.
+func countingUsers(t *testing.T, dir string) (*Users, *int, *time.Time) {
 	t.Helper()
-	u := testUsers(t, t.TempDir())
+	u := testUsers(t, dir)
 	calls, now := 0, time.Now()
 	u.compare = func(hash, pw []byte) error { calls++; return bcrypt.CompareHashAndPassword(hash, pw) }
 	u.now = func() time.Time { return now }
@@ -23,7 +23,8 @@ func countingUsers(t *testing.T) (*Users, *int, *time.Time) {
 // comparison per verifiedTTL, and the cache never lets a wrong password,
 // a changed password or a removed user through.
 func TestVerifiedLoginsSkipBcrypt(t *testing.T) {
-	u, calls, now := countingUsers(t)
+	dir := t.TempDir()
+	u, calls, now := countingUsers(t, dir)
 	for i := range 3 {
 		if !u.Verify(`CORP\Alice`, "secret") {
 			t.Fatalf("login %d refused", i)
@@ -44,21 +45,21 @@ func TestVerifiedLoginsSkipBcrypt(t *testing.T) {
 	}
 
 	// A second handle changes the password on disk, as `pushca users` does.
-	other, err := OpenUsers(filepath.Join(filepath.Dir(u.path), "users"), bcrypt.MinCost)
+	other, err := OpenUsers(filepath.Join(dir, "users"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := other.Remove("alice"); err != nil {
 		t.Fatal(err)
 	}
-	u.watch.forget()
+	u.lookNow()
 	if u.Verify("alice", "secret") {
 		t.Fatal("a removed user logged in from the cache")
 	}
 	if err := other.Add("alice", "new secret"); err != nil {
 		t.Fatal(err)
 	}
-	u.watch.forget()
+	u.lookNow()
 	if u.Verify("alice", "secret") {
 		t.Fatal("the old password still works after a change")
 	}

@@ -44,7 +44,7 @@ func TestUnknownUserTimingMatchesKnownUser(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users")
 	usersFile(t, path, map[string]int{"alice": 5, "bob": 4})
 	var logs testtool.Buffer
-	u, err := openUsers(path, 0, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, tWriter{t}), nil)))
+	u, err := NewUsers(FileUsers(path), 0, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, tWriter{t}), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestUsersFileEditThatBreaksParsingDeniesRemovedUser(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users")
 	usersFile(t, path, map[string]int{"alice": 4, "bob": 4})
 	var logs testtool.Buffer
-	u, err := openUsers(path, bcrypt.MinCost, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, tWriter{t}), nil)))
+	u, err := NewUsers(FileUsers(path), bcrypt.MinCost, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, tWriter{t}), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestUsersFileEditThatBreaksParsingDeniesRemovedUser(t *testing.T) {
 		t.Error("carol's unreadable line logs in")
 	}
 	log := logs.String()
-	if !strings.Contains(log, "level=ERROR") || !strings.Contains(log, "users file changed but cannot be read") || !strings.Contains(log, "users_kept=1") {
+	if !strings.Contains(log, "level=ERROR") || !strings.Contains(log, "users changed but cannot all be read") || !strings.Contains(log, "users_kept=1") {
 		t.Errorf("the failed reload was not logged at error level:\n%s", log)
 	}
 

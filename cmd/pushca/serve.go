@@ -11,6 +11,7 @@ import (
 
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/pgstate"
 )
 
 func serveCommand() *cli.Command {
@@ -41,6 +42,9 @@ func serveCommand() *cli.Command {
    Autodiscover (POST /autodiscover/autodiscover.xml over TLS, Basic auth) answers a user
    asking about NAME@--mail-domain with --url's ActiveSync URL; a GET of that path on --http
    redirects to --url. Refused and failed requests are logged at info with the reason.
+   On a CA kept in PostgreSQL (init --db), users, device records and the test mailbox are kept
+   there too, and several serves, each on a copy of the state directory, serve the same users
+   behind a TCP load balancer: a push through any one's admin API wakes the Pings held on all.
    Add users first with 'pushca users add NAME'; wake devices with 'pushca push NAME'.`,
 		Flags: append(append(listenFlags("127.0.0.1:8443", ""), autoRenewFlags()...),
 			&cli.StringFlag{Name: "host", Usage: "server certificate to serve from the state directory (servers/HOST/)"},
@@ -78,9 +82,39 @@ func serveCommand() *cli.Command {
 			if err := autoRenew(c, &cfg); err != nil {
 				return err
 			}
-			return runServer(c, cfg, nil)
+			closeState, err := sharedState(c, &cfg)
+			if err != nil {
+				return err
+			}
+			return errors.Join(runServer(c, cfg, nil), closeState())
 		},
 	}
+}
+
+// sharedState keeps cfg's users, mailbox and device records in the
+// PostgreSQL database pushDB names, which every serve on it shares (a
+// delivery on one wakes the Pings held on all), and returns what closes
+// it. Without one, cfg keeps them in --dir.
+func sharedState(c *cli.Context, cfg *push.Config) (closeState func() error, err error) {
+	dsn, err := pushDB(c)
+	if err != nil || dsn == "" {
+		return func() error { return nil }, err
+	}
+	db, err := pgstate.Open(c.Context, dsn, cfg.Log)
+	if err != nil {
+		return nil, err
+	}
+	users, err := pgstate.OpenUsers(c.Context, db.Pool())
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	// The bbolt file's rules: listenConfig makes DevicesPerUser a cap, or
+	// -1 for none.
+	db.SetDeviceRules(cfg.DevicesPerUser, cfg.HeartbeatAlert)
+	cfg.Users, cfg.Store, cfg.Devices = users, db.Store(), db.Devices()
+	cfg.Log.Info("users, devices and the test mailbox are in PostgreSQL, shared with every pushca serve on it", "db", dsn)
+	return db.Close, nil
 }
 
 // listenFlags are the listener and heartbeat flags of serve and quickstart.
@@ -146,11 +180,6 @@ func runServer(c *cli.Context, cfg push.Config, started func(*push.Server) error
 	}
 	if a := s.AdminAddr(); a != "" {
 		fmt.Fprintf(out, "Admin API:  http://%s (token in %s)\n", a, push.TokenPath(cfg.Dir))
-	}
-	if users, err := push.OpenUsers(push.UsersPath(cfg.Dir), 0); err == nil {
-		if names, _ := users.List(); len(names) == 0 {
-			cfg.Log.Warn("no users yet: every login fails until you run `pushca users add NAME`")
-		}
 	}
 	if started != nil {
 		if err := started(s); err != nil {

@@ -1,17 +1,22 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/urfave/cli/v2"
 
+	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/pgstate"
 )
 
 func usersCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "users",
-		Usage: "manage the accounts devices log in with (bcrypt hashes in the state directory, push/users)",
+		Usage: "manage the accounts devices log in with (bcrypt hashes in the state directory's push/users, or in the CA's PostgreSQL database)",
 		UsageText: `pushca users add alice
    pushca users add 'CORP\bob' --password-file bob.pw
    pushca users list --json
@@ -40,10 +45,11 @@ func usersCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					users, err := push.OpenUsers(push.UsersPath(c.String("dir")), 0)
+					users, done, err := openUsers(c)
 					if err != nil {
 						return err
 					}
+					defer done()
 					if err := users.Add(login, string(pw)); err != nil {
 						return err
 					}
@@ -61,10 +67,11 @@ func usersCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					users, err := push.OpenUsers(push.UsersPath(c.String("dir")), 0)
+					users, done, err := openUsers(c)
 					if err != nil {
 						return err
 					}
+					defer done()
 					if err := users.Remove(login); err != nil {
 						return err
 					}
@@ -79,10 +86,11 @@ func usersCommand() *cli.Command {
    pushca users list --json`,
 				Flags: []cli.Flag{jsonFlag},
 				Action: func(c *cli.Context) error {
-					users, err := push.OpenUsers(push.UsersPath(c.String("dir")), 0)
+					users, done, err := openUsers(c)
 					if err != nil {
 						return err
 					}
+					defer done()
 					names, err := users.List()
 					if err != nil {
 						return err
@@ -109,4 +117,55 @@ func oneUser(c *cli.Context) (login, name string, err error) {
 	login = c.Args().First()
 	name, err = push.NormalizeUser(login)
 	return login, name, err
+}
+
+// pushDB is the PostgreSQL database where serve keeps the push endpoint's
+// users, devices and mailbox: the CA's, as --dir's pushca.json records it
+// (a --db must name the same), or beside no CA the --db given. "" keeps
+// them in --dir: the users file and bbolt.
+func pushDB(c *cli.Context) (string, error) {
+	if err := checkDBFlag(c); err != nil {
+		return "", err
+	}
+	dsn, err := ca.RecordedDB(c.String("dir"))
+	if errors.Is(err, ca.ErrNotInitialized) {
+		dsn, _, err = dbFlag(c)
+	}
+	return dsn, err
+}
+
+// pgConnectTimeout bounds a connection to the users' database, so that an
+// unreachable server fails in seconds.
+const pgConnectTimeout = 10 * time.Second
+
+// openUsers opens the users where serve keeps them (see pushDB); done
+// closes what it opened.
+func openUsers(c *cli.Context) (users *push.Users, done func(), err error) {
+	dsn, err := pushDB(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dsn == "" {
+		users, err := push.OpenUsers(push.UsersPath(c.String("dir")), 0)
+		return users, func() {}, err
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("users' database: %w", err)
+	}
+	cfg.ConnConfig.ConnectTimeout = pgConnectTimeout
+	cfg.ConnConfig.RuntimeParams["application_name"] = "pushca-users"
+	pool, err := pgxpool.NewWithConfig(c.Context, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("users' database: %w", err)
+	}
+	src, err := pgstate.OpenUsers(c.Context, pool)
+	if err == nil {
+		users, err = push.NewUsers(src, 0, logger(c))
+	}
+	if err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("users in %s: %w", dsn, err)
+	}
+	return users, pool.Close, nil
 }
