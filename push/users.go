@@ -171,9 +171,15 @@ type Users struct {
 	// checked is when it last was (zero: at the next look).
 	interval time.Duration
 	checked  time.Time
-	// looking: a look at the source is under way. Others go on with what
-	// is known meanwhile, so that a slow database holds one login, not all.
-	looking bool
+	// looking is closed when the look at the source under way ends, nil
+	// when none is. Others go on with what is known meanwhile, so that a
+	// slow database holds one login, not all; but the login of a user not
+	// known yet waits for it, as it may be what brings the user in (one
+	// just added, whose devices all log in at once).
+	looking chan struct{}
+	// waitingForLook, when set, is told that a login waits for looking; a
+	// test holds the look until then.
+	waitingForLook func()
 	// stale: read at the next look whatever the source says, as the last
 	// read failed and the failure may pass (too many open files).
 	stale bool
@@ -260,16 +266,18 @@ func NewUsers(src UserSource, cost int, log *slog.Logger) (*Users, error) {
 // under way, and returns the error of the last read.
 func (u *Users) refresh() error {
 	u.mu.Lock()
-	if u.looking || time.Since(u.checked) < u.interval {
+	if u.looking != nil || time.Since(u.checked) < u.interval {
 		defer u.mu.Unlock()
 		return u.err
 	}
-	u.looking, u.checked = true, time.Now()
+	done := make(chan struct{})
+	u.looking, u.checked = done, time.Now()
 	u.mu.Unlock()
 	defer func() {
 		u.mu.Lock()
-		u.looking = false
+		u.looking = nil
 		u.mu.Unlock()
+		close(done)
 	}()
 	return u.look()
 }
@@ -408,9 +416,19 @@ func (u *Users) verify(name, password string, admit func() (release func(), ok b
 	_ = u.refresh() // logged there; a broken file keeps its unchanged users
 	norm, err := NormalizeUser(name)
 	mac := u.mac(norm, password)
+	waited := false
 	for {
 		u.mu.Lock()
 		hash, ok := u.hashes[norm]
+		if look := u.looking; !ok && err == nil && look != nil && !waited {
+			u.mu.Unlock()
+			if u.waitingForLook != nil {
+				u.waitingForLook()
+			}
+			<-look // bounded by the look's own timeout
+			waited = true
+			continue
+		}
 		cached, hit := u.verified[norm]
 		if err != nil || !ok || len(password) > maxPassword {
 			hash, ok, hit = u.dummy, false, false

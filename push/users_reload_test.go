@@ -1,6 +1,7 @@
 package push
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,5 +142,58 @@ func TestUsersFileEditThatBreaksParsingDeniesRemovedUser(t *testing.T) {
 	usersFile(t, path, map[string]int{"alice": 4, "bob": 4})
 	if err := u.Reload(); err != nil || !u.Verify("alice", "alice secret") || !u.Verify("bob", "bob secret") {
 		t.Errorf("a good file again: %v", err)
+	}
+}
+
+// heldSource is a users file whose changes are looked at only when the
+// test lets them: Changed waits for release once hold is set.
+type heldSource struct {
+	UserSource
+	hold    atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *heldSource) Changed(ctx context.Context) (bool, error) {
+	if s.hold.Load() {
+		s.entered <- struct{}{}
+		<-s.release
+	}
+	return s.UserSource.Changed(ctx)
+}
+
+// TestNewUserWaitsForTheLookUnderWay: a user added while another login's
+// look at the source is under way logs in once that look has read it,
+// rather than being refused with the list from before (a load run's
+// devices all logging in right after it created their user were refused
+// that way now and then, and every refusal counts towards a lock-out).
+func TestNewUserWaitsForTheLookUnderWay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users")
+	usersFile(t, path, map[string]int{"alice": 4})
+	src := &heldSource{UserSource: FileUsers(path), entered: make(chan struct{}), release: make(chan struct{})}
+	u, err := NewUsers(src, 4, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.interval = 0 // every login looks, unless a look is under way
+	waiting := make(chan struct{}, 1)
+	u.waitingForLook = func() { waiting <- struct{}{} }
+	usersFile(t, path, map[string]int{"alice": 4, "bob": 4})
+	src.hold.Store(true)
+
+	alice := make(chan bool, 1)
+	go func() { alice <- u.Verify("alice", "alice secret") }()
+	<-src.entered // alice's look is under way and held
+	src.hold.Store(false)
+	bob := make(chan bool, 1)
+	go func() { bob <- u.Verify("bob", "bob secret") }()
+	select {
+	case <-waiting:
+	case ok := <-bob:
+		t.Fatalf("bob was answered %v with the list from before the look under way", ok)
+	}
+	close(src.release)
+	if !<-bob || !<-alice {
+		t.Fatal("bob, added before the look, or alice was refused")
 	}
 }
