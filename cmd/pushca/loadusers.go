@@ -26,17 +26,19 @@ func loadPasswordPath(dir string) string {
 // whose users file this user can write, the load users that are missing
 // are created there (with --password-file's password, or one load keeps in
 // push/load-password), so that a run against quickstart or serve needs no
-// `pushca users add` first; the server re-reads the file by itself. Users
+// `pushca users add` first; the server re-reads the users by itself (the
+// file, or the PostgreSQL table every serve on the CA's database shares). Users
 // that exist keep their password, which must be the one given.
 func loadCredentials(c *cli.Context, logins []string) ([]byte, error) {
 	dir := c.String("dir")
 	if _, err := os.Stat(ca.Layout{Dir: dir}.State()); errors.Is(err, fs.ErrNotExist) {
 		return readPassword(c, "password of the load users", false)
 	}
-	users, err := push.OpenUsers(push.UsersPath(dir), 0)
+	users, done, err := openUsers(c)
 	if err != nil {
 		return nil, fmt.Errorf("load users in %s: %w", dir, err)
 	}
+	defer done()
 	var pw []byte
 	if c.String("password-file") != "" {
 		pw, err = readSecretFile(c.String("password-file"))

@@ -42,7 +42,12 @@ func pushCommand() *cli.Command {
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, res)
 			}
-			fmt.Fprintf(c.App.Writer, "delivered %s to %s; %d held Ping(s) answered\n", res.Message.ID, res.Message.To, res.Woken)
+			fmt.Fprintf(c.App.Writer, "delivered %s to %s; %d held Ping(s) answered", res.Message.ID, res.Message.To, res.Woken)
+			// The admin API counts its own serve's Pings only.
+			if dsn, err := pushDB(c); err == nil && dsn != "" {
+				fmt.Fprint(c.App.Writer, " on that serve; every serve sharing its database wakes its own")
+			}
+			fmt.Fprintln(c.App.Writer)
 			return nil
 		},
 	}
