@@ -26,14 +26,7 @@ import (
 // same for baseline); run the test binary built with go test -c, so that
 // go tool pprof and go tool trace -pprof=sync find its symbols.
 func BenchmarkEndpoints(b *testing.B) {
-	n := 1000
-	if s := os.Getenv("PUSHCA_LOAD_N"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 {
-			b.Fatalf("PUSHCA_LOAD_N=%q: want a positive number", s)
-		}
-		n = v
-	}
+	n := loadN(b)
 	const probes = 200
 	f := newFixture(b, probes)
 	for _, kind := range []string{"baseline", "pushca"} {
@@ -60,6 +53,62 @@ func BenchmarkEndpoints(b *testing.B) {
 				cancel()
 			}
 		})
+	}
+}
+
+// loadN is PUSHCA_LOAD_N, the number of devices held (default 1000).
+func loadN(b *testing.B) int {
+	s := os.Getenv("PUSHCA_LOAD_N")
+	if s == "" {
+		return 1000
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("PUSHCA_LOAD_N=%q: want a positive number", s)
+	}
+	return n
+}
+
+// BenchmarkInstances is issue #17's load: pushca serving one PostgreSQL
+// database, first as one server holding every Ping, then as two holding
+// half each, with every timed push delivered through the server the probe
+// is not on and the broadcast through the first. It reports both runs and
+// the broadcast p99 of two over one (goal ≤ 1.5) and the cross-server
+// push p99 (goal ≤ 10 ms). PostgreSQL runs as internal/pgtest starts it,
+// fsync off:
+//
+//	PUSHCA_LOAD_N=19000 go test -run '^$' -bench Instances -benchtime 1x -timeout 30m ./load/
+func BenchmarkInstances(b *testing.B) {
+	n := loadN(b)
+	const probes = 200
+	f := sharedFixture(b, newFixture(b, probes), probes)
+	for range b.N {
+		runs := map[int]*Result{}
+		for _, count := range []int{1, 2} {
+			var servers []*server
+			for range count {
+				servers = append(servers, startChild(b, sharedKind, f))
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+			r, err := Run(ctx, instancesConfig(f, servers, n, probes))
+			cancel()
+			if err != nil {
+				b.Fatalf("%d server(s): %v (result %+v)", count, err, r)
+			}
+			for _, s := range servers {
+				s.stop()
+			}
+			runs[count] = r
+			unit := fmt.Sprintf("(%d)", count)
+			b.ReportMetric(float64(r.Held), "held"+unit)
+			b.ReportMetric(float64(r.Errors), "errors"+unit)
+			b.ReportMetric(float64(r.PerPing().RSS)/1024, "rss-KiB/held-ping"+unit)
+			b.ReportMetric(us(r.Push.P50), "push-p50-µs"+unit)
+			b.ReportMetric(us(r.Push.P99), "push-p99-µs"+unit)
+			b.ReportMetric(us(r.Broadcast.P50)/1000, "broadcast-p50-ms"+unit)
+			b.ReportMetric(us(r.Broadcast.P99)/1000, "broadcast-p99-ms"+unit)
+		}
+		b.ReportMetric(float64(runs[2].Broadcast.P99)/float64(runs[1].Broadcast.P99), "broadcast-p99-two/one")
 	}
 }
 

@@ -185,3 +185,26 @@ func TestRunSpreadsOverInstances(t *testing.T) {
 		t.Errorf("held memory %d is not the sum over both servers (the first alone has %d)", r.HeldMemory.RSS, one.RSS)
 	}
 }
+
+// TestRunOverTwoInstancesOnPostgreSQL: two pushca servers on one
+// PostgreSQL database serve one crowd split between them; every probe's
+// push goes through the server its device is not on and must still wake
+// it (LISTEN/NOTIFY), and the broadcast through the first must wake the
+// half of the crowd the second holds.
+func TestRunOverTwoInstancesOnPostgreSQL(t *testing.T) {
+	const devices, probes = 20, 4
+	f := sharedFixture(t, newFixture(t, probes), probes)
+	servers := []*server{startChild(t, "pushca-pg", f), startChild(t, "pushca-pg", f)}
+	cfg := instancesConfig(f, servers, devices, probes)
+	cfg.Idle = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("run: %v (result %+v)", err, r)
+	}
+	if r.Instances != 2 || r.Held != devices || r.Errors != 0 || r.Answered != devices || r.Push.Samples != probes {
+		t.Fatalf("instances %d, held %d, errors %d %v, answered %d, probes %d: want 2, %d, 0, %d, %d",
+			r.Instances, r.Held, r.Errors, r.First, r.Answered, r.Push.Samples, devices, devices, probes)
+	}
+}

@@ -27,12 +27,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/internal/pgtest"
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/pgstate"
 )
 
 // The servers under load run in child processes (this test binary run
@@ -40,6 +43,8 @@ import (
 const (
 	childEnv = "PUSHCA_LOAD_CHILD" // "baseline" or a key of pushcaKinds
 	childDir = "PUSHCA_LOAD_DIR"
+	// childDB is the PostgreSQL database the pushca-pg servers share.
+	childDB = "PUSHCA_LOAD_DB"
 	// profileEnv names a file prefix: each server's CPU profile and
 	// runtime trace, and the client's CPU profile, over the broadcast.
 	profileEnv = "PUSHCA_LOAD_PROFILE"
@@ -56,7 +61,12 @@ var pushcaKinds = map[string]func(dir string) (push.Config, error){
 	"pushca":                         hostConfig,
 	"pushca-" + profile.FamilyLegacy: oneFamilyConfig(profile.FamilyLegacy),
 	"pushca-" + profile.FamilyModern: oneFamilyConfig(profile.FamilyModern),
+	sharedKind:                       hostConfig, // and withSharedState in the child
 }
+
+// sharedKind is pushca serving hostConfig's CA with its state in the
+// database childDB names.
+const sharedKind = "pushca-pg"
 
 func TestMain(m *testing.M) {
 	kind := os.Getenv(childEnv)
@@ -70,6 +80,9 @@ func TestMain(m *testing.M) {
 	if !ok {
 		fmt.Fprintf(os.Stderr, "%s=%q: want baseline or one of %v\n", childEnv, kind, slices.Sorted(maps.Keys(pushcaKinds)))
 		os.Exit(2)
+	}
+	if kind == sharedKind {
+		config = withSharedState(config)
 	}
 	os.Exit(child(runPushca(config)))
 }
@@ -160,6 +173,7 @@ func startProfile(prefix string, withTrace bool) (stop func(), err error) {
 type fixture struct {
 	dir   string
 	roots []*x509.Certificate
+	db    string // for pushca-pg servers (sharedFixture)
 }
 
 func newFixture(t testing.TB, probes int) fixture {
@@ -228,6 +242,61 @@ func childPairs(dir string) (map[string]push.KeyPair, error) {
 // --devices-per-user 0` does: every device of the crowd is one user's.
 func hostConfig(dir string) (push.Config, error) {
 	return push.Config{Dir: filepath.Join(dir, "state"), Host: testHost, DevicesPerUser: -1}, nil
+}
+
+// withSharedState is config with the users, device records and mailbox in
+// the database childDB names, as pushca serve keeps them on a CA in
+// PostgreSQL: several such servers serve the same users. Only the child
+// opens the database; its exit closes it.
+func withSharedState(config func(dir string) (push.Config, error)) func(dir string) (push.Config, error) {
+	return func(dir string) (push.Config, error) {
+		cfg, err := config(dir)
+		if err != nil {
+			return cfg, err
+		}
+		return sharedState(cfg)
+	}
+}
+
+func sharedState(cfg push.Config) (push.Config, error) {
+	db, err := pgstate.Open(context.Background(), os.Getenv(childDB), slog.New(slog.DiscardHandler))
+	if err != nil {
+		return cfg, err
+	}
+	users, err := pgstate.OpenUsers(context.Background(), db.Pool())
+	if err != nil {
+		return cfg, err
+	}
+	db.SetDeviceRules(cfg.DevicesPerUser, push.DefaultHeartbeatAlert())
+	cfg.Users, cfg.Store, cfg.Devices = users, db.Store(), db.Devices()
+	return cfg, nil
+}
+
+// sharedFixture is f with a PostgreSQL database for pushca-pg servers,
+// holding the crowd's and the probes' users.
+func sharedFixture(t testing.TB, f fixture, probes int) fixture {
+	t.Helper()
+	f.db = pgtest.Start(t).CreateDB(t, "pushca")
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, f.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	src, err := pgstate.OpenUsers(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := push.NewUsers(src, bcrypt.MinCost, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range append([]string{crowdUser}, probeNames(probes)...) {
+		if err := users.Add(u, password); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
 }
 
 // oneFamilyConfig serves one family's chain of the fixture alone, from a
@@ -358,12 +427,14 @@ type server struct {
 	https, admin string
 	proc         Process
 	deliver      func(ctx context.Context, user string) error
+	// stop ends the server before the test does.
+	stop func()
 }
 
 func startChild(t testing.TB, kind string, f fixture) *server {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+kind, childDir+"="+f.dir)
+	cmd.Env = append(os.Environ(), childEnv+"="+kind, childDir+"="+f.dir, childDB+"="+f.db)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, err := cmd.StdinPipe()
@@ -377,7 +448,7 @@ func startChild(t testing.TB, kind string, f fixture) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		stdin.Close()
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
@@ -388,11 +459,12 @@ func startChild(t testing.TB, kind string, f fixture) *server {
 			<-done
 		}
 	})
+	t.Cleanup(stop)
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		t.Fatalf("%s server did not start: %v", kind, err)
 	}
-	s := &server{kind: kind, proc: Process{PID: cmd.Process.Pid}}
+	s := &server{kind: kind, proc: Process{PID: cmd.Process.Pid}, stop: stop}
 	if _, err := fmt.Sscanf(strings.TrimSpace(line), "https=%s admin=%s", &s.https, &s.admin); err != nil {
 		t.Fatalf("%s server said %q: %v", kind, line, err)
 	}
@@ -436,6 +508,27 @@ func (s *server) config(f fixture, devices, probes int) Config {
 		Settle:    func() error { return syscall.Kill(s.proc.PID, syscall.SIGUSR1) },
 		Broadcast: s.profileBroadcast,
 	}
+}
+
+// instancesConfig is the load of servers as endpoints of one server: the
+// first's config with the others as Instances, each delivery through the
+// endpoint Run names, and every process settled before its memory is read.
+func instancesConfig(f fixture, servers []*server, devices, probes int) Config {
+	cfg := servers[0].config(f, devices, probes)
+	for _, s := range servers[1:] {
+		cfg.Instances = append(cfg.Instances, Instance{URL: "https://" + s.https, Server: &s.proc})
+	}
+	cfg.Deliver = func(ctx context.Context, i int, user string) error { return servers[i].deliver(ctx, user) }
+	cfg.Settle = func() error {
+		for _, s := range servers {
+			if err := syscall.Kill(s.proc.PID, syscall.SIGUSR1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	cfg.Broadcast = nil
+	return cfg
 }
 
 // profileBroadcast profiles both ends of the broadcast when profileEnv is
