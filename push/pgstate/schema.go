@@ -40,20 +40,27 @@ CREATE TABLE IF NOT EXISTS pushca_push_devices (
 );
 `
 
-// schemaLock names the advisory lock held while the tables are made:
-// CREATE ... IF NOT EXISTS is not safe against itself, so two instances
-// starting at once would otherwise race on the catalog.
+// schemaLock names the advisory lock held while tables are made: CREATE
+// ... IF NOT EXISTS is not safe against itself, so two instances starting
+// at once would otherwise race on the catalog.
 const schemaLock = "pushca push schema"
 
-// createSchema makes the tables that are missing.
+// createSchema makes the mailbox's and the devices' tables that are
+// missing.
 func createSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	return runDDL(ctx, pool, schema)
+}
+
+// runDDL runs ddl, statements that make what is missing, under
+// schemaLock.
+func runDDL(ctx context.Context, pool *pgxpool.Pool, ddl string) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		h := fnv.New64a()
 		h.Write([]byte(schemaLock))
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(h.Sum64())); err != nil {
 			return fmt.Errorf("lock the schema: %w", err)
 		}
-		if _, err := tx.Exec(ctx, schema); err != nil {
+		if _, err := tx.Exec(ctx, ddl); err != nil {
 			return fmt.Errorf("create the tables: %w", err)
 		}
 		return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -35,10 +34,6 @@ CREATE OR REPLACE TRIGGER pushca_push_users_changed
 	FOR EACH STATEMENT EXECUTE FUNCTION pushca_push_users_changed();
 `
 
-// usersSchemaLock names the advisory lock held while usersSchema runs:
-// servers starting at once would otherwise race on the catalog.
-const usersSchemaLock = "pushca push users schema"
-
 // Users is the push endpoint's users in the table pushca_push_users, which
 // every server on the database shares: a push.UserSource. An edit made on
 // any host reaches each server at its next look (once a second at most,
@@ -55,16 +50,7 @@ type Users struct {
 
 // OpenUsers makes the users' tables when missing and returns them.
 func OpenUsers(ctx context.Context, pool *pgxpool.Pool) (*Users, error) {
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		h := fnv.New64a()
-		h.Write([]byte(usersSchemaLock))
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(h.Sum64())); err != nil {
-			return fmt.Errorf("lock the users' schema: %w", err)
-		}
-		_, err := tx.Exec(ctx, usersSchema)
-		return err
-	})
-	if err != nil {
+	if err := runDDL(ctx, pool, usersSchema); err != nil {
 		return nil, fmt.Errorf("prepare the table pushca_push_users: %w", err)
 	}
 	return &Users{pool: pool}, nil
