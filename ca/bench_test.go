@@ -87,7 +87,10 @@ func BenchmarkIssue(b *testing.B) {
 				})
 			}
 		}
-		b.Run(f.Name+"/versus", func(b *testing.B) { peer.versus(b, func() { issue(b, "csr") }) })
+		for _, parallel := range []bool{false, true} {
+			name := f.Name + "/versus" + map[bool]string{true: "/parallel"}[parallel]
+			b.Run(name, func(b *testing.B) { peer.versus(b, parallel, func() { issue(b, "csr") }) })
+		}
 		peer.stop()
 	}
 }
@@ -164,32 +167,36 @@ func (s *stepCASigner) run(b *testing.B, parallel bool) {
 // versus alternates one pushca issuance and one step-ca signature, in
 // turn first, and reports each one's mean and their ratio: on a machine
 // others load, both see the same load, which runs of their own do not.
-func (s *stepCASigner) versus(b *testing.B, issue func()) {
+// In parallel each goroutine alternates, so both sides always run beside
+// the same mix of the two.
+func (s *stepCASigner) versus(b *testing.B, parallel bool, issue func()) {
 	tokens, csr := s.prepare(b, b.N)
-	var pushca, step time.Duration
-	for i := range b.N {
+	var pushca, step, turn atomic.Int64
+	each(b, parallel, func() {
+		first := turn.Add(1)%2 == 0
 		t0 := time.Now()
-		if i%2 == 0 {
+		if first {
 			issue()
 		} else {
 			s.sign(b, <-tokens, csr)
 		}
 		t1 := time.Now()
-		if i%2 == 0 {
+		if first {
 			s.sign(b, <-tokens, csr)
 		} else {
 			issue()
 		}
 		t2 := time.Now()
-		if i%2 == 0 {
-			pushca, step = pushca+t1.Sub(t0), step+t2.Sub(t1)
-		} else {
-			pushca, step = pushca+t2.Sub(t1), step+t1.Sub(t0)
+		own, peer := t1.Sub(t0), t2.Sub(t1)
+		if !first {
+			own, peer = peer, own
 		}
-	}
-	b.ReportMetric(float64(pushca.Microseconds())/1000/float64(b.N), "pushca-ms/op")
-	b.ReportMetric(float64(step.Microseconds())/1000/float64(b.N), "step-ca-ms/op")
-	b.ReportMetric(float64(step)/float64(pushca), "step-ca/pushca")
+		pushca.Add(int64(own))
+		step.Add(int64(peer))
+	})
+	b.ReportMetric(float64(pushca.Load())/1e6/float64(b.N), "pushca-ms/op")
+	b.ReportMetric(float64(step.Load())/1e6/float64(b.N), "step-ca-ms/op")
+	b.ReportMetric(float64(step.Load())/float64(pushca.Load()), "step-ca/pushca")
 }
 
 // BenchmarkIssueDB compares whole issuances (modern family, CSR supplied,

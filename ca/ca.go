@@ -251,7 +251,11 @@ func (c *CA) openDB(ctx context.Context) error {
 	}
 	// step-ca's writes and the inventory's share transactions when
 	// issuances run concurrently.
-	sdb.DB = &groupCommit{DB: guardedDB{sdb.DB, c.layout}}
+	raw := sdb.DB
+	if c.state.DB != "" {
+		raw = newBoundedDB(raw, pgCalls)
+	}
+	sdb.DB = &groupCommit{DB: guardedDB{raw, c.layout}}
 	inv, err := openInventory(sdb, c.layout, c.state)
 	if err == nil {
 		err = checkInventory(c.layout, c.state, inv)

@@ -23,7 +23,8 @@ var (
 // under the root; the inventory against step-ca's tables (every certificate
 // known to both, every revocation in both); the files and "current" link
 // of every active certificate whose files this directory holds (see
-// Record.Files); and every family's CRL (signed by its
+// Record.Files), and that every version directory under servers/ is
+// recorded; and every family's CRL (signed by its
 // intermediate, not stale, listing every unexpired revocation of the
 // family). It returns one line per mismatch, none when all agree; an
 // error only when it cannot look.
@@ -42,7 +43,9 @@ func (r *Reader) Check(ctx context.Context) ([]string, error) {
 	}
 	now := time.Now()
 	revoked := map[string][]string{} // family -> unexpired revoked serials
+	known := make(map[string]bool, len(recs))
 	for _, rec := range recs {
+		known[rec.Serial] = true
 		if _, err := r.inv.db.Get(stepCertsTable, []byte(rec.Serial)); database.IsErrNotFound(err) {
 			add("certificate %s (%s, %s family) is in pushca's inventory but not in step-ca's table", rec.Serial, rec.Host, rec.Family)
 		} else if err != nil {
@@ -82,6 +85,13 @@ func (r *Reader) Check(ctx context.Context) ([]string, error) {
 				add("%s: the files of the active certificate %s in %s are missing or do not belong together", rec.Host, rec.Serial, r.layout.ServerVersion(rec.Host, rec.Serial))
 			}
 		}
+	}
+	loose, err := unrecorded(r.layout, known)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range loose {
+		add("%s holds a certificate in no record: an issuance was interrupted or is running; a command that signs (such as `pushca ca crl`) finishes or abandons it", r.layout.ServerVersion(v.host, v.serial))
 	}
 	for i, s := range slots {
 		checkCRL(add, s.Family+" CRL", r.layout.CRL(s), r.inters[i], revoked[s.Family], false, 0)

@@ -13,11 +13,15 @@ import (
 // writeVersion writes one certificate's files into its own directory. key is
 // nil for certificates issued from a CSR: pushca never saw that key.
 //
-// Each file is fsynced before its rename; the names in the new directory
-// are made durable by one fsync of it after the last file, and the
-// directory's own name by the fsync of the host directory in switchCurrent,
-// which follows before anything points at it. Until switchCurrent returns,
-// the record is pending and repair checks every file (versionComplete).
+// No record names the directory until it is complete and linked (see
+// finish), so the order of the files is what tells repair how far an
+// interrupted issuance got (see adoptVersion): the chain first, the
+// certificate's first trace, so that repair can revoke it; then the key,
+// made durable before the certificate, so that a certificate without a key
+// beside it is one issued from a CSR; the certificate last. Each file is
+// fsynced before its rename, and the names by one fsync of the directory
+// after the last file (two with a key); the directory's own name by the
+// fsync of the host directory in activate, before a record points at it.
 func (c *CA) writeVersion(host string, cert *x509.Certificate, key crypto.Signer, inter *x509.Certificate) error {
 	hostDir := c.layout.ServerDir(host)
 	newHost := !exists(hostDir)
@@ -32,8 +36,17 @@ func (c *CA) writeVersion(host string, cert *x509.Certificate, key crypto.Signer
 			return err
 		}
 	}
+	if err := atomicfile.WriteFileNoDirSync(filepath.Join(dir, chainFile), certsPEM(cert, inter), atomicfile.FileMode); err != nil {
+		return err
+	}
+	if err := c.fail("recorded"); err != nil {
+		return err
+	}
 	if key != nil {
 		if err := writePlainKey(filepath.Join(dir, keyFile), key); err != nil {
+			return err
+		}
+		if err := atomicfile.SyncDir(dir); err != nil {
 			return err
 		}
 		if err := c.fail("key-written"); err != nil {
@@ -41,9 +54,6 @@ func (c *CA) writeVersion(host string, cert *x509.Certificate, key crypto.Signer
 		}
 	}
 	if err := atomicfile.WriteFileNoDirSync(filepath.Join(dir, certFile), certsPEM(cert), atomicfile.FileMode); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFileNoDirSync(filepath.Join(dir, chainFile), certsPEM(cert, inter), atomicfile.FileMode); err != nil {
 		return err
 	}
 	return atomicfile.SyncDir(dir)

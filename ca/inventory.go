@@ -16,8 +16,11 @@ import (
 
 // Certificate states in the inventory.
 const (
-	// StatePending: signed and recorded, files not yet complete. A crash
-	// leaves this; the next Open finishes or abandons it.
+	// StatePending: signed and recorded, files not known complete: what
+	// repair records for a certificate it found only in its version
+	// directory (see adoptVersion), and what a crash left in a CA of an
+	// older pushca, which recorded each issuance as pending first. Repair
+	// finishes or abandons it.
 	StatePending = "pending"
 	// StateActive: the current certificate for its host.
 	StateActive = "active"

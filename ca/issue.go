@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/smallstep/certificates/authority/provisioner"
+	"github.com/smallstep/nosql/database"
 	"go.step.sm/crypto/x509util"
 
+	"github.com/pushca/pushca/internal/atomicfile"
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/templates"
 )
@@ -272,11 +274,16 @@ func (c *CA) sign(ctx context.Context, is *issuer, csr *x509.CertificateRequest,
 	return chain[0], nil
 }
 
-// finish is shared by issue, renew and rotate: self-check, record as
-// pending (with step-ca's record of the certificate, in one transaction),
-// write the files, switch the host's link, record as active. Each
-// step is durable before the next, so a crash anywhere is repaired by the
-// next Open (see repair).
+// finish is shared by issue, renew and rotate: self-check, write the
+// files, record the certificate as active, with step-ca's record of it and
+// the previous one superseded, in one transaction, and switch the host's
+// link. Each step is durable before the next. Until that commit the
+// certificate exists only in its version directory, where the next Open
+// finds it (see Repair): complete, it finishes the issuance; incomplete,
+// it revokes the certificate. After it, repair points the link at the
+// active record. One commit, not a pending record before the files and
+// the active one after them, saves a commit per issuance; a link never
+// points at a certificate no record names (see checkInventory).
 func (c *CA) finish(ctx context.Context, is *issuer, host string, r rules, cert *x509.Certificate, key crypto.Signer, source string, prev *Record) (*Issued, error) {
 	chain := []*x509.Certificate{cert, is.inter}
 	// The signatures are the same for every profile: verify the chain once
@@ -290,21 +297,11 @@ func (c *CA) finish(ctx context.Context, is *issuer, host string, r rules, cert 
 		c.revokeSerial(ctx, is, cert, "self-check failed", 0)
 		return nil, fmt.Errorf("self-check of the %s certificate for %s failed, so it was revoked: %w", is.family.Name, host, err)
 	}
+	// Taken now so that no error path below leaves it held: it is
+	// committed with the record or not at all (a crash loses it too), and
+	// repair writes it again for a certificate it finds only on disk.
+	stepTx := c.step.take(cert.SerialNumber.String())
 	if err := c.fail("signed"); err != nil {
-		return nil, err
-	}
-	rec := newRecord(cert, host, is.family.Name, source, StatePending)
-	if c.state.DB != "" {
-		rec.Files = c.layout.owner()
-	}
-	if prev != nil {
-		rec.Replaces = prev.Serial
-	}
-	// With step-ca's own record of the certificate (see stepDB).
-	if err := c.inv.putWith(c.step.take(rec.Serial), rec); err != nil {
-		return nil, err
-	}
-	if err := c.fail("recorded"); err != nil {
 		return nil, err
 	}
 	if err := c.writeVersion(host, cert, key, is.inter); err != nil {
@@ -313,10 +310,16 @@ func (c *CA) finish(ctx context.Context, is *issuer, host string, r rules, cert 
 	if err := c.fail("files-written"); err != nil {
 		return nil, err
 	}
-	if err := c.activate(rec, is.slot); err != nil {
+	rec := newRecord(cert, host, is.family.Name, source, StateActive)
+	if c.state.DB != "" {
+		rec.Files = c.layout.owner()
+	}
+	if prev != nil {
+		rec.Replaces = prev.Serial
+	}
+	if err := c.activate(stepTx, rec, is.slot, prev); err != nil {
 		return nil, err
 	}
-	rec.State = StateActive
 	out := &Issued{Record: rec, Chain: chain, CertFile: c.layout.ServerCert(host, is.slot), ChainFile: c.layout.ServerChain(host, is.slot)}
 	if key != nil {
 		out.KeyFile = c.layout.ServerKey(host, is.slot)
@@ -324,26 +327,33 @@ func (c *CA) finish(ctx context.Context, is *issuer, host string, r rules, cert 
 	return out, nil
 }
 
-// activate makes a complete pending record the current certificate of its
-// host and family and supersedes the previous active one, in one
-// transaction.
-func (c *CA) activate(rec Record, s Slot) error {
-	if err := c.switchCurrent(rec.Host, s, rec.Serial); err != nil {
+// activate makes the certificate of a complete version directory the
+// current one of its host and family: in one transaction after tx's
+// writes, rec as active and prev (the active record the caller read under
+// the host's lock, nil when none) as superseded; then the link.
+func (c *CA) activate(tx *database.Tx, rec Record, s Slot, prev *Record) error {
+	// The version directory's name, before a record points at it.
+	if err := atomicfile.SyncDir(c.layout.ServerDir(rec.Host)); err != nil {
 		return err
 	}
 	recs := []Record{}
-	if prev, ok, err := c.inv.active(rec.Host, s); err != nil {
-		return err
-	} else if ok && prev.Serial != rec.Serial {
-		prev.State = StateSuperseded
-		recs = append(recs, prev)
+	if prev != nil && prev.Serial != rec.Serial {
+		old := *prev
+		old.State = StateSuperseded
+		recs = append(recs, old)
 	}
 	// Between the read and the write: what the host's lock must cover.
 	if err := c.fail("superseding"); err != nil {
 		return err
 	}
 	rec.State = StateActive
-	return c.inv.put(append(recs, rec)...)
+	if err := c.inv.putWith(tx, append(recs, rec)...); err != nil {
+		return err
+	}
+	if err := c.fail("active"); err != nil {
+		return err
+	}
+	return c.switchCurrent(rec.Host, s, rec.Serial)
 }
 
 // Renew issues a new certificate for host with the same key, names and

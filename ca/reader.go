@@ -22,8 +22,8 @@ import (
 // that monitoring never needs the CA secret on disk. It opens the database
 // read-only (on PostgreSQL, a connection whose every transaction is
 // read-only), beside a running pushca serve, and runs the same integrity
-// checks as Open; it repairs nothing (an interrupted issuance shows as
-// pending until a command that signs opens the CA).
+// checks as Open; it repairs nothing (Check reports an interrupted
+// issuance until a command that signs opens the CA).
 type Reader struct {
 	layout Layout
 	state  State

@@ -3,12 +3,18 @@ package ca
 import (
 	"context"
 	"fmt"
+	"os"
+
+	"github.com/smallstep/nosql/database"
 )
 
-// Repair finishes or abandons what a crash interrupted: a pending record
-// whose files are complete becomes active; one whose key was lost is revoked
-// and marked abandoned, and its partial files removed. It returns one line
-// per record it touched, for the operator.
+// Repair finishes or abandons what a crash interrupted: an issuance whose
+// files are complete becomes active; one whose key was lost is revoked and
+// marked abandoned, and its partial files removed. An interrupted issuance
+// is a version directory no record names (see finish), or a pending record
+// (what issuances before that left); an active record its host's link
+// does not point at had its link switch interrupted. It returns one line
+// per certificate it touched, for the operator.
 func (c *CA) Repair(ctx context.Context) ([]string, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -18,13 +24,34 @@ func (c *CA) Repair(ctx context.Context) ([]string, error) {
 	}
 	var notes []string
 	abandoned := false
+	known := make(map[string]bool, len(recs))
+	var pending []version
 	for _, r := range recs {
+		known[r.Serial] = true
 		// Another directory's issuance, running or interrupted, is that
 		// directory's to finish: its files are there.
-		if r.State != StatePending || !ownFiles(c.layout, r) {
+		if !ownFiles(c.layout, r) || r.Source != SourcePushca {
 			continue
 		}
-		note, gone, err := c.repair(ctx, r.Host, r.Serial)
+		switch {
+		case r.State == StatePending:
+			pending = append(pending, version{r.Host, r.Serial})
+		case r.State == StateActive && !c.linked(r):
+			note, err := c.relink(ctx, r)
+			if err != nil {
+				return notes, err
+			}
+			if note != "" {
+				notes = append(notes, note)
+			}
+		}
+	}
+	loose, err := unrecorded(c.layout, known)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range append(pending, loose...) {
+		note, gone, err := c.repair(ctx, v, known[v.serial])
 		if err != nil {
 			return notes, err
 		}
@@ -41,16 +68,30 @@ func (c *CA) Repair(ctx context.Context) ([]string, error) {
 	return notes, nil
 }
 
-// repair finishes or abandons one pending record, under its host's lock:
-// an issuance running in this process has a pending record too, so the
-// record is read again once that issuance is done with the host.
-func (c *CA) repair(ctx context.Context, host, serial string) (note string, abandoned bool, err error) {
-	unlock, err := c.locks.host(ctx, host)
+// repair finishes or abandons one interrupted issuance, a pending record
+// (recorded) or a version directory without one, under its host's lock: an
+// issuance running in this process, or in another on the same directory
+// on PostgreSQL, looks the same until it is done with the host, so what
+// repair decides on is read again under the lock.
+func (c *CA) repair(ctx context.Context, v version, recorded bool) (note string, abandoned bool, err error) {
+	unlock, err := c.locks.host(ctx, v.host)
 	if err != nil {
 		return "", false, err
 	}
 	defer unlock()
-	r, err := c.inv.get(serial)
+	if !recorded {
+		if known, err := c.inv.known(v.serial); err != nil || known {
+			return "", false, err
+		}
+		adopted, err := c.adoptVersion(v)
+		if err != nil {
+			return "", false, err
+		}
+		if !adopted {
+			return fmt.Sprintf("removed the partial files of an issuance of %s interrupted before its certificate was written (serial %s)", v.host, v.serial), false, nil
+		}
+	}
+	r, err := c.inv.get(v.serial)
 	if err != nil || r.State != StatePending {
 		return "", false, err
 	}
@@ -59,7 +100,13 @@ func (c *CA) repair(ctx context.Context, host, serial string) (note string, aban
 		return "", false, fmt.Errorf("pending certificate %s of %s is of the %s chain family, which this CA does not have", r.Serial, r.Host, r.Family)
 	}
 	if versionComplete(c.layout, r) {
-		if err := c.activate(r, is.slot); err != nil {
+		var prev *Record
+		if p, ok, err := c.inv.active(r.Host, is.slot); err != nil {
+			return "", false, err
+		} else if ok {
+			prev = &p
+		}
+		if err := c.activate(new(database.Tx), r, is.slot, prev); err != nil {
 			return "", false, fmt.Errorf("finish interrupted issuance of %s (serial %s): %w", r.Host, r.Serial, err)
 		}
 		return fmt.Sprintf("finished the interrupted issuance of %s (serial %s): it is now active", r.Host, r.Serial), false, nil
@@ -79,4 +126,36 @@ func (c *CA) repair(ctx context.Context, host, serial string) (note string, aban
 		return "", false, fmt.Errorf("remove partial files of serial %s: %w", r.Serial, err)
 	}
 	return fmt.Sprintf("abandoned the interrupted issuance of %s (serial %s): its files were incomplete, so it was revoked; issue again", r.Host, r.Serial), true, nil
+}
+
+// linked reports whether the link of r's host and family points at r.
+func (c *CA) linked(r Record) bool {
+	is := c.issuer(r.Family)
+	if is == nil {
+		return true // not this CA's to serve; `ca check` reports it
+	}
+	link, err := os.Readlink(c.layout.ServerCurrent(r.Host, is.slot))
+	return err == nil && link == r.Serial
+}
+
+// relink points the link of an active record's host at it, when a crash
+// came between the record and the link switch (see activate). Under the
+// host's lock, for the same reason as repair.
+func (c *CA) relink(ctx context.Context, r Record) (string, error) {
+	unlock, err := c.locks.host(ctx, r.Host)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	is := c.issuer(r.Family)
+	cur, ok, err := c.inv.active(r.Host, is.slot)
+	// Files that are not there are `ca check`'s to report: a link to them
+	// would serve nothing.
+	if err != nil || !ok || cur.Serial != r.Serial || c.linked(cur) || !versionComplete(c.layout, cur) {
+		return "", err
+	}
+	if err := c.switchCurrent(r.Host, is.slot, r.Serial); err != nil {
+		return "", fmt.Errorf("finish interrupted issuance of %s (serial %s): %w", r.Host, r.Serial, err)
+	}
+	return fmt.Sprintf("finished the interrupted issuance of %s (serial %s): its link now points at it", r.Host, r.Serial), nil
 }

@@ -13,10 +13,12 @@ import (
 // stepDB is step-ca's database as pushca's authority sees it, with one
 // change: the write of a newly signed certificate into step-ca's tables is
 // held back and committed by finish in the same transaction as the
-// inventory's pending record. That saves a commit per issuance, and step-ca's
+// inventory's active record. That saves a commit per issuance, and step-ca's
 // tables and the inventory never disagree about a certificate. A crash
-// before that transaction leaves the certificate nowhere, which is what a
-// crash during signing always left: nobody had received it.
+// before that transaction leaves the certificate in neither: if its
+// version directory holds it, repair writes both (see adoptVersion);
+// otherwise it is nowhere, which is what a crash during signing always
+// left: nobody had received it.
 type stepDB struct {
 	*db.DB
 	mu   sync.Mutex
