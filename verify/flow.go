@@ -497,7 +497,7 @@ func (v *verifier) measurePush(ctx context.Context, f *flow, hb int, done <-chan
 	o := <-done
 	latency := time.Since(start)
 	if o.err != nil || o.resp.Status != eas.PingChanges {
-		v.add("push", Fail, fmt.Sprintf("message delivered (server woke %d Ping(s)) but the held Ping %s", woken, outcomeText(o, hb)),
+		v.add("push", Fail, fmt.Sprintf("message delivered (the admin API's own server held %d Ping(s) of the user) but the held Ping %s", woken, outcomeText(o, hb)),
 			"the server stored the message but did not answer the held Ping: check that the Ping watches the Inbox and the server's log")
 		return
 	}
@@ -508,7 +508,7 @@ func (v *verifier) measurePush(ctx context.Context, f *flow, hb int, done <-chan
 		v.add("push", Fail, fmt.Sprintf("Ping answered Status 2 %v after delivery, but the Sync that follows failed: %v", latency.Round(time.Millisecond), err), httpAdvice(err))
 		return
 	}
-	v.add("push", Pass, fmt.Sprintf("Ping answered Status 2 %v after the message was delivered (server woke %d held Ping(s)); Sync fetched %d item(s)",
+	v.add("push", Pass, fmt.Sprintf("Ping answered Status 2 %v after the message was delivered (the admin API's own server held %d Ping(s) of the user); Sync fetched %d item(s)",
 		latency.Round(time.Millisecond), woken, items), "")
 }
 
