@@ -36,6 +36,7 @@ import (
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/push"
 	"github.com/pushca/pushca/push/pgstate"
+	"github.com/pushca/pushca/push/state"
 )
 
 // The servers under load run in child processes (this test binary run
@@ -267,7 +268,7 @@ func sharedState(cfg push.Config) (push.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	db.SetDeviceRules(cfg.DevicesPerUser, push.DefaultHeartbeatAlert())
+	db.SetDeviceRules(cfg.DevicesPerUser, state.DefaultHeartbeatAlert())
 	cfg.Users, cfg.Store, cfg.Devices = users, db.Store(), db.Devices()
 	return cfg, nil
 }

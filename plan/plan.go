@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/pushca/pushca/profile"
-	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/state"
 )
 
 // Report is what a change would do to a host's known devices.
@@ -77,7 +77,7 @@ type Device struct {
 // Where several profiles match a device, it accepts only the families all
 // of them accept: a pre-flight that errs warns once too often rather than
 // letting a phone go dark.
-func Check(after []string, devices []push.Device, serialHost func(serial string) (host string, ok bool), host string) Report {
+func Check(after []string, devices []state.Device, serialHost func(serial string) (host string, ok bool), host string) Report {
 	rep := Report{Host: host, After: slices.Clone(after), Lost: []Group{}}
 	groups := map[string]*Group{}
 	var order []string
@@ -122,7 +122,7 @@ func Check(after []string, devices []push.Device, serialHost func(serial string)
 
 // classify finds what a device accepts: its table rows' families, else the
 // family its handshake chose. ok is false when neither says anything.
-func classify(d push.Device) (g Group, ok bool) {
+func classify(d state.Device) (g Group, ok bool) {
 	ps := profile.ForDevice(d.Type, d.Protocol)
 	if len(ps) == 0 {
 		if _, err := profile.GetFamily(d.Family); err != nil {
@@ -151,7 +151,7 @@ func rank(g Group) int {
 	return len(profile.Names()) + slices.Index(profile.FamilyNames(), g.Family)
 }
 
-func summary(d push.Device) Device {
+func summary(d state.Device) Device {
 	return Device{
 		User: d.User, ID: d.ID, Type: d.Type, UserAgent: d.UserAgent, Protocol: d.Protocol,
 		Cert: d.Cert, Family: d.Family, LastSeen: d.LastSeen,

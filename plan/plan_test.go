@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/state"
 )
 
 // serials of the CA's inventory in these tests: mail.example.com has a
@@ -21,8 +21,8 @@ func serialHost(serial string) (string, bool) {
 
 var seen = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func fleet() []push.Device {
-	return []push.Device{
+func fleet() []state.Device {
+	return []state.Device{
 		{User: "alice", ID: "WM5A", Type: "PocketPC", Protocol: "2.5", UserAgent: "MSFT-PPC/5.1.2200", Cert: "101", Family: "legacy", LastSeen: seen},
 		// On the superseded legacy certificate: still the host's device.
 		{User: "aaron", ID: "WM6A", Type: "PocketPC", Protocol: "12.0", Cert: "100", Family: "legacy", LastSeen: seen},

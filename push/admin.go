@@ -129,8 +129,8 @@ type DeliverRequest struct {
 // DeliverResult is its answer: the stored message and how many held Pings
 // watch the user's Inbox (each answers Status 2 at once).
 type DeliverResult struct {
-	Message Message `json:"message"`
-	Woken   int     `json:"woken"`
+	Message state.Message `json:"message"`
+	Woken   int           `json:"woken"`
 }
 
 // ParseDeliverRequest decodes and checks a delivery request body.
@@ -144,7 +144,7 @@ func ParseDeliverRequest(data []byte) (DeliverRequest, error) {
 	if dec.More() {
 		return DeliverRequest{}, errors.New("delivery request: trailing data after the JSON object")
 	}
-	user, err := NormalizeUser(req.User)
+	user, err := state.NormalizeUser(req.User)
 	if err != nil {
 		return DeliverRequest{}, fmt.Errorf("delivery request: %w", err)
 	}
@@ -221,7 +221,7 @@ func (a *admin) deliver(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("no user %s (add one with `pushca users add %s`)", req.User, req.User), http.StatusNotFound)
 		return
 	}
-	m, woken, err := a.hub.Deliver(r.Context(), req.User, Message{From: req.From, To: req.User, Subject: req.Subject, Body: req.Body})
+	m, woken, err := a.hub.Deliver(r.Context(), req.User, state.Message{From: req.From, To: req.User, Subject: req.Subject, Body: req.Body})
 	if err != nil {
 		a.log.Error("deliver a test message", "user", req.User, "err", err)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -289,8 +289,8 @@ const maxDeviceList = 256 << 20
 // ListDevices asks a running server's admin API (base URL such as
 // http://127.0.0.1:8444) for the device records GET /v1/devices lists:
 // what a command reads instead of push/devices.db while the server holds
-// that file (ReadDevices).
-func ListDevices(ctx context.Context, base, token string) ([]Device, error) {
+// that file (state.ReadBoltDevices).
+func ListDevices(ctx context.Context, base, token string) ([]state.Device, error) {
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+AdminDevicesPath, nil)
 	if err != nil {
 		return nil, fmt.Errorf("admin request: %w", err)
@@ -316,11 +316,11 @@ func ListDevices(ctx context.Context, base, token string) ([]Device, error) {
 // bytes. It streams, so the answer is never held twice, and refuses a
 // record without user or id: every record the server keeps has both, so
 // one without is not a device list.
-func decodeDeviceList(r io.Reader, max int64) ([]Device, error) {
+func decodeDeviceList(r io.Reader, max int64) ([]state.Device, error) {
 	lr := &io.LimitedReader{R: r, N: max + 1}
 	tooLarge := func() error { return fmt.Errorf("larger than %d bytes", max) }
 	dec := json.NewDecoder(lr)
-	var devs []Device
+	var devs []state.Device
 	err := dec.Decode(&devs)
 	if lr.N <= 0 {
 		return nil, tooLarge()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/state"
 )
 
 // Back-off after failed logins, per (user, client) for ActiveSync and per
@@ -80,7 +81,7 @@ func (a *Auth) Check(w http.ResponseWriter, r *http.Request) (string, bool) {
 	client := clientKey(r)
 	// An unparsable user name shares one back-off per client: it is
 	// refused either way, and must not open a fresh allowance per spelling.
-	user, _ := NormalizeUser(creds.User)
+	user, _ := state.NormalizeUser(creds.User)
 	key := user + "\x00" + client
 	if wait := a.fails.blocked(key); wait > 0 {
 		a.tooMany(w, wait, "too many failed logins for this user from this address; wait and retry")

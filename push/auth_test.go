@@ -17,21 +17,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-func TestNormalizeUser(t *testing.T) {
-	for in, want := range map[string]string{
-		`alice`: "alice", `CORP\Alice`: "alice", `alice@corp.example`: "alice", ` Alice `: "alice",
-	} {
-		if got, err := NormalizeUser(in); err != nil || got != want {
-			t.Errorf("NormalizeUser(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", `CORP\`, "@corp", "a:b", "a b", "a\x00b"} {
-		if got, err := NormalizeUser(bad); err == nil {
-			t.Errorf("NormalizeUser(%q) = %q, want an error", bad, got)
-		}
-	}
-}
-
 func TestUsersFile(t *testing.T) {
 	dir := t.TempDir()
 	u := testUsers(t, dir)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/state"
 )
 
 // parkPings parks n Pings of n different users and returns a function
@@ -75,7 +76,7 @@ func BenchmarkPushLatency(b *testing.B) {
 				h.Hold(ctx, "target", "dev", PingRequest{Heartbeat: 3000, Folders: []string{inboxID}}, func(r PingResult) { done <- r })
 				b.StartTimer()
 				start := time.Now()
-				m, _, err := h.Deliver(ctx, "target", Message{Subject: "bench"})
+				m, _, err := h.Deliver(ctx, "target", state.Message{Subject: "bench"})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -86,7 +87,7 @@ func BenchmarkPushLatency(b *testing.B) {
 					b.Fatalf("status %v", r.Status)
 				}
 				// The device syncs, so the next Ping parks again.
-				devices.Update(context.Background(), "target", "dev", func(d *Device) { d.Sync = map[string]SyncState{inboxID: {Key: "1", Seq: m.Seq}} })
+				devices.Update(context.Background(), "target", "dev", func(d *state.Device) { d.Sync = map[string]state.SyncState{inboxID: {Key: "1", Seq: m.Seq}} })
 				spinUntil(b, func() bool { return h.heldBy("target", "dev") == nil })
 				b.StartTimer()
 			}
@@ -117,7 +118,7 @@ func BenchmarkHeldPingMemoryTLS(b *testing.B) {
 		// All n devices are alice's, far beyond the per-user limit.
 		ts := startServerWith(b, HeartbeatBounds{1, 3540}, func(c *Config) { c.DevicesPerUser = -1 })
 		for i := range n {
-			ts.devices.Update(context.Background(), "alice", fmt.Sprintf("D%d", i), func(d *Device) { d.PolicyKey = 1 })
+			ts.devices.Update(context.Background(), "alice", fmt.Sprintf("D%d", i), func(d *state.Device) { d.PolicyKey = 1 })
 		}
 		var before, after runtime.MemStats
 		runtime.GC()

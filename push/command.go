@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/state"
 )
 
 // command runs one POSTed ActiveSync command for an authenticated user.
@@ -22,7 +23,7 @@ func (h *activeSync) command(w http.ResponseWriter, r *http.Request, user string
 		return
 	}
 	if q.User != "" {
-		if qu, err := NormalizeUser(q.User); err != nil || qu != user {
+		if qu, err := state.NormalizeUser(q.User); err != nil || qu != user {
 			h.refuse(w, r, user, http.StatusForbidden, "the query's User is not the authenticated user")
 			return
 		}
@@ -36,7 +37,7 @@ func (h *activeSync) command(w http.ResponseWriter, r *http.Request, user string
 	// behind; protocol state below (policy and sync keys) is written
 	// through before the device hears the answer.
 	c := &call{h: h, w: w, r: r, q: q, user: user, body: body}
-	c.dev, err = h.devices.Note(r.Context(), user, q.DeviceID, func(d *Device) {
+	c.dev, err = h.devices.Note(r.Context(), user, q.DeviceID, func(d *state.Device) {
 		d.Type, d.Protocol, d.UserAgent = q.DeviceType, q.Version, r.UserAgent()
 		if ch := handshakeChain(r.Context()); ch != nil {
 			d.Cert, d.Family = ch.cert.Leaf.SerialNumber.String(), ch.family.Name
@@ -80,7 +81,7 @@ type call struct {
 	r    *http.Request
 	q    *eas.Request
 	user string
-	dev  Device
+	dev  state.Device
 	body []byte
 }
 
@@ -123,7 +124,7 @@ func (c *call) write(data []byte) {
 	http.NewResponseController(c.w).Flush()
 }
 
-func (c *call) update(fn func(*Device)) bool {
+func (c *call) update(fn func(*state.Device)) bool {
 	dev, err := c.h.devices.Update(c.r.Context(), c.user, c.q.DeviceID, fn)
 	if err != nil {
 		c.serverError(err)

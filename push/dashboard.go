@@ -45,7 +45,7 @@ type dashboard struct {
 	gen     atomic.Uint64
 	devices state.Devices
 	// alert marks the devices whose heartbeats are low.
-	alert   HeartbeatAlert
+	alert   state.HeartbeatAlert
 	hub     *Hub
 	certs   *Certificates
 	fails   *backoff
@@ -55,7 +55,7 @@ type dashboard struct {
 	now     func() time.Time
 }
 
-func newDashboard(tok *token, devices state.Devices, alert HeartbeatAlert, hub *Hub, certs *Certificates, m *metrics, log *slog.Logger) (*dashboard, error) {
+func newDashboard(tok *token, devices state.Devices, alert state.HeartbeatAlert, hub *Hub, certs *Certificates, m *metrics, log *slog.Logger) (*dashboard, error) {
 	page, err := provision.ParseHTML("dashboard.html.tpl")
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/profile"
+	"github.com/pushca/pushca/push/state"
 )
 
 // addDashboardDevices gives the dashboard something to show: one device
@@ -34,11 +35,11 @@ func addDashboardDevices(t *testing.T, ts *testServer) {
 	if _, err := c.Provision(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.devices.Update(context.Background(), "<b>eve", "LOW1", func(d *Device) { d.Type, d.Protocol, d.Heartbeat = "iPhone", "12.1", 300 }); err != nil {
+	if _, err := ts.devices.Update(context.Background(), "<b>eve", "LOW1", func(d *state.Device) { d.Type, d.Protocol, d.Heartbeat = "iPhone", "12.1", 300 }); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
-		ts.devices.LogPing("<b>eve", "LOW1", PingLog{Start: time.Now(), Heartbeat: 300, Outcome: PingCut, Held: 300})
+		ts.devices.LogPing("<b>eve", "LOW1", state.PingLog{Start: time.Now(), Heartbeat: 300, Outcome: PingCut, Held: 300})
 	}
 }
 
@@ -50,7 +51,7 @@ func servedSerialString(ts *testServer) string {
 // Chromium and reads the device table as a person would see it.
 func TestDashboardInChromium(t *testing.T) {
 	// Three samples make an alert here; Exchange's 200 would need 200 Pings.
-	ts := startServerWith(t, HeartbeatBounds{1, 3540}, func(c *Config) { c.HeartbeatAlert = HeartbeatAlert{Samples: 3, Threshold: 540} })
+	ts := startServerWith(t, HeartbeatBounds{1, 3540}, func(c *Config) { c.HeartbeatAlert = state.HeartbeatAlert{Samples: 3, Threshold: 540} })
 	addDashboardDevices(t, ts)
 	leaf := ts.certs.current()[0].cert.Leaf
 	ctx := testtool.Browser(t, chromedp.WindowSize(1400, 700), chromedp.Flag("ignore-certificate-errors-spki-list", spkiHash(leaf)))
@@ -319,7 +320,7 @@ func TestCopiedSessionCookieAfterLogout(t *testing.T) {
 func FuzzSessionCookie(f *testing.F) {
 	tok := &token{}
 	tok.cur.Store(&tokenValue{plain: strings.Repeat("t", 64)})
-	d, err := newDashboard(tok, nil, HeartbeatAlert{}, nil, nil, nil, slog.New(slog.DiscardHandler))
+	d, err := newDashboard(tok, nil, state.HeartbeatAlert{}, nil, nil, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)
 	}

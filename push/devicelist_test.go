@@ -5,61 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pushca/pushca/push/state"
 )
-
-// ReadDevices reads what a server wrote once it has stopped, says a
-// missing file holds nothing, and tells a file a running server holds from
-// one it cannot read.
-func TestReadDevices(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "devices.db")
-	if devs, err := ReadDevices(path); err != nil || devs != nil {
-		t.Fatalf("missing file: %v %v", devs, err)
-	}
-	d, err := OpenDevices(path, testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range []struct{ user, id, typ string }{{"bob", "IPH1", "iPhone"}, {"alice", "WM1", "PocketPC"}, {"ab", "X", "Android"}} {
-		if _, err := d.Update(context.Background(), u.user, u.id, func(dev *Device) { dev.Type, dev.Cert, dev.Family = u.typ, "42", "legacy" }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := ReadDevices(path); !errors.Is(err, ErrDevicesInUse) || !strings.Contains(err.Error(), path) {
-		t.Fatalf("while the server holds it: %v", err)
-	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	devs, err := ReadDevices(path)
-	if err != nil || len(devs) != 3 {
-		t.Fatalf("after the server stopped: %+v %v", devs, err)
-	}
-	var got []string
-	for _, dev := range devs {
-		got = append(got, dev.User+"/"+dev.ID+"/"+dev.Type+"/"+dev.Cert+"/"+dev.Family)
-	}
-	if s := strings.Join(got, " "); s != "ab/X/Android/42/legacy alice/WM1/PocketPC/42/legacy bob/IPH1/iPhone/42/legacy" {
-		t.Errorf("records: %s", s)
-	}
-	// Read-only: the server opens it again afterwards.
-	d, err = OpenDevices(path, testLog(t))
-	if err != nil {
-		t.Fatalf("reopen after ReadDevices: %v", err)
-	}
-	d.Close()
-
-	junk := filepath.Join(t.TempDir(), "junk.db")
-	if err := os.WriteFile(junk, bytes.Repeat([]byte("x"), 8192), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ReadDevices(junk); err == nil || errors.Is(err, ErrDevicesInUse) || !strings.Contains(err.Error(), junk) {
-		t.Errorf("a file that is no database: %v", err)
-	}
-}
 
 // ListDevices reads the device list of a running server's admin API, and
 // only with its token.
@@ -70,7 +20,7 @@ func TestAdminListDevices(t *testing.T) {
 	if devs, err := ListDevices(ctx, base, ts.Token()); err != nil || len(devs) != 0 {
 		t.Fatalf("no devices yet: %+v %v", devs, err)
 	}
-	if _, err := ts.devices.Update(context.Background(), "alice", "WM1", func(d *Device) {
+	if _, err := ts.devices.Update(context.Background(), "alice", "WM1", func(d *state.Device) {
 		d.Type, d.Protocol, d.UserAgent, d.Cert, d.Family = "PocketPC", "2.5", "MSFT-PPC/5.1.2200", "77", "legacy"
 	}); err != nil {
 		t.Fatal(err)

@@ -1,10 +1,10 @@
 // Package push owns the SSL-only DirectPush verification endpoint: the TLS
 // listener, which chooses one of the CA's chain families per ClientHello
-// (choose.go) and reloads certificates hot, Basic auth against a users
-// file, the Ping machinery (hub.go parks and ends Pings, feed.go wakes them
-// on the store's change feed, parked.go keeps their connections), the
-// bbolt device records (devices.go, one implementation of state.Devices),
-// the ActiveSync handler, the plain-HTTP enrollment listener (with each
+// (choose.go) and reloads certificates hot, Basic auth verifying logins
+// against the users of a state.UserSource (users.go: bcrypt, the verified
+// cache, the dummy hash), the Ping machinery (hub.go parks and ends Pings,
+// feed.go wakes them on the store's change feed, parked.go keeps their
+// connections), the ActiveSync handler, the plain-HTTP enrollment listener (with each
 // family's CRL), the loopback admin API, and on the TLS listener the
 // token-guarded dashboard and Prometheus metrics, and mobile Autodiscover
 // (TLS, Basic auth; a redirect to it on the plain-HTTP listener) naming the
@@ -12,9 +12,11 @@
 // request is logged at info with its reason (refuse.go).
 //
 // What users' devices and mailboxes hold lives behind package state's
-// interfaces (the mailbox and its change feed, the device records): the
-// hub and handlers call only those, so that a store several endpoints
-// share can replace the in-memory mailbox. A held Ping is woken only by
+// interfaces (the users, the mailbox and its change feed, the device
+// records), with every implementation but PostgreSQL's (package pgstate):
+// the hub and handlers call only those, so that a store several endpoints
+// share can replace the users file, the bbolt device records and the
+// in-memory mailbox a server opens in its state directory. A held Ping is woken only by
 // the feed, never by polling the store; the hub reads the store's
 // sequences when a Ping comes and when the feed says it lost changes.
 //

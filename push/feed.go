@@ -16,7 +16,7 @@ import (
 // sharing the store. It returns the stored message and how many Pings held
 // here watched the Inbox as it was delivered (each answers Status 2 unless
 // its device had synced the message already).
-func (h *Hub) Deliver(ctx context.Context, user string, m Message) (Message, int, error) {
+func (h *Hub) Deliver(ctx context.Context, user string, m state.Message) (state.Message, int, error) {
 	h.mu.Lock()
 	watching := 0
 	for p := range h.byUser[user] {
@@ -27,7 +27,7 @@ func (h *Hub) Deliver(ctx context.Context, user string, m Message) (Message, int
 	h.mu.Unlock()
 	m, err := h.mail.Deliver(ctx, user, inboxID, m)
 	if err != nil {
-		return Message{}, 0, fmt.Errorf("deliver to %s's Inbox: %w", user, err)
+		return state.Message{}, 0, fmt.Errorf("deliver to %s's Inbox: %w", user, err)
 	}
 	h.metrics.pushed()
 	return m, watching, nil

@@ -68,7 +68,7 @@ func (s *lossyStore) reconnect(ctx context.Context) {
 	}
 }
 
-func newHubOn(t *testing.T, mail state.Store, devices *Devices) *Hub {
+func newHubOn(t *testing.T, mail state.Store, devices *state.BoltDevices) *Hub {
 	t.Helper()
 	h, err := NewHub(devices, mail, HeartbeatBounds{1, 3540}, testLog(t))
 	if err != nil {
@@ -96,7 +96,7 @@ func TestResyncAnswersPingsMissedWhileCut(t *testing.T) {
 	bob := startPing(t, ctx, h, "bob", "dev2", longPing)
 
 	mail.setCut(true)
-	if _, _, err := h.Deliver(ctx, "alice", Message{Subject: "during the outage"}); err != nil {
+	if _, _, err := h.Deliver(ctx, "alice", state.Message{Subject: "during the outage"}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -117,7 +117,7 @@ func TestChangeWhileParkingIsNotLost(t *testing.T) {
 	mail := newLossyStore()
 	h := newHubOn(t, mail, openTestDevices(t))
 	mail.afterSeqs = func() {
-		if _, err := mail.Memory.Deliver(ctx, "alice", inboxID, Message{Subject: "racing the Ping"}); err != nil {
+		if _, err := mail.Memory.Deliver(ctx, "alice", inboxID, state.Message{Subject: "racing the Ping"}); err != nil {
 			t.Error(err)
 		}
 	}
@@ -133,7 +133,7 @@ func TestDeliveryWakesPingsOnEveryEndpoint(t *testing.T) {
 	mail, devices := state.NewMemory(), openTestDevices(t)
 	a, b := newHubOn(t, mail, devices), newHubOn(t, mail, devices)
 	onB := startPing(t, ctx, b, "alice", "dev1", longPing)
-	_, woken, err := a.Deliver(ctx, "alice", Message{Subject: "via A"})
+	_, woken, err := a.Deliver(ctx, "alice", state.Message{Subject: "via A"})
 	if err != nil || woken != 0 {
 		t.Fatalf("deliver on A, which holds no Ping: woken %d, %v", woken, err)
 	}

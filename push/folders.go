@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/state"
 )
 
 // The hierarchy never changes, so one key names it.
@@ -20,7 +21,7 @@ func (c *call) folderSync() {
 	}
 	switch req.SyncKey {
 	case eas.InitialSyncKey:
-		if !c.update(func(d *Device) { d.FolderSyncKey = folderSyncKey }) {
+		if !c.update(func(d *state.Device) { d.FolderSyncKey = folderSyncKey }) {
 			return
 		}
 		ch := &eas.FolderChanges{}
@@ -107,7 +108,7 @@ func (c *call) sync() {
 		return
 	}
 	resp := &eas.SyncResponse{}
-	states := map[string]SyncState{}
+	states := map[string]state.SyncState{}
 	for _, col := range req.Collections {
 		r, st := c.syncCollection(req, col)
 		if st != nil {
@@ -118,9 +119,9 @@ func (c *call) sync() {
 		}
 		resp.Collections = append(resp.Collections, r)
 	}
-	if !c.update(func(d *Device) {
+	if !c.update(func(d *state.Device) {
 		if d.Sync == nil {
-			d.Sync = map[string]SyncState{}
+			d.Sync = map[string]state.SyncState{}
 		}
 		for id, st := range states {
 			d.Sync[id] = st
@@ -133,7 +134,7 @@ func (c *call) sync() {
 
 // syncCollection answers one collection and returns its new state (nil
 // when the device's state does not move).
-func (c *call) syncCollection(req *eas.SyncRequest, col eas.SyncCollection) (eas.SyncCollectionResponse, *SyncState) {
+func (c *call) syncCollection(req *eas.SyncRequest, col eas.SyncCollection) (eas.SyncCollectionResponse, *state.SyncState) {
 	r := eas.SyncCollectionResponse{CollectionID: col.CollectionID, SyncKey: col.SyncKey, Status: eas.SyncOK}
 	if legacyClass(c.q.Version) {
 		r.Class = folderClass(col.CollectionID)
@@ -143,9 +144,9 @@ func (c *call) syncCollection(req *eas.SyncRequest, col eas.SyncCollection) (eas
 		return r, nil
 	}
 	old, known := c.dev.Sync[col.CollectionID]
-	next := func(seq uint64) *SyncState {
+	next := func(seq uint64) *state.SyncState {
 		n, _ := strconv.ParseUint(old.Key, 10, 64)
-		return &SyncState{Key: strconv.FormatUint(n+1, 10), Seq: seq}
+		return &state.SyncState{Key: strconv.FormatUint(n+1, 10), Seq: seq}
 	}
 	if col.SyncKey == eas.InitialSyncKey {
 		// Priming: a key and no items; everything in the folder is new to
@@ -197,7 +198,7 @@ func (c *call) syncCollection(req *eas.SyncRequest, col eas.SyncCollection) (eas
 
 // email renders a test message with the body tags of the device's version:
 // Email:Body for 2.5, AirSyncBase:Body from 12.0.
-func (c *call) email(m Message, opts *eas.SyncOptions) (*eas.Email, error) {
+func (c *call) email(m state.Message, opts *eas.SyncOptions) (*eas.Email, error) {
 	read := false
 	normal := 1
 	e := &eas.Email{

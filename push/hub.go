@@ -83,6 +83,19 @@ type PingResult struct {
 	Outcome string
 }
 
+// How a Ping ended, as recorded per device.
+const (
+	PingChanges    = "changes"    // Status 2
+	PingExpired    = "expired"    // Status 1, the heartbeat ran out
+	PingSuperseded = "superseded" // Status 1, a newer Ping from the same device
+	PingShutdown   = "shutdown"   // Status 1, the server stopped
+	PingCut        = "cut"        // the connection went away before the heartbeat ended
+	PingEvicted    = "evicted"    // Status 1, the user held more Pings than allowed
+)
+
+// deviceKey keys the held Pings, one per device.
+func deviceKey(user, id string) string { return user + "\x00" + id }
+
 // heldPing is a parked Ping: data only, no goroutine. Whoever ends it
 // (a delivery, its timer, a newer Ping, the hub closing, the connection
 // going away) takes it out of the hub under mu and answers it once.
@@ -147,7 +160,7 @@ func NewHub(devices state.PingDevices, mail state.Store, bounds HeartbeatBounds,
 	id := make([]byte, 8)
 	rand.Read(id)
 	h := &Hub{
-		devices: devices, mail: mail, id: hex.EncodeToString(id), bounds: bounds, maxFolders: maxPingFolders, perUser: DefaultDevicesPerUser, log: log,
+		devices: devices, mail: mail, id: hex.EncodeToString(id), bounds: bounds, maxFolders: maxPingFolders, perUser: state.DefaultDevicesPerUser, log: log,
 		held: map[string]*heldPing{}, byUser: map[string]map[*heldPing]bool{},
 	}
 	h.stopFeed = mail.Subscribe(h.hear)
@@ -381,7 +394,7 @@ func (h *Hub) finish(p *heldPing, res PingResult) {
 	defer close(p.done)
 	p.answer(res)
 	h.metrics.pingEnded(res.Outcome)
-	log := PingLog{Start: p.start.UTC(), Heartbeat: p.heartbeat, Outcome: res.Outcome, Held: int(time.Since(p.start) / time.Second)}
+	log := state.PingLog{Start: p.start.UTC(), Heartbeat: p.heartbeat, Outcome: res.Outcome, Held: int(time.Since(p.start) / time.Second)}
 	h.log.Debug("ping ended", "user", p.user, "device", p.device, "heartbeat_s", p.heartbeat, "outcome", res.Outcome, "held_s", log.Held)
 	h.devices.LogPing(p.user, p.device, log)
 }

@@ -19,7 +19,7 @@ func newTestHub(t testing.TB, bounds HeartbeatBounds) *Hub {
 
 // newTestHubDevices returns a hub on an in-memory mailbox, and its device
 // records.
-func newTestHubDevices(t testing.TB, bounds HeartbeatBounds) (*Hub, *Devices) {
+func newTestHubDevices(t testing.TB, bounds HeartbeatBounds) (*Hub, *state.BoltDevices) {
 	t.Helper()
 	d := openTestDevices(t)
 	h, err := NewHub(d, state.NewMemory(), bounds, testLog(t))
@@ -29,9 +29,9 @@ func newTestHubDevices(t testing.TB, bounds HeartbeatBounds) (*Hub, *Devices) {
 	return h, d
 }
 
-func openTestDevices(t testing.TB) *Devices {
+func openTestDevices(t testing.TB) *state.BoltDevices {
 	t.Helper()
-	d, err := OpenDevices(filepath.Join(t.TempDir(), "devices.db"), testLog(t))
+	d, err := state.OpenBoltDevices(filepath.Join(t.TempDir(), "devices.db"), testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestDeliveryWakesEveryInboxPing(t *testing.T) {
 	bob := startPing(t, ctx, h, "bob", "dev4", longPing)
 	notYet(t, a)
 
-	if _, woken, err := h.Deliver(ctx, "alice", Message{Subject: "hi"}); err != nil || woken != 2 {
+	if _, woken, err := h.Deliver(ctx, "alice", state.Message{Subject: "hi"}); err != nil || woken != 2 {
 		t.Fatalf("woken = %d, %v; want 2", woken, err)
 	}
 	for _, c := range []<-chan PingResult{a, b} {
@@ -157,7 +157,7 @@ func TestDeliveryWakesEveryInboxPing(t *testing.T) {
 
 func TestPendingChangesAnswerAtOnce(t *testing.T) {
 	h := newTestHub(t, HeartbeatBounds{1, 3540})
-	if _, _, err := h.Deliver(context.Background(), "alice", Message{Subject: "before the Ping"}); err != nil {
+	if _, _, err := h.Deliver(context.Background(), "alice", state.Message{Subject: "before the Ping"}); err != nil {
 		t.Fatal(err)
 	}
 	if r := ping(h, context.Background(), "alice", "dev1", longPing); r.Status != eas.PingChanges {

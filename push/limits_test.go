@@ -21,6 +21,7 @@ import (
 
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/profile"
+	"github.com/pushca/pushca/push/state"
 )
 
 // Environment of TestFileLimitServer, the server half of
@@ -235,7 +236,7 @@ func TestOneAccountCannotHoldUnboundedPings(t *testing.T) {
 	if err := ts.stop(); err != nil {
 		t.Fatal(err)
 	}
-	d, err := OpenDevices(DevicesPath(ts.dir), testLog(t))
+	d, err := state.OpenBoltDevices(DevicesPath(ts.dir), testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}

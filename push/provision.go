@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/state"
 )
 
 // wapPolicy asks a 2.5 device for nothing: no PIN (4131=1), unsigned
@@ -43,7 +44,7 @@ func (c *call) provision() {
 	resp := &eas.ProvisionResponse{Status: eas.ProvisionOK}
 	if di := req.DeviceInformation; di != nil {
 		resp.DeviceInformationStatus = eas.SettingsOK
-		if !c.update(func(d *Device) { d.Model, d.OS = di.Model, di.OS }) {
+		if !c.update(func(d *state.Device) { d.Model, d.OS = di.Model, di.OS }) {
 			return
 		}
 	}
@@ -54,7 +55,7 @@ func (c *call) provision() {
 			c.failed(int(p.Status), "acknowledged a policy key this device was not given")
 		} else {
 			final := newPolicyKey()
-			if !c.update(func(d *Device) { d.PolicyKey, d.PendingPolicyKey = final, 0 }) {
+			if !c.update(func(d *state.Device) { d.PolicyKey, d.PendingPolicyKey = final, 0 }) {
 				return
 			}
 			p.PolicyKey = final
@@ -79,7 +80,7 @@ func (c *call) provision() {
 		return
 	}
 	temporary := newPolicyKey()
-	if !c.update(func(d *Device) { d.PendingPolicyKey = temporary }) {
+	if !c.update(func(d *state.Device) { d.PendingPolicyKey = temporary }) {
 		return
 	}
 	p.PolicyKey = temporary

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/state"
 )
 
 // Every request the endpoint refuses or cannot serve is one line at info,
@@ -69,7 +70,7 @@ func loginOf(r *http.Request) string {
 	if err != nil {
 		return ""
 	}
-	user, err := NormalizeUser(creds.User)
+	user, err := state.NormalizeUser(creds.User)
 	if err != nil {
 		return ""
 	}

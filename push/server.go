@@ -79,8 +79,8 @@ type Config struct {
 	// HTTPAddr's port (see publicEnrollURL).
 	EnrollURL string
 	// HeartbeatAlert says when a device's heartbeats are low enough to
-	// warn about; zero means DefaultHeartbeatAlert.
-	HeartbeatAlert HeartbeatAlert
+	// warn about; zero means state.DefaultHeartbeatAlert.
+	HeartbeatAlert state.HeartbeatAlert
 	// MailDomain is the domain of the users' e-mail addresses, NAME@MailDomain:
 	// what Settings UserInformation answers and Autodiscover accepts. Empty
 	// means Host's domain (see HostDomain), or Host itself when it has none.
@@ -98,7 +98,7 @@ type Config struct {
 	// a time may open), and a mailbox in memory. Servers that share them
 	// (package pgstate) are each given the same. Serve closes Devices; the
 	// caller closes what it opened them from.
-	Users   UserSource
+	Users   state.UserSource
 	Store   state.Store
 	Devices state.Devices
 	Log     *slog.Logger
@@ -134,8 +134,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Heartbeat == (HeartbeatBounds{}) {
 		cfg.Heartbeat = HeartbeatBounds{DefaultHeartbeatMin, DefaultHeartbeatMax}
 	}
-	if cfg.HeartbeatAlert == (HeartbeatAlert{}) {
-		cfg.HeartbeatAlert = DefaultHeartbeatAlert()
+	if cfg.HeartbeatAlert == (state.HeartbeatAlert{}) {
+		cfg.HeartbeatAlert = state.DefaultHeartbeatAlert()
 	}
 	if err := cfg.HeartbeatAlert.Validate(); err != nil {
 		return nil, err
@@ -180,7 +180,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	users := cfg.Users
 	if users == nil {
-		users = FileUsers(UsersPath(cfg.Dir))
+		users = state.FileUsers(UsersPath(cfg.Dir))
 	}
 	if s.users, err = NewUsers(users, cfg.BcryptCost, cfg.Log); err != nil {
 		return nil, err
@@ -196,15 +196,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.devices, s.mail = cfg.Devices, cfg.Store
 	// bolt is the server's own device database, which it configures.
-	var bolt *Devices
+	var bolt *state.BoltDevices
 	if s.devices == nil {
-		if bolt, err = OpenDevices(DevicesPath(cfg.Dir), cfg.Log); err != nil {
+		if bolt, err = state.OpenBoltDevices(DevicesPath(cfg.Dir), cfg.Log); err != nil {
 			return nil, err
 		}
+		perUser := state.DefaultDevicesPerUser
 		if cfg.DevicesPerUser != 0 {
-			bolt.perUser = cfg.DevicesPerUser
+			perUser = cfg.DevicesPerUser
 		}
-		bolt.alert = cfg.HeartbeatAlert
+		bolt.SetRules(perUser, cfg.HeartbeatAlert)
 		s.devices = bolt
 	}
 	if s.mail == nil {
@@ -220,7 +221,7 @@ func New(cfg Config) (*Server, error) {
 	s.metrics = newMetrics(s.hub, s.certs)
 	s.hub.metrics = s.metrics
 	if bolt != nil {
-		bolt.metrics = s.metrics
+		bolt.OnEvict(func() { s.metrics.evicted(evictedDevice) })
 	}
 	if s.dash, err = newDashboard(s.token, s.devices, cfg.HeartbeatAlert, s.hub, s.certs, s.metrics, s.log); err != nil {
 		s.devices.Close()

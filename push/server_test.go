@@ -15,6 +15,7 @@ import (
 
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/profile"
+	"github.com/pushca/pushca/push/state"
 )
 
 type testServer struct {
@@ -188,14 +189,14 @@ func TestAdminAPI(t *testing.T) {
 	if err != nil || res.Message.Subject != "hello" || res.Message.To != "alice" {
 		t.Fatalf("deliver: %+v %v", res, err)
 	}
-	ts.devices.Update(context.Background(), "alice", "dev1", func(d *Device) { d.Type = "PocketPC" })
+	ts.devices.Update(context.Background(), "alice", "dev1", func(d *state.Device) { d.Type = "PocketPC" })
 	req, _ := http.NewRequest(http.MethodGet, base+AdminDevicesPath, nil)
 	req.Header.Set("Authorization", "Bearer "+ts.Token())
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var devs []Device
+	var devs []state.Device
 	if err := json.Unmarshal([]byte(readAll(t, resp)), &devs); err != nil || len(devs) != 1 || devs[0].Type != "PocketPC" {
 		t.Fatalf("devices: %+v %v", devs, err)
 	}

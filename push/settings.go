@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/state"
 )
 
 // settingsParts are the Settings parts this endpoint answers; a request's
@@ -34,7 +35,7 @@ func (c *call) settings() {
 	}
 	resp := &eas.SettingsResponse{Status: eas.SettingsOK}
 	if di := req.DeviceInformation; di != nil {
-		if !c.update(func(d *Device) { d.Model, d.OS = di.Model, di.OS }) {
+		if !c.update(func(d *state.Device) { d.Model, d.OS = di.Model, di.OS }) {
 			return
 		}
 		resp.DeviceInformationStatus = eas.SettingsOK

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pushca/pushca/profile"
+	"github.com/pushca/pushca/push/internal/filewatch"
 )
 
 // KeyPair names a PEM certificate chain (leaf first), its PEM key and the
@@ -36,7 +37,7 @@ type KeyPair struct {
 type Certificates struct {
 	pairs []KeyPair
 	extra []profile.Profile
-	watch *fileWatch
+	watch *filewatch.Watch
 	log   *slog.Logger
 
 	mu     sync.RWMutex
@@ -47,8 +48,8 @@ type Certificates struct {
 // extra are device profiles to serve beyond those the chains' families
 // serve (see Profiles).
 func LoadCertificates(pairs []KeyPair, extra []profile.Profile, log *slog.Logger) (*Certificates, error) {
-	c := &Certificates{pairs: pairs, extra: extra, watch: newFileWatch(time.Second), log: log}
-	c.watch.changed(c.paths()...) // record the stamps of what Reload reads now
+	c := &Certificates{pairs: pairs, extra: extra, watch: filewatch.New(time.Second), log: log}
+	c.watch.Changed(c.paths()...) // record the stamps of what Reload reads now
 	if err := c.Reload(); err != nil {
 		return nil, err
 	}
@@ -177,9 +178,9 @@ func (c *Certificates) warnUnfit(chains []chain) {
 
 // refresh reloads when the files changed (looked at once a second at most).
 func (c *Certificates) refresh() {
-	if c.watch.changed(c.paths()...) {
+	if c.watch.Changed(c.paths()...) {
 		if err := c.Reload(); err != nil {
-			c.watch.retry()
+			c.watch.Retry()
 			c.log.Error("server certificate changed on disk but cannot be loaded; still serving the previous one", "err", err)
 		}
 	}

@@ -68,13 +68,13 @@ func TestCertificateHotReload(t *testing.T) {
 		t.Fatalf("CN %q", cn)
 	}
 	root.writeServer(t, dir, true, "second")
-	certs.watch.forget() // instead of waiting out the once-a-second stat
+	certs.watch.Forget() // instead of waiting out the once-a-second stat
 	if cn := peerCN(t, addr, root.cert, nil); cn != "second" {
 		t.Fatalf("after rewriting the files: CN %q, want second", cn)
 	}
 	// A broken file keeps the last good certificate.
 	writeFile(t, pair.Key, []byte("garbage"))
-	certs.watch.forget()
+	certs.watch.Forget()
 	if cn := peerCN(t, addr, root.cert, nil); cn != "second" {
 		t.Fatalf("after a broken key: CN %q", cn)
 	}

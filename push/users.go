@@ -1,7 +1,6 @@
 package push
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -11,138 +10,21 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/pushca/pushca/internal/atomicfile"
+	"github.com/pushca/pushca/push/state"
 )
 
 // maxPassword is bcrypt's input limit; longer passwords would be cut
 // silently by other implementations, so they are refused.
 const maxPassword = 72
 
-// NormalizeUser turns the forms a device may send — DOMAIN\user, a UPN
-// user@domain, both at once, or a bare name — into the bare lower-case name
-// the users file keys on (see splitLogin). Windows account names are
-// case-insensitive.
-func NormalizeUser(s string) (string, error) {
-	name, _ := splitLogin(s)
-	name = strings.ToLower(name)
-	if name == "" || len(name) > 64 {
-		return "", fmt.Errorf("user name %q: must be 1 to 64 characters", s)
-	}
-	for _, r := range name {
-		if r == ':' || r == '/' || r == '@' || r == '\\' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
-			return "", fmt.Errorf("user name %q: %q is not allowed", s, r)
-		}
-	}
-	return name, nil
-}
-
-// splitLogin returns the account part of a login and whether the login
-// named a domain. The account is what follows the last backslash and
-// precedes the first @, so CORP\jdoe (Windows Mobile joins the Sync CSP's
-// domain and user so), jdoe@corp.example and CORP\jdoe@corp.example (an
-// iPhone given a domain and a UPN) are all jdoe. The domain is dropped, not
-// matched: a NetBIOS domain (CORP) says nothing about a UPN suffix
-// (corp.example), so no rule could tell two same-named people of two
-// domains apart at every login. One account per name is what stays
-// deterministic, and Users.Add refuses a domain-qualified name that would
-// land on an existing account.
-func splitLogin(s string) (name string, qualified bool) {
-	name = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(name, '\\'); i >= 0 {
-		name, qualified = name[i+1:], true
-	}
-	if i := strings.IndexByte(name, '@'); i >= 0 {
-		name, qualified = name[:i], true
-	}
-	return name, qualified
-}
-
-// ParseUsers reads an htpasswd-style file of "name:bcrypt-hash" lines (the
-// format of `htpasswd -B`), ignoring blank lines and # comments.
-func ParseUsers(data []byte) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, hash, ok := strings.Cut(line, ":")
-		if !ok {
-			return nil, fmt.Errorf("line %d: want name:hash", n)
-		}
-		if err := checkUser(name, []byte(hash)); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n, err)
-		}
-		if _, dup := out[name]; dup {
-			return nil, fmt.Errorf("line %d: user %s listed twice", n, name)
-		}
-		out[name] = []byte(hash)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// checkUser says whether name and hash can be a user's: the name in normal
-// form, the hash bcrypt's.
-func checkUser(name string, hash []byte) error {
-	if norm, err := NormalizeUser(name); err != nil || norm != name {
-		return fmt.Errorf("user name %q is not in normal form", name)
-	}
-	if _, err := bcrypt.Cost(hash); err != nil {
-		return fmt.Errorf("user %s: not a bcrypt hash: %w", name, err)
-	}
-	return nil
-}
-
-func formatUsers(users map[string][]byte) []byte {
-	var b bytes.Buffer
-	b.WriteString("# pushca users: name:bcrypt-hash (htpasswd -B compatible). Edit with `pushca users`.\n")
-	names := make([]string, 0, len(users))
-	for n := range users {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		fmt.Fprintf(&b, "%s:%s\n", n, users[n])
-	}
-	return b.Bytes()
-}
-
-// UserSource is where the users' bcrypt hashes are kept: the users file
-// (FileUsers), or a database the servers sharing it read (package
-// pgstate). Users verifies logins against any of them alike.
-type UserSource interface {
-	// Changed says, cheaply, whether the users may have changed since its
-	// previous call; the first call says true. Users asks at most once per
-	// UsersFileCheck, and only when a login or a command needs the users.
-	Changed(ctx context.Context) (bool, error)
-	// Read returns every user's hash. When it fails it also returns the
-	// users of last it still vouches for unchanged: none when it cannot be
-	// read at all.
-	Read(ctx context.Context, last map[string][]byte) (map[string][]byte, error)
-	// Edit sets name's hash to what fn returns given the current one (nil
-	// for no user), deleting the user when fn returns nil; an error from
-	// fn changes nothing. It works on what is stored now, not on what Read
-	// returned, so that edits made one after the other all land.
-	Edit(ctx context.Context, name string, fn func(current []byte) ([]byte, error)) error
-	// String names the source in logs; it must not hold a secret.
-	String() string
-}
-
-// Users verifies logins against the users of a UserSource, looked at again
+// Users verifies logins against the users of a state.UserSource, looked at again
 // when it changes so that `pushca users add` takes effect on a running
 // server.
 //
@@ -154,7 +36,7 @@ type UserSource interface {
 // let a user removed in the same edit in; denying everyone would lock out a
 // fleet over one line in a format pushca does not read.
 type Users struct {
-	src  UserSource
+	src  state.UserSource
 	cost int
 	log  *slog.Logger
 	// compare is bcrypt's; a test counts the calls through it.
@@ -222,13 +104,13 @@ const sourceTimeout = 10 * time.Second
 // OpenUsers reads the users file at path (a missing file is an empty list).
 // cost is the bcrypt cost of new hashes; 0 means bcrypt.DefaultCost.
 func OpenUsers(path string, cost int) (*Users, error) {
-	return NewUsers(FileUsers(path), cost, nil)
+	return NewUsers(state.FileUsers(path), cost, nil)
 }
 
 // NewUsers reads the users of src, logging to log (nil: nowhere) the
 // source's failures and hashes at another cost than cost, which is that of
 // new hashes (0 means bcrypt.DefaultCost).
-func NewUsers(src UserSource, cost int, log *slog.Logger) (*Users, error) {
+func NewUsers(src state.UserSource, cost int, log *slog.Logger) (*Users, error) {
 	if cost == 0 {
 		cost = bcrypt.DefaultCost
 	}
@@ -328,7 +210,7 @@ func (u *Users) take(hashes map[string][]byte, err error) error {
 func confirmed(hashes map[string][]byte) (map[string][]byte, error) {
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(hashes)) {
-		if err := checkUser(name, hashes[name]); err != nil {
+		if err := state.CheckUser(name, hashes[name]); err != nil {
 			delete(hashes, name)
 			errs = append(errs, err)
 		}
@@ -414,7 +296,7 @@ const (
 // one admission.
 func (u *Users) verify(name, password string, admit func() (release func(), ok bool)) verdict {
 	_ = u.refresh() // logged there; a broken file keeps its unchanged users
-	norm, err := NormalizeUser(name)
+	norm, err := state.NormalizeUser(name)
 	mac := u.mac(norm, password)
 	waited := false
 	for {
@@ -495,7 +377,7 @@ func (u *Users) mac(user, password string) []byte {
 // Has says whether a user exists.
 func (u *Users) Has(name string) bool {
 	_ = u.refresh()
-	norm, err := NormalizeUser(name)
+	norm, err := state.NormalizeUser(name)
 	if err != nil {
 		return false
 	}
@@ -527,11 +409,11 @@ func (u *Users) List() ([]string, error) {
 // silently take over jdoe@corp.example's account. The bare name changes a
 // password.
 func (u *Users) Add(name, password string) error {
-	norm, err := NormalizeUser(name)
+	norm, err := state.NormalizeUser(name)
 	if err != nil {
 		return err
 	}
-	_, qualified := splitLogin(name)
+	_, qualified := state.SplitLogin(name)
 	if password == "" || len(password) > maxPassword {
 		return fmt.Errorf("password for %s: must be 1 to %d bytes", norm, maxPassword)
 	}
@@ -551,11 +433,11 @@ func (u *Users) Add(name, password string) error {
 // domain-qualified name may be another person's than the account it
 // lands on.
 func (u *Users) Remove(name string) error {
-	norm, err := NormalizeUser(name)
+	norm, err := state.NormalizeUser(name)
 	if err != nil {
 		return err
 	}
-	if _, qualified := splitLogin(name); qualified {
+	if _, qualified := state.SplitLogin(name); qualified {
 		return fmt.Errorf("remove %[1]s: name the user without a domain, as the users file does (a name with one may mean someone else than %[1]s): `pushca users remove %[1]s`", norm)
 	}
 	return u.edit(norm, func(current []byte) ([]byte, error) {
@@ -575,92 +457,4 @@ func (u *Users) edit(name string, fn func([]byte) ([]byte, error)) error {
 	}
 	u.lookNow()
 	return nil
-}
-
-// FileUsers keeps the users in an htpasswd-style file at path (see
-// ParseUsers), 0600; a missing file is an empty list.
-func FileUsers(path string) UserSource {
-	// An interval of 0: Users decides how often to look.
-	return &fileUsers{path: path, watch: newFileWatch(0)}
-}
-
-type fileUsers struct {
-	path  string
-	watch *fileWatch
-}
-
-func (f *fileUsers) String() string { return f.path }
-
-// Changed compares the file's stamp (identity, time, size) with the last.
-func (f *fileUsers) Changed(context.Context) (bool, error) {
-	return f.watch.changed(f.path), nil
-}
-
-// Read vouches, when the file no longer parses, for the users of last
-// whose line it still holds unchanged.
-func (f *fileUsers) Read(_ context.Context, last map[string][]byte) (map[string][]byte, error) {
-	data, hashes, err := f.parse()
-	if err != nil && data != nil {
-		return salvage(data, last), err
-	}
-	return hashes, err
-}
-
-func (f *fileUsers) Edit(_ context.Context, name string, fn func([]byte) ([]byte, error)) error {
-	_, hashes, err := f.parse()
-	if err != nil {
-		return err
-	}
-	next, err := fn(hashes[name])
-	if err != nil {
-		return err
-	}
-	if next == nil {
-		delete(hashes, name)
-	} else {
-		hashes[name] = next
-	}
-	if err := atomicfile.MkdirAll(filepath.Dir(f.path)); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(f.path, formatUsers(hashes), atomicfile.FileMode); err != nil {
-		return fmt.Errorf("save users: %w", err)
-	}
-	return nil
-}
-
-// parse reads and parses the file; data is nil when it could not be read.
-func (f *fileUsers) parse() (data []byte, hashes map[string][]byte, err error) {
-	data, err = os.ReadFile(f.path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return []byte{}, map[string][]byte{}, nil
-	case err != nil:
-		return nil, nil, fmt.Errorf("read users file: %w", err)
-	}
-	if hashes, err = ParseUsers(data); err != nil {
-		return data, nil, fmt.Errorf("users file %s: %w", f.path, err)
-	}
-	return data, hashes, nil
-}
-
-// salvage returns the users of last whose line data holds once and
-// unchanged.
-func salvage(data []byte, last map[string][]byte) map[string][]byte {
-	lines, seen := map[string]string{}, map[string]int{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if name, hash, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(line, "#") {
-			lines[name] = hash
-			seen[name]++
-		}
-	}
-	out := map[string][]byte{}
-	for name, hash := range last {
-		if seen[name] == 1 && lines[name] == string(hash) {
-			out[name] = hash
-		}
-	}
-	return out
 }

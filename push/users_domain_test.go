@@ -37,18 +37,3 @@ func TestUsersAddSameNameInTwoDomains(t *testing.T) {
 		t.Errorf("changing jdoe's password by its bare name: %v", err)
 	}
 }
-
-// TestLoginFormsMapToOneUser: whatever form a device sends the user in,
-// the same users-file entry checks it, whatever the domain says.
-func TestLoginFormsMapToOneUser(t *testing.T) {
-	for login, want := range map[string]string{
-		"jdoe": "jdoe", " JDoe ": "jdoe",
-		`CORP\jdoe`: "jdoe", `corp.example\JDOE`: "jdoe", `A\B\jdoe`: "jdoe",
-		"jdoe@corp.example": "jdoe", "JDOE@partner.example": "jdoe",
-		`CORP\jdoe@corp.example`: "jdoe",
-	} {
-		if got, err := NormalizeUser(login); err != nil || got != want {
-			t.Errorf("login %q maps to %q, %v; want %q", login, got, err, want)
-		}
-	}
-}

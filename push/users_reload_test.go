@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/push/state"
 )
 
 // usersFile writes name:hash lines, each user's hash made at its cost.
@@ -46,7 +47,7 @@ func TestUnknownUserTimingMatchesKnownUser(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users")
 	usersFile(t, path, map[string]int{"alice": 5, "bob": 4})
 	var logs testtool.Buffer
-	u, err := NewUsers(FileUsers(path), 0, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, tWriter{t}), nil)))
+	u, err := NewUsers(state.FileUsers(path), 0, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, tWriter{t}), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestUsersFileEditThatBreaksParsingDeniesRemovedUser(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users")
 	usersFile(t, path, map[string]int{"alice": 4, "bob": 4})
 	var logs testtool.Buffer
-	u, err := NewUsers(FileUsers(path), bcrypt.MinCost, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, tWriter{t}), nil)))
+	u, err := NewUsers(state.FileUsers(path), bcrypt.MinCost, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, tWriter{t}), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestUsersFileEditThatBreaksParsingDeniesRemovedUser(t *testing.T) {
 // heldSource is a users file whose changes are looked at only when the
 // test lets them: Changed waits for release once hold is set.
 type heldSource struct {
-	UserSource
+	state.UserSource
 	hold    atomic.Bool
 	entered chan struct{}
 	release chan struct{}
@@ -170,7 +171,7 @@ func (s *heldSource) Changed(ctx context.Context) (bool, error) {
 func TestNewUserWaitsForTheLookUnderWay(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users")
 	usersFile(t, path, map[string]int{"alice": 4})
-	src := &heldSource{UserSource: FileUsers(path), entered: make(chan struct{}), release: make(chan struct{})}
+	src := &heldSource{UserSource: state.FileUsers(path), entered: make(chan struct{}), release: make(chan struct{})}
 	u, err := NewUsers(src, 4, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/pushca/pushca/plan"
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/state"
 )
 
 // exitPlanLoses is cert plan's verdict that known devices would be cut
@@ -150,10 +151,10 @@ func serialHosts(recs []ca.Record) func(string) (string, bool) {
 // where they came from: push/devices.db, or, when a running server holds
 // that file, the server's admin API named by adminFlags (checked to be
 // loopback by the caller).
-func deviceRecords(c *cli.Context) ([]push.Device, string, error) {
+func deviceRecords(c *cli.Context) ([]state.Device, string, error) {
 	path := push.DevicesPath(c.String("dir"))
-	devs, err := push.ReadDevices(path)
-	if !errors.Is(err, push.ErrDevicesInUse) {
+	devs, err := state.ReadBoltDevices(path)
+	if !errors.Is(err, state.ErrDevicesInUse) {
 		return devs, path, err
 	}
 	token, terr := push.ReadToken(adminTokenFile(c))

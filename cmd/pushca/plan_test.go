@@ -14,6 +14,7 @@ import (
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/plan"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/state"
 )
 
 // activeSerials reads host/family → serial of the active certificates
@@ -35,18 +36,18 @@ func activeSerials(t *testing.T, dir string) map[string]string {
 
 // recordDevices records devs in push/devices.db through push's own Devices,
 // as pushca serve would have after their handshakes.
-func recordDevices(t *testing.T, dir string, devs []push.Device) {
+func recordDevices(t *testing.T, dir string, devs []state.Device) {
 	t.Helper()
 	path := push.DevicesPath(dir)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	d, err := push.OpenDevices(path, slog.New(slog.DiscardHandler))
+	d, err := state.OpenBoltDevices(path, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, dev := range devs {
-		if _, err := d.Update(context.Background(), dev.User, dev.ID, func(rec *push.Device) {
+		if _, err := d.Update(context.Background(), dev.User, dev.ID, func(rec *state.Device) {
 			rec.Type, rec.Protocol, rec.UserAgent, rec.Cert, rec.Family = dev.Type, dev.Protocol, dev.UserAgent, dev.Cert, dev.Family
 		}); err != nil {
 			t.Fatal(err)
@@ -59,8 +60,8 @@ func recordDevices(t *testing.T, dir string, devs []push.Device) {
 
 // fleetOn is a Windows Mobile 5 phone and an iPhone that last handshook
 // with host's legacy and modern certificates.
-func fleetOn(serials map[string]string, host string) []push.Device {
-	return []push.Device{
+func fleetOn(serials map[string]string, host string) []state.Device {
+	return []state.Device{
 		{User: "alice", ID: "WM5ALICE", Type: "PocketPC", Protocol: "2.5", UserAgent: "MSFT-PPC/5.1.2200", Cert: serials[host+"/legacy"], Family: "legacy"},
 		{User: "bob", ID: "IPHONEBOB", Type: "iPhone", Protocol: "14.1", UserAgent: "Apple-iPhone3C1/811.2", Cert: serials[host+"/modern"], Family: "modern"},
 	}
@@ -75,7 +76,7 @@ func TestCertPlanThroughTheBinary(t *testing.T) {
 	mustPushca(t, env, "--dir", dir, "cert", "issue", "other.example.com", "--family", "legacy")
 	serials := activeSerials(t, dir)
 	devs := append(fleetOn(serials, "mail.example.com"),
-		push.Device{User: "olga", ID: "WM5OLGA", Type: "PocketPC", Protocol: "2.5", Cert: serials["other.example.com/legacy"], Family: "legacy"})
+		state.Device{User: "olga", ID: "WM5OLGA", Type: "PocketPC", Protocol: "2.5", Cert: serials["other.example.com/legacy"], Family: "legacy"})
 	recordDevices(t, dir, devs)
 
 	// What a renew or rotate keeps loses nothing; no CA password needed.

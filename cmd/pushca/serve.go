@@ -12,6 +12,7 @@ import (
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/push"
 	"github.com/pushca/pushca/push/pgstate"
+	"github.com/pushca/pushca/push/state"
 )
 
 func serveCommand() *cli.Command {
@@ -125,9 +126,9 @@ func listenFlags(https, http string) []cli.Flag {
 		&cli.StringFlag{Name: "admin", Value: "127.0.0.1:8444", Usage: "loopback address of the admin API (off when empty)"},
 		&cli.IntFlag{Name: "heartbeat-min", Value: push.DefaultHeartbeatMin, Usage: "shortest Ping heartbeat accepted, seconds"},
 		&cli.IntFlag{Name: "heartbeat-max", Value: push.DefaultHeartbeatMax, Usage: "longest Ping heartbeat accepted, seconds"},
-		&cli.IntFlag{Name: "devices-per-user", Value: push.DefaultDevicesPerUser, Usage: "device records and held Pings one user may have, the oldest going first beyond it (0: no limit, as pushca load with one user needs)"},
-		&cli.IntFlag{Name: "heartbeat-alert-samples", Value: push.DefaultHeartbeatAlertSamples, Usage: "Pings a device must have made before its average heartbeat is judged, and how many are averaged (Exchange 2003's HbiSampleSize)"},
-		&cli.IntFlag{Name: "heartbeat-alert-threshold", Value: push.DefaultHeartbeatAlertThreshold, Usage: "average heartbeat, seconds, at or below which a device's path is warned about (Exchange 2003's HbiAlertThreshold)"},
+		&cli.IntFlag{Name: "devices-per-user", Value: state.DefaultDevicesPerUser, Usage: "device records and held Pings one user may have, the oldest going first beyond it (0: no limit, as pushca load with one user needs)"},
+		&cli.IntFlag{Name: "heartbeat-alert-samples", Value: state.DefaultHeartbeatAlertSamples, Usage: "Pings a device must have made before its average heartbeat is judged, and how many are averaged (Exchange 2003's HbiSampleSize)"},
+		&cli.IntFlag{Name: "heartbeat-alert-threshold", Value: state.DefaultHeartbeatAlertThreshold, Usage: "average heartbeat, seconds, at or below which a device's path is warned about (Exchange 2003's HbiAlertThreshold)"},
 		&cli.StringFlag{Name: "mail-domain", Usage: "domain of the users' e-mail addresses, NAME@DOMAIN, as Settings and Autodiscover answer them (default: --host without its first label)"},
 		&cli.StringFlag{Name: "url", Usage: "https://HOST[:PORT] where devices reach this server, as Autodiscover announces it (default: --host on the --https port)"},
 	}
@@ -139,7 +140,7 @@ func listenConfig(c *cli.Context) (push.Config, error) {
 		Dir:       c.String("dir"),
 		HTTPSAddr: c.String("https"), HTTPAddr: c.String("http"), AdminAddr: c.String("admin"),
 		Heartbeat:      push.HeartbeatBounds{Min: c.Int("heartbeat-min"), Max: c.Int("heartbeat-max")},
-		HeartbeatAlert: push.HeartbeatAlert{Samples: c.Int("heartbeat-alert-samples"), Threshold: c.Int("heartbeat-alert-threshold")},
+		HeartbeatAlert: state.HeartbeatAlert{Samples: c.Int("heartbeat-alert-samples"), Threshold: c.Int("heartbeat-alert-threshold")},
 		MailDomain:     c.String("mail-domain"),
 		URL:            c.String("url"),
 		Log:            logger(c),

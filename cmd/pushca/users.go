@@ -11,6 +11,7 @@ import (
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/push"
 	"github.com/pushca/pushca/push/pgstate"
+	"github.com/pushca/pushca/push/state"
 )
 
 func usersCommand() *cli.Command {
@@ -115,7 +116,7 @@ func oneUser(c *cli.Context) (login, name string, err error) {
 		return "", "", usageErrorf("%s needs exactly one user name (see --help)", c.Command.Name)
 	}
 	login = c.Args().First()
-	name, err = push.NormalizeUser(login)
+	name, err = state.NormalizeUser(login)
 	return login, name, err
 }
 

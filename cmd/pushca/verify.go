@@ -12,6 +12,7 @@ import (
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/provision"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/state"
 	"github.com/pushca/pushca/verify"
 )
 
@@ -134,7 +135,7 @@ func verifyOptions(c *cli.Context) (verify.Options, error) {
 		}
 		return opt, nil
 	}
-	user, err := push.NormalizeUser(login)
+	user, err := state.NormalizeUser(login)
 	if err != nil {
 		return verify.Options{}, fmt.Errorf("--user: %w", err)
 	}

@@ -35,7 +35,7 @@ func BenchmarkDeliver(b *testing.B) {
 			user := fmt.Sprint("u", i) // a fresh folder: the Ping parks
 			ping := hold(b, holder, user, "D1")
 			b.StartTimer()
-			if _, _, err := deliverer.Deliver(ctx, user, push.Message{}); err != nil {
+			if _, _, err := deliverer.Deliver(ctx, user, state.Message{}); err != nil {
 				b.Fatal(err)
 			}
 			if r := answer(b, ping); r.Status != eas.PingChanges {
@@ -44,7 +44,7 @@ func BenchmarkDeliver(b *testing.B) {
 		}
 	}
 	b.Run("memory", func(b *testing.B) {
-		devices, err := push.OpenDevices(filepath.Join(b.TempDir(), "devices.db"), quiet)
+		devices, err := state.OpenBoltDevices(filepath.Join(b.TempDir(), "devices.db"), quiet)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/pushca/pushca/internal/pgtest"
 	"github.com/pushca/pushca/push"
 	"github.com/pushca/pushca/push/pgstate"
+	"github.com/pushca/pushca/push/state"
 )
 
 // endpoint is one push endpoint's hub on its own DB.
@@ -61,7 +62,7 @@ func TestDeliveryOnBWakesPingOnA(t *testing.T) {
 	dsn := newDatabase(t, s)
 	a, b := endpoint(t, openDB(t, dsn)), endpoint(t, openDB(t, dsn))
 	ping := hold(t, a, "alice", "D1")
-	if _, woken, err := b.Deliver(context.Background(), "alice", push.Message{Subject: "via B"}); err != nil || woken != 0 {
+	if _, woken, err := b.Deliver(context.Background(), "alice", state.Message{Subject: "via B"}); err != nil || woken != 0 {
 		t.Fatalf("deliver on B, which holds no Ping: woken %d, %v", woken, err)
 	}
 	if r := answer(t, ping); r.Status != eas.PingChanges || r.Folders[0] != "1" {
@@ -126,7 +127,7 @@ func TestPingAnsweredAfterListenerReconnects(t *testing.T) {
 	case <-timeout():
 		t.Fatal("A's listener did not try to reconnect")
 	}
-	if _, _, err := b.Deliver(context.Background(), "alice", push.Message{Subject: "during the outage"}); err != nil {
+	if _, _, err := b.Deliver(context.Background(), "alice", state.Message{Subject: "during the outage"}); err != nil {
 		t.Fatal(err)
 	}
 	close(release)

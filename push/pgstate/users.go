@@ -35,7 +35,7 @@ CREATE OR REPLACE TRIGGER pushca_push_users_changed
 `
 
 // Users is the push endpoint's users in the table pushca_push_users, which
-// every server on the database shares: a push.UserSource. An edit made on
+// every server on the database shares: a state.UserSource. An edit made on
 // any host reaches each server at its next look (once a second at most,
 // on a login) through the change counter, one indexed row, rather than
 // through LISTEN: the look happens anyway, a lost notification could not

@@ -18,6 +18,7 @@ import (
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/push"
 	"github.com/pushca/pushca/push/pgstate"
+	"github.com/pushca/pushca/push/state"
 )
 
 // The users file and the PostgreSQL table keep one contract: add, change,
@@ -26,7 +27,7 @@ import (
 // next look, within a second or so.
 func TestUsersFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users")
-	usersContract(t, func(t *testing.T) push.UserSource { return push.FileUsers(path) })
+	usersContract(t, func(t *testing.T) state.UserSource { return state.FileUsers(path) })
 }
 
 // TestUsersOnPostgreSQL: the contract, failing closed, rows written by
@@ -35,14 +36,14 @@ func TestUsersOnPostgreSQL(t *testing.T) {
 	s := pgtest.Start(t)
 	t.Run("contract", func(t *testing.T) {
 		dsn := newDatabase(t, s)
-		usersContract(t, func(t *testing.T) push.UserSource { return openUsers(t, openDB(t, dsn).Pool()) })
+		usersContract(t, func(t *testing.T) state.UserSource { return openUsers(t, openDB(t, dsn).Pool()) })
 	})
 	t.Run("unreadable", func(t *testing.T) { unreadableFailsClosed(t, newDatabase(t, s)) })
 	t.Run("by hand", func(t *testing.T) { rowsWrittenByHand(t, newDatabase(t, s)) })
 	t.Run("concurrent", func(t *testing.T) { concurrentAddsOfOneName(t, newDatabase(t, s)) })
 }
 
-func usersContract(t *testing.T, open func(t *testing.T) push.UserSource) {
+func usersContract(t *testing.T, open func(t *testing.T) state.UserSource) {
 	a, b := newUsers(t, open(t), nil), newUsers(t, open(t), nil)
 	for _, err := range []error{a.Add("alice", "secret"), a.Add(`CORP\Bob`, "bob secret")} {
 		if err != nil {
@@ -149,7 +150,7 @@ func concurrentAddsOfOneName(t *testing.T, dsn string) {
 }
 
 // openUsers is the users' table on pool.
-func openUsers(t *testing.T, pool *pgxpool.Pool) push.UserSource {
+func openUsers(t *testing.T, pool *pgxpool.Pool) state.UserSource {
 	t.Helper()
 	src, err := pgstate.OpenUsers(context.Background(), pool)
 	if err != nil {
@@ -160,7 +161,7 @@ func openUsers(t *testing.T, pool *pgxpool.Pool) push.UserSource {
 
 // newUsers verifies against src at bcrypt's cheapest cost, logging to the
 // test and to logs when given.
-func newUsers(t *testing.T, src push.UserSource, logs io.Writer) *push.Users {
+func newUsers(t *testing.T, src state.UserSource, logs io.Writer) *push.Users {
 	t.Helper()
 	w := io.Writer(t.Output())
 	if logs != nil {

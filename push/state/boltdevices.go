@@ -1,4 +1,4 @@
-package push
+package state
 
 import (
 	"context"
@@ -12,51 +12,25 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/pushca/pushca/push/state"
 )
 
-// How a Ping ended, as recorded per device.
-const (
-	PingChanges    = "changes"    // Status 2
-	PingExpired    = "expired"    // Status 1, the heartbeat ran out
-	PingSuperseded = "superseded" // Status 1, a newer Ping from the same device
-	PingShutdown   = "shutdown"   // Status 1, the server stopped
-	PingCut        = "cut"        // the connection went away before the heartbeat ended
-	PingEvicted    = "evicted"    // Status 1, the user held more Pings than allowed
-)
-
-// The heartbeat alert and the per-user cap are package state's, shared by
-// every store of device records.
-type HeartbeatAlert = state.HeartbeatAlert
-
-const (
-	DefaultHeartbeatAlertSamples   = state.DefaultHeartbeatAlertSamples
-	DefaultHeartbeatAlertThreshold = state.DefaultHeartbeatAlertThreshold
-	DefaultDevicesPerUser          = state.DefaultDevicesPerUser
-)
-
-// DefaultHeartbeatAlert is Exchange 2003 SP2's.
-func DefaultHeartbeatAlert() HeartbeatAlert { return state.DefaultHeartbeatAlert() }
-
-var _ state.Devices = (*Devices)(nil)
+var _ Devices = (*BoltDevices)(nil)
 
 var devicesBucket = []byte("devices")
 
-// Devices keeps device records in memory and in a bbolt file, so a restart
+// BoltDevices keeps device records in memory and in a bbolt file, so a restart
 // keeps policy keys, sync keys and Ping history. Protocol state (Update) is
 // on disk before the caller answers the device; what the server merely
 // observes (Note: Ping history, the Ping cache, user agent, last seen) is
 // written behind, so a broadcast's answers never wait for, or compete
 // with, one disk write each.
-type Devices struct {
+type BoltDevices struct {
 	db  *bolt.DB
 	log *slog.Logger
-	// perUser caps the records of one user (see Config.DevicesPerUser);
-	// below 1, no cap.
+	// perUser caps the records of one user; below 1, no cap.
 	perUser int
-	// metrics counts evictions; nil counts nothing.
-	metrics *metrics
+	// onEvict, when set, is told of every record the cap drops.
+	onEvict func()
 	// alert decides the low-heartbeat warning; its Samples is also how many
 	// Pings a record keeps.
 	alert HeartbeatAlert
@@ -88,16 +62,16 @@ const (
 
 func deviceKey(user, id string) string { return user + "\x00" + id }
 
-// OpenDevices opens (creating it if needed) the device database at path.
+// OpenBoltDevices opens (creating it if needed) the device database at path.
 // A second server on the same state directory fails here instead of
 // waiting forever for the file lock.
-func OpenDevices(path string, log *slog.Logger) (*Devices, error) {
+func OpenBoltDevices(path string, log *slog.Logger) (*BoltDevices, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open device database %s (is another pushca serve running?): %w", path, err)
 	}
 	db.MaxBatchDelay = batchDelay
-	d := &Devices{
+	d := &BoltDevices{
 		db: db, log: log, perUser: DefaultDevicesPerUser, alert: DefaultHeartbeatAlert(), m: map[string]*Device{}, byUser: map[string]map[string]bool{}, dirty: map[string]bool{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan error, 1),
 	}
@@ -124,16 +98,26 @@ func OpenDevices(path string, log *slog.Logger) (*Devices, error) {
 	return d, nil
 }
 
+// SetRules sets the cap on one user's records (below 1, none) and the
+// heartbeat alert, which also bounds the Ping history kept. Call it, and
+// OnEvict, before the records are used.
+func (d *BoltDevices) SetRules(perUser int, alert HeartbeatAlert) {
+	d.perUser, d.alert = perUser, alert
+}
+
+// OnEvict has fn called for every record the cap drops, for a metric.
+func (d *BoltDevices) OnEvict(fn func()) { d.onEvict = fn }
+
 // ErrDevicesInUse says a running pushca serve holds the device database:
-// its records are to be had from the admin API instead (ListDevices).
+// its records are to be had from its admin API instead.
 var ErrDevicesInUse = errors.New("the device database is held by a running pushca serve")
 
-// ReadDevices returns the records of the device database at path, opened
+// ReadBoltDevices returns the records of the device database at path, opened
 // read-only, ordered as List orders them; a missing file holds none. It
 // waits at most a second for the lock, and a file a running server holds
 // is ErrDevicesInUse, so that a command can ask that server rather than
 // wait for it to stop.
-func ReadDevices(path string) ([]Device, error) {
+func ReadBoltDevices(path string) ([]Device, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -167,7 +151,7 @@ func ReadDevices(path string) ([]Device, error) {
 }
 
 // Close writes what was noted and closes the database file.
-func (d *Devices) Close() error {
+func (d *BoltDevices) Close() error {
 	var err error
 	d.once.Do(func() {
 		close(d.stop)
@@ -177,7 +161,7 @@ func (d *Devices) Close() error {
 }
 
 // Get returns a copy of a device record.
-func (d *Devices) Get(ctx context.Context, user, id string) (Device, bool, error) {
+func (d *BoltDevices) Get(ctx context.Context, user, id string) (Device, bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	dev, ok := d.m[deviceKey(user, id)]
@@ -190,7 +174,7 @@ func (d *Devices) Get(ctx context.Context, user, id string) (Device, bool, error
 // Peek returns the stored record itself: records are never changed in
 // place, so it stays as it is while the caller looks, and the hot paths of
 // a Ping skip Get's copy of the whole Ping history.
-func (d *Devices) Peek(ctx context.Context, user, id string) (*Device, error) {
+func (d *BoltDevices) Peek(ctx context.Context, user, id string) (*Device, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if dev := d.m[deviceKey(user, id)]; dev != nil {
@@ -200,7 +184,7 @@ func (d *Devices) Peek(ctx context.Context, user, id string) (*Device, error) {
 }
 
 // List returns copies of every record, ordered by user and device id.
-func (d *Devices) List(ctx context.Context) ([]Device, error) {
+func (d *BoltDevices) List(ctx context.Context) ([]Device, error) {
 	d.mu.Lock()
 	out := make([]Device, 0, len(d.m))
 	for _, dev := range d.m {
@@ -219,11 +203,11 @@ func (d *Devices) List(ctx context.Context) ([]Device, error) {
 // Update applies fn to the record of (user, id), creating it when missing,
 // stamps LastSeen and writes it to disk before returning the new record.
 // On a write error the in-memory record is put back as it was.
-func (d *Devices) Update(ctx context.Context, user, id string, fn func(*Device)) (Device, error) {
+func (d *BoltDevices) Update(ctx context.Context, user, id string, fn func(*Device)) (Device, error) {
 	k := deviceKey(user, id)
 	d.mu.Lock()
 	prev := d.m[k]
-	dev := state.Changed(prev, user, id, fn)
+	dev := Changed(prev, user, id, fn)
 	evicted := d.storeLocked(k, dev)
 	d.mu.Unlock()
 	d.evicted(evicted)
@@ -254,19 +238,19 @@ func (d *Devices) Update(ctx context.Context, user, id string, fn func(*Device))
 // Note applies fn like Update but returns without waiting for the disk: the
 // record is written behind, within noteDelay, with every other note. fn
 // may run more than once, on a fresh copy each time.
-func (d *Devices) Note(ctx context.Context, user, id string, fn func(*Device)) (Device, error) {
+func (d *BoltDevices) Note(ctx context.Context, user, id string, fn func(*Device)) (Device, error) {
 	return d.noteAs(user, id, true, fn).Clone(), nil
 }
 
 // NotePing notes the Ping's cache without the copy Note returns.
-func (d *Devices) NotePing(user, id string, heartbeat int, folders []string) {
+func (d *BoltDevices) NotePing(user, id string, heartbeat int, folders []string) {
 	d.noteAs(user, id, true, func(dev *Device) { dev.Heartbeat, dev.Folders = heartbeat, folders })
 }
 
 // noteAs is Note returning the stored record itself, to read only. Unless
 // create, it changes only a record that exists and returns nil when there
 // is none.
-func (d *Devices) noteAs(user, id string, create bool, fn func(*Device)) *Device {
+func (d *BoltDevices) noteAs(user, id string, create bool, fn func(*Device)) *Device {
 	k := deviceKey(user, id)
 	// Copy and change outside the lock, and store only if nobody stored
 	// meanwhile: a broadcast notes thousands of Pings at once, and a copy
@@ -279,7 +263,7 @@ func (d *Devices) noteAs(user, id string, create bool, fn func(*Device)) *Device
 		if prev == nil && !create {
 			return nil
 		}
-		dev := state.Changed(prev, user, id, fn)
+		dev := Changed(prev, user, id, fn)
 		d.mu.Lock()
 		if d.m[k] != prev {
 			d.mu.Unlock()
@@ -300,7 +284,7 @@ func (d *Devices) noteAs(user, id string, create bool, fn func(*Device)) *Device
 // storeLocked puts dev under k; a new record beyond the user's cap
 // evicts the user's records seen longest ago, which it returns. An
 // evicted record is marked dirty, for the writer to delete.
-func (d *Devices) storeLocked(k string, dev *Device) []*Device {
+func (d *BoltDevices) storeLocked(k string, dev *Device) []*Device {
 	_, known := d.m[k]
 	d.m[k] = dev
 	if known {
@@ -328,14 +312,14 @@ func (d *Devices) storeLocked(k string, dev *Device) []*Device {
 	return out
 }
 
-func (d *Devices) indexLocked(user, k string) {
+func (d *BoltDevices) indexLocked(user, k string) {
 	if d.byUser[user] == nil {
 		d.byUser[user] = map[string]bool{}
 	}
 	d.byUser[user][k] = true
 }
 
-func (d *Devices) removeLocked(k, user string) {
+func (d *BoltDevices) removeLocked(k, user string) {
 	delete(d.m, k)
 	delete(d.byUser[user], k)
 	if len(d.byUser[user]) == 0 {
@@ -344,9 +328,11 @@ func (d *Devices) removeLocked(k, user string) {
 }
 
 // evicted counts and logs the records storeLocked evicted.
-func (d *Devices) evicted(devs []*Device) {
+func (d *BoltDevices) evicted(devs []*Device) {
 	for _, dev := range devs {
-		d.metrics.evicted(evictedDevice)
+		if d.onEvict != nil {
+			d.onEvict()
+		}
 		d.log.Info("device record dropped: the user has more devices than the per-user limit; the one seen longest ago goes",
 			"user", dev.User, "device", dev.ID, "last_seen", dev.LastSeen, "limit", d.perUser)
 	}
@@ -367,7 +353,7 @@ func putDevice(b *bolt.Bucket, k string, dev *Device) error {
 
 // writeBehind writes noted records, gathering them for noteDelay, until
 // Close; then it writes what is left.
-func (d *Devices) writeBehind() {
+func (d *BoltDevices) writeBehind() {
 	wait := time.NewTimer(noteDelay)
 	wait.Stop()
 	for {
@@ -391,7 +377,7 @@ func (d *Devices) writeBehind() {
 
 // flush writes every noted record in one transaction. On failure the
 // records stay noted, for the next note or Close to try again.
-func (d *Devices) flush() error {
+func (d *BoltDevices) flush() error {
 	d.mu.Lock()
 	keys, recs := make([]string, 0, len(d.dirty)), make([]*Device, 0, len(d.dirty))
 	for k := range d.dirty {
@@ -425,7 +411,7 @@ func (d *Devices) flush() error {
 // LogPing appends a finished Ping to the device's history and warns once
 // each time the heartbeats trip the alert. A record evicted
 // while its Ping was held is not made again for the Ping's sake.
-func (d *Devices) LogPing(user, id string, p PingLog) {
+func (d *BoltDevices) LogPing(user, id string, p PingLog) {
 	var warn bool
 	dev := d.noteAs(user, id, false, func(dev *Device) { warn = d.alert.AddPing(dev, p) })
 	if dev != nil && warn {

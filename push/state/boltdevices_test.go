@@ -1,47 +1,46 @@
-package push
+package state
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/pushca/pushca/push/state"
-	"github.com/pushca/pushca/push/state/statetest"
 )
 
-func TestDevicesSurviveRestart(t *testing.T) {
+func TestBoltDevicesSurviveRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "devices.db")
-	d, err := OpenDevices(path, testLog(t))
+	d, err := OpenBoltDevices(path, testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.Update(context.Background(), "alice", "dev1", func(dev *Device) {
 		dev.Type, dev.Protocol, dev.PolicyKey = "PocketPC", "2.5", 1234
-		dev.Sync = map[string]SyncState{inboxID: {Key: "7", Seq: 3}}
-		dev.Heartbeat, dev.Folders = 900, []string{inboxID}
+		dev.Sync = map[string]SyncState{"1": {Key: "7", Seq: 3}}
+		dev.Heartbeat, dev.Folders = 900, []string{"1"}
 	}); err != nil {
 		t.Fatal(err)
 	}
-	d.LogPing("alice", "dev1", PingLog{Heartbeat: 900, Outcome: PingExpired})
-	if _, err := OpenDevices(path, testLog(t)); err == nil {
+	d.LogPing("alice", "dev1", PingLog{Heartbeat: 900, Outcome: "expired"})
+	if _, err := OpenBoltDevices(path, testLog(t)); err == nil {
 		t.Fatal("a second server opened the same database")
 	}
 	d.Close()
 
-	d, err = OpenDevices(path, testLog(t))
+	d, err = OpenBoltDevices(path, testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
 	dev, ok, _ := d.Get(context.Background(), "alice", "dev1")
-	if !ok || dev.PolicyKey != 1234 || dev.Sync[inboxID].Key != "7" || dev.Heartbeat != 900 || len(dev.Pings) != 1 || dev.Type != "PocketPC" {
+	if !ok || dev.PolicyKey != 1234 || dev.Sync["1"].Key != "7" || dev.Heartbeat != 900 || len(dev.Pings) != 1 || dev.Type != "PocketPC" {
 		t.Fatalf("after restart: %+v", dev)
 	}
 }
@@ -50,7 +49,7 @@ func TestDevicesSurviveRestart(t *testing.T) {
 // ones only, and fires once per drop.
 func TestLowHeartbeatWarning(t *testing.T) {
 	var buf bytes.Buffer
-	d, err := OpenDevices(filepath.Join(t.TempDir(), "devices.db"), slog.New(slog.NewTextHandler(&buf, nil)))
+	d, err := OpenBoltDevices(filepath.Join(t.TempDir(), "devices.db"), slog.New(slog.NewTextHandler(&buf, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +88,7 @@ func TestLowHeartbeatWarning(t *testing.T) {
 // A note is on disk soon after, while the server runs, without waiting for
 // Close; an Update is on disk when it returns.
 func TestNotesAreWrittenBehind(t *testing.T) {
-	d, err := OpenDevices(filepath.Join(t.TempDir(), "devices.db"), testLog(t))
+	d, err := OpenBoltDevices(filepath.Join(t.TempDir(), "devices.db"), testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +118,52 @@ func TestNotesAreWrittenBehind(t *testing.T) {
 	}
 }
 
-func TestDevicesContract(t *testing.T) {
-	statetest.Devices(t, func(t *testing.T) state.Devices { return openTestDevices(t) })
+// ReadBoltDevices reads what a server wrote once it has stopped, says a
+// missing file holds nothing, and tells a file a running server holds from
+// one it cannot read.
+func TestReadBoltDevices(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "devices.db")
+	if devs, err := ReadBoltDevices(path); err != nil || devs != nil {
+		t.Fatalf("missing file: %v %v", devs, err)
+	}
+	d, err := OpenBoltDevices(path, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []struct{ user, id, typ string }{{"bob", "IPH1", "iPhone"}, {"alice", "WM1", "PocketPC"}, {"ab", "X", "Android"}} {
+		if _, err := d.Update(context.Background(), u.user, u.id, func(dev *Device) { dev.Type, dev.Cert, dev.Family = u.typ, "42", "legacy" }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ReadBoltDevices(path); !errors.Is(err, ErrDevicesInUse) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("while the server holds it: %v", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	devs, err := ReadBoltDevices(path)
+	if err != nil || len(devs) != 3 {
+		t.Fatalf("after the server stopped: %+v %v", devs, err)
+	}
+	var got []string
+	for _, dev := range devs {
+		got = append(got, dev.User+"/"+dev.ID+"/"+dev.Type+"/"+dev.Cert+"/"+dev.Family)
+	}
+	if s := strings.Join(got, " "); s != "ab/X/Android/42/legacy alice/WM1/PocketPC/42/legacy bob/IPH1/iPhone/42/legacy" {
+		t.Errorf("records: %s", s)
+	}
+	// Read-only: the server opens it again afterwards.
+	d, err = OpenBoltDevices(path, testLog(t))
+	if err != nil {
+		t.Fatalf("reopen after ReadBoltDevices: %v", err)
+	}
+	d.Close()
+
+	junk := filepath.Join(t.TempDir(), "junk.db")
+	if err := os.WriteFile(junk, bytes.Repeat([]byte("x"), 8192), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadBoltDevices(junk); err == nil || errors.Is(err, ErrDevicesInUse) || !strings.Contains(err.Error(), junk) {
+		t.Errorf("a file that is no database: %v", err)
+	}
 }

@@ -1,4 +1,4 @@
-package push
+package filewatch
 
 import (
 	"os"
@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// fileWatch tells whether files changed since the last look, by modification
+// Watch tells whether files changed since the last look, by modification
 // time and size, looking at most once per interval so that a handshake or a
 // login costs a stat only now and then.
-type fileWatch struct {
+type Watch struct {
 	interval time.Duration
 
 	mu      sync.Mutex
@@ -17,8 +17,9 @@ type fileWatch struct {
 	seen    map[string]os.FileInfo
 }
 
-func newFileWatch(interval time.Duration) *fileWatch {
-	return &fileWatch{interval: interval, seen: map[string]os.FileInfo{}}
+// New returns a Watch that looks at most once per interval.
+func New(interval time.Duration) *Watch {
+	return &Watch{interval: interval, seen: map[string]os.FileInfo{}}
 }
 
 // same compares through symlinks: a swapped "current" link points at
@@ -30,10 +31,10 @@ func same(a, b os.FileInfo) bool {
 	return os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()) && a.Size() == b.Size()
 }
 
-// changed reports whether any of paths differs from the previous call that
+// Changed reports whether any of paths differs from the previous call that
 // looked (a file appearing or vanishing counts). The first look always
 // reports a change.
-func (w *fileWatch) changed(paths ...string) bool {
+func (w *Watch) Changed(paths ...string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := time.Now()
@@ -53,16 +54,16 @@ func (w *fileWatch) changed(paths ...string) bool {
 	return first || diff
 }
 
-// forget makes the next call look, whatever the interval.
-func (w *fileWatch) forget() {
+// Forget makes the next call look, whatever the interval.
+func (w *Watch) Forget() {
 	w.mu.Lock()
 	w.checked = time.Time{}
 	w.mu.Unlock()
 }
 
-// retry makes the next look (after the interval) report a change, for a
+// Retry makes the next look (after the interval) report a change, for a
 // caller whose reload failed half-way through a rewrite of the files.
-func (w *fileWatch) retry() {
+func (w *Watch) Retry() {
 	w.mu.Lock()
 	clear(w.seen)
 	w.mu.Unlock()
