@@ -46,17 +46,26 @@ type DB struct {
 // missing, and starts listening for the other endpoints' changes before
 // it returns, so that no change made after Open is missed.
 func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
-	return open(ctx, dsn, log, nil)
+	return open(ctx, dsn, log, hooks{})
 }
 
-// open is Open with dial, when set, wrapping how the listener connects.
-func open(ctx context.Context, dsn string, log *slog.Logger, dial func(context.Context, dialFunc) (*pgx.Conn, error)) (*DB, error) {
+// hooks are what tests watch or hold an endpoint by.
+type hooks struct {
+	// dial, when set, wraps how the listener connects.
+	dial func(context.Context, dialFunc) (*pgx.Conn, error)
+	// tracer, when set, sees every statement of the pool.
+	tracer pgx.QueryTracer
+}
+
+// open is Open with hooks.
+func open(ctx context.Context, dsn string, log *slog.Logger, h hooks) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx redacts a password in its parse errors.
 		return nil, fmt.Errorf("push state database: %w", err)
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = applicationName
+	cfg.ConnConfig.Tracer = h.tracer
 	id := make([]byte, 8)
 	rand.Read(id)
 	db := &DB{
@@ -70,7 +79,8 @@ func open(ctx context.Context, dsn string, log *slog.Logger, dial func(context.C
 		db.pool.Close()
 		return nil, db.wrap("prepare the push tables", err)
 	}
-	l := &listener{db: db, config: cfg.ConnConfig.Copy(), dial: dial}
+	l := &listener{db: db, config: cfg.ConnConfig.Copy(), dial: h.dial}
+	l.config.Tracer = nil
 	l.config.RuntimeParams["application_name"] = l.name()
 	conn, err := l.connect(ctx)
 	if err != nil {

@@ -15,15 +15,6 @@ import (
 	"github.com/pushca/pushca/push/state"
 )
 
-// noteDelay is how long notes gather before one flush writes them, as
-// the bbolt store does: a broadcast notes thousands of Pings within a
-// second, and a crash loses at most this much Ping history.
-const noteDelay = 200 * time.Millisecond
-
-// flushChunk bounds the records one flush transaction writes: readers
-// wait for a transaction in progress (see devices.flushing).
-const flushChunk = 100
-
 // devices keeps the records in pushca_push_devices, read through: another
 // endpoint may have changed a record a moment ago. Update writes in a
 // transaction that locks the row; a note is kept here as the change it
@@ -142,10 +133,7 @@ func (d *devices) change(ctx context.Context, tx pgx.Tx, k key, notes []note) (*
 		if err != nil {
 			return nil, err
 		}
-		if dev.LowWarned && (prev == nil || !prev.LowWarned) {
-			d.db.log.Warn("average heartbeat is low: something on the path probably cuts idle connections; firewall and NAT idle timeouts should be 15 minutes or more (KB 905013)",
-				"user", k.user, "device", k.id, "average_s", dev.AverageHeartbeat(), "pings", len(dev.Pings), "threshold_s", d.alert.Threshold)
-		}
+		d.warnLow(k, prev, dev)
 		if prev != nil {
 			_, err := tx.Exec(ctx, "UPDATE pushca_push_devices SET record = $3, last_seen = $4 WHERE user_name = $1 AND id = $2", k.user, k.id, data, dev.LastSeen)
 			if err != nil {
@@ -160,6 +148,15 @@ func (d *devices) change(ctx context.Context, tx pgx.Tx, k key, notes []note) (*
 		if tag.RowsAffected() == 1 {
 			return dev, d.evict(ctx, tx, k)
 		}
+	}
+}
+
+// warnLow warns when dev, about to be written over prev, has just
+// crossed the heartbeat alert.
+func (d *devices) warnLow(k key, prev, dev *state.Device) {
+	if dev.LowWarned && (prev == nil || !prev.LowWarned) {
+		d.db.log.Warn("average heartbeat is low: something on the path probably cuts idle connections; firewall and NAT idle timeouts should be 15 minutes or more (KB 905013)",
+			"user", k.user, "device", k.id, "average_s", dev.AverageHeartbeat(), "pings", len(dev.Pings), "threshold_s", d.alert.Threshold)
 	}
 }
 
@@ -301,87 +298,6 @@ func (d *devices) note(user, id string, n note) {
 	case d.kick <- struct{}{}:
 	default:
 	}
-}
-
-// writeBehind flushes the notes, gathering them for noteDelay, until
-// Close; then it flushes what is left.
-func (d *devices) writeBehind() {
-	wait := time.NewTimer(noteDelay)
-	wait.Stop()
-	for {
-		select {
-		case <-d.kick:
-			wait.Reset(noteDelay)
-			select {
-			case <-wait.C:
-			case <-d.stop:
-				wait.Stop()
-			}
-			if err := d.flush(); err != nil {
-				d.db.log.Error("write device records", "err", err)
-			}
-		case <-d.stop:
-			d.stopped <- d.flush()
-			return
-		}
-	}
-}
-
-// flush writes every pending note, a chunk of records per transaction.
-// A chunk that fails keeps its notes, for the next flush.
-func (d *devices) flush() error {
-	d.mu.Lock()
-	keys := make([]key, 0, len(d.pending))
-	for k := range d.pending {
-		keys = append(keys, k)
-	}
-	d.mu.Unlock()
-	// One order on every endpoint, so that two flushes never wait on each
-	// other's row locks in a cycle.
-	slices.SortFunc(keys, func(a, b key) int { return cmp.Or(cmp.Compare(a.user, b.user), cmp.Compare(a.id, b.id)) })
-	var errs []error
-	for chunk := range slices.Chunk(keys, flushChunk) {
-		if err := d.flushKeys(chunk); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (d *devices) flushKeys(keys []key) error {
-	d.flushing.Lock()
-	defer d.flushing.Unlock()
-	d.mu.Lock()
-	taken := make([][]note, len(keys))
-	for i, k := range keys {
-		taken[i] = d.pending[k]
-	}
-	d.mu.Unlock()
-	// Background: notes written at Close must land although whatever
-	// asked for them is gone.
-	ctx := context.Background()
-	err := pgx.BeginFunc(ctx, d.db.pool, func(tx pgx.Tx) error {
-		for i, k := range keys {
-			if _, err := d.change(ctx, tx, k, taken[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("save %d device records: %w", len(keys), err)
-	}
-	d.mu.Lock()
-	for i, k := range keys {
-		// Notes made during the transaction came after the taken ones.
-		if rest := d.pending[k][len(taken[i]):]; len(rest) > 0 {
-			d.pending[k] = rest
-		} else {
-			delete(d.pending, k)
-		}
-	}
-	d.mu.Unlock()
-	return nil
 }
 
 // close flushes what is noted and stops the writer.

@@ -2,9 +2,14 @@ package pgstate_test
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pushca/pushca/internal/pgtest"
+	"github.com/pushca/pushca/push/pgstate"
 	"github.com/pushca/pushca/push/state"
 	"github.com/pushca/pushca/push/state/statetest"
 )
@@ -68,5 +73,60 @@ func TestDevicesPerUser(t *testing.T) {
 	}
 	if len(got) != 3 || got[0] != "alice/B" || got[1] != "alice/C" || got[2] != "bob/A" {
 		t.Fatalf("records: %v, want alice/B, alice/C and bob/A", got)
+	}
+}
+
+// statements counts the statements a pool sends.
+type statements struct{ n atomic.Int64 }
+
+func (s *statements) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	s.n.Add(1)
+	return ctx
+}
+
+func (*statements) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// A flush writes a chunk of stored records in a few statements, not a few
+// per record: while a chunk commits, every read of the records waits.
+// The notes still land, and a record not stored yet is still made.
+func TestFlushBatchesRecords(t *testing.T) {
+	const records = 50
+	s := pgtest.Start(t)
+	dsn := newDatabase(t, s)
+	ctx := context.Background()
+	other := openDB(t, dsn).Devices()
+	for i := range records {
+		if _, err := other.Update(ctx, fmt.Sprint("u", i), "D1", func(d *state.Device) { d.PolicyKey = 7 }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var count statements
+	db, err := pgstate.OpenTraced(ctx, dsn, testLog(t), &count)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for i := range records {
+		db.Devices().(state.PingDevices).NotePing(fmt.Sprint("u", i), "D1", 900, []string{"1"})
+	}
+	before := count.n.Load()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// BEGIN, the locking read, the write and COMMIT.
+	if n := count.n.Load() - before; n > 4 {
+		t.Errorf("flushing %d records took %d statements, want at most 4", records, n)
+	}
+	devs, err := other.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs) != records {
+		t.Fatalf("%d records, want %d", len(devs), records)
+	}
+	for _, d := range devs {
+		if d.PolicyKey != 7 || d.Heartbeat != 900 {
+			t.Fatalf("record %+v: want the update and the note", d)
+		}
 	}
 }
