@@ -93,6 +93,14 @@ func TestInstancesShareOneDatabase(t *testing.T) {
 
 	srvA.stop(t, syscall.SIGTERM)
 	srvB.stop(t, syscall.SIGTERM)
+
+	// cert plan reads the device records from the database too, on B's
+	// copy as on A: the iPhone A served would lose its only family.
+	mustPushca(t, nil, "--dir", dirB, "cert", "plan", "mail.test")
+	r := runPushca(t, nil, "--dir", dirB, "cert", "plan", "mail.test", "--drop", "modern")
+	if r.code != exitPlanLoses || !strings.Contains(r.stdout, "INSTANCES1") {
+		t.Errorf("cert plan --drop modern on a PostgreSQL CA: exit %d, want %d naming INSTANCES1\n%s%s", r.code, exitPlanLoses, r.stdout, r.stderr)
+	}
 }
 
 // testDevice is an iOS-like client of alice on one serve.

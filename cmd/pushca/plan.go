@@ -16,6 +16,7 @@ import (
 	"github.com/pushca/pushca/plan"
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/pgstate"
 	"github.com/pushca/pushca/push/state"
 )
 
@@ -33,7 +34,8 @@ func certPlanCommand() *cli.Command {
    pushca cert plan mail.example.com --family modern-rsa --json`,
 		Description: `The devices are those pushca serve recorded whose latest handshake was with one
 of HOST's certificates (any version, revoked ones too): push/devices.db, or,
-while pushca serve holds that file, the running server's admin API (--admin).
+while pushca serve holds that file, the running server's admin API (--admin);
+on a CA kept in PostgreSQL, the records every serve on it shares there.
 Devices that talk only to another server (IIS, nginx) are not known to pushca.
 
 What a device accepts comes from the profile table (pushca profiles) by its
@@ -152,6 +154,14 @@ func serialHosts(recs []ca.Record) func(string) (string, bool) {
 // that file, the server's admin API named by adminFlags (checked to be
 // loopback by the caller).
 func deviceRecords(c *cli.Context) ([]state.Device, string, error) {
+	dsn, err := pushDB(c)
+	if err != nil {
+		return nil, "", err
+	}
+	if dsn != "" {
+		devs, err := sharedDevices(c, dsn)
+		return devs, "the database " + dsn, err
+	}
 	path := push.DevicesPath(c.String("dir"))
 	devs, err := state.ReadBoltDevices(path)
 	if !errors.Is(err, state.ErrDevicesInUse) {
@@ -167,6 +177,17 @@ func deviceRecords(c *cli.Context) ([]state.Device, string, error) {
 		return nil, "", fmt.Errorf("%w; asking its admin API instead (--admin): %w", err, aerr)
 	}
 	return devs, "the admin API at " + c.String("admin"), nil
+}
+
+// sharedDevices lists the device records every pushca serve on the
+// PostgreSQL database dsn shares.
+func sharedDevices(c *cli.Context, dsn string) ([]state.Device, error) {
+	db, err := pgstate.Open(c.Context, dsn, logger(c))
+	if err != nil {
+		return nil, err
+	}
+	devs, err := db.Devices().List(c.Context)
+	return devs, errors.Join(err, db.Close())
 }
 
 // preflight runs cert plan's check before a change after which host
