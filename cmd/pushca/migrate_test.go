@@ -12,6 +12,7 @@ import (
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/pgtest"
 	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/push"
 )
 
 // listRecords is `pushca cert list --json` of dir.
@@ -64,10 +65,22 @@ func TestDBInitAndMigrate(t *testing.T) {
 		t.Errorf("cert list --db bbolt on a PostgreSQL CA: exit %d, %q; want a pointer to ca migrate", r.code, r.stderr)
 	}
 
+	// serve's users follow the CA: alice is in the database's table now,
+	// in the users file after the move to bbolt, and bob, added there,
+	// in the table again after the move back.
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("a user's password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustPushca(t, nil, "--dir", dir, "users", "add", "alice", "--password-file", pw)
 	out := mustPushca(t, nil, "--dir", dir, "ca", "migrate", "--to", "bbolt")
-	if !strings.Contains(out, "pushca_certs") || !strings.Contains(out, "kept") {
+	if !strings.Contains(out, "pushca_certs") || !strings.Contains(out, "kept") || !strings.Contains(out, "1 users") {
 		t.Errorf("migrate to bbolt said:\n%s", out)
 	}
+	if users := string(testtool.ReadFile(t, push.UsersPath(dir))); !strings.Contains(users, "\nalice:$2") {
+		t.Errorf("users file after the move to bbolt: %q, want alice", users)
+	}
+	mustPushca(t, nil, "--dir", dir, "users", "add", "bob", "--password-file", pw)
 	if recs := listRecords(t, dir); len(recs) != 1 {
 		t.Errorf("after migrating to bbolt, cert list: %+v", recs)
 	}
@@ -76,6 +89,9 @@ func TestDBInitAndMigrate(t *testing.T) {
 		t.Errorf("migrate back into the database that still holds the CA: exit %d, %q; want a refusal naming --force", r.code, r.stderr)
 	}
 	mustPushca(t, nil, "--dir", dir, "ca", "migrate", "--to", dsn, "--force")
+	if users := mustPushca(t, nil, "--dir", dir, "users", "list"); !strings.Contains(users, "alice") || !strings.Contains(users, "bob") {
+		t.Errorf("users in the database after the move back: %q, want alice and bob", users)
+	}
 	mustPushca(t, env, "--dir", dir, "cert", "issue", "second.example.com")
 	mustPushca(t, nil, "--dir", dir, "ca", "check")
 	kept, _ := filepath.Glob(filepath.Join(dir, "db", "pushca.db.migrated-*"))
