@@ -55,7 +55,7 @@ func newDevices(db *DB) *devices {
 		db: db, perUser: state.DefaultDevicesPerUser, alert: state.DefaultHeartbeatAlert(), pending: map[key][]note{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan error, 1),
 	}
-	go d.writeBehind()
+	go func() { d.stopped <- state.WriteBehind(d.kick, d.stop, d.flush, d.db.log) }()
 	return d
 }
 

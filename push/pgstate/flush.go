@@ -14,38 +14,9 @@ import (
 	"github.com/pushca/pushca/push/state"
 )
 
-// noteDelay is how long notes gather before one flush writes them, as
-// the bbolt store does: a broadcast notes thousands of Pings within a
-// second, and a crash loses at most this much Ping history.
-const noteDelay = 200 * time.Millisecond
-
 // flushChunk bounds the records one flush transaction writes: readers
 // wait for a transaction in progress (see devices.flushing).
 const flushChunk = 100
-
-// writeBehind flushes the notes, gathering them for noteDelay, until
-// Close; then it flushes what is left.
-func (d *devices) writeBehind() {
-	wait := time.NewTimer(noteDelay)
-	wait.Stop()
-	for {
-		select {
-		case <-d.kick:
-			wait.Reset(noteDelay)
-			select {
-			case <-wait.C:
-			case <-d.stop:
-				wait.Stop()
-			}
-			if err := d.flush(); err != nil {
-				d.db.log.Error("write device records", "err", err)
-			}
-		case <-d.stop:
-			d.stopped <- d.flush()
-			return
-		}
-	}
-}
 
 // flush writes every pending note, a chunk of records per transaction.
 // A chunk that fails keeps its notes, for the next flush.

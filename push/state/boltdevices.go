@@ -50,15 +50,9 @@ type BoltDevices struct {
 	once    sync.Once
 }
 
-const (
-	// batchDelay is how long an Update waits for others to share its
-	// transaction: one fsync each would queue a burst of them for seconds.
-	batchDelay = 2 * time.Millisecond
-	// noteDelay is how long notes gather before one transaction writes
-	// them all: a broadcast notes thousands of Pings within a second, and
-	// a crash loses at most this much Ping history.
-	noteDelay = 200 * time.Millisecond
-)
+// batchDelay is how long an Update waits for others to share its
+// transaction: one fsync each would queue a burst of them for seconds.
+const batchDelay = 2 * time.Millisecond
 
 func deviceKey(user, id string) string { return user + "\x00" + id }
 
@@ -94,7 +88,7 @@ func OpenBoltDevices(path string, log *slog.Logger) (*BoltDevices, error) {
 		db.Close()
 		return nil, fmt.Errorf("read device database %s: %w", path, err)
 	}
-	go d.writeBehind()
+	go func() { d.stopped <- WriteBehind(d.kick, d.stop, d.flush, d.log) }()
 	return d, nil
 }
 
@@ -236,7 +230,7 @@ func (d *BoltDevices) Update(ctx context.Context, user, id string, fn func(*Devi
 }
 
 // Note applies fn like Update but returns without waiting for the disk: the
-// record is written behind, within noteDelay, with every other note. fn
+// record is written behind, within NoteDelay, with every other note. fn
 // may run more than once, on a fresh copy each time.
 func (d *BoltDevices) Note(ctx context.Context, user, id string, fn func(*Device)) (Device, error) {
 	return d.noteAs(user, id, true, fn).Clone(), nil
@@ -349,30 +343,6 @@ func putDevice(b *bolt.Bucket, k string, dev *Device) error {
 		return err
 	}
 	return b.Put([]byte(k), data)
-}
-
-// writeBehind writes noted records, gathering them for noteDelay, until
-// Close; then it writes what is left.
-func (d *BoltDevices) writeBehind() {
-	wait := time.NewTimer(noteDelay)
-	wait.Stop()
-	for {
-		select {
-		case <-d.kick:
-			wait.Reset(noteDelay)
-			select {
-			case <-wait.C:
-			case <-d.stop:
-				wait.Stop()
-			}
-			if err := d.flush(); err != nil {
-				d.log.Error("write device records", "err", err)
-			}
-		case <-d.stop:
-			d.stopped <- d.flush()
-			return
-		}
-	}
 }
 
 // flush writes every noted record in one transaction. On failure the
