@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -39,16 +40,26 @@ func openPushState(c *cli.Context, dir, dsn string) (*pushState, error) {
 		}
 		return &pushState{users: state.FileUsers(push.UsersPath(dir)), devices: devices, close: devices.Close}, nil
 	}
-	db, err := pgstate.Open(c.Context, dsn, logger(c))
+	db, users, err := openShared(c.Context, dsn, logger(c))
 	if err != nil {
-		return nil, err
-	}
-	users, err := pgstate.OpenUsers(c.Context, db.Pool())
-	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	return &pushState{users: users, devices: db.Devices(), close: db.Close}, nil
+}
+
+// openShared opens the push state and the users table every serve on the
+// PostgreSQL database dsn shares.
+func openShared(ctx context.Context, dsn string, log *slog.Logger) (*pgstate.DB, *pgstate.Users, error) {
+	db, err := pgstate.Open(ctx, dsn, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	users, err := pgstate.OpenUsers(ctx, db.Pool())
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, users, nil
 }
 
 // movedPush is what migratePush copied.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/push"
-	"github.com/pushca/pushca/push/pgstate"
 	"github.com/pushca/pushca/push/state"
 )
 
@@ -101,13 +100,8 @@ func sharedState(c *cli.Context, cfg *push.Config) (closeState func() error, err
 	if err != nil || dsn == "" {
 		return func() error { return nil }, err
 	}
-	db, err := pgstate.Open(c.Context, dsn, cfg.Log)
+	db, users, err := openShared(c.Context, dsn, cfg.Log)
 	if err != nil {
-		return nil, err
-	}
-	users, err := pgstate.OpenUsers(c.Context, db.Pool())
-	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	// The bbolt file's rules: listenConfig makes DevicesPerUser a cap, or
