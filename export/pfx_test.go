@@ -48,12 +48,15 @@ func TestPFXAlgorithmsAndRoundTripByOpenSSL(t *testing.T) {
 				}
 				args := append([]string{"pkcs12", "-info", "-in", f.Path, "-passin", "file:" + pwFile, "-nodes"}, tc.info...)
 				info := openssl(t, args...)
+				// Only openssl's own lines name algorithms: the base64 of
+				// a key or certificate holds "AES" now and then.
+				said := outsidePEM(info)
 				for _, w := range tc.want {
-					if !strings.Contains(info, w) {
+					if !strings.Contains(said, w) {
 						t.Errorf("%s: openssl pkcs12 -info lacks %q:\n%s", f.Path, w, info)
 					}
 				}
-				if strings.Contains(info, tc.not) {
+				if strings.Contains(said, tc.not) {
 					t.Errorf("%s: openssl pkcs12 -info names %s:\n%s", f.Path, tc.not, info)
 				}
 				assertSameKeyAndChain(t, info, ch)
@@ -63,6 +66,23 @@ func TestPFXAlgorithmsAndRoundTripByOpenSSL(t *testing.T) {
 	if _, err := Write(context.Background(), h, Options{Format: PFX, Out: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "password") {
 		t.Errorf("PFX without a password: %v", err)
 	}
+}
+
+// outsidePEM is text without its PEM blocks.
+func outsidePEM(text string) string {
+	var out strings.Builder
+	inside := false
+	for line := range strings.Lines(text) {
+		switch {
+		case strings.HasPrefix(line, "-----BEGIN "):
+			inside = true
+		case strings.HasPrefix(line, "-----END "):
+			inside = false
+		case !inside:
+			out.WriteString(line)
+		}
+	}
+	return out.String()
 }
 
 // assertSameKeyAndChain compares what openssl extracted (PEM key and
