@@ -56,14 +56,7 @@ func BenchmarkIssue(b *testing.B) {
 	ctx := context.Background()
 	for _, f := range profile.Families() {
 		c := newCA(b, f.Name)
-		key, err := generateKey(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		csr, err := x509util.CreateCertificateRequest("bench", nil, key)
-		if err != nil {
-			b.Fatal(err)
-		}
+		key, csr := benchCSR(b, f)
 		var n atomic.Int64
 		issue := func(b *testing.B, mode string) {
 			req := IssueRequest{Host: fmt.Sprintf("h%d.example.com", n.Add(1))}
@@ -218,14 +211,7 @@ func BenchmarkIssueDB(b *testing.B) {
 	b.Cleanup(func() { pg.Close() })
 	cas["postgresql"] = pg
 	f, _ := profile.GetFamily("modern")
-	key, err := generateKey(f)
-	if err != nil {
-		b.Fatal(err)
-	}
-	csr, err := x509util.CreateCertificateRequest("bench", nil, key)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, csr := benchCSR(b, f)
 	var n atomic.Int64
 	for _, db := range []string{"bbolt", "postgresql"} {
 		for _, parallel := range []bool{false, true} {
@@ -238,4 +224,19 @@ func BenchmarkIssueDB(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchCSR is a key of family f and a request for it, which every
+// issuance of a benchmark reuses.
+func benchCSR(b *testing.B, f profile.Family) (crypto.Signer, *x509.CertificateRequest) {
+	b.Helper()
+	key, err := generateKey(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	csr, err := x509util.CreateCertificateRequest("bench", nil, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return key, csr
 }
