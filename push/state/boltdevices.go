@@ -230,7 +230,7 @@ func (d *BoltDevices) Update(ctx context.Context, user, id string, fn func(*Devi
 }
 
 // Note applies fn like Update but returns without waiting for the disk: the
-// record is written behind, within NoteDelay, with every other note. fn
+// record is written behind, within MaxNoteDelay, with every other note. fn
 // may run more than once, on a fresh copy each time.
 func (d *BoltDevices) Note(ctx context.Context, user, id string, fn func(*Device)) (Device, error) {
 	return d.noteAs(user, id, true, fn).Clone(), nil
