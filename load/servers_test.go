@@ -35,6 +35,7 @@ import (
 	"github.com/pushca/pushca/internal/pgtest"
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/ops"
 	"github.com/pushca/pushca/push/pgstate"
 	"github.com/pushca/pushca/push/state"
 )
@@ -474,12 +475,12 @@ func startChild(t testing.TB, kind string, f fixture) *server {
 		if err != nil {
 			t.Fatal(err)
 		}
-		token, err := push.ReadToken(push.TokenPath(cfg.Dir))
+		token, err := ops.ReadToken(push.TokenPath(cfg.Dir))
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.deliver = func(ctx context.Context, user string) error {
-			_, err := push.Deliver(ctx, "http://"+s.admin, token, push.DeliverRequest{User: user, Subject: "load"})
+			_, err := ops.Deliver(ctx, "http://"+s.admin, token, ops.DeliverRequest{User: user, Subject: "load"})
 			return err
 		}
 	} else {

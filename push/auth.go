@@ -5,25 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"runtime"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/internal/backoff"
+	"github.com/pushca/pushca/push/ops"
 	"github.com/pushca/pushca/push/state"
-)
-
-// Back-off after failed logins, per (user, client) for ActiveSync and per
-// client for the dashboard.
-const (
-	freeFailures    = 5                // attempts allowed before any wait
-	maxBlock        = 5 * time.Minute  // longest wait
-	failureMemory   = 15 * time.Minute // a quiet client is forgotten after this
-	maxTrackedHosts = 10000            // bounds the memory an address scan can take
 )
 
 // Password checks (bcrypt, ~55 ms each at the default cost here) are CPU
@@ -43,17 +34,17 @@ const (
 type Auth struct {
 	users *Users
 	realm string
-	fails *backoff
+	fails *backoff.Backoff
 	gate  *checkGate
 	log   *slog.Logger
 	// metrics counts failures; nil counts nothing.
-	metrics *metrics
+	metrics *ops.Metrics
 }
 
 // NewAuth returns an authenticator for realm.
 func NewAuth(users *Users, realm string, log *slog.Logger) *Auth {
 	return &Auth{
-		users: users, realm: realm, fails: newBackoff(time.Now), log: log,
+		users: users, realm: realm, fails: backoff.New(time.Now), log: log,
 		gate: newCheckGate(max(2, runtime.GOMAXPROCS(0)), checksPerClient, checksQueuedPerClient),
 	}
 }
@@ -72,18 +63,18 @@ func (a *Auth) Check(w http.ResponseWriter, r *http.Request) (string, bool) {
 	creds, err := eas.ParseBasicAuth(r.Header.Get("Authorization"))
 	if err != nil {
 		if !errors.Is(err, eas.ErrNoCredentials) {
-			a.metrics.authFailed(realmActiveSync)
-			a.log.Info("login failed: malformed credentials", "client", clientHost(r))
+			a.metrics.AuthFailed(ops.RealmActiveSync)
+			a.log.Info("login failed: malformed credentials", "client", backoff.ClientHost(r))
 		}
 		a.unauthorized(w)
 		return "", false
 	}
-	client := clientKey(r)
+	client := backoff.ClientKey(r)
 	// An unparsable user name shares one back-off per client: it is
 	// refused either way, and must not open a fresh allowance per spelling.
 	user, _ := state.NormalizeUser(creds.User)
 	key := user + "\x00" + client
-	if wait := a.fails.blocked(key); wait > 0 {
+	if wait := a.fails.Blocked(key); wait > 0 {
 		a.tooMany(w, wait, "too many failed logins for this user from this address; wait and retry")
 		return "", false
 	}
@@ -95,7 +86,7 @@ func (a *Auth) Check(w http.ResponseWriter, r *http.Request) (string, bool) {
 			busy = true
 			return nil, false
 		}
-		if wait, ok := a.fails.begin(key); !ok {
+		if wait, ok := a.fails.Begin(key); !ok {
 			release()
 			refused = wait
 			return nil, false
@@ -105,11 +96,11 @@ func (a *Auth) Check(w http.ResponseWriter, r *http.Request) (string, bool) {
 	}
 	switch a.users.verify(creds.User, creds.Password, admit) {
 	case verifyOK:
-		a.fails.succeeded(key)
+		a.fails.Succeeded(key)
 		return user, true
 	case verifyRefused:
 		if busy {
-			a.metrics.refusedBusy()
+			a.metrics.RefusedBusy()
 			a.tooMany(w, time.Second, "too many logins under way from this address or in all; retry")
 		} else {
 			a.tooMany(w, refused, "too many failed logins for this user from this address; wait and retry")
@@ -117,10 +108,10 @@ func (a *Auth) Check(w http.ResponseWriter, r *http.Request) (string, bool) {
 		return "", false
 	}
 	// A login that shared another's comparison began no attempt of its own.
-	n, locked := a.fails.failed(key, began)
-	a.metrics.authFailed(realmActiveSync)
+	n, locked := a.fails.Failed(key, began)
+	a.metrics.AuthFailed(ops.RealmActiveSync)
 	if locked {
-		a.metrics.lockedOut(realmActiveSync)
+		a.metrics.LockedOut(ops.RealmActiveSync)
 	}
 	// Credentials format as the login only.
 	a.log.Info("login failed", "client", client, "login", creds.String(), "failures", n)
@@ -137,171 +128,6 @@ func (a *Auth) unauthorized(w http.ResponseWriter) {
 func (a *Auth) tooMany(w http.ResponseWriter, wait time.Duration, msg string) {
 	w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 	http.Error(w, msg, http.StatusTooManyRequests)
-}
-
-func clientHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// clientKey is the client's address as the back-off and the check gate
-// count it: an IPv6 client by its /64, the smallest block a site is
-// given, since one host can use every address in it.
-func clientKey(r *http.Request) string {
-	host := clientHost(r)
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap().WithZone("")
-	if ip.Is4() {
-		return ip.String()
-	}
-	p, _ := ip.Prefix(64)
-	return p.String()
-}
-
-// backoff counts consecutive failures per key and makes the key wait,
-// doubling from one second once freeFailures attempts failed, up to
-// maxBlock. Attempts under way count: once the free ones are spent by
-// failures and attempts in flight, one attempt at a time goes ahead.
-type backoff struct {
-	now func() time.Time
-
-	mu    sync.Mutex
-	hosts map[string]*failures
-}
-
-type failures struct {
-	count    int // failures
-	inflight int // attempts begun, not yet ended
-	last     time.Time
-	until    time.Time
-}
-
-func newBackoff(now func() time.Time) *backoff {
-	return &backoff{now: now, hosts: map[string]*failures{}}
-}
-
-// blocked returns how long key must still wait.
-func (b *backoff) blocked(key string) time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	f, ok := b.hosts[key]
-	if !ok {
-		return 0
-	}
-	return max(f.until.Sub(b.now()), 0)
-}
-
-// begin counts an attempt of key, or returns how long to wait when none
-// may start now; every begun attempt ends with failed or succeeded.
-func (b *backoff) begin(key string) (time.Duration, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.now()
-	f, wait := b.entryLocked(key, now)
-	if f == nil {
-		return wait, false
-	}
-	if now.Before(f.until) {
-		return f.until.Sub(now), false
-	}
-	if f.count+f.inflight >= freeFailures && f.inflight > 0 {
-		return time.Second, false
-	}
-	f.inflight++
-	return 0, true
-}
-
-// entryLocked returns key's entry, made fresh when new or forgotten; nil
-// with a wait when the table is full of clients that must not be
-// dropped.
-func (b *backoff) entryLocked(key string, now time.Time) (*failures, time.Duration) {
-	f, ok := b.hosts[key]
-	switch {
-	case !ok:
-		if len(b.hosts) >= maxTrackedHosts {
-			if wait := b.evictLocked(now); wait > 0 {
-				return nil, wait
-			}
-		}
-		f = &failures{}
-		b.hosts[key] = f
-	case b.forgotten(f, now):
-		*f = failures{}
-	}
-	return f, 0
-}
-
-func (b *backoff) forgotten(f *failures, now time.Time) bool {
-	return f.inflight == 0 && now.Sub(f.last) > failureMemory && !now.Before(f.until)
-}
-
-// failed records a failure of key, ending the attempt it began if began.
-// It returns the consecutive count and whether key must now wait.
-func (b *backoff) failed(key string, began bool) (int, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.now()
-	f, _ := b.entryLocked(key, now)
-	if f == nil {
-		return 0, false
-	}
-	if began {
-		// After succeeded dropped the entry, the attempt is no longer
-		// counted in it.
-		f.inflight = max(f.inflight-1, 0)
-	}
-	f.count++
-	f.last = now
-	if over := f.count - freeFailures; over >= 0 {
-		f.until = now.Add(min(time.Second<<min(over, 16), maxBlock))
-		return f.count, true
-	}
-	return f.count, false
-}
-
-func (b *backoff) succeeded(key string) {
-	b.mu.Lock()
-	delete(b.hosts, key)
-	b.mu.Unlock()
-}
-
-// evictLocked drops forgotten entries, and when none are, the stalest
-// one that is neither waiting nor trying, so the map never grows past
-// maxTrackedHosts. A client that is waiting is never dropped: filling the
-// table from other addresses would otherwise end its wait. When every
-// entry is held, it returns how long until the first may go.
-func (b *backoff) evictLocked(now time.Time) time.Duration {
-	var stalest string
-	var soonest time.Duration
-	for k, f := range b.hosts {
-		if b.forgotten(f, now) {
-			delete(b.hosts, k)
-			continue
-		}
-		if now.Before(f.until) || f.inflight > 0 {
-			if w := max(f.until.Sub(now), time.Second); soonest == 0 || w < soonest {
-				soonest = w
-			}
-			continue
-		}
-		if stalest == "" || f.last.Before(b.hosts[stalest].last) {
-			stalest = k
-		}
-	}
-	if len(b.hosts) < maxTrackedHosts {
-		return 0
-	}
-	if stalest == "" {
-		return soonest
-	}
-	delete(b.hosts, stalest)
-	return 0
 }
 
 // checkGate bounds the password checks under way: perClient at once per

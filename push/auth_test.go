@@ -1,6 +1,7 @@
 package push
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,9 +13,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/push/internal/backoff"
+	"github.com/pushca/pushca/push/ops"
+	"github.com/pushca/pushca/push/ping"
+	"github.com/pushca/pushca/push/state"
 )
 
 func TestUsersFile(t *testing.T) {
@@ -70,7 +78,7 @@ func TestUsersFile(t *testing.T) {
 // TestReloadRereadsUsers is SIGHUP's half for users: the file is read at
 // once, not when the watch next looks.
 func TestReloadRereadsUsers(t *testing.T) {
-	ts := startServer(t, HeartbeatBounds{1, 3540})
+	ts := startServer(t, ping.HeartbeatBounds{Min: 1, Max: 3540})
 	ts.users.interval = time.Hour
 	ts.users.Has("alice") // the watch has looked now
 	other, err := OpenUsers(UsersPath(ts.dir), bcrypt.MinCost)
@@ -93,9 +101,9 @@ func TestReloadRereadsUsers(t *testing.T) {
 
 func TestAuthBackoff(t *testing.T) {
 	u := testUsers(t, t.TempDir())
-	a := NewAuth(u, "test", testLog(t))
+	a := NewAuth(u, "test", testtool.Log(t))
 	now := time.Unix(1e9, 0)
-	a.fails.now = func() time.Time { return now }
+	a.fails = backoff.New(func() time.Time { return now })
 	try := func(user, pw string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, ActiveSyncPath, nil)
 		r.RemoteAddr = "192.0.2.1:4000"
@@ -104,7 +112,7 @@ func TestAuthBackoff(t *testing.T) {
 		a.Check(w, r)
 		return w
 	}
-	for i := range freeFailures {
+	for i := range backoff.FreeFailures {
 		w := try("alice", "wrong")
 		if w.Code != http.StatusUnauthorized || w.Header()["WWW-Authenticate"][0] != `Basic realm="test"` {
 			t.Fatalf("failure %d: %d %v", i+1, w.Code, w.Header())
@@ -118,27 +126,8 @@ func TestAuthBackoff(t *testing.T) {
 	if w := try(`CORP\alice`, "secret"); w.Code != http.StatusOK {
 		t.Fatalf("after the wait: %d", w.Code)
 	}
-	if len(a.fails.hosts) != 0 {
+	if n, _ := a.fails.Failed("alice\x00192.0.2.1", false); n != 1 {
 		t.Fatal("a success did not clear the address")
-	}
-}
-
-func TestBackoffIsBounded(t *testing.T) {
-	now := time.Unix(1e9, 0)
-	b := newBackoff(func() time.Time { return now })
-	for i := range maxTrackedHosts + 50 {
-		now = now.Add(time.Millisecond)
-		b.failed("10.0."+string(rune('a'+i%26))+"."+time.Duration(i).String(), false)
-	}
-	if len(b.hosts) > maxTrackedHosts {
-		t.Fatalf("%d tracked hosts", len(b.hosts))
-	}
-	// Entries expire: an old failure count starts over.
-	b.failed("x", false)
-	b.hosts["x"].count = 100
-	now = now.Add(failureMemory + maxBlock + time.Second)
-	if n, _ := b.failed("x", false); n != 1 {
-		t.Fatalf("count after expiry = %d", n)
 	}
 }
 
@@ -203,11 +192,11 @@ func burst(a *Auth, n int, addr, user, pw func(int) string) map[int]int {
 func TestConcurrentBadLoginsReachBcryptAtMostN(t *testing.T) {
 	u := testUsers(t, t.TempDir())
 	calls, _ := slowCompare(u)
-	a := NewAuth(u, "test", testLog(t))
+	a := NewAuth(u, "test", testtool.Log(t))
 	one := func(int) string { return "192.0.2.1:4000" }
 	codes := burst(a, 30, one, func(int) string { return "alice" }, func(i int) string { return fmt.Sprintf("guess%d", i) })
-	if n := calls.Load(); n > freeFailures {
-		t.Errorf("%d of 30 concurrent bad logins reached bcrypt, want at most %d", n, freeFailures)
+	if n := calls.Load(); n > backoff.FreeFailures {
+		t.Errorf("%d of 30 concurrent bad logins reached bcrypt, want at most %d", n, backoff.FreeFailures)
 	}
 	if codes[http.StatusUnauthorized] != int(calls.Load()) || codes[http.StatusTooManyRequests] != 30-int(calls.Load()) {
 		t.Errorf("answers %v for %d comparisons: want 401 for each comparison, 429 for the rest", codes, calls.Load())
@@ -221,7 +210,7 @@ func TestConcurrentBadLoginsReachBcryptAtMostN(t *testing.T) {
 func TestPasswordSprayIsBoundedPerClientAndInAll(t *testing.T) {
 	u := testUsers(t, t.TempDir())
 	calls, peak := slowCompare(u)
-	a := NewAuth(u, "test", testLog(t))
+	a := NewAuth(u, "test", testtool.Log(t))
 	users := func(i int) string { return fmt.Sprintf("user%d", i) }
 	const guesses = 2 * (checksPerClient + checksQueuedPerClient)
 	guess := func(int) string { return "guess" }
@@ -252,7 +241,7 @@ func TestPasswordSprayIsBoundedPerClientAndInAll(t *testing.T) {
 func TestFleetBehindNATLogsInAtOnce(t *testing.T) {
 	u := testUsers(t, t.TempDir())
 	calls, _ := slowCompare(u)
-	a := NewAuth(u, "test", testLog(t))
+	a := NewAuth(u, "test", testtool.Log(t))
 	nat := func(int) string { return "203.0.113.9:5000" }
 	codes := burst(a, 40, nat, func(int) string { return `CORP\alice` }, func(int) string { return "secret" })
 	if codes[http.StatusOK] != 40 || calls.Load() != 1 {
@@ -260,14 +249,24 @@ func TestFleetBehindNATLogsInAtOnce(t *testing.T) {
 	}
 }
 
-// counterValue reads one counter of m.
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
+// scrapeMetrics reads m as a scraper holding its token would, over TLS 1.3.
+func scrapeMetrics(t *testing.T, m *ops.Metrics) map[string]*dto.MetricFamily {
 	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
+	tok, err := ops.OpenToken(filepath.Join(t.TempDir(), "metrics.token"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	return m.GetCounter().GetValue()
+	r := httptest.NewRequest(http.MethodGet, ops.MetricsPath, nil)
+	r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13}
+	r.Header.Set("Authorization", "Bearer "+tok.String())
+	w := httptest.NewRecorder()
+	m.Handler(tok, tok).ServeHTTP(w, r)
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(w.Body)
+	if err != nil {
+		t.Fatalf("scrape: %d %v", w.Code, err)
+	}
+	return fams
 }
 
 // TestStalePhoneBehindNATLocksOutOnlyItsUser: a phone with an old password
@@ -279,16 +278,20 @@ func TestStalePhoneBehindNATLocksOutOnlyItsUser(t *testing.T) {
 	if err := u.Add("bob", "bob secret"); err != nil {
 		t.Fatal(err)
 	}
-	a := NewAuth(u, "test", testLog(t))
-	a.metrics = newMetrics(nil, nil)
+	a := NewAuth(u, "test", testtool.Log(t))
+	hub, err := ping.NewHub(nil, state.NewMemory(), ping.HeartbeatBounds{Min: 1, Max: 1}, testtool.Log(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.metrics = ops.NewMetrics(hub, func() []ops.Cert { return nil })
 	now := time.Unix(1e9, 0)
-	a.fails.now = func() time.Time { return now }
+	a.fails = backoff.New(func() time.Time { return now })
 	const nat = "203.0.113.9:5000"
-	for range freeFailures {
+	for range backoff.FreeFailures {
 		login(a, nat, "alice", "old secret")
 	}
 	if code := login(a, nat, "alice", "secret"); code != http.StatusTooManyRequests {
-		t.Errorf("alice behind the NAT after %d failures: %d, want 429", freeFailures, code)
+		t.Errorf("alice behind the NAT after %d failures: %d, want 429", backoff.FreeFailures, code)
 	}
 	if code := login(a, nat, `CORP\bob`, "bob secret"); code != http.StatusOK {
 		t.Errorf("bob behind the same NAT: %d, want 200", code)
@@ -296,7 +299,7 @@ func TestStalePhoneBehindNATLocksOutOnlyItsUser(t *testing.T) {
 	if code := login(a, "192.0.2.44:5000", "alice", "secret"); code != http.StatusOK {
 		t.Errorf("alice from another address: %d, want 200", code)
 	}
-	if v := counterValue(t, a.metrics.lockouts.WithLabelValues(realmActiveSync)); v != 1 {
+	if v := value(t, scrapeMetrics(t, a.metrics), "pushca_lockouts_total", map[string]string{"realm": ops.RealmActiveSync}); v != 1 {
 		t.Errorf("pushca_lockouts_total{realm=activesync} = %v, want 1", v)
 	}
 }
@@ -305,8 +308,8 @@ func TestStalePhoneBehindNATLocksOutOnlyItsUser(t *testing.T) {
 // address: its /64 is one client. Another /64 is not held up.
 func TestIPv6ClientRotatingAddressesWithinA64(t *testing.T) {
 	u := testUsers(t, t.TempDir())
-	a := NewAuth(u, "test", testLog(t))
-	for i := range freeFailures {
+	a := NewAuth(u, "test", testtool.Log(t))
+	for i := range backoff.FreeFailures {
 		login(a, fmt.Sprintf("[2001:db8:1:2::%x]:443", i+1), "alice", "wrong")
 	}
 	if code := login(a, "[2001:db8:1:2:ffff::1]:443", "alice", "secret"); code != http.StatusTooManyRequests {
@@ -322,39 +325,8 @@ func TestIPv6ClientRotatingAddressesWithinA64(t *testing.T) {
 	} {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.RemoteAddr = addr
-		if got := clientKey(r); got != want {
-			t.Errorf("clientKey(%s) = %s, want %s", addr, got, want)
+		if got := backoff.ClientKey(r); got != want {
+			t.Errorf("backoff.ClientKey(%s) = %s, want %s", addr, got, want)
 		}
-	}
-}
-
-// TestFullTableNeverFreesABlockedClient: an attacker fills the back-off
-// table from other addresses; the client that must wait still waits, and
-// once only waiting clients are left a new one is refused rather than
-// freeing one of them.
-func TestFullTableNeverFreesABlockedClient(t *testing.T) {
-	now := time.Unix(1e9, 0)
-	b := newBackoff(func() time.Time { return now })
-	for range freeFailures {
-		b.failed("guesser", false)
-	}
-	for i := range maxTrackedHosts + 50 {
-		now = now.Add(time.Microsecond)
-		b.failed(fmt.Sprintf("filler%d", i), false)
-	}
-	if b.blocked("guesser") == 0 {
-		t.Fatal("filling the table ended the guesser's wait")
-	}
-	if len(b.hosts) > maxTrackedHosts {
-		t.Fatalf("%d tracked clients", len(b.hosts))
-	}
-	for k := range b.hosts {
-		b.hosts[k].until = now.Add(time.Minute)
-	}
-	if wait, ok := b.begin("newcomer"); ok || wait <= 0 {
-		t.Errorf("a new client was tracked in a table of waiting ones (wait %v)", wait)
-	}
-	if b.blocked("guesser") == 0 {
-		t.Error("the guesser was dropped for a newcomer")
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pushca/pushca/eas"
 	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/push/ping"
 )
 
 // autodiscoverPost sends body to the TLS listener's Autodiscover path with
@@ -108,7 +109,7 @@ func TestAutodiscoverOverTLS(t *testing.T) {
 // sent to the configured HTTPS URL whatever Host it names; a POST there is
 // refused before any credentials are read.
 func TestAutodiscoverRedirectOnPlainHTTP(t *testing.T) {
-	ts := startServerWith(t, HeartbeatBounds{1, 3540}, func(c *Config) { c.URL = "https://push.example.test" })
+	ts := startServerWith(t, ping.HeartbeatBounds{Min: 1, Max: 3540}, func(c *Config) { c.URL = "https://push.example.test" })
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	req, err := http.NewRequest(http.MethodGet, "http://"+ts.HTTPAddr()+eas.AutodiscoverPath, nil)
 	if err != nil {

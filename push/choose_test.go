@@ -165,7 +165,7 @@ func chainSets(t testing.TB) map[string]*Certificates {
 		for _, f := range set {
 			ps = append(ps, pairs[f])
 		}
-		certs, err := LoadCertificates(ps, nil, testLog(t))
+		certs, err := LoadCertificates(ps, nil, testtool.Log(t))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/ping"
 	"github.com/pushca/pushca/push/state"
 )
 
@@ -187,7 +188,7 @@ func (c *call) ping() {
 		c.reply(&eas.PingResponse{Status: eas.PingServerError})
 		return
 	}
-	held := c.h.hub.Hold(c.r.Context(), c.user, c.q.DeviceID, PingRequest{Heartbeat: req.HeartbeatInterval, Folders: folders}, func(res PingResult) {
+	held := c.h.hub.Hold(c.r.Context(), c.user, c.q.DeviceID, ping.Request{Heartbeat: req.HeartbeatInterval, Folders: folders}, func(res ping.Result) {
 		if res.Status != eas.PingExpired && res.Status != eas.PingChanges {
 			c.failed(int(res.Status), pingRefusal(res))
 		}
@@ -197,7 +198,7 @@ func (c *call) ping() {
 }
 
 // pingRefusal says why the hub refused a Ping, with the bound it answered.
-func pingRefusal(res PingResult) string {
+func pingRefusal(res ping.Result) string {
 	switch res.Status {
 	case eas.PingHeartbeatOutOfRange:
 		return fmt.Sprintf("%s: the server allows %d s at that end", res.Status, res.Heartbeat)

@@ -12,6 +12,7 @@ import (
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/profile"
+	"github.com/pushca/pushca/push/enroll"
 )
 
 // TestCRLOnPlainHTTP fetches each chain family's CRL from the enrollment
@@ -23,7 +24,7 @@ import (
 func TestCRLOnPlainHTTP(t *testing.T) {
 	testtool.Path(t, "curl")
 	testtool.Path(t, "openssl")
-	const url = "http://" + testHost + CRLPath
+	const url = "http://" + testHost + enroll.CRLPath
 	tmp := t.TempDir()
 	pemFile := func(name string, der []byte) string {
 		p := filepath.Join(tmp, name)
@@ -60,7 +61,7 @@ func TestCRLOnPlainHTTP(t *testing.T) {
 			}
 			leaf := ca.Layout{Dir: ts.dir}.ServerCert(testHost, sl)
 			crlDER := filepath.Join(tmp, sl.Family+"-crl.der")
-			headers := testtool.MustRun(t, nil, "curl", "-sS", "--max-time", "30", "-D", "-", "-o", crlDER, "http://"+ts.HTTPAddr()+CRLPathFor(sl))
+			headers := testtool.MustRun(t, nil, "curl", "-sS", "--max-time", "30", "-D", "-", "-o", crlDER, "http://"+ts.HTTPAddr()+enroll.CRLPathFor(sl))
 			if !strings.HasPrefix(string(headers), "HTTP/1.1 200") || !strings.Contains(string(headers), "Content-Type: application/pkix-crl") {
 				t.Fatalf("CRL response headers:\n%s", headers)
 			}
@@ -77,18 +78,18 @@ func TestCRLOnPlainHTTP(t *testing.T) {
 				t.Fatalf("the CRL lists %d serials, want only its own family's one:\n%s", n, text)
 			}
 			ext := string(testtool.MustRun(t, nil, "openssl", "x509", "-in", leaf, "-noout", "-ext", "crlDistributionPoints"))
-			if want := "URI:http://" + testHost + CRLPathFor(sl); !strings.Contains(ext, want+"\n") {
+			if want := "URI:http://" + testHost + enroll.CRLPathFor(sl); !strings.Contains(ext, want+"\n") {
 				t.Fatalf("the served leaf's CRL distribution points lack %s:\n%s", want, ext)
 			}
 
 			// The intermediate names the root's CRL, served beside the
 			// families': with both, OpenSSL checks the whole chain.
 			ext = string(testtool.MustRun(t, nil, "openssl", "x509", "-in", gone.inter, "-noout", "-ext", "crlDistributionPoints"))
-			if want := "URI:http://" + testHost + RootCRLPath; !strings.Contains(ext, want+"\n") {
+			if want := "URI:http://" + testHost + enroll.RootCRLPath; !strings.Contains(ext, want+"\n") {
 				t.Fatalf("the intermediate's CRL distribution points lack %s:\n%s", want, ext)
 			}
 			rootDER := filepath.Join(tmp, sl.Family+"-root-crl.der")
-			testtool.MustRun(t, nil, "curl", "-sSf", "--max-time", "30", "-o", rootDER, "http://"+ts.HTTPAddr()+RootCRLPath)
+			testtool.MustRun(t, nil, "curl", "-sSf", "--max-time", "30", "-o", rootDER, "http://"+ts.HTTPAddr()+enroll.RootCRLPath)
 			crlPEM := filepath.Join(tmp, sl.Family+"-crl.pem")
 			testtool.MustRun(t, nil, "openssl", "crl", "-inform", "DER", "-in", crlDER, "-out", crlPEM)
 			rootPEM := filepath.Join(tmp, sl.Family+"-root-crl.pem")
@@ -117,11 +118,11 @@ func TestCRLMissingOrDamaged(t *testing.T) {
 		}
 	}, nil)
 	get := func() (int, string) {
-		resp, err := http.Get("http://" + ts.HTTPAddr() + CRLPath)
+		resp, err := http.Get("http://" + ts.HTTPAddr() + enroll.CRLPath)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return resp.StatusCode, readAll(t, resp)
+		return resp.StatusCode, testtool.ReadBody(t, resp)
 	}
 	if code, body := get(); code != 404 || !strings.Contains(body, "pushca ca crl") {
 		t.Fatalf("without a CRL: %d %s", code, body)
@@ -152,9 +153,9 @@ func TestAutoRenewGeneratesCRL(t *testing.T) {
 		cfg.AutoRenew = &AutoRenew{Renew: RenewWithCA(cfg.Dir, testHost, pw, cfg.Log), CRL: CRLWithCA(cfg.Dir, pw, cfg.Log)}
 	})
 	for _, sl := range slots {
-		waitFor(t, func() bool { return exists(l.CRL(sl)) })
+		testtool.WaitFor(t, func() bool { return exists(l.CRL(sl)) })
 		out := filepath.Join(t.TempDir(), "crl.der")
-		testtool.MustRun(t, nil, "curl", "-sSf", "--max-time", "30", "-o", out, "http://"+ts.HTTPAddr()+CRLPathFor(sl))
+		testtool.MustRun(t, nil, "curl", "-sSf", "--max-time", "30", "-o", out, "http://"+ts.HTTPAddr()+enroll.CRLPathFor(sl))
 		text := string(testtool.MustRun(t, nil, "openssl", "crl", "-inform", "DER", "-in", out, "-noout", "-text"))
 		if !strings.Contains(text, "Next Update") || !strings.Contains(text, "No Revoked Certificates") {
 			t.Fatalf("%s: openssl crl:\n%s", sl.Family, text)

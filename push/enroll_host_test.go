@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/push/ping"
 )
 
 // TestEnrollPageRequestedWithHostEvilExample: a client asks for the landing
@@ -26,7 +27,7 @@ func TestEnrollPageRequestedWithHostEvilExample(t *testing.T) {
 		{"the certificate's name", nil, "http://" + testHost + ":PORT/"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ts := startServerWith(t, HeartbeatBounds{1, 3540}, tc.edit)
+			ts := startServerWith(t, ping.HeartbeatBounds{Min: 1, Max: 3540}, tc.edit)
 			_, port, _ := net.SplitHostPort(ts.HTTPAddr())
 			want := strings.Replace(tc.want, "PORT", port, 1)
 			page := getAsEvil(t, "http://"+ts.HTTPAddr()+"/")
@@ -34,7 +35,7 @@ func TestEnrollPageRequestedWithHostEvilExample(t *testing.T) {
 				t.Errorf("landing page shows another URL than %s:\n%s", want, page)
 			}
 			png := getAsEvil(t, "http://"+ts.HTTPAddr()+"/qr.png")
-			if got := strings.TrimSpace(string(testtool.MustRun(t, nil, "zbarimg", "--raw", "-q", saveBody(t, "qr.png", png)))); got != want {
+			if got := strings.TrimSpace(string(testtool.MustRun(t, nil, "zbarimg", "--raw", "-q", testtool.SaveFile(t, "qr.png", png)))); got != want {
 				t.Errorf("landing QR code decodes to %q, want %q", got, want)
 			}
 		})
@@ -54,7 +55,7 @@ func getAsEvil(t *testing.T, url string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := readAll(t, resp)
+	body := testtool.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s as evil.example: %d %s", url, resp.StatusCode, body)
 	}

@@ -60,7 +60,7 @@ func TestTwoFamiliesEndToEnd(t *testing.T) {
 	testtool.Path(t, "openssl")
 	var logs testtool.Buffer
 	ts := startCAServer(t, []string{profile.FamilyLegacy, profile.FamilyModern}, "", nil, func(cfg *Config) {
-		cfg.Log = slog.New(slog.NewTextHandler(io.MultiWriter(&logs, tWriter{t}), nil))
+		cfg.Log = slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), nil))
 	})
 	tmp := t.TempDir()
 	pemFile := func(name string, c *x509.Certificate) string {

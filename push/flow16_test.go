@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/ping"
 )
 
 // TestDeviceFlow16 runs what a 16.x client does, over TLS against the real
@@ -18,7 +19,7 @@ func TestDeviceFlow16(t *testing.T) {
 		base64  bool
 	}{{"16.0", false}, {"16.1", true}} {
 		t.Run(tc.version, func(t *testing.T) {
-			ts := startServerWith(t, HeartbeatBounds{1, 3540}, func(c *Config) { c.MailDomain = "example.test" })
+			ts := startServerWith(t, ping.HeartbeatBounds{Min: 1, Max: 3540}, func(c *Config) { c.MailDomain = "example.test" })
 			ctx := context.Background()
 			c := ts.client(tc.version, "MODERN"+tc.version[3:], tc.base64)
 			c.DeviceType = "iPhone"
@@ -37,10 +38,10 @@ func TestDeviceFlow16(t *testing.T) {
 			if dev, _, _ := ts.devices.Get(context.Background(), "alice", c.DeviceID); dev.Model != "iPhone16,1" || dev.OS != "iOS 18.0" || dev.Protocol != tc.version {
 				t.Fatalf("DeviceInformation of Provision not recorded: %+v", dev)
 			}
-			if fs, err := c.FolderSync(ctx, eas.InitialSyncKey); err != nil || fs.Status != eas.FolderSyncOK || fs.Changes.Count != len(Folders()) {
+			if fs, err := c.FolderSync(ctx, eas.InitialSyncKey); err != nil || fs.Status != eas.FolderSyncOK || fs.Changes.Count != len(ping.Folders()) {
 				t.Fatalf("FolderSync: %+v %v", fs, err)
 			}
-			prime, err := c.Sync(ctx, &eas.SyncRequest{Collections: []eas.SyncCollection{{SyncKey: eas.InitialSyncKey, CollectionID: inboxID}}})
+			prime, err := c.Sync(ctx, &eas.SyncRequest{Collections: []eas.SyncCollection{{SyncKey: eas.InitialSyncKey, CollectionID: ping.InboxID}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,10 +51,10 @@ func TestDeviceFlow16(t *testing.T) {
 			if res := ts.deliver(t, "sixteen", "pushed at "+tc.version); res.Woken != 1 {
 				t.Fatalf("woken %d", res.Woken)
 			}
-			if pr := pingStatus(t, held); pr.Status != eas.PingChanges || !slices.Equal(pr.Folders, []string{inboxID}) {
+			if pr := pingStatus(t, held); pr.Status != eas.PingChanges || !slices.Equal(pr.Folders, []string{ping.InboxID}) {
 				t.Fatalf("held Ping after the push: %+v", pr)
 			}
-			sr, err := c.Sync(ctx, &eas.SyncRequest{Collections: []eas.SyncCollection{{SyncKey: key, CollectionID: inboxID, GetChanges: new(true),
+			sr, err := c.Sync(ctx, &eas.SyncRequest{Collections: []eas.SyncCollection{{SyncKey: key, CollectionID: ping.InboxID, GetChanges: new(true),
 				Options: &eas.SyncOptions{BodyPreference: []eas.BodyPreference{{Type: eas.BodyPlain, TruncationSize: 1024}}}}}})
 			if err != nil {
 				t.Fatal(err)

@@ -12,6 +12,10 @@ import (
 	"time"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/push/ops"
+	"github.com/pushca/pushca/push/ping"
+	"github.com/pushca/pushca/push/state"
 )
 
 // client is a device speaking version, trusting only the test root.
@@ -28,9 +32,9 @@ func (ts *testServer) client(version, device string, base64Query bool) *eas.Clie
 	}
 }
 
-func (ts *testServer) deliver(t *testing.T, subject, body string) DeliverResult {
+func (ts *testServer) deliver(t *testing.T, subject, body string) ops.DeliverResult {
 	t.Helper()
-	res, err := Deliver(context.Background(), "http://"+ts.AdminAddr(), ts.Token(), DeliverRequest{User: "alice", Subject: subject, Body: body})
+	res, err := ops.Deliver(context.Background(), "http://"+ts.AdminAddr(), ts.Token(), ops.DeliverRequest{User: "alice", Subject: subject, Body: body})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +49,7 @@ type pingReply struct {
 // heldPing sends a Ping from c and returns once the server holds it.
 func (ts *testServer) heldPing(t *testing.T, c *eas.Client, req *eas.PingRequest) <-chan pingReply {
 	t.Helper()
-	before := ts.hub.heldBy("alice", c.DeviceID)
+	held := ts.watchHeld("alice", c.DeviceID)
 	out := make(chan pingReply, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -53,11 +57,32 @@ func (ts *testServer) heldPing(t *testing.T, c *eas.Client, req *eas.PingRequest
 		r, err := c.Ping(ctx, req)
 		out <- pingReply{r, err}
 	}()
-	waitFor(t, func() bool {
-		p := ts.hub.heldBy("alice", c.DeviceID)
-		return p != nil && p != before
-	})
+	held(t)
 	return out
+}
+
+// watchHeld returns a function that waits until the server holds a Ping
+// of user's device that came after watchHeld: the hub announces each Ping
+// it parks on its store's feed.
+func (ts *testServer) watchHeld(user, device string) func(*testing.T) {
+	c := make(chan struct{}, 1)
+	stop := ts.mail.Subscribe(func(_ context.Context, ch state.Change) {
+		if ch.Kind == state.PingHeld && ch.User == user && ch.Device == device {
+			select {
+			case c <- struct{}{}:
+			default:
+			}
+		}
+	})
+	return func(t *testing.T) {
+		t.Helper()
+		defer stop()
+		select {
+		case <-c:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no Ping of %s's %s held", user, device)
+		}
+	}
 }
 
 func pingStatus(t *testing.T, c <-chan pingReply) *eas.PingResponse {
@@ -75,7 +100,7 @@ func pingStatus(t *testing.T, c <-chan pingReply) *eas.PingResponse {
 }
 
 func inboxPing(hb int) *eas.PingRequest {
-	return &eas.PingRequest{HeartbeatInterval: hb, Folders: []eas.PingFolder{{ID: inboxID, Class: "Email"}}}
+	return &eas.PingRequest{HeartbeatInterval: hb, Folders: []eas.PingFolder{{ID: ping.InboxID, Class: "Email"}}}
 }
 
 // TestDeviceFlow runs what a device does, per protocol version, against
@@ -87,7 +112,7 @@ func TestDeviceFlow(t *testing.T) {
 		base64  bool
 	}{{"2.5", false}, {"12.0", false}, {"12.1", true}, {"14.0", false}, {"14.1", true}, {"16.0", false}, {"16.1", true}} {
 		t.Run(tc.version, func(t *testing.T) {
-			ts := startServer(t, HeartbeatBounds{1, 3540})
+			ts := startServer(t, ping.HeartbeatBounds{Min: 1, Max: 3540})
 			ctx := context.Background()
 			c := ts.client(tc.version, "DEV"+strings.ReplaceAll(tc.version, ".", ""), tc.base64)
 
@@ -110,11 +135,11 @@ func TestDeviceFlow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if fs.Status != eas.FolderSyncOK || fs.Changes.Count != len(Folders()) || fs.Changes.Add[0].Type != eas.FolderInbox {
+			if fs.Status != eas.FolderSyncOK || fs.Changes.Count != len(ping.Folders()) || fs.Changes.Add[0].Type != eas.FolderInbox {
 				t.Fatalf("FolderSync: %+v", fs)
 			}
 
-			prime, err := c.Sync(ctx, &eas.SyncRequest{Collections: []eas.SyncCollection{{Class: "Email", SyncKey: eas.InitialSyncKey, CollectionID: inboxID}}})
+			prime, err := c.Sync(ctx, &eas.SyncRequest{Collections: []eas.SyncCollection{{Class: "Email", SyncKey: eas.InitialSyncKey, CollectionID: ping.InboxID}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,7 +149,7 @@ func TestDeviceFlow(t *testing.T) {
 			}
 
 			ts.deliver(t, "first", "hello from pushca")
-			est, err := c.GetItemEstimate(ctx, &eas.GetItemEstimateRequest{Collections: []eas.EstimateCollection{{Class: "Email", SyncKey: key, CollectionID: inboxID}}})
+			est, err := c.GetItemEstimate(ctx, &eas.GetItemEstimateRequest{Collections: []eas.EstimateCollection{{Class: "Email", SyncKey: key, CollectionID: ping.InboxID}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,7 +158,7 @@ func TestDeviceFlow(t *testing.T) {
 			}
 
 			yes := true
-			col := eas.SyncCollection{Class: "Email", SyncKey: key, CollectionID: inboxID, GetChanges: &yes, WindowSize: 10}
+			col := eas.SyncCollection{Class: "Email", SyncKey: key, CollectionID: ping.InboxID, GetChanges: &yes, WindowSize: 10}
 			if tc.version != "2.5" {
 				col.Options = &eas.SyncOptions{BodyPreference: []eas.BodyPreference{{Type: eas.BodyPlain, TruncationSize: 5}}}
 			}
@@ -178,10 +203,10 @@ func TestDeviceFlow(t *testing.T) {
 			if res := ts.deliver(t, "second", "b"); res.Woken != 1 {
 				t.Fatalf("woken %d", res.Woken)
 			}
-			if pr := pingStatus(t, held); pr.Status != eas.PingChanges || !slices.Equal(pr.Folders, []string{inboxID}) {
+			if pr := pingStatus(t, held); pr.Status != eas.PingChanges || !slices.Equal(pr.Folders, []string{ping.InboxID}) {
 				t.Fatalf("held Ping after delivery: %+v", pr)
 			}
-			sr, err = c.Sync(ctx, &eas.SyncRequest{Collections: []eas.SyncCollection{{Class: "Email", SyncKey: key, CollectionID: inboxID, GetChanges: &yes}}})
+			sr, err = c.Sync(ctx, &eas.SyncRequest{Collections: []eas.SyncCollection{{Class: "Email", SyncKey: key, CollectionID: ping.InboxID, GetChanges: &yes}}})
 			if err != nil || len(sr.Collections[0].Commands.Add) != 1 {
 				t.Fatalf("second Sync: %+v %v", sr, err)
 			}
@@ -205,7 +230,7 @@ func TestDeviceFlow(t *testing.T) {
 }
 
 func TestStalePolicyKey(t *testing.T) {
-	ts := startServer(t, HeartbeatBounds{1, 3540})
+	ts := startServer(t, ping.HeartbeatBounds{Min: 1, Max: 3540})
 	ctx := context.Background()
 	c := ts.client("14.1", "STALE1", true)
 	if _, err := c.Provision(ctx); err != nil {
@@ -225,7 +250,7 @@ func TestStalePolicyKey(t *testing.T) {
 }
 
 func TestDevicesSurviveServerRestart(t *testing.T) {
-	ts := startServer(t, HeartbeatBounds{1, 3540})
+	ts := startServer(t, ping.HeartbeatBounds{Min: 1, Max: 3540})
 	ctx := context.Background()
 	c := ts.client("14.1", "KEEP1", false)
 	if _, err := c.Provision(ctx); err != nil {
@@ -237,7 +262,7 @@ func TestDevicesSurviveServerRestart(t *testing.T) {
 	if err := ts.stop(); err != nil {
 		t.Fatal(err)
 	}
-	s2, err := New(Config{Dir: ts.dir, Pairs: ts.cfg.Pairs, HTTPSAddr: "127.0.0.1:0", Log: testLog(t)})
+	s2, err := New(Config{Dir: ts.dir, Pairs: ts.cfg.Pairs, HTTPSAddr: "127.0.0.1:0", Log: testtool.Log(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,27 +277,28 @@ func TestDevicesSurviveServerRestart(t *testing.T) {
 // and checks the device record says so: the server notices through the
 // request context, before the heartbeat ends.
 func TestCutPingOverTLS(t *testing.T) {
-	ts := startServer(t, HeartbeatBounds{1, 3540})
+	ts := startServer(t, ping.HeartbeatBounds{Min: 1, Max: 3540})
 	c := ts.client("12.1", "CUT1", false)
 	if _, err := c.Provision(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	held := ts.watchHeld("alice", "CUT1")
 	go func() {
 		_, err := c.Ping(ctx, inboxPing(3000))
 		done <- err
 	}()
-	waitFor(t, func() bool { return ts.hub.heldBy("alice", "CUT1") != nil })
+	held(t)
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("cancelled Ping returned no error")
 	}
-	waitFor(t, func() bool {
+	testtool.WaitFor(t, func() bool {
 		dev, _, _ := ts.devices.Get(context.Background(), "alice", "CUT1")
 		return len(dev.Pings) == 1
 	})
-	if dev, _, _ := ts.devices.Get(context.Background(), "alice", "CUT1"); dev.Pings[0].Outcome != PingCut || dev.Pings[0].Heartbeat != 3000 {
+	if dev, _, _ := ts.devices.Get(context.Background(), "alice", "CUT1"); dev.Pings[0].Outcome != ping.Cut || dev.Pings[0].Heartbeat != 3000 {
 		t.Fatalf("recorded %+v, want a cut 3000 s Ping", dev.Pings[0])
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/ping"
 	"github.com/pushca/pushca/push/state"
 )
 
@@ -25,7 +26,7 @@ func (c *call) folderSync() {
 			return
 		}
 		ch := &eas.FolderChanges{}
-		for _, f := range Folders() {
+		for _, f := range ping.Folders() {
 			ch.Add = append(ch.Add, eas.Folder{ServerID: f.ID, ParentID: "0", DisplayName: f.Name, Type: f.Type})
 		}
 		ch.Count = len(ch.Add)
@@ -44,7 +45,7 @@ func legacyClass(version string) bool {
 }
 
 func folderClass(id string) string {
-	for _, f := range Folders() {
+	for _, f := range ping.Folders() {
 		if f.ID == id {
 			return f.Class
 		}
@@ -63,7 +64,7 @@ func (c *call) getItemEstimate() {
 		st, primed := c.dev.Sync[col.CollectionID]
 		r := eas.EstimateResponse{Status: eas.EstimateOK}
 		switch {
-		case !isFolder(col.CollectionID):
+		case !ping.IsFolder(col.CollectionID):
 			r.Status = eas.EstimateInvalidCollection
 		case !primed || col.SyncKey == eas.InitialSyncKey:
 			r.Status = eas.EstimateNotPrimed
@@ -139,7 +140,7 @@ func (c *call) syncCollection(req *eas.SyncRequest, col eas.SyncCollection) (eas
 	if legacyClass(c.q.Version) {
 		r.Class = folderClass(col.CollectionID)
 	}
-	if !isFolder(col.CollectionID) {
+	if !ping.IsFolder(col.CollectionID) {
 		r.Status = eas.SyncObjectNotFound
 		return r, nil
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/ops"
+	"github.com/pushca/pushca/push/ping"
 	"github.com/pushca/pushca/push/state"
 )
 
@@ -18,20 +20,23 @@ const (
 	serverVersion    = "16.1"
 )
 
+// ActiveSyncPath is the one path devices use.
+const ActiveSyncPath = "/Microsoft-Server-ActiveSync"
+
 // activeSync serves /Microsoft-Server-ActiveSync over TLS.
 type activeSync struct {
 	auth    *Auth
-	hub     *Hub
+	hub     *ping.Hub
 	devices state.Devices
 	mail    state.Mailbox
-	bounds  HeartbeatBounds
+	bounds  ping.HeartbeatBounds
 	// conns serves an answered Ping's hijacked connection again.
 	conns *reaccept
 	site  site
 	log   *slog.Logger
 }
 
-func newActiveSync(users *Users, hub *Hub, devices state.Devices, mail state.Mailbox, bounds HeartbeatBounds, conns *reaccept, site site, m *metrics, log *slog.Logger) http.Handler {
+func newActiveSync(users *Users, hub *ping.Hub, devices state.Devices, mail state.Mailbox, bounds ping.HeartbeatBounds, conns *reaccept, site site, m *ops.Metrics, log *slog.Logger) http.Handler {
 	auth := NewAuth(users, "pushca ActiveSync", log)
 	auth.metrics = m
 	h := &activeSync{auth: auth, hub: hub, devices: devices, mail: mail, bounds: bounds, conns: conns, site: site, log: log}

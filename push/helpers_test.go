@@ -11,7 +11,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/atomicfile"
+	"github.com/pushca/pushca/provision"
 )
 
 const testHost = "mail.test"
@@ -135,23 +135,6 @@ func writeFile(t testing.TB, path string, data []byte) {
 	}
 }
 
-// testLog logs into the test's output; benchmarks discard, since b.Log
-// keeps every line in memory and would be measured with the hub.
-func testLog(t testing.TB) *slog.Logger {
-	if _, ok := t.(*testing.B); ok {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(p))
-	return len(p), nil
-}
-
 // testUsers opens a users file holding alice/secret at the cheapest cost.
 func testUsers(t testing.TB, dir string) *Users {
 	t.Helper()
@@ -174,3 +157,5 @@ func sha256Of(b []byte) []byte {
 	s := sha256.Sum256(b)
 	return s[:]
 }
+
+func fingerprint(sum []byte) string { return provision.Fingerprint(sum).Colon() }

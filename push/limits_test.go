@@ -21,6 +21,7 @@ import (
 
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/profile"
+	"github.com/pushca/pushca/push/ping"
 	"github.com/pushca/pushca/push/state"
 )
 
@@ -203,7 +204,7 @@ func TestFileLimitServer(t *testing.T) {
 // evictions.
 func TestOneAccountCannotHoldUnboundedPings(t *testing.T) {
 	const limit, devices = 3, 5
-	ts := startServerWith(t, HeartbeatBounds{1, 3540}, func(c *Config) { c.DevicesPerUser = limit })
+	ts := startServerWith(t, ping.HeartbeatBounds{Min: 1, Max: 3540}, func(c *Config) { c.DevicesPerUser = limit })
 	var replies []<-chan pingReply
 	for i := range devices {
 		c := ts.client("14.1", fmt.Sprintf("FLOOD%d", i), false)
@@ -225,18 +226,18 @@ func TestOneAccountCannotHoldUnboundedPings(t *testing.T) {
 		t.Errorf("%d device records for one user (%v), want at most %d", n, err, limit)
 	}
 	fams, _ := ts.scrape(t, ts.MetricsToken())
-	for kind, want := range map[string]float64{evictedPing: devices - limit, evictedDevice: devices - limit} {
+	for kind, want := range map[string]float64{"ping": devices - limit, "device": devices - limit} {
 		if got := value(t, fams, "pushca_evictions_total", map[string]string{"kind": kind}); got != want {
 			t.Errorf("pushca_evictions_total{kind=%q} = %v, want %v", kind, got, want)
 		}
 	}
-	if got := value(t, fams, "pushca_pings_total", map[string]string{"ending": PingEvicted}); got != devices-limit {
+	if got := value(t, fams, "pushca_pings_total", map[string]string{"ending": ping.Evicted}); got != devices-limit {
 		t.Errorf("pushca_pings_total{ending=evicted} = %v", got)
 	}
 	if err := ts.stop(); err != nil {
 		t.Fatal(err)
 	}
-	d, err := state.OpenBoltDevices(DevicesPath(ts.dir), testLog(t))
+	d, err := state.OpenBoltDevices(DevicesPath(ts.dir), testtool.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/push/ops"
+	"github.com/pushca/pushca/push/ping"
 )
 
 // scrape fetches /metrics with curl as Prometheus would (bearer token,
@@ -22,7 +24,7 @@ func (ts *testServer) scrape(t *testing.T, token string) (map[string]*dto.Metric
 	port := ts.HTTPSAddr()[strings.LastIndexByte(ts.HTTPSAddr(), ':')+1:]
 	out := testtool.MustRun(t, nil, "curl", "-sS", "--max-time", "30", "--cacert", ts.rootPath,
 		"--resolve", testHost+":"+port+":127.0.0.1", "-H", "Authorization: Bearer "+token, "-w", "\n%{http_code}",
-		"https://"+testHost+":"+port+MetricsPath)
+		"https://"+testHost+":"+port+ops.MetricsPath)
 	text := string(out)
 	i := strings.LastIndexByte(text, '\n')
 	body, code := text[:i], text[i+1:]
@@ -73,7 +75,7 @@ func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, want ma
 // 1.3 (Go client), and the served certificate's days left.
 func TestMetricsScrape(t *testing.T) {
 	testtool.Path(t, "openssl")
-	ts := startServer(t, HeartbeatBounds{1, 3540})
+	ts := startServer(t, ping.HeartbeatBounds{Min: 1, Max: 3540})
 	if _, code := ts.scrape(t, "wrong"); code != "401" {
 		t.Fatalf("scrape with a wrong token: HTTP %s", code)
 	}
@@ -102,14 +104,14 @@ func TestMetricsScrape(t *testing.T) {
 		want   float64
 	}{
 		{"pushca_pings_held", nil, 0},
-		{"pushca_pings_total", map[string]string{"ending": PingChanges}, 1},
-		{"pushca_pings_total", map[string]string{"ending": PingExpired}, 1},
-		{"pushca_pings_total", map[string]string{"ending": PingCut}, 0},
+		{"pushca_pings_total", map[string]string{"ending": ping.Changes}, 1},
+		{"pushca_pings_total", map[string]string{"ending": ping.Expired}, 1},
+		{"pushca_pings_total", map[string]string{"ending": ping.Cut}, 0},
 		{"pushca_pushes_total", nil, 1},
-		{"pushca_auth_failures_total", map[string]string{"realm": realmActiveSync}, 1},
-		{"pushca_auth_failures_total", map[string]string{"realm": realmMetrics}, 1},
-		{"pushca_auth_failures_total", map[string]string{"realm": realmAdmin}, 0},
-		{"pushca_auth_failures_total", map[string]string{"realm": realmDashboard}, 0},
+		{"pushca_auth_failures_total", map[string]string{"realm": ops.RealmActiveSync}, 1},
+		{"pushca_auth_failures_total", map[string]string{"realm": "metrics"}, 1},
+		{"pushca_auth_failures_total", map[string]string{"realm": "admin"}, 0},
+		{"pushca_auth_failures_total", map[string]string{"realm": "dashboard"}, 0},
 		{"pushca_tls_handshakes_total", map[string]string{"version": "TLS 1.2"}, 1},
 	} {
 		if got := value(t, fams, tc.name, tc.labels); got != tc.want {
@@ -134,7 +136,7 @@ func TestMetricsScrape(t *testing.T) {
 // configuration carries reads /metrics and nothing else, neither the
 // dashboard nor the admin API; the admin token still reads /metrics.
 func TestLeakedScrapeTokenOpensNoDashboard(t *testing.T) {
-	ts := startServer(t, HeartbeatBounds{1, 3540})
+	ts := startServer(t, ping.HeartbeatBounds{Min: 1, Max: 3540})
 	scrapeToken := ts.MetricsToken()
 	if scrapeToken == ts.Token() || len(scrapeToken) < 32 {
 		t.Fatalf("metrics token %q: want its own random token", scrapeToken)
@@ -148,14 +150,14 @@ func TestLeakedScrapeTokenOpensNoDashboard(t *testing.T) {
 		}
 	}
 	c, base, _ := dashboardClient(t, ts)
-	resp, err := c.PostForm(base+loginPath, url.Values{"token": {scrapeToken}})
+	resp, err := c.PostForm(base+ops.LoginPath, url.Values{"token": {scrapeToken}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if readAll(t, resp); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+	if testtool.ReadBody(t, resp); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
 		t.Errorf("dashboard login with the metrics token: %s, cookies %v", resp.Status, resp.Cookies())
 	}
-	if _, err := Deliver(context.Background(), "http://"+ts.AdminAddr(), scrapeToken, DeliverRequest{User: "alice"}); err == nil || !strings.Contains(err.Error(), "401") {
+	if _, err := ops.Deliver(context.Background(), "http://"+ts.AdminAddr(), scrapeToken, ops.DeliverRequest{User: "alice"}); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("admin API with the metrics token: %v", err)
 	}
 }

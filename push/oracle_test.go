@@ -10,6 +10,7 @@ import (
 
 	"github.com/pushca/pushca/eas"
 	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/push/ping"
 )
 
 // rawPost sends one command as c would and returns the response body
@@ -36,7 +37,7 @@ func (ts *testServer) rawPost(t *testing.T, c *eas.Client, cmd string, m eas.Mes
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := readAll(t, resp)
+	out := testtool.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != eas.ContentType {
 		t.Fatalf("%s: %s %s", cmd, resp.Status, resp.Header.Get("Content-Type"))
 	}
@@ -48,21 +49,21 @@ func (ts *testServer) rawPost(t *testing.T, c *eas.Client, cmd string, m eas.Mes
 // AirSyncBase:Body, and neither gets the other's tags.
 func TestSyncBodyTagsWithLibwbxml(t *testing.T) {
 	testtool.Path(t, "wbxml2xml")
-	ts := startServer(t, HeartbeatBounds{1, 3540})
+	ts := startServer(t, ping.HeartbeatBounds{Min: 1, Max: 3540})
 	ctx := context.Background()
 	for _, v := range []string{"2.5", "12.0", "14.1"} {
 		c := ts.client(v, "ORACLE"+strings.ReplaceAll(v, ".", ""), false)
 		if _, err := c.Provision(ctx); err != nil {
 			t.Fatal(err)
 		}
-		prime, err := c.Sync(ctx, &eas.SyncRequest{Collections: []eas.SyncCollection{{Class: "Email", SyncKey: eas.InitialSyncKey, CollectionID: inboxID}}})
+		prime, err := c.Sync(ctx, &eas.SyncRequest{Collections: []eas.SyncCollection{{Class: "Email", SyncKey: eas.InitialSyncKey, CollectionID: ping.InboxID}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ts.deliver(t, "oracle "+v, "body text "+v)
 		yes := true
 		resp := ts.rawPost(t, c, "Sync", &eas.SyncRequest{Collections: []eas.SyncCollection{{
-			Class: "Email", SyncKey: prime.Collections[0].SyncKey, CollectionID: inboxID, GetChanges: &yes}}})
+			Class: "Email", SyncKey: prime.Collections[0].SyncKey, CollectionID: ping.InboxID, GetChanges: &yes}}})
 		file := filepath.Join(t.TempDir(), "sync.wbxml")
 		writeFile(t, file, resp)
 		xml := string(testtool.MustRun(t, nil, "wbxml2xml", "-m", "0", "-l", "ACTIVESYNC", "-o", "-", file))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/ping"
 )
 
 // parkedConn is the connection of a held Ping after the handler hijacked
@@ -73,7 +74,7 @@ func (c *call) hijack() (*parkedConn, error) {
 }
 
 // watch starts the reading goroutine unless the Ping is already answered.
-func (p *parkedConn) watch(held *Held) {
+func (p *parkedConn) watch(held *ping.Held) {
 	p.mu.Lock()
 	if p.state != parkHeld || p.sock == nil {
 		p.mu.Unlock()
@@ -89,7 +90,7 @@ func (p *parkedConn) watch(held *Held) {
 // goroutine stays on a small stack (the TLS read path doubled it, 2 KB a
 // held Ping). A byte that arrives is given back to the socket, for TLS to
 // read as the start of the next record.
-func (p *parkedConn) read(held *Held) {
+func (p *parkedConn) read(held *ping.Held) {
 	var b [1]byte
 	n, err := p.sock.Conn.Read(b[:])
 	if n > 0 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/push/ping"
 )
 
 // countingDevice is a device whose transport counts the TCP connections it
@@ -44,7 +45,7 @@ func (ts *testServer) countingDevice(id string) *countingDevice {
 // connection, the next Ping parks on it again, and a shutdown closes a
 // connection that is waiting.
 func TestAnsweredConnectionServesNextRequest(t *testing.T) {
-	ts := startServer(t, HeartbeatBounds{1, 3540})
+	ts := startServer(t, ping.HeartbeatBounds{Min: 1, Max: 3540})
 	ctx := context.Background()
 	d := ts.countingDevice("NEXT1")
 	if _, err := d.Provision(ctx); err != nil {
@@ -52,7 +53,7 @@ func TestAnsweredConnectionServesNextRequest(t *testing.T) {
 	}
 	sync := func(key string) string {
 		t.Helper()
-		r, err := d.Sync(ctx, &eas.SyncRequest{Collections: []eas.SyncCollection{{Class: "Email", SyncKey: key, CollectionID: inboxID}}})
+		r, err := d.Sync(ctx, &eas.SyncRequest{Collections: []eas.SyncCollection{{Class: "Email", SyncKey: key, CollectionID: ping.InboxID}}})
 		if err != nil || len(r.Collections) != 1 || r.Collections[0].SyncKey == "" {
 			t.Fatalf("Sync %s: %+v %v", key, r, err)
 		}

@@ -100,17 +100,19 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
-// logPlainActiveSync logs the refusal the enrollment site gives ActiveSync
-// on plain HTTP: a device set up without SSL, which may just have sent a
-// password in the clear. The credentials themselves are never looked at
-// there, so the line names no user.
-func logPlainActiveSync(log *slog.Logger, next http.Handler) http.Handler {
+// refusePlainActiveSync refuses ActiveSync on the plain-HTTP listener, and
+// logs it: a device set up without SSL, which may just have sent a password
+// in the clear. The Authorization header is never looked at there, so
+// credentials sent in the clear go no further, and the line names no user.
+func refusePlainActiveSync(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.EqualFold(r.URL.Path, ActiveSyncPath) {
-			cmd, device := queryWords(r)
-			logRefusal(log, refusal{cmd: cmd, device: device, http: http.StatusForbidden,
-				reason: "ActiveSync on plain HTTP: the device is not set up for SSL"})
+		if !strings.EqualFold(r.URL.Path, ActiveSyncPath) {
+			next.ServeHTTP(w, r)
+			return
 		}
-		next.ServeHTTP(w, r)
+		cmd, device := queryWords(r)
+		logRefusal(log, refusal{cmd: cmd, device: device, http: http.StatusForbidden,
+			reason: "ActiveSync on plain HTTP: the device is not set up for SSL"})
+		http.Error(w, "ActiveSync is served over HTTPS only: configure the device for SSL and install the root certificate from this site's home page first. If the device just sent a password here in the clear, change it.", http.StatusForbidden)
 	})
 }

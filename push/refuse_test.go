@@ -13,6 +13,7 @@ import (
 
 	"github.com/pushca/pushca/eas"
 	"github.com/pushca/pushca/internal/testtool"
+	"github.com/pushca/pushca/push/ping"
 )
 
 // logRecords are the JSON log lines in buf whose message is msg.
@@ -35,7 +36,7 @@ func logRecords(t *testing.T, buf *testtool.Buffer, msg string) []map[string]any
 func startLoggedServer(t *testing.T, edit func(*Config)) (*testServer, *testtool.Buffer) {
 	t.Helper()
 	var buf testtool.Buffer
-	ts := startServerWith(t, HeartbeatBounds{1, 3540}, func(c *Config) {
+	ts := startServerWith(t, ping.HeartbeatBounds{Min: 1, Max: 3540}, func(c *Config) {
 		c.Log = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		if edit != nil {
 			edit(c)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/renew"
+	"github.com/pushca/pushca/push/enroll"
 )
 
 // AutoRenew renews the server certificates of Config.Host, one per chain
@@ -109,7 +110,7 @@ func (s *Server) renewSchedulers() ([]*renew.Scheduler, error) {
 		Log:   s.log,
 	}}
 	if ar.CRL != nil {
-		files := crlFiles(s.cfg.Dir, s.slots)
+		files := enroll.CRLFiles(s.cfg.Dir, s.slots)
 		out = append(out, &renew.Scheduler{
 			What: "CRL", Hint: "regenerate it by hand with `pushca ca crl` if this persists",
 			Current: func() (renew.Validity, error) {

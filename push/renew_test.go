@@ -3,7 +3,6 @@ package push
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"math/big"
 	"net"
 	"net/http"
@@ -18,6 +17,8 @@ import (
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/profile"
+	"github.com/pushca/pushca/provision"
+	"github.com/pushca/pushca/push/ping"
 )
 
 const testCAPassword = "ca password"
@@ -55,7 +56,7 @@ func startCAServer(t *testing.T, families []string, crlURL string, prep func(*ca
 	}
 	cfg := Config{
 		Dir: dir, Host: testHost, HTTPSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
-		Heartbeat: HeartbeatBounds{1, 3540}, BcryptCost: bcrypt.MinCost, Log: testLog(t),
+		Heartbeat: ping.HeartbeatBounds{Min: 1, Max: 3540}, BcryptCost: bcrypt.MinCost, Log: testtool.Log(t),
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -178,15 +179,11 @@ func TestAutoRenewKeepsHeldPings(t *testing.T) {
 	}
 	served := map[string]*big.Int{profile.FamilyModern: second, profile.FamilyLegacy: secondLegacy}
 	for _, sl := range slots {
-		der, err := readRootDER(ca.Layout{Dir: ts.dir}.ServerCert(testHost, sl)) // any PEM certificate
+		certs, err := provision.ReadCertificates(ca.Layout{Dir: ts.dir}.ServerCert(testHost, sl))
 		if err != nil {
 			t.Fatal(err)
 		}
-		active, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if active.SerialNumber.Cmp(served[sl.Family]) != 0 {
+		if active := certs[0]; active.SerialNumber.Cmp(served[sl.Family]) != 0 {
 			t.Fatalf("%s: served %X, the state directory's current certificate is %X", sl.Family, served[sl.Family], active.SerialNumber)
 		}
 	}

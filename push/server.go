@@ -3,6 +3,7 @@ package push
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,9 @@ import (
 	"github.com/pushca/pushca/internal/atomicfile"
 	"github.com/pushca/pushca/internal/renew"
 	"github.com/pushca/pushca/profile"
+	"github.com/pushca/pushca/push/enroll"
+	"github.com/pushca/pushca/push/ops"
+	"github.com/pushca/pushca/push/ping"
 	"github.com/pushca/pushca/push/state"
 )
 
@@ -32,6 +36,10 @@ func TokenPath(dir string) string { return filepath.Join(stateDir(dir), "admin.t
 
 // MetricsTokenPath is the read-only bearer token of /metrics (0600).
 func MetricsTokenPath(dir string) string { return filepath.Join(stateDir(dir), "metrics.token") }
+
+// LinksPath is the per-user enrollment links file (JSON, 0600): written by
+// `pushca bundle --base-url`, read by `pushca serve` (package enroll).
+func LinksPath(dir string) string { return filepath.Join(stateDir(dir), "enroll-links.json") }
 
 // DevicesPath is the device database (bbolt), unless the device records
 // are kept elsewhere (Config.Devices).
@@ -65,7 +73,7 @@ type Config struct {
 	Profiles []profile.Profile
 	// HTTPSAddr is required; HTTPAddr and AdminAddr are optional.
 	HTTPSAddr, HTTPAddr, AdminAddr string
-	Heartbeat                      HeartbeatBounds
+	Heartbeat                      ping.HeartbeatBounds
 	// BcryptCost is the cost the users file's hashes should have: entries
 	// at another cost are warned about. Zero means bcrypt.DefaultCost.
 	BcryptCost int
@@ -76,7 +84,7 @@ type Config struct {
 	DevicesPerUser int
 	// EnrollURL is the enrollment site's public address, shown on its
 	// landing page and in its QR code; empty means one made from Host and
-	// HTTPAddr's port (see publicEnrollURL).
+	// HTTPAddr's port (see enroll.PublicURL).
 	EnrollURL string
 	// HeartbeatAlert says when a device's heartbeats are low enough to
 	// warn about; zero means state.DefaultHeartbeatAlert.
@@ -112,13 +120,13 @@ type Server struct {
 	users   *Users
 	devices state.Devices
 	mail    state.Store
-	hub     *Hub
+	hub     *ping.Hub
 	renew   []*renew.Scheduler
-	metrics *metrics
+	metrics *ops.Metrics
 	// token is the admin token, metricsToken the read-only one of /metrics;
 	// both are re-read by Reload.
-	token, metricsToken *token
-	dash                *dashboard
+	token, metricsToken *ops.Token
+	dash                *ops.Dashboard
 	log                 *slog.Logger
 
 	https, http, admin *http.Server
@@ -131,8 +139,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Heartbeat == (HeartbeatBounds{}) {
-		cfg.Heartbeat = HeartbeatBounds{DefaultHeartbeatMin, DefaultHeartbeatMax}
+	if cfg.Heartbeat == (ping.HeartbeatBounds{}) {
+		cfg.Heartbeat = ping.HeartbeatBounds{Min: ping.DefaultHeartbeatMin, Max: ping.DefaultHeartbeatMax}
 	}
 	if cfg.HeartbeatAlert == (state.HeartbeatAlert{}) {
 		cfg.HeartbeatAlert = state.DefaultHeartbeatAlert()
@@ -188,10 +196,10 @@ func New(cfg Config) (*Server, error) {
 	if names, err := s.users.List(); err == nil && len(names) == 0 {
 		cfg.Log.Warn("no users yet: every login fails until you run `pushca users add NAME`")
 	}
-	if s.token, err = openToken(TokenPath(cfg.Dir)); err != nil {
+	if s.token, err = ops.OpenToken(TokenPath(cfg.Dir)); err != nil {
 		return nil, err
 	}
-	if s.metricsToken, err = openToken(MetricsTokenPath(cfg.Dir)); err != nil {
+	if s.metricsToken, err = ops.OpenToken(MetricsTokenPath(cfg.Dir)); err != nil {
 		return nil, err
 	}
 	s.devices, s.mail = cfg.Devices, cfg.Store
@@ -211,23 +219,33 @@ func New(cfg Config) (*Server, error) {
 	if s.mail == nil {
 		s.mail = state.NewMemory()
 	}
-	if s.hub, err = NewHub(s.devices, s.mail, cfg.Heartbeat, cfg.Log); err != nil {
+	if s.hub, err = ping.NewHub(s.devices, s.mail, cfg.Heartbeat, cfg.Log); err != nil {
 		s.devices.Close()
 		return nil, err
 	}
 	if cfg.DevicesPerUser != 0 {
-		s.hub.perUser = cfg.DevicesPerUser
+		s.hub.SetPerUser(cfg.DevicesPerUser)
 	}
-	s.metrics = newMetrics(s.hub, s.certs)
-	s.hub.metrics = s.metrics
+	s.metrics = ops.NewMetrics(s.hub, s.servedCerts)
+	s.hub.SetCounters(s.metrics)
 	if bolt != nil {
-		bolt.OnEvict(func() { s.metrics.evicted(evictedDevice) })
+		bolt.OnEvict(s.metrics.DeviceEvicted)
 	}
-	if s.dash, err = newDashboard(s.token, s.devices, cfg.HeartbeatAlert, s.hub, s.certs, s.metrics, s.log); err != nil {
+	if s.dash, err = ops.NewDashboard(s.token, s.devices, cfg.HeartbeatAlert, s.hub, s.servedCerts, s.metrics, s.log); err != nil {
 		s.devices.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// servedCerts lists the certificates served now, for the dashboard and the
+// metrics.
+func (s *Server) servedCerts() []ops.Cert {
+	var out []ops.Cert
+	for _, ch := range s.certs.current() {
+		out = append(out, ops.Cert{Leaf: ch.cert.Leaf, Family: ch.family.Name})
+	}
+	return out
 }
 
 // hostPairs names host's chain in every family of the CA. A family whose
@@ -248,8 +266,8 @@ func hostPairs(dir, host string, slots []ca.Slot) []KeyPair {
 // fail to load keep their previous content; the users fail closed (see
 // Users).
 func (s *Server) Reload() error {
-	err := errors.Join(s.certs.Reload(), s.users.Reload(), s.token.reload(), s.metricsToken.reload())
-	s.dash.endSessions()
+	err := errors.Join(s.certs.Reload(), s.users.Reload(), s.token.Reload(), s.metricsToken.Reload())
+	s.dash.EndSessions()
 	return err
 }
 
@@ -273,7 +291,7 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 func (s *Server) Listen(ctx context.Context) error {
 	var lc net.ListenConfig
 	tlsConfig := TLSConfig(s.certs, s.certs.Profiles())
-	tlsConfig.VerifyConnection = s.metrics.handshake
+	tlsConfig.VerifyConnection = s.metrics.Handshake
 	logServing(s.log, tlsConfig, s.certs.current())
 	ln, err := lc.Listen(ctx, "tcp", s.cfg.HTTPSAddr)
 	if err != nil {
@@ -285,8 +303,8 @@ func (s *Server) Listen(ctx context.Context) error {
 		s.log.Warn("Autodiscover cannot name this server: give --url (or --host)")
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET "+MetricsPath, modernTLSOnly(s.metrics.handler(s.metricsToken, s.token)))
-	mux.Handle("/", s.dash.wrap(newActiveSync(s.users, s.hub, s.devices, s.mail, s.cfg.Heartbeat, https, site, s.metrics, s.log)))
+	mux.Handle("GET "+ops.MetricsPath, s.metrics.Handler(s.metricsToken, s.token))
+	mux.Handle("/", s.dash.Wrap(newActiveSync(s.users, s.hub, s.devices, s.mail, s.cfg.Heartbeat, https, site, s.metrics, s.log)))
 	s.https = s.newHTTPServer(mux)
 	s.https.TLSConfig = tlsConfig
 	s.https.ConnContext = withServedCert
@@ -297,19 +315,23 @@ func (s *Server) Listen(ctx context.Context) error {
 			s.closeListeners()
 			return fmt.Errorf("HTTP listener: %w", err)
 		}
-		page, err := s.publicEnrollURL(ln.Addr())
+		var leaves []*x509.Certificate
+		for _, ch := range s.certs.current() {
+			leaves = append(leaves, ch.cert.Leaf)
+		}
+		page, err := enroll.PublicURL(s.cfg.EnrollURL, s.cfg.Host, leaves, ln.Addr())
 		if err != nil {
 			ln.Close()
 			s.closeListeners()
 			return err
 		}
 		s.log.Info("enrollment site", "url", page, "listen", ln.Addr().String())
-		s.http = s.newHTTPServer(withAutodiscoverRedirect(site, s.log, logPlainActiveSync(s.log, withCRL(crlFiles(s.cfg.Dir, s.slots), s.log, enrollHandler(s.cfg.Dir, page, s.log)))))
+		s.http = s.newHTTPServer(withAutodiscoverRedirect(site, s.log, refusePlainActiveSync(s.log, enroll.Handler(s.cfg.Dir, LinksPath(s.cfg.Dir), page, s.slots, s.log))))
 		s.lns[s.http] = ln
 	}
 	if s.cfg.AdminAddr != "" {
-		s.admin = s.newHTTPServer(newAdmin(s.token, s.hub, s.users, s.devices, s.metrics, s.log))
-		ln, err := ListenLoopback(ctx, s.cfg.AdminAddr)
+		s.admin = s.newHTTPServer(ops.AdminHandler(s.token, s.hub, s.users, s.devices, s.metrics, s.log))
+		ln, err := ops.ListenLoopback(ctx, s.cfg.AdminAddr)
 		if err != nil {
 			s.closeListeners()
 			return err

@@ -1,7 +1,6 @@
 package push
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/profile"
+	"github.com/pushca/pushca/push/ops"
+	"github.com/pushca/pushca/push/ping"
 	"github.com/pushca/pushca/push/state"
 )
 
@@ -29,14 +30,14 @@ type testServer struct {
 // chain made in the test, named as the server's modern-rsa family the way
 // `serve --cert --key` names files (the directory holds no CA), and
 // alice/secret in the users file.
-func startServer(t testing.TB, bounds HeartbeatBounds, profiles ...string) *testServer {
+func startServer(t testing.TB, bounds ping.HeartbeatBounds, profiles ...string) *testServer {
 	t.Helper()
 	return startServerWith(t, bounds, nil, profiles...)
 }
 
 // startServerWith is startServer with the configuration changed by edit
 // (when not nil) before the server is made.
-func startServerWith(t testing.TB, bounds HeartbeatBounds, edit func(*Config), profiles ...string) *testServer {
+func startServerWith(t testing.TB, bounds ping.HeartbeatBounds, edit func(*Config), profiles ...string) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	root := newTestCA(t)
@@ -61,7 +62,7 @@ func startServerWith(t testing.TB, bounds HeartbeatBounds, edit func(*Config), p
 	cfg := Config{
 		Dir: dir, Pairs: []KeyPair{pair}, Profiles: ps,
 		HTTPSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
-		Heartbeat: bounds, BcryptCost: bcrypt.MinCost, Log: testLog(t),
+		Heartbeat: bounds, BcryptCost: bcrypt.MinCost, Log: testtool.Log(t),
 	}
 	if edit != nil {
 		edit(&cfg)
@@ -116,7 +117,7 @@ func (ts *testServer) curl(t *testing.T, args ...string) (headers, body string) 
 }
 
 func TestOptionsWithCurl(t *testing.T) {
-	ts := startServer(t, HeartbeatBounds{1, 3540})
+	ts := startServer(t, ping.HeartbeatBounds{Min: 1, Max: 3540})
 	h, _ := ts.curl(t, "-X", "OPTIONS")
 	if !strings.HasPrefix(h, "HTTP/1.1 401") || !strings.Contains(h, `WWW-Authenticate: Basic realm="pushca ActiveSync"`) {
 		t.Fatalf("without credentials:\n%s", h)
@@ -133,7 +134,7 @@ func TestOptionsWithCurl(t *testing.T) {
 }
 
 func TestPlainHTTP(t *testing.T) {
-	ts := startServer(t, HeartbeatBounds{1, 3540})
+	ts := startServer(t, ping.HeartbeatBounds{Min: 1, Max: 3540})
 	base := "http://" + ts.HTTPAddr()
 	req, _ := http.NewRequest(http.MethodPost, base+ActiveSyncPath+"?Cmd=Ping&User=alice&DeviceId=A&DeviceType=PocketPC", nil)
 	req.SetBasicAuth("alice", "secret")
@@ -141,7 +142,7 @@ func TestPlainHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := readAll(t, resp)
+	body := testtool.ReadBody(t, resp)
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "HTTPS only") {
 		t.Fatalf("ActiveSync on plain HTTP: %d %s", resp.StatusCode, body)
 	}
@@ -149,14 +150,14 @@ func TestPlainHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if der := readAll(t, resp); der != string(ts.root.cert.Raw) || resp.Header.Get("Content-Type") != "application/x-x509-ca-cert" {
+	if der := testtool.ReadBody(t, resp); der != string(ts.root.cert.Raw) || resp.Header.Get("Content-Type") != "application/x-x509-ca-cert" {
 		t.Fatalf("root.crt: %s, %d bytes", resp.Header.Get("Content-Type"), len(der))
 	}
 	resp, err = http.Get(base + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if page := readAll(t, resp); !strings.Contains(page, fingerprint(sha256Of(ts.root.cert.Raw))) {
+	if page := testtool.ReadBody(t, resp); !strings.Contains(page, fingerprint(sha256Of(ts.root.cert.Raw))) {
 		t.Fatalf("page lacks the SHA-256 fingerprint:\n%s", page)
 	}
 	out := testtool.MustRun(t, nil, "curl", "-sS", "http://"+ts.HTTPAddr()+"/root.pem")
@@ -166,48 +167,38 @@ func TestPlainHTTP(t *testing.T) {
 }
 
 func TestAdminAPI(t *testing.T) {
-	ts := startServer(t, HeartbeatBounds{1, 3540})
+	ts := startServer(t, ping.HeartbeatBounds{Min: 1, Max: 3540})
 	base := "http://" + ts.AdminAddr()
 	if fi, err := os.Stat(TokenPath(ts.dir)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("token file: %v %v", fi, err)
 	}
-	resp, err := http.Post(base+AdminDeliverPath, "application/json", strings.NewReader(`{"user":"alice"}`))
+	resp, err := http.Post(base+ops.AdminDeliverPath, "application/json", strings.NewReader(`{"user":"alice"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if readAll(t, resp); resp.StatusCode != http.StatusUnauthorized {
+	if testtool.ReadBody(t, resp); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("without token: %d", resp.StatusCode)
 	}
 	ctx := context.Background()
-	if _, err := Deliver(ctx, base, "wrong"+ts.Token(), DeliverRequest{User: "alice"}); err == nil {
+	if _, err := ops.Deliver(ctx, base, "wrong"+ts.Token(), ops.DeliverRequest{User: "alice"}); err == nil {
 		t.Fatal("wrong token accepted")
 	}
-	if _, err := Deliver(ctx, base, ts.Token(), DeliverRequest{User: "nobody"}); err == nil || !strings.Contains(err.Error(), "404") {
+	if _, err := ops.Deliver(ctx, base, ts.Token(), ops.DeliverRequest{User: "nobody"}); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("unknown user: %v", err)
 	}
-	res, err := Deliver(ctx, base, ts.Token(), DeliverRequest{User: `CORP\Alice`, Subject: "hello"})
+	res, err := ops.Deliver(ctx, base, ts.Token(), ops.DeliverRequest{User: `CORP\Alice`, Subject: "hello"})
 	if err != nil || res.Message.Subject != "hello" || res.Message.To != "alice" {
 		t.Fatalf("deliver: %+v %v", res, err)
 	}
 	ts.devices.Update(context.Background(), "alice", "dev1", func(d *state.Device) { d.Type = "PocketPC" })
-	req, _ := http.NewRequest(http.MethodGet, base+AdminDevicesPath, nil)
+	req, _ := http.NewRequest(http.MethodGet, base+ops.AdminDevicesPath, nil)
 	req.Header.Set("Authorization", "Bearer "+ts.Token())
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var devs []state.Device
-	if err := json.Unmarshal([]byte(readAll(t, resp)), &devs); err != nil || len(devs) != 1 || devs[0].Type != "PocketPC" {
+	if err := json.Unmarshal([]byte(testtool.ReadBody(t, resp)), &devs); err != nil || len(devs) != 1 || devs[0].Type != "PocketPC" {
 		t.Fatalf("devices: %+v %v", devs, err)
 	}
-}
-
-func readAll(t *testing.T, resp *http.Response) string {
-	t.Helper()
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	if _, err := b.ReadFrom(resp.Body); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
 }

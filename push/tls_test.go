@@ -14,6 +14,8 @@ import (
 	"github.com/pushca/pushca/eas"
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/profile"
+	"github.com/pushca/pushca/push/ops"
+	"github.com/pushca/pushca/push/ping"
 )
 
 // serveTLS accepts handshakes on loopback until the test ends.
@@ -59,7 +61,7 @@ func TestCertificateHotReload(t *testing.T) {
 	dir := t.TempDir()
 	root := newTestCA(t)
 	pair := root.writeServer(t, dir, true, "first")
-	certs, err := LoadCertificates([]KeyPair{pair}, nil, testLog(t))
+	certs, err := LoadCertificates([]KeyPair{pair}, nil, testtool.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,7 @@ func TestRSAAndECDSASideBySide(t *testing.T) {
 	ecPair := KeyPair{Cert: filepath.Join(dir, "ec-chain.pem"), Key: filepath.Join(dir, "ec-key.pem")}
 	writeFile(t, ecPair.Cert, ecChain)
 	writeFile(t, ecPair.Key, ecKey)
-	certs, err := LoadCertificates([]KeyPair{rsaPair, ecPair}, nil, testLog(t))
+	certs, err := LoadCertificates([]KeyPair{rsaPair, ecPair}, nil, testtool.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +160,7 @@ func TestLegacyTLSWithOpenSSL(t *testing.T) {
 		{[]string{"modern", "android"}, "AES128-SHA", false},
 		{nil, "AES128-SHA", false},
 	} {
-		ts := startServer(t, HeartbeatBounds{1, 3540}, tc.profiles...)
+		ts := startServer(t, ping.HeartbeatBounds{Min: 1, Max: 3540}, tc.profiles...)
 		out, errb, err := testtool.Run(t, []byte{}, "openssl", "s_client", "-connect", ts.HTTPSAddr(), "-servername", testHost,
 			"-tls1", "-cipher", tc.cipher+":@SECLEVEL=0", "-CAfile", ts.rootPath, "-verify_return_error")
 		ok := err == nil && strings.Contains(string(out), "Protocol  : TLSv1\n") && strings.Contains(string(out), "Verify return code: 0 (ok)")
@@ -176,7 +178,7 @@ func TestWM5SuitesWithGoClient(t *testing.T) {
 	dir := t.TempDir()
 	root := newTestCA(t)
 	pair := root.writeServer(t, dir, true, testHost)
-	certs, err := LoadCertificates([]KeyPair{pair}, nil, testLog(t))
+	certs, err := LoadCertificates([]KeyPair{pair}, nil, testtool.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,12 +208,12 @@ func TestWM5SuitesWithGoClient(t *testing.T) {
 
 func TestAdminRefusesNonLoopback(t *testing.T) {
 	for _, addr := range []string{":0", "0.0.0.0:0", "192.0.2.1:0", "example.com:0"} {
-		if ln, err := ListenLoopback(context.Background(), addr); err == nil {
+		if ln, err := ops.ListenLoopback(context.Background(), addr); err == nil {
 			ln.Close()
-			t.Errorf("ListenLoopback(%q) succeeded", addr)
+			t.Errorf("ops.ListenLoopback(%q) succeeded", addr)
 		}
 	}
-	ln, err := ListenLoopback(context.Background(), "localhost:0")
+	ln, err := ops.ListenLoopback(context.Background(), "localhost:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +250,7 @@ func TestServedFamiliesDecideTLS(t *testing.T) {
 		{"modern and wm6 asked for", []KeyPair{named(pair, profile.FamilyModern)}, []profile.Profile{wm6}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			certs, err := LoadCertificates(tc.pairs, tc.extra, testLog(t))
+			certs, err := LoadCertificates(tc.pairs, tc.extra, testtool.Log(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -270,7 +272,7 @@ func TestServedFamiliesDecideTLS(t *testing.T) {
 // page, the login itself, the dashboard and /metrics, which the same
 // client at TLS 1.2 gets.
 func TestLegacyTLSCannotReachAdminPages(t *testing.T) {
-	ts := startServer(t, HeartbeatBounds{1, 3540}, "wm6")
+	ts := startServer(t, ping.HeartbeatBounds{Min: 1, Max: 3540}, "wm6")
 	wm6, err := profile.Get("wm6")
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +303,7 @@ func TestLegacyTLSCannotReachAdminPages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return resp.StatusCode, readAll(t, resp), resp.TLS.Version
+		return resp.StatusCode, testtool.ReadBody(t, resp), resp.TLS.Version
 	}
 	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
 	bearer := http.Header{"Authorization": {"Bearer " + ts.Token()}}
@@ -310,10 +312,10 @@ func TestLegacyTLSCannotReachAdminPages(t *testing.T) {
 		header             http.Header
 		modern             int
 	}{
-		{http.MethodGet, loginPath, "", nil, http.StatusOK},
-		{http.MethodPost, loginPath, "token=" + ts.Token(), form, http.StatusSeeOther},
-		{http.MethodGet, DashboardPath, "", nil, http.StatusSeeOther},
-		{http.MethodGet, MetricsPath, "", bearer, http.StatusOK},
+		{http.MethodGet, ops.LoginPath, "", nil, http.StatusOK},
+		{http.MethodPost, ops.LoginPath, "token=" + ts.Token(), form, http.StatusSeeOther},
+		{http.MethodGet, ops.DashboardPath, "", nil, http.StatusSeeOther},
+		{http.MethodGet, ops.MetricsPath, "", bearer, http.StatusOK},
 	} {
 		code, body, v := do(legacy, tc.method, tc.path, tc.body, tc.header)
 		if v != tls.VersionTLS10 || code != http.StatusForbidden || !strings.Contains(body, "TLS 1.2") {

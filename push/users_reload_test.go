@@ -47,7 +47,7 @@ func TestUnknownUserTimingMatchesKnownUser(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users")
 	usersFile(t, path, map[string]int{"alice": 5, "bob": 4})
 	var logs testtool.Buffer
-	u, err := NewUsers(state.FileUsers(path), 0, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, tWriter{t}), nil)))
+	u, err := NewUsers(state.FileUsers(path), 0, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestUsersFileEditThatBreaksParsingDeniesRemovedUser(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users")
 	usersFile(t, path, map[string]int{"alice": 4, "bob": 4})
 	var logs testtool.Buffer
-	u, err := NewUsers(state.FileUsers(path), bcrypt.MinCost, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, tWriter{t}), nil)))
+	u, err := NewUsers(state.FileUsers(path), bcrypt.MinCost, slog.New(slog.NewTextHandler(io.MultiWriter(&logs, t.Output()), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

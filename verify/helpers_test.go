@@ -26,6 +26,8 @@ import (
 	"github.com/pushca/pushca/internal/atomicfile"
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/ops"
+	"github.com/pushca/pushca/push/ping"
 )
 
 const (
@@ -175,7 +177,7 @@ func serve(t *testing.T, c testCA, pairs []push.KeyPair, profiles ...string) *pu
 	cfg := push.Config{
 		Dir: dir, Host: testHost, Pairs: pairs,
 		HTTPSAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
-		Heartbeat:  push.HeartbeatBounds{Min: 1, Max: 60},
+		Heartbeat:  ping.HeartbeatBounds{Min: 1, Max: 60},
 		BcryptCost: bcrypt.MinCost,
 		Log:        testLog(t),
 	}
@@ -240,7 +242,7 @@ func options(s *push.Server, profileName string, root *x509.Certificate) Options
 	o.Login, o.Password = `CORP\`+testUser, testPassword
 	o.Heartbeat = time.Second
 	o.Deliver = func(ctx context.Context) (int, error) {
-		res, err := push.Deliver(ctx, "http://"+s.AdminAddr(), s.Token(), push.DeliverRequest{User: testUser, Subject: "pushca verify test"})
+		res, err := ops.Deliver(ctx, "http://"+s.AdminAddr(), s.Token(), ops.DeliverRequest{User: testUser, Subject: "pushca verify test"})
 		return res.Woken, err
 	}
 	return o

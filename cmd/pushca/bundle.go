@@ -18,7 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pushca/pushca/provision"
-	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/enroll"
 )
 
 func bundleCommand() *cli.Command {
@@ -166,7 +166,7 @@ func bundle(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var printed []push.Link
+	var printed []enroll.Link
 	if base := c.String("base-url"); base != "" {
 		b.Inputs["base_url"] = base
 		if b.URL, printed, err = issueLinks(c, run, b, users); err != nil {

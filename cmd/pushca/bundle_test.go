@@ -18,6 +18,7 @@ import (
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/provision"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/enroll"
 )
 
 // bundleCSV is a user list as Excel saves it (BOM, CRLF, quoted fields)
@@ -227,7 +228,7 @@ func TestBundleLinksOpenOnServe(t *testing.T) {
 	for _, n := range names {
 		qr := filepath.Join(out, "users", provision.User{Name: n}.Folder(), "qr.png")
 		link := strings.TrimSpace(string(testtool.MustRun(t, nil, "zbarimg", "--raw", "-q", qr)))
-		if !strings.HasPrefix(link, base+push.LinkPath) {
+		if !strings.HasPrefix(link, base+enroll.LinkPath) {
 			t.Fatalf("%s: QR decodes to %q", n, link)
 		}
 		resp, err := http.Get(link)

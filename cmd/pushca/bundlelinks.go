@@ -10,6 +10,7 @@ import (
 
 	"github.com/pushca/pushca/provision"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/enroll"
 )
 
 // revokedLink is one enrollment link a run withdrew, in bundle's report.
@@ -26,12 +27,12 @@ type revokedLink struct {
 // change from one export to the next, the place its sheets go to does not.
 // Links from before links had owners are adopted for the people whom the
 // previous run into --out gave a link, as its manifest lists them.
-func linkRun(c *cli.Context, out string, old *provision.Manifest) (push.LinkRun, error) {
+func linkRun(c *cli.Context, out string, old *provision.Manifest) (enroll.LinkRun, error) {
 	owner, err := realPath(out)
 	if err != nil {
-		return push.LinkRun{}, fmt.Errorf("--out %s: %w", out, err)
+		return enroll.LinkRun{}, fmt.Errorf("--out %s: %w", out, err)
 	}
-	run := push.LinkRun{Owner: owner, Base: c.String("base-url"), TTL: c.Duration("link-ttl"), Now: time.Now(), Rotate: c.Bool("rotate-links")}
+	run := enroll.LinkRun{Owner: owner, Base: c.String("base-url"), TTL: c.Duration("link-ttl"), Now: time.Now(), Rotate: c.Bool("rotate-links")}
 	if old == nil || old.Inputs["base_url"] == "" {
 		return run, nil
 	}
@@ -39,7 +40,7 @@ func linkRun(c *cli.Context, out string, old *provision.Manifest) (push.LinkRun,
 	for _, f := range old.Files {
 		if k := strings.ToLower(f.User); f.User != "" && !seen[k] {
 			seen[k] = true
-			run.Adopt = append(run.Adopt, push.Link{Server: old.Inputs["server"], User: f.User})
+			run.Adopt = append(run.Adopt, enroll.Link{Server: old.Inputs["server"], User: f.User})
 		}
 	}
 	return run, nil
@@ -48,8 +49,8 @@ func linkRun(c *cli.Context, out string, old *provision.Manifest) (push.LinkRun,
 // issueLinks gives every user a page on the enrollment site before any
 // sheet is written, so a run stopped midway and run again prints the same
 // links; it returns the sheets' link for each user and the links issued.
-func issueLinks(c *cli.Context, run push.LinkRun, b provision.Bundle, users []provision.User) (func(provision.User) (string, time.Time, error), []push.Link, error) {
-	want := make([]push.Link, len(users))
+func issueLinks(c *cli.Context, run enroll.LinkRun, b provision.Bundle, users []provision.User) (func(provision.User) (string, time.Time, error), []enroll.Link, error) {
+	want := make([]enroll.Link, len(users))
 	for i, u := range users {
 		devices := u.Devices
 		if len(devices) == 0 {
@@ -59,13 +60,13 @@ func issueLinks(c *cli.Context, run push.LinkRun, b provision.Bundle, users []pr
 		if domain == "" {
 			domain = b.Domain
 		}
-		want[i] = push.Link{Server: b.Server, User: u.Name, Domain: domain, Email: u.Email, DisplayName: u.DisplayName, Devices: devices}
+		want[i] = enroll.Link{Server: b.Server, User: u.Name, Domain: domain, Email: u.Email, DisplayName: u.DisplayName, Devices: devices}
 	}
-	links, err := push.IssueLinks(push.LinksPath(c.String("dir")), run, want)
+	links, err := enroll.IssueLinks(push.LinksPath(c.String("dir")), run, want)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--base-url: %w", err)
 	}
-	byUser := make(map[string]push.Link, len(links))
+	byUser := make(map[string]enroll.Link, len(links))
 	for _, l := range links {
 		byUser[l.User] = l
 	}
@@ -80,20 +81,20 @@ func issueLinks(c *cli.Context, run push.LinkRun, b provision.Bundle, users []pr
 // the new sheets do not carry. People in bad rows are still in --users and
 // keep theirs, and so does everyone listed when the run prints no links
 // (no --base-url): only the people dropped from --users lose theirs.
-func revokeLinks(c *cli.Context, run push.LinkRun, b provision.Bundle, printed []push.Link, users []provision.User, bad []provision.RowError) ([]revokedLink, error) {
-	var spared []push.Link
+func revokeLinks(c *cli.Context, run enroll.LinkRun, b provision.Bundle, printed []enroll.Link, users []provision.User, bad []provision.RowError) ([]revokedLink, error) {
+	var spared []enroll.Link
 	for _, e := range bad {
 		if e.User != "" {
-			spared = append(spared, push.Link{Server: b.Server, User: e.User})
+			spared = append(spared, enroll.Link{Server: b.Server, User: e.User})
 		}
 	}
 	if c.String("base-url") == "" {
 		for _, u := range users {
-			spared = append(spared, push.Link{Server: b.Server, User: u.Name})
+			spared = append(spared, enroll.Link{Server: b.Server, User: u.Name})
 		}
 	}
 	path := push.LinksPath(c.String("dir"))
-	revoked, err := push.RevokeLinks(path, run, printed, spared)
+	revoked, err := enroll.RevokeLinks(path, run, printed, spared)
 	if err != nil {
 		return nil, fmt.Errorf("the bundle is written, but the enrollment links it no longer carries still work (run it again to revoke them): %w", err)
 	}

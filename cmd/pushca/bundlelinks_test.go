@@ -17,6 +17,7 @@ import (
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/provision"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/enroll"
 )
 
 // linksBed is a CA served on loopback and a bundle of it with links.
@@ -40,7 +41,7 @@ func (b linksBed) link(t *testing.T, user string) string {
 	t.Helper()
 	qr := filepath.Join(b.out, "users", provision.User{Name: user}.Folder(), "qr.png")
 	link := strings.TrimSpace(string(testtool.MustRun(t, nil, "zbarimg", "--raw", "-q", qr)))
-	if !strings.HasPrefix(link, b.base+push.LinkPath) {
+	if !strings.HasPrefix(link, b.base+enroll.LinkPath) {
 		t.Fatalf("%s: QR decodes to %q", user, link)
 	}
 	return link

@@ -22,6 +22,7 @@ import (
 	"github.com/pushca/pushca/internal/pgtest"
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/ops"
 )
 
 // TestInstancesShareOneDatabase is issue 17's proof with the real binary:
@@ -193,7 +194,7 @@ func pingAnswer(t *testing.T, c <-chan timedPing) timedPing {
 // /metrics, so that the push that follows reaches a Ping already parked.
 func waitHeld(t *testing.T, dir, addr string) {
 	t.Helper()
-	token, err := push.ReadToken(push.MetricsTokenPath(dir))
+	token, err := ops.ReadToken(push.MetricsTokenPath(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +216,7 @@ func waitHeld(t *testing.T, dir, addr string) {
 // heldPings is the pushca_pings_held gauge of the serve on addr.
 func heldPings(t *testing.T, client *http.Client, addr, token string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "https://"+addr+push.MetricsPath, nil)
+	req, err := http.NewRequest(http.MethodGet, "https://"+addr+ops.MetricsPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func heldPings(t *testing.T, client *http.Client, addr, token string) int {
 // returns when the message was stored.
 func pushThrough(t *testing.T, dir, admin string) time.Time {
 	t.Helper()
-	var res push.DeliverResult
+	var res ops.DeliverResult
 	if err := json.Unmarshal([]byte(mustPushca(t, nil, "--dir", dir, "push", "alice", "--admin", admin, "--json")), &res); err != nil {
 		t.Fatal(err)
 	}

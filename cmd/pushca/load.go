@@ -20,7 +20,7 @@ import (
 
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/load"
-	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/ops"
 )
 
 func loadCommand() *cli.Command {
@@ -184,7 +184,7 @@ func loadConfig(c *cli.Context, urls []*url.URL, pid int) (load.Config, error) {
 		Devices:    c.Int("devices"), Probes: c.Int("probes"), Sources: load.Loopback(c.Int("sources")),
 		Heartbeat: time.Duration(c.Int("heartbeat")) * time.Second, Version: c.String("version"),
 		Deliver: func(ctx context.Context, instance int, user string) error {
-			_, err := delivers[instance](ctx, push.DeliverRequest{User: user, Subject: "pushca load"})
+			_, err := delivers[instance](ctx, ops.DeliverRequest{User: user, Subject: "pushca load"})
 			return err
 		},
 		Provision: true, Idle: c.Duration("idle"), Log: logger(c),

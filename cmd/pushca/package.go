@@ -15,7 +15,7 @@ import (
 	"github.com/pushca/pushca/internal/atomicfile"
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/provision"
-	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/enroll"
 )
 
 func packageCommand() *cli.Command {
@@ -71,7 +71,7 @@ func readChains(c *cli.Context) (provision.Chains, error) {
 		}
 	}
 	if root == "" && inter == "" {
-		cs, err := push.ReadChains(dir)
+		cs, err := enroll.ReadChains(dir)
 		if errors.Is(err, ca.ErrNotInitialized) {
 			return nil, fmt.Errorf("%w, or give --root", err)
 		}

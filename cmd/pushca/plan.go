@@ -16,6 +16,7 @@ import (
 	"github.com/pushca/pushca/plan"
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/ops"
 	"github.com/pushca/pushca/push/pgstate"
 	"github.com/pushca/pushca/push/state"
 )
@@ -167,12 +168,12 @@ func deviceRecords(c *cli.Context) ([]state.Device, string, error) {
 	if !errors.Is(err, state.ErrDevicesInUse) {
 		return devs, path, err
 	}
-	token, terr := push.ReadToken(adminTokenFile(c))
+	token, terr := ops.ReadToken(adminTokenFile(c))
 	if terr != nil {
 		return nil, "", fmt.Errorf("%w; asking its admin API instead: %w", err, terr)
 	}
 	base := "http://" + c.String("admin")
-	devs, aerr := push.ListDevices(c.Context, base, token)
+	devs, aerr := ops.ListDevices(c.Context, base, token)
 	if aerr != nil {
 		return nil, "", fmt.Errorf("%w; asking its admin API instead (--admin): %w", err, aerr)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/ops"
 )
 
 func pushCommand() *cli.Command {
@@ -33,7 +34,7 @@ func pushCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			res, err := deliver(c.Context, push.DeliverRequest{
+			res, err := deliver(c.Context, ops.DeliverRequest{
 				User: c.Args().First(), Subject: c.String("subject"), Body: c.String("body"),
 			})
 			if err != nil {
@@ -61,7 +62,7 @@ func adminFlags() []cli.Flag {
 	}
 }
 
-type deliverFunc func(context.Context, push.DeliverRequest) (push.DeliverResult, error)
+type deliverFunc func(context.Context, ops.DeliverRequest) (ops.DeliverResult, error)
 
 // adminDeliverer reads the admin token once and returns what delivers a
 // message through the admin API named by adminFlags.
@@ -84,13 +85,13 @@ func adminDelivererAt(addr, tokenFile string) (deliverFunc, error) {
 	if err := loopbackAdmin(addr); err != nil {
 		return nil, err
 	}
-	token, err := push.ReadToken(tokenFile)
+	token, err := ops.ReadToken(tokenFile)
 	if err != nil {
 		return nil, err
 	}
 	base := "http://" + addr
-	return func(ctx context.Context, req push.DeliverRequest) (push.DeliverResult, error) {
-		return push.Deliver(ctx, base, token, req)
+	return func(ctx context.Context, req ops.DeliverRequest) (ops.DeliverResult, error) {
+		return ops.Deliver(ctx, base, token, req)
 	}, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/provision"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/enroll"
 )
 
 // quickstartUser is the test account quickstart creates.
@@ -304,8 +305,8 @@ func (q quickstartFiles) ensureUser() (pw string, created bool, err error) {
 
 // writeBundle writes the test user's enrollment bundle; unchanged files
 // are left alone, so later runs rewrite nothing unless a URL changed.
-func (q quickstartFiles) writeBundle(ctx context.Context, host string, served []profile.Profile, enroll, version string) error {
-	chains, err := push.ReadChains(q.dir)
+func (q quickstartFiles) writeBundle(ctx context.Context, host string, served []profile.Profile, pageURL, version string) error {
+	chains, err := enroll.ReadChains(q.dir)
 	if err != nil {
 		return err
 	}
@@ -318,8 +319,8 @@ func (q quickstartFiles) writeBundle(ctx context.Context, host string, served []
 		}
 	}
 	b := provision.Bundle{Chains: chains, Server: host, Devices: devices, Version: version}
-	if enroll != "" {
-		b.URL = func(provision.User) (string, time.Time, error) { return enroll, time.Time{}, nil }
+	if pageURL != "" {
+		b.URL = func(provision.User) (string, time.Time, error) { return pageURL, time.Time{}, nil }
 	}
 	if _, err := b.Write(ctx, q.bundle(), []provision.User{{Line: 2, Name: quickstartUser}}, nil); err != nil {
 		return fmt.Errorf("sample bundle: %w", err)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/enroll"
+	"github.com/pushca/pushca/push/ping"
 	"github.com/pushca/pushca/push/state"
 )
 
@@ -118,8 +120,8 @@ func listenFlags(https, http string) []cli.Flag {
 		&cli.StringFlag{Name: "https", Value: https, Usage: "address of the ActiveSync TLS listener"},
 		&cli.StringFlag{Name: "http", Value: http, Usage: "address of the plain-HTTP enrollment pages (root downloads, per-user links made by bundle --base-url; off when empty)"},
 		&cli.StringFlag{Name: "admin", Value: "127.0.0.1:8444", Usage: "loopback address of the admin API (off when empty)"},
-		&cli.IntFlag{Name: "heartbeat-min", Value: push.DefaultHeartbeatMin, Usage: "shortest Ping heartbeat accepted, seconds"},
-		&cli.IntFlag{Name: "heartbeat-max", Value: push.DefaultHeartbeatMax, Usage: "longest Ping heartbeat accepted, seconds"},
+		&cli.IntFlag{Name: "heartbeat-min", Value: ping.DefaultHeartbeatMin, Usage: "shortest Ping heartbeat accepted, seconds"},
+		&cli.IntFlag{Name: "heartbeat-max", Value: ping.DefaultHeartbeatMax, Usage: "longest Ping heartbeat accepted, seconds"},
 		&cli.IntFlag{Name: "devices-per-user", Value: state.DefaultDevicesPerUser, Usage: "device records and held Pings one user may have, the oldest going first beyond it (0: no limit, as pushca load with one user needs)"},
 		&cli.IntFlag{Name: "heartbeat-alert-samples", Value: state.DefaultHeartbeatAlertSamples, Usage: "Pings a device must have made before its average heartbeat is judged, and how many are averaged (Exchange 2003's HbiSampleSize)"},
 		&cli.IntFlag{Name: "heartbeat-alert-threshold", Value: state.DefaultHeartbeatAlertThreshold, Usage: "average heartbeat, seconds, at or below which a device's path is warned about (Exchange 2003's HbiAlertThreshold)"},
@@ -133,7 +135,7 @@ func listenConfig(c *cli.Context) (push.Config, error) {
 	cfg := push.Config{
 		Dir:       c.String("dir"),
 		HTTPSAddr: c.String("https"), HTTPAddr: c.String("http"), AdminAddr: c.String("admin"),
-		Heartbeat:      push.HeartbeatBounds{Min: c.Int("heartbeat-min"), Max: c.Int("heartbeat-max")},
+		Heartbeat:      ping.HeartbeatBounds{Min: c.Int("heartbeat-min"), Max: c.Int("heartbeat-max")},
 		HeartbeatAlert: state.HeartbeatAlert{Samples: c.Int("heartbeat-alert-samples"), Threshold: c.Int("heartbeat-alert-threshold")},
 		MailDomain:     c.String("mail-domain"),
 		URL:            c.String("url"),
@@ -171,7 +173,7 @@ func runServer(c *cli.Context, cfg push.Config, started func(*push.Server) error
 	out := c.App.Writer
 	fmt.Fprintf(out, "ActiveSync: https://%s%s\n", s.HTTPSAddr(), push.ActiveSyncPath)
 	if a := s.HTTPAddr(); a != "" {
-		fmt.Fprintf(out, "Enrollment: http://%s/ (root downloads; per-user pages at %s...)\n", a, push.LinkPath)
+		fmt.Fprintf(out, "Enrollment: http://%s/ (root downloads; per-user pages at %s...)\n", a, enroll.LinkPath)
 	}
 	if a := s.AdminAddr(); a != "" {
 		fmt.Fprintf(out, "Admin API:  http://%s (token in %s)\n", a, push.TokenPath(cfg.Dir))

@@ -11,7 +11,7 @@ import (
 
 	"github.com/pushca/pushca/profile"
 	"github.com/pushca/pushca/provision"
-	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/push/ops"
 	"github.com/pushca/pushca/push/state"
 	"github.com/pushca/pushca/verify"
 )
@@ -148,7 +148,7 @@ func verifyOptions(c *cli.Context) (verify.Options, error) {
 	switch {
 	case err == nil:
 		opt.Deliver = func(ctx context.Context) (int, error) {
-			res, err := deliver(ctx, push.DeliverRequest{User: user, Subject: "pushca verify test message"})
+			res, err := deliver(ctx, ops.DeliverRequest{User: user, Subject: "pushca verify test message"})
 			return res.Woken, err
 		}
 		opt.MeasurePush = c.Bool("push-via-admin")

@@ -11,8 +11,8 @@ import (
 
 	"github.com/pushca/pushca/eas"
 	"github.com/pushca/pushca/internal/pgtest"
-	"github.com/pushca/pushca/push"
 	"github.com/pushca/pushca/push/pgstate"
+	"github.com/pushca/pushca/push/ping"
 	"github.com/pushca/pushca/push/state"
 )
 
@@ -23,15 +23,15 @@ import (
 // PostgreSQL with fsync off, so the figures leave out the disk.
 func BenchmarkDeliver(b *testing.B) {
 	quiet := slog.New(slog.DiscardHandler)
-	hub := func(b *testing.B, devices state.PingDevices, store state.Store) *push.Hub {
-		h, err := push.NewHub(devices, store, push.HeartbeatBounds{Min: 1, Max: 3540}, quiet)
+	hub := func(b *testing.B, devices state.PingDevices, store state.Store) *ping.Hub {
+		h, err := ping.NewHub(devices, store, ping.HeartbeatBounds{Min: 1, Max: 3540}, quiet)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(h.Close)
 		return h
 	}
-	run := func(b *testing.B, holder, deliverer *push.Hub) {
+	run := func(b *testing.B, holder, deliverer *ping.Hub) {
 		ctx := context.Background()
 		var took, stored []time.Duration
 		b.ResetTimer() // the database's start is not the delivery's

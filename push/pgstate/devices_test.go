@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pushca/pushca/internal/pgtest"
+	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/push/pgstate"
 	"github.com/pushca/pushca/push/state"
 	"github.com/pushca/pushca/push/state/statetest"
@@ -101,7 +102,7 @@ func TestFlushBatchesRecords(t *testing.T) {
 		}
 	}
 	var count statements
-	db, err := pgstate.OpenTraced(ctx, dsn, testLog(t), &count)
+	db, err := pgstate.OpenTraced(ctx, dsn, testtool.Log(t), &count)
 	if err != nil {
 		t.Fatal(err)
 	}

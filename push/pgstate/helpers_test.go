@@ -3,7 +3,6 @@ package pgstate_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pushca/pushca/internal/pgtest"
+	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/push/pgstate"
 	"github.com/pushca/pushca/push/state"
 )
@@ -18,10 +18,6 @@ import (
 // wait bounds every wait on something another goroutine or instance does;
 // generous, as it is only reached when the test fails.
 const wait = 10 * time.Second
-
-func testLog(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 var dbCount atomic.Int64
 
@@ -33,7 +29,7 @@ func newDatabase(t testing.TB, s *pgtest.Server) string {
 // openDB opens dsn as one endpoint, closed when t ends.
 func openDB(t testing.TB, dsn string) *pgstate.DB {
 	t.Helper()
-	db, err := pgstate.Open(context.Background(), dsn, testLog(t))
+	db, err := pgstate.Open(context.Background(), dsn, testtool.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}

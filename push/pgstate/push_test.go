@@ -9,15 +9,16 @@ import (
 
 	"github.com/pushca/pushca/eas"
 	"github.com/pushca/pushca/internal/pgtest"
-	"github.com/pushca/pushca/push"
+	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/push/pgstate"
+	"github.com/pushca/pushca/push/ping"
 	"github.com/pushca/pushca/push/state"
 )
 
 // endpoint is one push endpoint's hub on its own DB.
-func endpoint(t testing.TB, db *pgstate.DB) *push.Hub {
+func endpoint(t testing.TB, db *pgstate.DB) *ping.Hub {
 	t.Helper()
-	h, err := push.NewHub(db.Devices(), db.Store(), push.HeartbeatBounds{Min: 1, Max: 3540}, testLog(t))
+	h, err := ping.NewHub(db.Devices(), db.Store(), ping.HeartbeatBounds{Min: 1, Max: 3540}, testtool.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,15 +27,15 @@ func endpoint(t testing.TB, db *pgstate.DB) *push.Hub {
 }
 
 // hold parks a Ping on the Inbox and hands over its answer.
-func hold(t testing.TB, h *push.Hub, user, device string) <-chan push.PingResult {
+func hold(t testing.TB, h *ping.Hub, user, device string) <-chan ping.Result {
 	t.Helper()
-	c := make(chan push.PingResult, 1)
-	h.Hold(context.Background(), user, device, push.PingRequest{Heartbeat: 3000, Folders: []string{"1"}}, func(r push.PingResult) { c <- r })
+	c := make(chan ping.Result, 1)
+	h.Hold(context.Background(), user, device, ping.Request{Heartbeat: 3000, Folders: []string{"1"}}, func(r ping.Result) { c <- r })
 	waitHeld(t, h, 1)
 	return c
 }
 
-func waitHeld(t testing.TB, h *push.Hub, n int) {
+func waitHeld(t testing.TB, h *ping.Hub, n int) {
 	t.Helper()
 	for range 1000 {
 		if h.Held() == n {
@@ -45,7 +46,7 @@ func waitHeld(t testing.TB, h *push.Hub, n int) {
 	t.Fatalf("%d Pings held, want %d", h.Held(), n)
 }
 
-func answer(t testing.TB, c <-chan push.PingResult) push.PingResult {
+func answer(t testing.TB, c <-chan ping.Result) ping.Result {
 	t.Helper()
 	select {
 	case r := <-c:
@@ -53,7 +54,7 @@ func answer(t testing.TB, c <-chan push.PingResult) push.PingResult {
 	case <-timeout():
 		t.Fatalf("no answer within %v", wait)
 	}
-	return push.PingResult{}
+	return ping.Result{}
 }
 
 // A Ping held on A answers Status 2 when the message is delivered on B.
@@ -78,7 +79,7 @@ func TestNewerPingOnBEndsOlderOnA(t *testing.T) {
 	a, b := endpoint(t, openDB(t, dsn)), endpoint(t, openDB(t, dsn))
 	older := hold(t, a, "alice", "D1")
 	newer := hold(t, b, "alice", "D1")
-	if r := answer(t, older); r.Status != eas.PingExpired || r.Outcome != push.PingSuperseded {
+	if r := answer(t, older); r.Status != eas.PingExpired || r.Outcome != ping.Superseded {
 		t.Fatalf("A's older Ping: %+v, want Status 1, superseded", r)
 	}
 	if b.Held() != 1 {
@@ -98,7 +99,7 @@ func TestPingAnsweredAfterListenerReconnects(t *testing.T) {
 	dsn := newDatabase(t, s)
 	var dials atomic.Int32
 	redialing, release := make(chan struct{}, 1), make(chan struct{})
-	dbA, err := pgstate.OpenDialing(context.Background(), dsn, testLog(t), func(ctx context.Context, next func(context.Context) (*pgx.Conn, error)) (*pgx.Conn, error) {
+	dbA, err := pgstate.OpenDialing(context.Background(), dsn, testtool.Log(t), func(ctx context.Context, next func(context.Context) (*pgx.Conn, error)) (*pgx.Conn, error) {
 		if dials.Add(1) > 1 {
 			select {
 			case redialing <- struct{}{}:

@@ -13,11 +13,13 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/pushca/pushca/internal/testtool"
 )
 
 func TestBoltDevicesSurviveRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "devices.db")
-	d, err := OpenBoltDevices(path, testLog(t))
+	d, err := OpenBoltDevices(path, testtool.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,12 +31,12 @@ func TestBoltDevicesSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.LogPing("alice", "dev1", PingLog{Heartbeat: 900, Outcome: "expired"})
-	if _, err := OpenBoltDevices(path, testLog(t)); err == nil {
+	if _, err := OpenBoltDevices(path, testtool.Log(t)); err == nil {
 		t.Fatal("a second server opened the same database")
 	}
 	d.Close()
 
-	d, err = OpenBoltDevices(path, testLog(t))
+	d, err = OpenBoltDevices(path, testtool.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,7 @@ func TestLowHeartbeatWarning(t *testing.T) {
 // A note is on disk soon after, while the server runs, without waiting for
 // Close; an Update is on disk when it returns.
 func TestNotesAreWrittenBehind(t *testing.T) {
-	d, err := OpenBoltDevices(filepath.Join(t.TempDir(), "devices.db"), testLog(t))
+	d, err := OpenBoltDevices(filepath.Join(t.TempDir(), "devices.db"), testtool.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +114,7 @@ func TestNotesAreWrittenBehind(t *testing.T) {
 		t.Fatalf("after Update the disk has %+v", got)
 	}
 	d.Note(context.Background(), "alice", "dev1", func(dev *Device) { dev.UserAgent = "noted" })
-	waitFor(t, func() bool { return onDisk().UserAgent == "noted" })
+	testtool.WaitFor(t, func() bool { return onDisk().UserAgent == "noted" })
 	if got := onDisk(); got.PolicyKey != 42 {
 		t.Fatalf("the note lost the policy key: %+v", got)
 	}
@@ -126,7 +128,7 @@ func TestReadBoltDevices(t *testing.T) {
 	if devs, err := ReadBoltDevices(path); err != nil || devs != nil {
 		t.Fatalf("missing file: %v %v", devs, err)
 	}
-	d, err := OpenBoltDevices(path, testLog(t))
+	d, err := OpenBoltDevices(path, testtool.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +155,7 @@ func TestReadBoltDevices(t *testing.T) {
 		t.Errorf("records: %s", s)
 	}
 	// Read-only: the server opens it again afterwards.
-	d, err = OpenBoltDevices(path, testLog(t))
+	d, err = OpenBoltDevices(path, testtool.Log(t))
 	if err != nil {
 		t.Fatalf("reopen after ReadBoltDevices: %v", err)
 	}

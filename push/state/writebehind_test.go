@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pushca/pushca/internal/testtool"
 )
 
 // never is a delay no test reaches.
@@ -19,7 +21,7 @@ type writer struct {
 func startWriter(t *testing.T, quiet, most time.Duration) *writer {
 	w := &writer{kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan error, 1)}
 	go func() {
-		w.done <- writeBehind(w.kick, w.stop, func() error { w.flushes.Add(1); return nil }, testLog(t), quiet, most)
+		w.done <- writeBehind(w.kick, w.stop, func() error { w.flushes.Add(1); return nil }, testtool.Log(t), quiet, most)
 	}()
 	t.Cleanup(func() {
 		select {
@@ -68,7 +70,7 @@ func TestWriteBehindWaitsForTheLull(t *testing.T) {
 func TestWriteBehindWritesAfterTheLull(t *testing.T) {
 	w := startWriter(t, 10*time.Millisecond, never)
 	w.note()
-	waitFor(t, func() bool { return w.flushes.Load() == 1 })
+	testtool.WaitFor(t, func() bool { return w.flushes.Load() == 1 })
 }
 
 // A stream of notes without a lull is written at the limit.
@@ -87,5 +89,5 @@ func TestWriteBehindWritesAtTheLimit(t *testing.T) {
 		}
 	}()
 	defer close(stop)
-	waitFor(t, func() bool { return w.flushes.Load() >= 2 })
+	testtool.WaitFor(t, func() bool { return w.flushes.Load() >= 2 })
 }

@@ -1,4 +1,4 @@
-package push
+package enroll
 
 import (
 	"encoding/json"
@@ -56,7 +56,7 @@ func wantCode(t *testing.T, l Link, code int) {
 // short page and none of his files, and alice's link still works.
 func TestDroppedFromTheCSVAnswers410(t *testing.T) {
 	base, dir, _ := startEnroll(t, "legacy", "modern")
-	path, now := LinksPath(dir), time.Now()
+	path, now := linksPath(dir), time.Now()
 	run := linkRunOf("/bundles/staff", base, now)
 	first := mustIssue(t, path, run, person("alice"), person("bob"))
 	wantCode(t, first[1], http.StatusOK)
@@ -102,7 +102,7 @@ func TestDroppedFromTheCSVAnswers410(t *testing.T) {
 // 410 while the new ones answer 200.
 func TestRotatedLinksAnswer410(t *testing.T) {
 	base, dir, _ := startEnroll(t, "legacy", "modern")
-	path, now := LinksPath(dir), time.Now()
+	path, now := linksPath(dir), time.Now()
 	run := linkRunOf("/bundles/staff", base, now)
 	old := mustIssue(t, path, run, person("alice"), person("bob"))
 
@@ -136,7 +136,7 @@ func TestRotatedLinksAnswer410(t *testing.T) {
 // printed for her, and the people listed in rows skipped as bad keep theirs.
 func TestOtherBundlesKeepTheirLinks(t *testing.T) {
 	base, dir, _ := startEnroll(t, "legacy", "modern")
-	path, now := LinksPath(dir), time.Now()
+	path, now := linksPath(dir), time.Now()
 	sales, ops := linkRunOf("/bundles/sales", base, now), linkRunOf("/bundles/ops", base, now)
 	salesLinks := mustIssue(t, path, sales, person("alice"))
 	opsLinks := mustIssue(t, path, ops, person("alice"), person("carol"))
@@ -158,7 +158,7 @@ func TestOtherBundlesKeepTheirLinks(t *testing.T) {
 // rest are left alone.
 func TestLinksWithoutOwnerAreAdopted(t *testing.T) {
 	base, dir, _ := startEnroll(t, "legacy", "modern")
-	path, now := LinksPath(dir), time.Now()
+	path, now := linksPath(dir), time.Now()
 	legacy := mustIssue(t, path, linkRunOf("", base, now), person("alice"), person("bob"), person("erin"))
 	run := linkRunOf("/bundles/staff", base, now)
 	run.Adopt = []Link{{Server: "mail.example.com", User: "ALICE"}, {Server: "mail.example.com", User: "bob"}}

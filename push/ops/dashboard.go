@@ -1,4 +1,4 @@
-package push
+package ops
 
 import (
 	"crypto/hmac"
@@ -15,71 +15,78 @@ import (
 	"time"
 
 	"github.com/pushca/pushca/provision"
+	"github.com/pushca/pushca/push/internal/backoff"
+	"github.com/pushca/pushca/push/ping"
 	"github.com/pushca/pushca/push/state"
 )
 
 // Dashboard paths, on the HTTPS listener beside (never under) the
-// ActiveSync path.
+// ActiveSync path, and the session cookie's name.
 const (
 	DashboardPath   = "/pushca/dashboard"
 	dashboardPrefix = "/pushca/"
-	loginPath       = "/pushca/login"
-	logoutPath      = "/pushca/logout"
-	sessionCookie   = "pushca_dashboard"
+	LoginPath       = "/pushca/login"
+	LogoutPath      = "/pushca/logout"
+	SessionCookie   = "pushca_dashboard"
+)
+
+const (
 	sessionLifetime = 8 * time.Hour
 	// sessionIdle ends a session nobody used for this long.
 	sessionIdle  = 30 * time.Minute
 	maxLoginBody = 4 << 10
 )
 
-// dashboard shows the device records to whoever holds the admin token.
+// Dashboard shows the device records to whoever holds the admin token.
 // A login sets a cookie carrying the session generation, its expiry and
 // last use, and an HMAC of them under a key of this process. The
 // generation lives in the server: logging out and SIGHUP (which re-reads
 // the token) bump it, which ends every session, a copied cookie's too,
 // and so does a restart, with a new key. Each page view renews the last
 // use, so an idle session ends after sessionIdle.
-type dashboard struct {
-	token   *token
+type Dashboard struct {
+	token   *Token
 	key     []byte
 	gen     atomic.Uint64
 	devices state.Devices
 	// alert marks the devices whose heartbeats are low.
 	alert   state.HeartbeatAlert
-	hub     *Hub
-	certs   *Certificates
-	fails   *backoff
-	metrics *metrics
+	hub     *ping.Hub
+	certs   func() []Cert
+	fails   *backoff.Backoff
+	metrics *Metrics
 	page    *provision.HTMLPages
 	log     *slog.Logger
 	now     func() time.Time
 }
 
-func newDashboard(tok *token, devices state.Devices, alert state.HeartbeatAlert, hub *Hub, certs *Certificates, m *metrics, log *slog.Logger) (*dashboard, error) {
+// NewDashboard shows devices, the Pings hub holds and the certificates
+// certs lists to holders of tok, marking the devices alert says are low.
+func NewDashboard(tok *Token, devices state.Devices, alert state.HeartbeatAlert, hub *ping.Hub, certs func() []Cert, m *Metrics, log *slog.Logger) (*Dashboard, error) {
 	page, err := provision.ParseHTML("dashboard.html.tpl")
 	if err != nil {
 		return nil, err
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	return &dashboard{
+	return &Dashboard{
 		token: tok, key: key, devices: devices, alert: alert, hub: hub, certs: certs,
-		fails: newBackoff(time.Now), metrics: m, page: page, log: log, now: time.Now,
+		fails: backoff.New(time.Now), metrics: m, page: page, log: log, now: time.Now,
 	}, nil
 }
 
-// wrap serves the dashboard paths and everything else from next. Every
+// Wrap serves the dashboard paths and everything else from next. Every
 // POST of the dashboard must come from its own pages: a cross-origin form
 // (Origin or Sec-Fetch-Site say so) is refused.
-func (d *dashboard) wrap(next http.Handler) http.Handler {
+func (d *Dashboard) Wrap(next http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+DashboardPath, d.show)
-	mux.HandleFunc("GET "+loginPath, func(w http.ResponseWriter, r *http.Request) { d.render(w, http.StatusOK, dashboardView{Login: true}) })
-	mux.HandleFunc("POST "+loginPath, d.login)
-	mux.HandleFunc("POST "+logoutPath, d.logout)
+	mux.HandleFunc("GET "+LoginPath, func(w http.ResponseWriter, r *http.Request) { d.render(w, http.StatusOK, dashboardView{Login: true}) })
+	mux.HandleFunc("POST "+LoginPath, d.login)
+	mux.HandleFunc("POST "+LogoutPath, d.logout)
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.log.Warn("dashboard: cross-origin POST refused", "client", clientHost(r), "path", r.URL.Path, "origin", r.Header.Get("Origin"))
+		d.log.Warn("dashboard: cross-origin POST refused", "client", backoff.ClientHost(r), "path", r.URL.Path, "origin", r.Header.Get("Origin"))
 		http.Error(w, "cross-origin request refused: post from the dashboard's own pages", http.StatusForbidden)
 	}))
 	guarded := modernTLSOnly(csrf.Handler(mux))
@@ -115,10 +122,10 @@ func modernTLSOnly(next http.Handler) http.Handler {
 	})
 }
 
-// endSessions ends every dashboard session (logout, SIGHUP).
-func (d *dashboard) endSessions() { d.gen.Add(1) }
+// EndSessions ends every dashboard session (logout, SIGHUP).
+func (d *Dashboard) EndSessions() { d.gen.Add(1) }
 
-func (d *dashboard) sign(gen uint64, expiry, active int64) string {
+func (d *Dashboard) sign(gen uint64, expiry, active int64) string {
 	m := hmac.New(sha256.New, d.key)
 	fmt.Fprintf(m, "%d.%d.%d", gen, expiry, active)
 	return hex.EncodeToString(m.Sum(nil))
@@ -126,14 +133,14 @@ func (d *dashboard) sign(gen uint64, expiry, active int64) string {
 
 // cookie is the session value for gen, expiring at expiry, last used at
 // active (Unix seconds).
-func (d *dashboard) cookie(gen uint64, expiry, active int64) string {
+func (d *Dashboard) cookie(gen uint64, expiry, active int64) string {
 	return fmt.Sprintf("%d.%d.%d.%s", gen, expiry, active, d.sign(gen, expiry, active))
 }
 
 // session returns the expiry of the request's session, if it has a
 // current one.
-func (d *dashboard) session(r *http.Request) (int64, bool) {
-	c, err := r.Cookie(sessionCookie)
+func (d *Dashboard) session(r *http.Request) (int64, bool) {
+	c, err := r.Cookie(SessionCookie)
 	if err != nil {
 		return 0, false
 	}
@@ -158,34 +165,34 @@ func (d *dashboard) session(r *http.Request) (int64, bool) {
 }
 
 // setSession sets the cookie of a session expiring at expiry, used now.
-func (d *dashboard) setSession(w http.ResponseWriter, expiry int64) {
+func (d *Dashboard) setSession(w http.ResponseWriter, expiry int64) {
 	now := d.now().Unix()
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: d.cookie(d.gen.Load(), expiry, now),
+		Name: SessionCookie, Value: d.cookie(d.gen.Load(), expiry, now),
 		Path: dashboardPrefix, MaxAge: int(expiry - now),
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode,
 	})
 }
 
-func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
-	host := clientKey(r)
-	if wait, ok := d.fails.begin(host); !ok {
+func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
+	host := backoff.ClientKey(r)
+	if wait, ok := d.fails.Begin(host); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
 		d.render(w, http.StatusTooManyRequests, dashboardView{Login: true, Error: "Too many wrong tokens from this address; wait and retry."})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
 	if err := r.ParseForm(); err != nil || !d.token.matches(r.PostForm.Get("token")) {
-		n, locked := d.fails.failed(host, true)
-		d.metrics.authFailed(realmDashboard)
+		n, locked := d.fails.Failed(host, true)
+		d.metrics.AuthFailed(realmDashboard)
 		if locked {
-			d.metrics.lockedOut(realmDashboard)
+			d.metrics.LockedOut(realmDashboard)
 		}
 		d.log.Info("dashboard login failed", "client", host, "failures", n)
 		d.render(w, http.StatusUnauthorized, dashboardView{Login: true, Error: "Wrong admin token."})
 		return
 	}
-	d.fails.succeeded(host)
+	d.fails.Succeeded(host)
 	d.setSession(w, d.now().Add(sessionLifetime).Unix())
 	d.log.Info("dashboard login", "client", host)
 	http.Redirect(w, r, DashboardPath, http.StatusSeeOther)
@@ -193,31 +200,31 @@ func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
 
 // logout ends every session, not only the caller's: the sessions share
 // one generation, and a copy of the cookie must not outlive the logout.
-func (d *dashboard) logout(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
 	if _, ok := d.session(r); ok {
-		d.endSessions()
-		d.log.Info("dashboard logout: every session ended", "client", clientHost(r))
+		d.EndSessions()
+		d.log.Info("dashboard logout: every session ended", "client", backoff.ClientHost(r))
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Path: dashboardPrefix, MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
-	http.Redirect(w, r, loginPath, http.StatusSeeOther)
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Path: dashboardPrefix, MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, LoginPath, http.StatusSeeOther)
 }
 
-func (d *dashboard) show(w http.ResponseWriter, r *http.Request) {
+func (d *Dashboard) show(w http.ResponseWriter, r *http.Request) {
 	expiry, ok := d.session(r)
 	if !ok {
-		http.Redirect(w, r, loginPath, http.StatusSeeOther)
+		http.Redirect(w, r, LoginPath, http.StatusSeeOther)
 		return
 	}
 	d.setSession(w, expiry)
 	now := time.Now().UTC()
 	v := dashboardView{Now: now.Format(time.DateTime), Held: d.hub.Held(), Threshold: d.alert.Threshold}
 	current := map[string]bool{}
-	for _, ch := range d.certs.current() {
-		leaf := ch.cert.Leaf
+	for _, ch := range d.certs() {
+		leaf := ch.Leaf
 		serial := leaf.SerialNumber.String()
 		current[serial] = true
 		v.Certs = append(v.Certs, certView{
-			Serial: serial, Family: ch.family.Name, Subject: leaf.Subject.CommonName, Issuer: leaf.Issuer.CommonName,
+			Serial: serial, Family: ch.Family, Subject: leaf.Subject.CommonName, Issuer: leaf.Issuer.CommonName,
 			NotAfter: leaf.NotAfter.UTC().Format(time.DateTime), DaysLeft: daysLeft(leaf.NotAfter, now),
 		})
 	}
@@ -234,7 +241,7 @@ func (d *dashboard) show(w http.ResponseWriter, r *http.Request) {
 			Pings: len(dev.Pings), Average: dev.AverageHeartbeat(), Cert: dev.Cert, Family: dev.Family, CertCurrent: current[dev.Cert],
 		}
 		for _, p := range dev.Pings {
-			if p.Outcome == PingCut {
+			if p.Outcome == ping.Cut {
 				row.Cut++
 			}
 		}
@@ -244,7 +251,7 @@ func (d *dashboard) show(w http.ResponseWriter, r *http.Request) {
 	d.render(w, http.StatusOK, v)
 }
 
-func (d *dashboard) render(w http.ResponseWriter, code int, v dashboardView) {
+func (d *Dashboard) render(w http.ResponseWriter, code int, v dashboardView) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
 	if err := d.page.Render(w, v); err != nil {

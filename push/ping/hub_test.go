@@ -1,4 +1,4 @@
-package push
+package ping
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/push/state"
 )
 
@@ -22,7 +23,7 @@ func newTestHub(t testing.TB, bounds HeartbeatBounds) *Hub {
 func newTestHubDevices(t testing.TB, bounds HeartbeatBounds) (*Hub, *state.BoltDevices) {
 	t.Helper()
 	d := openTestDevices(t)
-	h, err := NewHub(d, state.NewMemory(), bounds, testLog(t))
+	h, err := NewHub(d, state.NewMemory(), bounds, testtool.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func newTestHubDevices(t testing.TB, bounds HeartbeatBounds) (*Hub, *state.BoltD
 
 func openTestDevices(t testing.TB) *state.BoltDevices {
 	t.Helper()
-	d, err := state.OpenBoltDevices(filepath.Join(t.TempDir(), "devices.db"), testLog(t))
+	d, err := state.OpenBoltDevices(filepath.Join(t.TempDir(), "devices.db"), testtool.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,9 +44,9 @@ func openTestDevices(t testing.TB) *state.BoltDevices {
 // the device record is written.
 // ping holds a Ping until it is answered, or cuts it when ctx ends, as the
 // handler does when the connection goes away.
-func ping(h *Hub, ctx context.Context, user, device string, req PingRequest) PingResult {
-	var res PingResult
-	held := h.Hold(ctx, user, device, req, func(r PingResult) { res = r })
+func ping(h *Hub, ctx context.Context, user, device string, req Request) Result {
+	var res Result
+	held := h.Hold(ctx, user, device, req, func(r Result) { res = r })
 	select {
 	case <-held.Done():
 	case <-ctx.Done():
@@ -57,30 +58,18 @@ func ping(h *Hub, ctx context.Context, user, device string, req PingRequest) Pin
 
 // startPing parks a Ping in a goroutine and waits until the hub holds it,
 // so the test knows it did not answer early.
-func startPing(t *testing.T, ctx context.Context, h *Hub, user, device string, req PingRequest) <-chan PingResult {
+func startPing(t *testing.T, ctx context.Context, h *Hub, user, device string, req Request) <-chan Result {
 	t.Helper()
 	before := h.heldBy(user, device)
-	c := make(chan PingResult, 1)
+	c := make(chan Result, 1)
 	go func() {
 		c <- ping(h, ctx, user, device, req)
 	}()
-	waitFor(t, func() bool {
+	testtool.WaitFor(t, func() bool {
 		p := h.heldBy(user, device)
 		return p != nil && p != before
 	})
 	return c
-}
-
-// waitFor polls a condition the test has no event for, bounded in count.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for range 2000 {
-		if cond() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatal("condition not reached")
 }
 
 func (h *Hub) heldBy(user, device string) *heldPing {
@@ -89,7 +78,7 @@ func (h *Hub) heldBy(user, device string) *heldPing {
 	return h.held[deviceKey(user, device)]
 }
 
-func recv(t *testing.T, c <-chan PingResult) PingResult {
+func recv(t *testing.T, c <-chan Result) Result {
 	t.Helper()
 	select {
 	case r := <-c:
@@ -97,10 +86,10 @@ func recv(t *testing.T, c <-chan PingResult) PingResult {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Ping did not return")
 	}
-	return PingResult{}
+	return Result{}
 }
 
-func notYet(t *testing.T, c <-chan PingResult) {
+func notYet(t *testing.T, c <-chan Result) {
 	t.Helper()
 	select {
 	case r := <-c:
@@ -109,7 +98,7 @@ func notYet(t *testing.T, c <-chan PingResult) {
 	}
 }
 
-var longPing = PingRequest{Heartbeat: 3000, Folders: []string{inboxID}}
+var longPing = Request{Heartbeat: 3000, Folders: []string{InboxID}}
 
 func TestNewerPingEndsOlder(t *testing.T) {
 	h := newTestHub(t, HeartbeatBounds{1, 3540})
@@ -117,14 +106,14 @@ func TestNewerPingEndsOlder(t *testing.T) {
 	first := startPing(t, ctx, h, "alice", "dev1", longPing)
 	other := startPing(t, ctx, h, "alice", "dev2", longPing)
 	second := startPing(t, ctx, h, "alice", "dev1", longPing)
-	if r := recv(t, first); r.Status != eas.PingExpired || r.Outcome != PingSuperseded {
+	if r := recv(t, first); r.Status != eas.PingExpired || r.Outcome != Superseded {
 		t.Fatalf("older Ping: %+v, want Status 1 superseded", r)
 	}
 	notYet(t, second)
 	notYet(t, other)
 	h.Close()
-	for _, c := range []<-chan PingResult{second, other} {
-		if r := recv(t, c); r.Status != eas.PingExpired || r.Outcome != PingShutdown {
+	for _, c := range []<-chan Result{second, other} {
+		if r := recv(t, c); r.Status != eas.PingExpired || r.Outcome != Shutdown {
 			t.Fatalf("on close: %+v, want Status 1 shutdown", r)
 		}
 	}
@@ -134,17 +123,17 @@ func TestDeliveryWakesEveryInboxPing(t *testing.T) {
 	h := newTestHub(t, HeartbeatBounds{1, 3540})
 	ctx := context.Background()
 	a := startPing(t, ctx, h, "alice", "dev1", longPing)
-	b := startPing(t, ctx, h, "alice", "dev2", PingRequest{Heartbeat: 3000, Folders: []string{"6", inboxID}})
-	cal := startPing(t, ctx, h, "alice", "dev3", PingRequest{Heartbeat: 3000, Folders: []string{"6"}})
+	b := startPing(t, ctx, h, "alice", "dev2", Request{Heartbeat: 3000, Folders: []string{"6", InboxID}})
+	cal := startPing(t, ctx, h, "alice", "dev3", Request{Heartbeat: 3000, Folders: []string{"6"}})
 	bob := startPing(t, ctx, h, "bob", "dev4", longPing)
 	notYet(t, a)
 
 	if _, woken, err := h.Deliver(ctx, "alice", state.Message{Subject: "hi"}); err != nil || woken != 2 {
 		t.Fatalf("woken = %d, %v; want 2", woken, err)
 	}
-	for _, c := range []<-chan PingResult{a, b} {
+	for _, c := range []<-chan Result{a, b} {
 		r := recv(t, c)
-		if r.Status != eas.PingChanges || !slices.Equal(r.Folders, []string{inboxID}) {
+		if r.Status != eas.PingChanges || !slices.Equal(r.Folders, []string{InboxID}) {
 			t.Fatalf("got %+v, want Status 2 for the Inbox", r)
 		}
 	}
@@ -167,11 +156,11 @@ func TestPendingChangesAnswerAtOnce(t *testing.T) {
 
 func TestHeartbeatExpires(t *testing.T) {
 	h, devices := newTestHubDevices(t, HeartbeatBounds{1, 3540})
-	if r := ping(h, context.Background(), "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID}}); r.Status != eas.PingExpired || r.Outcome != PingExpired {
+	if r := ping(h, context.Background(), "alice", "dev1", Request{Heartbeat: 1, Folders: []string{InboxID}}); r.Status != eas.PingExpired || r.Outcome != Expired {
 		t.Fatalf("got %+v, want Status 1 expired", r)
 	}
 	dev, _, _ := devices.Get(context.Background(), "alice", "dev1")
-	if len(dev.Pings) != 1 || dev.Pings[0].Outcome != PingExpired || dev.Pings[0].Heartbeat != 1 {
+	if len(dev.Pings) != 1 || dev.Pings[0].Outcome != Expired || dev.Pings[0].Heartbeat != 1 {
 		t.Fatalf("device record: %+v", dev.Pings)
 	}
 }
@@ -179,17 +168,17 @@ func TestHeartbeatExpires(t *testing.T) {
 func TestEmptyPingUsesCache(t *testing.T) {
 	h := newTestHub(t, HeartbeatBounds{1, 3540})
 	ctx := context.Background()
-	if r := ping(h, ctx, "alice", "dev1", PingRequest{}); r.Status != eas.PingMissingParameters {
+	if r := ping(h, ctx, "alice", "dev1", Request{}); r.Status != eas.PingMissingParameters {
 		t.Fatalf("empty Ping with nothing cached: %+v, want Status 3", r)
 	}
-	if r := ping(h, ctx, "alice", "dev1", PingRequest{Heartbeat: 1, Folders: []string{inboxID, "6"}}); r.Status != eas.PingExpired {
+	if r := ping(h, ctx, "alice", "dev1", Request{Heartbeat: 1, Folders: []string{InboxID, "6"}}); r.Status != eas.PingExpired {
 		t.Fatalf("full Ping: %+v", r)
 	}
-	c := startPing(t, ctx, h, "alice", "dev1", PingRequest{})
-	if p := h.heldBy("alice", "dev1"); !slices.Equal(p.folders, []string{inboxID, "6"}) {
+	c := startPing(t, ctx, h, "alice", "dev1", Request{})
+	if p := h.heldBy("alice", "dev1"); !slices.Equal(p.folders, []string{InboxID, "6"}) {
 		t.Fatalf("empty Ping watches %v, want the cached folders", p.folders)
 	}
-	if r := recv(t, c); r.Status != eas.PingExpired || r.Outcome != PingExpired {
+	if r := recv(t, c); r.Status != eas.PingExpired || r.Outcome != Expired {
 		t.Fatalf("empty Ping: %+v, want Status 1 after the cached 1 s heartbeat", r)
 	}
 }
@@ -198,18 +187,18 @@ func TestPingErrors(t *testing.T) {
 	h, devices := newTestHubDevices(t, HeartbeatBounds{60, 3540})
 	many := make([]string, maxPingFolders+1)
 	for i := range many {
-		many[i] = inboxID
+		many[i] = InboxID
 	}
 	for _, tc := range []struct {
 		name string
-		req  PingRequest
-		want PingResult
+		req  Request
+		want Result
 	}{
-		{"too short", PingRequest{Heartbeat: 59, Folders: []string{inboxID}}, PingResult{Status: eas.PingHeartbeatOutOfRange, Heartbeat: 60}},
-		{"too long", PingRequest{Heartbeat: 3541, Folders: []string{inboxID}}, PingResult{Status: eas.PingHeartbeatOutOfRange, Heartbeat: 3540}},
-		{"too many folders", PingRequest{Heartbeat: 60, Folders: many}, PingResult{Status: eas.PingTooManyFolders, MaxFolders: maxPingFolders}},
-		{"unknown folder", PingRequest{Heartbeat: 60, Folders: []string{inboxID, "99"}}, PingResult{Status: eas.PingFolderSyncRequired}},
-		{"no folders", PingRequest{Heartbeat: 60}, PingResult{Status: eas.PingMissingParameters}},
+		{"too short", Request{Heartbeat: 59, Folders: []string{InboxID}}, Result{Status: eas.PingHeartbeatOutOfRange, Heartbeat: 60}},
+		{"too long", Request{Heartbeat: 3541, Folders: []string{InboxID}}, Result{Status: eas.PingHeartbeatOutOfRange, Heartbeat: 3540}},
+		{"too many folders", Request{Heartbeat: 60, Folders: many}, Result{Status: eas.PingTooManyFolders, MaxFolders: maxPingFolders}},
+		{"unknown folder", Request{Heartbeat: 60, Folders: []string{InboxID, "99"}}, Result{Status: eas.PingFolderSyncRequired}},
+		{"no folders", Request{Heartbeat: 60}, Result{Status: eas.PingMissingParameters}},
 	} {
 		r := ping(h, context.Background(), "alice", "dev1", tc.req)
 		if r.Status != tc.want.Status || r.Heartbeat != tc.want.Heartbeat || r.MaxFolders != tc.want.MaxFolders {
@@ -226,11 +215,11 @@ func TestCutPingIsRecorded(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := startPing(t, ctx, h, "alice", "dev1", longPing)
 	cancel()
-	if r := recv(t, c); r.Outcome != PingCut {
+	if r := recv(t, c); r.Outcome != Cut {
 		t.Fatalf("got %+v, want outcome cut", r)
 	}
 	dev, _, _ := devices.Get(context.Background(), "alice", "dev1")
-	if len(dev.Pings) != 1 || dev.Pings[0].Outcome != PingCut {
+	if len(dev.Pings) != 1 || dev.Pings[0].Outcome != Cut {
 		t.Fatalf("device record: %+v", dev.Pings)
 	}
 }

@@ -1,4 +1,4 @@
-package push
+package ops
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pushca/pushca/internal/atomicfile"
+	"github.com/pushca/pushca/push/ping"
 	"github.com/pushca/pushca/push/state"
 )
 
@@ -61,10 +62,10 @@ func LoadOrCreateToken(path string) (string, error) {
 	return tok, nil
 }
 
-// token is a bearer token kept in a file. It is re-read on SIGHUP, so
-// that a token replaced (or deleted, for a new random one) takes effect
-// without a restart.
-type token struct {
+// Token is a bearer token kept in a file. It is re-read on SIGHUP
+// (Reload), so that a token replaced (or deleted, for a new random one)
+// takes effect without a restart.
+type Token struct {
 	path string
 	cur  atomic.Pointer[tokenValue]
 }
@@ -74,17 +75,17 @@ type tokenValue struct {
 	sum   [sha256.Size]byte
 }
 
-// openToken reads the token at path, creating it when missing.
-func openToken(path string) (*token, error) {
-	t := &token{path: path}
-	if err := t.reload(); err != nil {
+// OpenToken reads the token at path, creating it when missing.
+func OpenToken(path string) (*Token, error) {
+	t := &Token{path: path}
+	if err := t.Reload(); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// reload re-reads the file; on error the previous token stays.
-func (t *token) reload() error {
+// Reload re-reads the file; on error the previous token stays.
+func (t *Token) Reload() error {
 	tok, err := LoadOrCreateToken(t.path)
 	if err != nil {
 		return err
@@ -93,9 +94,9 @@ func (t *token) reload() error {
 	return nil
 }
 
-func (t *token) String() string { return t.cur.Load().plain }
+func (t *Token) String() string { return t.cur.Load().plain }
 
-func (t *token) matches(got string) bool { return tokenMatches(t.cur.Load().sum, got) }
+func (t *Token) matches(got string) bool { return tokenMatches(t.cur.Load().sum, got) }
 
 // ListenLoopback listens on addr only when its host is a loopback address
 // or "localhost": the admin API has no TLS and must not leave the machine.
@@ -158,15 +159,22 @@ func ParseDeliverRequest(data []byte) (DeliverRequest, error) {
 	return req, nil
 }
 
+// Users says which users exist: those a test message may go to.
+type Users interface {
+	Has(name string) bool
+}
+
 type admin struct {
-	token   *token
-	hub     *Hub
-	users   *Users
+	token   *Token
+	hub     *ping.Hub
+	users   Users
 	devices state.Devices
 	log     *slog.Logger
 }
 
-func newAdmin(tok *token, hub *Hub, users *Users, devices state.Devices, m *metrics, log *slog.Logger) http.Handler {
+// AdminHandler serves the admin API to holders of tok: deliveries through
+// hub to users, and the device records.
+func AdminHandler(tok *Token, hub *ping.Hub, users Users, devices state.Devices, m *Metrics, log *slog.Logger) http.Handler {
 	a := &admin{token: tok, hub: hub, users: users, devices: devices, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+AdminDeliverPath, a.deliver)
@@ -184,7 +192,7 @@ func tokenMatches(want [sha256.Size]byte, got string) bool {
 // requireToken lets through requests bearing one of tokens and counts the
 // others as auth failures of realm. Every token is compared, so the time
 // taken does not tell which one came close.
-func requireToken(realm string, m *metrics, next http.Handler, tokens ...*token) http.Handler {
+func requireToken(realm string, m *Metrics, next http.Handler, tokens ...*Token) http.Handler {
 	var names []string
 	for _, t := range tokens {
 		names = append(names, filepath.Join(filepath.Base(filepath.Dir(t.path)), filepath.Base(t.path)))
@@ -197,7 +205,7 @@ func requireToken(realm string, m *metrics, next http.Handler, tokens ...*token)
 			match = t.matches(got) || match
 		}
 		if !ok || !match {
-			m.authFailed(realm)
+			m.AuthFailed(realm)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pushca `+realm+`"`)
 			http.Error(w, need, http.StatusUnauthorized)
 			return

@@ -1,7 +1,8 @@
-package push
+package enroll
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,11 +39,11 @@ func pageSecurity(w http.ResponseWriter) {
 	h.Set("Referrer-Policy", "no-referrer")
 }
 
-// enrollSite is the landing page with the root downloads and the per-user
+// site is the landing page with the root downloads and the per-user
 // pages behind their tokens.
-type enrollSite struct {
+type site struct {
 	layout ca.Layout
-	// url is the landing page's public address (see Server.publicEnrollURL).
+	// url is the landing page's public address (see PublicURL).
 	url   string
 	links *linkStore
 	log   *slog.Logger
@@ -50,7 +51,7 @@ type enrollSite struct {
 	landing func() (*provision.HTMLPages, error)
 }
 
-func (e *enrollSite) register(mux *http.ServeMux) {
+func (e *site) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", e.serveLanding)
 	mux.HandleFunc("GET /qr.png", e.serveLandingQR)
 	for _, name := range []string{"root.cab", "root.crt", "root.mobileconfig"} {
@@ -87,7 +88,7 @@ func ReadChains(dir string) (provision.Chains, error) {
 
 // chains reads the CA's chains on each request, a few small files: a
 // family added or an intermediate rotated is served at once.
-func (e *enrollSite) chains(w http.ResponseWriter) (provision.Chains, bool) {
+func (e *site) chains(w http.ResponseWriter) (provision.Chains, bool) {
 	cs, err := ReadChains(e.layout.Dir)
 	if errors.Is(err, ca.ErrNotInitialized) {
 		// A server of certificate files named by hand has no CA here, at
@@ -108,7 +109,7 @@ func (e *enrollSite) chains(w http.ResponseWriter) (provision.Chains, bool) {
 
 // rootFiles are the root downloads for the device kinds the CA serves, and
 // what the landing page says about the root.
-func (e *enrollSite) rootFiles(w http.ResponseWriter) (map[string][]byte, provision.RootView, bool) {
+func (e *site) rootFiles(w http.ResponseWriter) (map[string][]byte, provision.RootView, bool) {
 	cs, ok := e.chains(w)
 	if !ok {
 		return nil, provision.RootView{}, false
@@ -122,27 +123,28 @@ func (e *enrollSite) rootFiles(w http.ResponseWriter) (map[string][]byte, provis
 	return files, view, true
 }
 
-// publicEnrollURL is the address the landing page shows and its QR code
+// PublicURL is the address the landing page shows and its QR code
 // carries, from the configuration only: the Host header is the client's to
 // choose, and reflecting it would let anyone have the page, printed or
-// photographed, send phones to their own site. Without Config.EnrollURL it
-// is http://NAME:PORT/ with the HTTP listener's port (bound at ln) and as
-// NAME Config.Host, else the served certificate's first name, else the
-// listener's own address unless it is every interface's.
-func (s *Server) publicEnrollURL(ln net.Addr) (string, error) {
-	if u := s.cfg.EnrollURL; u != "" {
-		if err := checkBaseURL(u); err != nil {
+// photographed, send phones to their own site. It is configured when given
+// (serve --enroll-url), else http://NAME:PORT/ with the HTTP listener's
+// port (bound at ln) and as NAME host, else the first name leaves (the
+// served certificates) were issued for, else the listener's own address
+// unless it is every interface's.
+func PublicURL(configured, host string, leaves []*x509.Certificate, ln net.Addr) (string, error) {
+	if configured != "" {
+		if err := checkBaseURL(configured); err != nil {
 			return "", fmt.Errorf("enrollment URL: %w", err)
 		}
-		return strings.TrimSuffix(u, "/") + "/", nil
+		return strings.TrimSuffix(configured, "/") + "/", nil
 	}
 	addr, port, err := net.SplitHostPort(ln.String())
 	if err != nil {
 		return "", fmt.Errorf("enrollment listener address: %w", err)
 	}
-	name := s.cfg.Host
+	name := host
 	if name == "" {
-		name = certName(s.certs.current())
+		name = certName(leaves)
 	}
 	if ip := net.ParseIP(addr); name == "" && ip != nil && !ip.IsUnspecified() {
 		name = addr
@@ -161,11 +163,10 @@ func (s *Server) publicEnrollURL(ln net.Addr) (string, error) {
 	return u, nil
 }
 
-// certName is the first name the served leaves were issued for: the name
-// phones use for the server when no host was named.
-func certName(chains []chain) string {
-	for _, ch := range chains {
-		leaf := ch.cert.Leaf
+// certName is the first name leaves were issued for: the name phones use
+// for the server when no host was named.
+func certName(leaves []*x509.Certificate) string {
+	for _, leaf := range leaves {
 		for _, n := range leaf.DNSNames {
 			if !strings.Contains(n, "*") {
 				return n
@@ -178,7 +179,7 @@ func certName(chains []chain) string {
 	return ""
 }
 
-func (e *enrollSite) serveLanding(w http.ResponseWriter, r *http.Request) {
+func (e *site) serveLanding(w http.ResponseWriter, r *http.Request) {
 	files, view, ok := e.rootFiles(w)
 	if !ok {
 		return
@@ -206,7 +207,7 @@ func (e *enrollSite) serveLanding(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (e *enrollSite) serveLandingQR(w http.ResponseWriter, r *http.Request) {
+func (e *site) serveLandingQR(w http.ResponseWriter, r *http.Request) {
 	png, err := provision.QRPNG(e.url)
 	if err != nil {
 		e.log.Error("enrollment: landing page QR code", "url", e.url, "err", err)
@@ -217,7 +218,7 @@ func (e *enrollSite) serveLandingQR(w http.ResponseWriter, r *http.Request) {
 }
 
 // link resolves the request's token, answering 404 or 410 itself.
-func (e *enrollSite) link(w http.ResponseWriter, r *http.Request) (Link, bool) {
+func (e *site) link(w http.ResponseWriter, r *http.Request) (Link, bool) {
 	w.Header().Set("Cache-Control", "no-store")
 	l, err := e.links.lookup(r.PathValue("token"), time.Now())
 	switch {
@@ -243,7 +244,7 @@ func (e *enrollSite) link(w http.ResponseWriter, r *http.Request) (Link, bool) {
 
 // userPage builds the link's sheet and files as `pushca bundle` does, from
 // the account details the link holds, unsigned (the server has no signer).
-func (e *enrollSite) userPage(w http.ResponseWriter, r *http.Request) (sheet []byte, files map[string][]byte, ok bool) {
+func (e *site) userPage(w http.ResponseWriter, r *http.Request) (sheet []byte, files map[string][]byte, ok bool) {
 	l, ok := e.link(w, r)
 	if !ok {
 		return nil, nil, false
@@ -267,13 +268,13 @@ func (e *enrollSite) userPage(w http.ResponseWriter, r *http.Request) (sheet []b
 	return sheet, files, true
 }
 
-func (e *enrollSite) serveUserPage(w http.ResponseWriter, r *http.Request) {
+func (e *site) serveUserPage(w http.ResponseWriter, r *http.Request) {
 	if sheet, _, ok := e.userPage(w, r); ok {
 		e.page(w, func(b *bytes.Buffer) error { _, err := b.Write(sheet); return err })
 	}
 }
 
-func (e *enrollSite) serveUserFile(w http.ResponseWriter, r *http.Request) {
+func (e *site) serveUserFile(w http.ResponseWriter, r *http.Request) {
 	_, files, ok := e.userPage(w, r)
 	if !ok {
 		return
@@ -284,7 +285,7 @@ func (e *enrollSite) serveUserFile(w http.ResponseWriter, r *http.Request) {
 
 // page renders into a buffer first, so a failed render is a clean 500
 // rather than half a page.
-func (e *enrollSite) page(w http.ResponseWriter, render func(*bytes.Buffer) error) {
+func (e *site) page(w http.ResponseWriter, render func(*bytes.Buffer) error) {
 	var b bytes.Buffer
 	if err := render(&b); err != nil {
 		e.log.Error("enrollment page", "err", err)
@@ -296,7 +297,7 @@ func (e *enrollSite) page(w http.ResponseWriter, render func(*bytes.Buffer) erro
 	w.Write(b.Bytes())
 }
 
-func (e *enrollSite) download(w http.ResponseWriter, name string, data []byte) {
+func (e *site) download(w http.ResponseWriter, name string, data []byte) {
 	typ, ok := downloadTypes[path.Ext(name)]
 	if !ok || data == nil {
 		pageSecurity(w)

@@ -1,4 +1,4 @@
-package push
+package enroll
 
 import (
 	"context"
@@ -15,19 +15,6 @@ import (
 	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/provision"
 )
-
-// screenshotDir is where the browser test saves its screenshots for a
-// person to look at: $PUSHCA_SCREENSHOTS when set, else the test's own
-// temporary directory.
-func screenshotDir(t *testing.T) string {
-	if d := os.Getenv("PUSHCA_SCREENSHOTS"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	return t.TempDir()
-}
 
 // downloadTypesJS fetches every download button's link from inside the
 // page, as the device's browser would, and returns href → Content-Type.
@@ -94,14 +81,14 @@ func bypassCSP(on bool) chromedp.Action[chromedp.Void] {
 
 func TestEnrollPagesInChromium(t *testing.T) {
 	base, dir, root := startEnroll(t, "legacy", "modern")
-	links, err := IssueLinks(LinksPath(dir), LinkRun{Base: base, TTL: time.Hour, Now: time.Now()}, []Link{
+	links, err := IssueLinks(linksPath(dir), LinkRun{Base: base, TTL: time.Hour, Now: time.Now()}, []Link{
 		{Server: "mail.example.com", User: "jdoe", Domain: "CORP", DisplayName: "Jöhn <Doe>", Devices: []string{"android", "ios", "wm6"}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := testtool.Browser(t)
-	shots := screenshotDir(t)
+	shots := testtool.ScreenshotDir(t)
 	for name, c := range map[string]struct {
 		url   string
 		types map[string]string

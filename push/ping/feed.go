@@ -1,4 +1,4 @@
-package push
+package ping
 
 import (
 	"context"
@@ -20,16 +20,16 @@ func (h *Hub) Deliver(ctx context.Context, user string, m state.Message) (state.
 	h.mu.Lock()
 	watching := 0
 	for p := range h.byUser[user] {
-		if slices.Contains(p.folders, inboxID) {
+		if slices.Contains(p.folders, InboxID) {
 			watching++
 		}
 	}
 	h.mu.Unlock()
-	m, err := h.mail.Deliver(ctx, user, inboxID, m)
+	m, err := h.mail.Deliver(ctx, user, InboxID, m)
 	if err != nil {
 		return state.Message{}, 0, fmt.Errorf("deliver to %s's Inbox: %w", user, err)
 	}
-	h.metrics.pushed()
+	h.counters.Pushed()
 	return m, watching, nil
 }
 
@@ -55,7 +55,7 @@ func (h *Hub) folderChanged(user, folder string, seq uint64) {
 	h.heard.Add(1)
 	for p := range h.byUser[user] {
 		if i := slices.Index(p.folders, folder); i >= 0 && seq > p.seen[i] {
-			h.endLocked(p, PingResult{Status: eas.PingChanges, Folders: []string{folder}, Outcome: PingChanges})
+			h.endLocked(p, Result{Status: eas.PingChanges, Folders: []string{folder}, Outcome: Changes})
 		}
 	}
 }
@@ -99,7 +99,7 @@ func (h *Hub) recheck(ctx context.Context, p *heldPing) {
 // wakeLocked answers p with Status 2 when seqs has changes for it.
 func (h *Hub) wakeLocked(p *heldPing, seqs map[string]uint64) {
 	if changed := p.changed(seqs); len(changed) > 0 {
-		h.endLocked(p, PingResult{Status: eas.PingChanges, Folders: changed, Outcome: PingChanges})
+		h.endLocked(p, Result{Status: eas.PingChanges, Folders: changed, Outcome: Changes})
 	}
 }
 
@@ -119,6 +119,6 @@ func (h *Hub) supersede(user, device string, at time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if p := h.held[deviceKey(user, device)]; p != nil && p.start.Before(at) {
-		h.endLocked(p, PingResult{Status: eas.PingExpired, Outcome: PingSuperseded})
+		h.endLocked(p, Result{Status: eas.PingExpired, Outcome: Superseded})
 	}
 }

@@ -1,4 +1,4 @@
-package push
+package enroll
 
 import (
 	"encoding/pem"
@@ -7,23 +7,19 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/pushca/pushca/ca"
 	"github.com/pushca/pushca/provision"
 )
 
-// ActiveSyncPath is the one path devices use.
-const ActiveSyncPath = "/Microsoft-Server-ActiveSync"
-
-// enrollHandler serves the plain-HTTP side: what a device needs before it
-// trusts the root (see enrollSite), as the site at pageURL. It refuses the
-// ActiveSync path without ever looking at the Authorization header, so
-// credentials sent in the clear go no further.
-func enrollHandler(dir, pageURL string, log *slog.Logger) http.Handler {
-	site := &enrollSite{
-		layout: ca.Layout{Dir: dir}, url: pageURL, links: &linkStore{path: LinksPath(dir)}, log: log,
+// Handler serves the plain-HTTP site of the CA in the state directory dir:
+// what a device needs before it trusts the root (see site), as the site at
+// pageURL, with the per-user pages of the links file at linksPath, and the
+// CRL of each chain family in slots and of the root.
+func Handler(dir, linksPath, pageURL string, slots []ca.Slot, log *slog.Logger) http.Handler {
+	s := &site{
+		layout: ca.Layout{Dir: dir}, url: pageURL, links: &linkStore{path: linksPath}, log: log,
 		landing: sync.OnceValues(func() (*provision.HTMLPages, error) { return provision.ParseHTML("enroll.html.tpl") }),
 	}
 	rootPath := ca.Layout{Dir: dir}.RootCert()
@@ -37,20 +33,14 @@ func enrollHandler(dir, pageURL string, log *slog.Logger) http.Handler {
 		return der, true
 	}
 	mux := http.NewServeMux()
-	site.register(mux)
+	s.register(mux)
 	mux.HandleFunc("GET /root.pem", func(w http.ResponseWriter, r *http.Request) {
 		if der, ok := root(w); ok {
 			w.Header().Set("Content-Type", "application/x-pem-file")
 			pem.Encode(w, &pem.Block{Type: "CERTIFICATE", Bytes: der})
 		}
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.EqualFold(r.URL.Path, ActiveSyncPath) {
-			http.Error(w, "ActiveSync is served over HTTPS only: configure the device for SSL and install the root certificate from this site's home page first. If the device just sent a password here in the clear, change it.", http.StatusForbidden)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
+	return withCRL(CRLFiles(dir, slots), log, mux)
 }
 
 func readRootDER(path string) ([]byte, error) {

@@ -1,4 +1,4 @@
-package push
+package enroll
 
 import (
 	"bytes"
@@ -33,9 +33,10 @@ func CRLPathFor(s ca.Slot) string {
 // intermediate names (ca.RootCRLURL).
 var RootCRLPath = strings.TrimSuffix(CRLPath, ".crl") + ca.RootCRLSuffix + ".crl"
 
-// crlFiles maps each family's CRLPathFor, and RootCRLPath, to its file in
-// the state directory.
-func crlFiles(dir string, slots []ca.Slot) map[string]string {
+// CRLFiles maps each family's CRLPathFor, and RootCRLPath, to its file in
+// the state directory: what the site serves, and what auto-renew keeps
+// fresh.
+func CRLFiles(dir string, slots []ca.Slot) map[string]string {
 	l := ca.Layout{Dir: dir}
 	out := make(map[string]string, len(slots)+1)
 	for _, s := range slots {

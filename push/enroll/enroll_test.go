@@ -1,4 +1,4 @@
-package push
+package enroll
 
 import (
 	"context"
@@ -49,7 +49,7 @@ func serveEnroll(t testing.TB, dir string) string {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
-	srv.Config.Handler = enrollHandler(dir, base+"/", testLog(t))
+	srv.Config.Handler = Handler(dir, linksPath(dir), base+"/", nil, testtool.Log(t))
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return base
@@ -79,21 +79,11 @@ func get(t *testing.T, url string) (int, string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := readAll(t, resp)
+	body := testtool.ReadBody(t, resp)
 	if resp.StatusCode == http.StatusOK && !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
 		t.Errorf("%s: no restrictive Content-Security-Policy", url)
 	}
 	return resp.StatusCode, resp.Header.Get("Content-Type"), body
-}
-
-// saveBody writes a download where the command-line oracles can read it.
-func saveBody(t *testing.T, name, body string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // plistScript prints the certificate payloads' data lengths and the EAS
@@ -128,7 +118,7 @@ func TestEnrollLandingPage(t *testing.T) {
 	if code != http.StatusOK || typ != "application/vnd.ms-cab-compressed" {
 		t.Fatalf("root.cab: %d %s", code, typ)
 	}
-	cabRoot, cabCA := testtool.CABCertificates(t, saveBody(t, "root.cab", cab))
+	cabRoot, cabCA := testtool.CABCertificates(t, testtool.SaveFile(t, "root.cab", cab))
 	if string(cabRoot) != string(root.Raw) {
 		t.Error("root.cab installs another certificate than the root into ROOT")
 	}
@@ -140,7 +130,7 @@ func TestEnrollLandingPage(t *testing.T) {
 	if code != http.StatusOK || typ != "application/x-apple-aspen-config" {
 		t.Fatalf("root.mobileconfig: %d %s", code, typ)
 	}
-	mcFile := saveBody(t, "root.mobileconfig", mc)
+	mcFile := testtool.SaveFile(t, "root.mobileconfig", mc)
 	if out := string(testtool.MustRun(t, nil, "python3", "-c", plistScript, mcFile)); strings.Contains(out, "com.apple.eas.account") {
 		t.Errorf("root.mobileconfig payloads: %s", out)
 	}
@@ -151,7 +141,7 @@ func TestEnrollLandingPage(t *testing.T) {
 	if code != http.StatusOK || typ != "image/png" {
 		t.Fatalf("qr.png: %d %s", code, typ)
 	}
-	if got := strings.TrimSpace(string(testtool.MustRun(t, nil, "zbarimg", "--raw", "-q", saveBody(t, "qr.png", png)))); got != base+"/" {
+	if got := strings.TrimSpace(string(testtool.MustRun(t, nil, "zbarimg", "--raw", "-q", testtool.SaveFile(t, "qr.png", png)))); got != base+"/" {
 		t.Errorf("landing QR decodes to %q, want %q", got, base+"/")
 	}
 
@@ -165,7 +155,7 @@ func TestEnrollLandingPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if readAll(t, resp); resp.StatusCode != http.StatusMethodNotAllowed {
+	if testtool.ReadBody(t, resp); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /: %d", resp.StatusCode)
 	}
 }
@@ -208,9 +198,18 @@ func TestEnrollLandingOffersServedFamilies(t *testing.T) {
 // only the root put there: the site offers it to every device kind, as
 // `pushca package --root` does.
 func TestEnrollLandingWithoutCA(t *testing.T) {
+	src, root := initCA(t, "modern")
 	dir := t.TempDir()
-	root := newTestCA(t)
-	root.writeRoot(t, dir)
+	rootPEM, err := os.ReadFile(ca.Layout{Dir: src}.RootCert())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(ca.Layout{Dir: dir}.RootCert()), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ca.Layout{Dir: dir}.RootCert(), rootPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	base := serveEnroll(t, dir)
 	for _, f := range []string{"root.cab", "root.crt", "root.mobileconfig"} {
 		if code, _, _ := get(t, base+"/"+f); code != http.StatusOK {
@@ -218,14 +217,14 @@ func TestEnrollLandingWithoutCA(t *testing.T) {
 		}
 	}
 	_, _, cab := get(t, base+"/root.cab")
-	if cabRoot, cabCA := testtool.CABCertificates(t, saveBody(t, "root.cab", cab)); string(cabRoot) != string(root.cert.Raw) || len(cabCA) != 0 {
-		t.Errorf("root.cab without a CA: root %v, CA store %q", string(cabRoot) == string(root.cert.Raw), cabCA)
+	if cabRoot, cabCA := testtool.CABCertificates(t, testtool.SaveFile(t, "root.cab", cab)); string(cabRoot) != string(root.Raw) || len(cabCA) != 0 {
+		t.Errorf("root.cab without a CA: root %v, CA store %q", string(cabRoot) == string(root.Raw), cabCA)
 	}
 }
 
 func TestEnrollUserLinks(t *testing.T) {
 	base, dir, root := startEnroll(t, "legacy", "modern")
-	path := LinksPath(dir)
+	path := linksPath(dir)
 	now := time.Now()
 	want := []Link{
 		{Server: "mail.example.com", User: "alice", Domain: "CORP", Email: "alice@example.com", DisplayName: `Alice <"Admin"> & Co`, Devices: []string{"ios", "wm6"}},
@@ -267,14 +266,14 @@ func TestEnrollUserLinks(t *testing.T) {
 	if code != http.StatusOK || typ != "application/x-apple-aspen-config" {
 		t.Fatalf("alice's mobileconfig: %d %s", code, typ)
 	}
-	if out := string(testtool.MustRun(t, nil, "python3", "-c", plistScript, saveBody(t, "a.mobileconfig", mc))); !strings.Contains(out, `com.apple.eas.account CORP\alice`) {
+	if out := string(testtool.MustRun(t, nil, "python3", "-c", plistScript, testtool.SaveFile(t, "a.mobileconfig", mc))); !strings.Contains(out, `com.apple.eas.account CORP\alice`) {
 		t.Errorf("alice's mobileconfig: %s", out)
 	}
 	code, typ, cab := get(t, alice+"account.cab")
 	if code != http.StatusOK || typ != "application/vnd.ms-cab-compressed" {
 		t.Fatalf("alice's account CAB: %d %s", code, typ)
 	}
-	testtool.MustRun(t, nil, "cabextract", "-t", saveBody(t, "account.cab", cab))
+	testtool.MustRun(t, nil, "cabextract", "-t", testtool.SaveFile(t, "account.cab", cab))
 	if code, _, _ := get(t, links[1].URL+"account.cab"); code != http.StatusNotFound {
 		t.Errorf("bob (android only) has an account CAB: %d", code)
 	}
@@ -316,25 +315,32 @@ func TestIssueLinksRefusesBadBaseURLs(t *testing.T) {
 	}
 }
 
-// FuzzEnrollPaths sends any path to the plain-HTTP handler: it never fails
+// FuzzEnrollPaths sends any path to the plain-HTTP site: it never fails
 // with a server error, and answers 200 only for the pages and downloads it
 // means to serve.
 func FuzzEnrollPaths(f *testing.F) {
 	dir, _ := initCA(f, "legacy", "modern")
-	links, err := IssueLinks(LinksPath(dir), LinkRun{Base: "http://enroll.test", TTL: time.Hour, Now: time.Now()}, []Link{{Server: "mail.test", User: "jdoe", Devices: []string{"ios", "wm6"}}})
+	links, err := IssueLinks(linksPath(dir), LinkRun{Base: "http://enroll.test", TTL: time.Hour, Now: time.Now()}, []Link{{Server: "mail.test", User: "jdoe", Devices: []string{"ios", "wm6"}}})
 	if err != nil {
 		f.Fatal(err)
 	}
 	tok := LinkPath + links[0].Token + "/"
 	served := map[string]bool{"/": true, "/qr.png": true, "/root.cab": true, "/root.crt": true, "/root.mobileconfig": true, "/root.pem": true,
 		tok: true, tok + "account.cab": true, tok + "exchange.mobileconfig": true, tok + "qr.png": true}
+	slots, err := ca.ReadSlots(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for p := range CRLFiles(dir, slots) {
+		served[p] = true
+	}
 	for p := range served {
 		f.Add(p)
 	}
 	f.Add(LinkPath + strings.Repeat("0", 32) + "/")
 	f.Add(tok + "../../root.key")
 	f.Add("/Microsoft-Server-ActiveSync")
-	h := enrollHandler(dir, "http://enroll.test/", slog.New(slog.DiscardHandler))
+	h := Handler(dir, linksPath(dir), "http://enroll.test/", slots, slog.New(slog.DiscardHandler))
 	f.Fuzz(func(t *testing.T, p string) {
 		r := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: p}, Host: "enroll.test", Header: http.Header{}}
 		w := httptest.NewRecorder()

@@ -1,4 +1,4 @@
-package push
+package enroll
 
 import (
 	"crypto/rand"
@@ -20,10 +20,6 @@ import (
 	"github.com/pushca/pushca/internal/atomicfile"
 	"github.com/pushca/pushca/provision"
 )
-
-// LinksPath is the per-user enrollment links file (JSON, 0600): written by
-// `pushca bundle --base-url`, read by `pushca serve`.
-func LinksPath(dir string) string { return filepath.Join(stateDir(dir), "enroll-links.json") }
 
 // LinkPath is the path of every per-user page below the base URL.
 const LinkPath = "/u/"

@@ -1,4 +1,4 @@
-package push
+package ping
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pushca/pushca/eas"
+	"github.com/pushca/pushca/internal/testtool"
 	"github.com/pushca/pushca/push/state"
 )
 
@@ -70,7 +71,7 @@ func (s *lossyStore) reconnect(ctx context.Context) {
 
 func newHubOn(t *testing.T, mail state.Store, devices *state.BoltDevices) *Hub {
 	t.Helper()
-	h, err := NewHub(devices, mail, HeartbeatBounds{1, 3540}, testLog(t))
+	h, err := NewHub(devices, mail, HeartbeatBounds{1, 3540}, testtool.Log(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func newHubOn(t *testing.T, mail state.Store, devices *state.BoltDevices) *Hub {
 	return h
 }
 
-func wantChanges(t *testing.T, c <-chan PingResult, folders ...string) {
+func wantChanges(t *testing.T, c <-chan Result, folders ...string) {
 	t.Helper()
 	if r := recv(t, c); r.Status != eas.PingChanges || !slices.Equal(r.Folders, folders) {
 		t.Fatalf("got %+v, want Status 2 for %v", r, folders)
@@ -103,7 +104,7 @@ func TestResyncAnswersPingsMissedWhileCut(t *testing.T) {
 	notYet(t, alice)
 
 	mail.reconnect(ctx)
-	wantChanges(t, alice, inboxID)
+	wantChanges(t, alice, InboxID)
 	notYet(t, bob)
 	if h.heldBy("bob", "dev2") == nil {
 		t.Fatal("bob's Ping, whose folders did not move, was ended by the resync")
@@ -117,13 +118,13 @@ func TestChangeWhileParkingIsNotLost(t *testing.T) {
 	mail := newLossyStore()
 	h := newHubOn(t, mail, openTestDevices(t))
 	mail.afterSeqs = func() {
-		if _, err := mail.Memory.Deliver(ctx, "alice", inboxID, state.Message{Subject: "racing the Ping"}); err != nil {
+		if _, err := mail.Memory.Deliver(ctx, "alice", InboxID, state.Message{Subject: "racing the Ping"}); err != nil {
 			t.Error(err)
 		}
 	}
-	c := make(chan PingResult, 1)
-	h.Hold(ctx, "alice", "dev1", longPing, func(r PingResult) { c <- r })
-	wantChanges(t, c, inboxID)
+	c := make(chan Result, 1)
+	h.Hold(ctx, "alice", "dev1", longPing, func(r Result) { c <- r })
+	wantChanges(t, c, InboxID)
 }
 
 // Two hubs on one store behave as two endpoints sharing a database: a
@@ -137,7 +138,7 @@ func TestDeliveryWakesPingsOnEveryEndpoint(t *testing.T) {
 	if err != nil || woken != 0 {
 		t.Fatalf("deliver on A, which holds no Ping: woken %d, %v", woken, err)
 	}
-	wantChanges(t, onB, inboxID)
+	wantChanges(t, onB, InboxID)
 }
 
 // One outstanding Ping per device across endpoints: a newer Ping of the
@@ -156,7 +157,7 @@ func TestNewerPingElsewhereEndsOlder(t *testing.T) {
 	notYet(t, first)
 
 	second := startPing(t, ctx, b, "alice", "dev1", longPing)
-	if r := recv(t, first); r.Status != eas.PingExpired || r.Outcome != PingSuperseded {
+	if r := recv(t, first); r.Status != eas.PingExpired || r.Outcome != Superseded {
 		t.Fatalf("A's older Ping: %+v, want Status 1 superseded", r)
 	}
 	notYet(t, second)

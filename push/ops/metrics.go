@@ -1,13 +1,16 @@
-package push
+package ops
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pushca/pushca/push/ping"
 )
 
 // MetricsPath is the Prometheus endpoint. It is on the HTTPS listener
@@ -19,9 +22,10 @@ import (
 // too.
 const MetricsPath = "/metrics"
 
-// Realms of pushca_auth_failures_total.
+// Realms of pushca_auth_failures_total: RealmActiveSync is the endpoint's
+// Basic auth (package push), the others are this package's.
 const (
-	realmActiveSync = "activesync"
+	RealmActiveSync = "activesync"
 	realmAdmin      = "admin"
 	realmDashboard  = "dashboard"
 	realmMetrics    = "metrics"
@@ -33,10 +37,10 @@ const (
 	evictedDevice = "device"
 )
 
-// metrics are one server's counters, in a registry of its own so that two
-// servers in one process (tests) never share or clash. A nil *metrics
-// counts nothing, for hubs and handlers built without a server.
-type metrics struct {
+// Metrics are one server's counters, in a registry of its own so that two
+// servers in one process (tests) never share or clash. A nil *Metrics
+// counts nothing, for handlers built without a server.
+type Metrics struct {
 	reg          *prometheus.Registry
 	pings        *prometheus.CounterVec
 	pushes       prometheus.Counter
@@ -47,8 +51,17 @@ type metrics struct {
 	evictions    *prometheus.CounterVec
 }
 
-func newMetrics(hub *Hub, certs *Certificates) *metrics {
-	m := &metrics{
+// Cert is a served server certificate: its leaf, and the name of the
+// chain family it belongs to ("" for none).
+type Cert struct {
+	Leaf   *x509.Certificate
+	Family string
+}
+
+// NewMetrics counts for a server whose held Pings hub keeps and whose
+// served certificates certs lists; both are read at each scrape.
+func NewMetrics(hub *ping.Hub, certs func() []Cert) *Metrics {
+	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		pings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pushca_pings_total", Help: "Pings that were held and ended, by how they ended.",
@@ -73,13 +86,13 @@ func newMetrics(hub *Hub, certs *Certificates) *metrics {
 		}, []string{"kind"}),
 	}
 	// Every ending and realm from the start, so a rate() sees the first one.
-	for _, e := range []string{PingChanges, PingExpired, PingSuperseded, PingShutdown, PingCut, PingEvicted} {
+	for _, e := range []string{ping.Changes, ping.Expired, ping.Superseded, ping.Shutdown, ping.Cut, ping.Evicted} {
 		m.pings.WithLabelValues(e)
 	}
-	for _, r := range []string{realmActiveSync, realmAdmin, realmDashboard, realmMetrics} {
+	for _, r := range []string{RealmActiveSync, realmAdmin, realmDashboard, realmMetrics} {
 		m.authFailures.WithLabelValues(r)
 	}
-	for _, r := range []string{realmActiveSync, realmDashboard} {
+	for _, r := range []string{RealmActiveSync, realmDashboard} {
 		m.lockouts.WithLabelValues(r)
 	}
 	for _, k := range []string{evictedPing, evictedDevice} {
@@ -89,62 +102,74 @@ func newMetrics(hub *Hub, certs *Certificates) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "pushca_pings_held", Help: "Pings held open now.",
 		}, func() float64 { return float64(hub.Held()) }),
-		certCollector{certs},
+		certCollector(certs),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
 }
 
-func (m *metrics) pingEnded(outcome string) {
+// PingEnded, PingEvicted and Pushed are the hub's ping.Counters.
+func (m *Metrics) PingEnded(outcome string) {
 	if m != nil {
 		m.pings.WithLabelValues(outcome).Inc()
 	}
 }
 
-func (m *metrics) pushed() {
+func (m *Metrics) PingEvicted() { m.evicted(evictedPing) }
+
+// DeviceEvicted counts a device record dropped to keep its user within the
+// per-user limit.
+func (m *Metrics) DeviceEvicted() { m.evicted(evictedDevice) }
+
+func (m *Metrics) Pushed() {
 	if m != nil {
 		m.pushes.Inc()
 	}
 }
 
-func (m *metrics) authFailed(realm string) {
+// AuthFailed counts rejected credentials or a rejected token of realm.
+func (m *Metrics) AuthFailed(realm string) {
 	if m != nil {
 		m.authFailures.WithLabelValues(realm).Inc()
 	}
 }
 
-func (m *metrics) lockedOut(realm string) {
+// LockedOut counts a failed login that made its client wait, of realm.
+func (m *Metrics) LockedOut(realm string) {
 	if m != nil {
 		m.lockouts.WithLabelValues(realm).Inc()
 	}
 }
 
-func (m *metrics) refusedBusy() {
+// RefusedBusy counts a login refused unchecked while too many password
+// checks were under way.
+func (m *Metrics) RefusedBusy() {
 	if m != nil {
 		m.busy.Inc()
 	}
 }
 
-func (m *metrics) evicted(kind string) {
+func (m *Metrics) evicted(kind string) {
 	if m != nil {
 		m.evictions.WithLabelValues(kind).Inc()
 	}
 }
 
-// handshake is tls.Config.VerifyConnection, which the server side calls
+// Handshake is tls.Config.VerifyConnection, which the server side calls
 // on every handshake, full or resumed.
-func (m *metrics) handshake(cs tls.ConnectionState) error {
+func (m *Metrics) Handshake(cs tls.ConnectionState) error {
 	if m != nil {
 		m.handshakes.WithLabelValues(tls.VersionName(cs.Version)).Inc()
 	}
 	return nil
 }
 
-// handler serves the registry to holders of the metrics or the admin token.
-func (m *metrics) handler(metricsToken, adminToken *token) http.Handler {
+// Handler serves the registry at MetricsPath to holders of the metrics or
+// the admin token, on TLS 1.2 or later only.
+func (m *Metrics) Handler(metricsToken, adminToken *Token) http.Handler {
 	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
-	return requireToken(realmMetrics, m, h, metricsToken, adminToken)
+	return modernTLSOnly(requireToken(realmMetrics, m, h, metricsToken, adminToken))
 }
 
 var certDaysDesc = prometheus.NewDesc("pushca_certificate_days_left",
@@ -152,14 +177,14 @@ var certDaysDesc = prometheus.NewDesc("pushca_certificate_days_left",
 
 // certCollector reads the certificates at scrape time, so a renewal shows
 // at the next scrape.
-type certCollector struct{ certs *Certificates }
+type certCollector func() []Cert
 
 func (c certCollector) Describe(ch chan<- *prometheus.Desc) { ch <- certDaysDesc }
 
 func (c certCollector) Collect(ch chan<- prometheus.Metric) {
 	now := time.Now()
-	for _, served := range c.certs.current() {
-		leaf := served.cert.Leaf
+	for _, served := range c() {
+		leaf := served.Leaf
 		ch <- prometheus.MustNewConstMetric(certDaysDesc, prometheus.GaugeValue,
 			leaf.NotAfter.Sub(now).Hours()/24, leaf.SerialNumber.String(), leaf.Subject.CommonName)
 	}

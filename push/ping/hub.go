@@ -1,4 +1,4 @@
-package push
+package ping
 
 import (
 	"context"
@@ -21,12 +21,13 @@ const (
 	DefaultHeartbeatMax = 3540
 )
 
-const (
-	// maxPingFolders is ours; Exchange's own limit is configurable too.
-	maxPingFolders   = 100
-	inboxID          = "1"
-	folderClassEmail = "Email"
-)
+// maxPingFolders is ours; Exchange's own limit is configurable too.
+const maxPingFolders = 100
+
+// InboxID is the Inbox's folder id, where Deliver puts test messages.
+const InboxID = "1"
+
+const folderClassEmail = "Email"
 
 // Folder is one folder of the fixed hierarchy every mailbox has.
 type Folder struct {
@@ -39,7 +40,7 @@ type Folder struct {
 // Folders returns the standard hierarchy, top-level folders (ParentId 0).
 func Folders() []Folder {
 	return []Folder{
-		{inboxID, "Inbox", folderClassEmail, eas.FolderInbox},
+		{InboxID, "Inbox", folderClassEmail, eas.FolderInbox},
 		{"2", "Drafts", folderClassEmail, eas.FolderDrafts},
 		{"3", "Deleted Items", folderClassEmail, eas.FolderDeleted},
 		{"4", "Sent Items", folderClassEmail, eas.FolderSent},
@@ -50,7 +51,8 @@ func Folders() []Folder {
 	}
 }
 
-func isFolder(id string) bool {
+// IsFolder says whether id names a folder of the hierarchy.
+func IsFolder(id string) bool {
 	return slices.ContainsFunc(Folders(), func(f Folder) bool { return f.ID == id })
 }
 
@@ -65,16 +67,16 @@ func (b HeartbeatBounds) Validate() error {
 	return nil
 }
 
-// PingRequest is a parsed Ping. Zero Heartbeat and nil Folders mean absent:
+// Request is a parsed Ping. Zero Heartbeat and nil Folders mean absent:
 // the device's cached values are used.
-type PingRequest struct {
+type Request struct {
 	Heartbeat int
 	Folders   []string
 }
 
-// PingResult is the answer to a Ping. Folders lists changed folders (Status
+// Result is the answer to a Ping. Folders lists changed folders (Status
 // 2); Heartbeat the allowed bound (Status 5); MaxFolders the limit (Status 6).
-type PingResult struct {
+type Result struct {
 	Status     eas.PingStatus
 	Folders    []string
 	Heartbeat  int
@@ -83,14 +85,14 @@ type PingResult struct {
 	Outcome string
 }
 
-// How a Ping ended, as recorded per device.
+// How a Ping ended, as recorded per device (state.PingLog.Outcome).
 const (
-	PingChanges    = "changes"    // Status 2
-	PingExpired    = "expired"    // Status 1, the heartbeat ran out
-	PingSuperseded = "superseded" // Status 1, a newer Ping from the same device
-	PingShutdown   = "shutdown"   // Status 1, the server stopped
-	PingCut        = "cut"        // the connection went away before the heartbeat ended
-	PingEvicted    = "evicted"    // Status 1, the user held more Pings than allowed
+	Changes    = "changes"    // Status 2
+	Expired    = "expired"    // Status 1, the heartbeat ran out
+	Superseded = "superseded" // Status 1, a newer Ping from the same device
+	Shutdown   = "shutdown"   // Status 1, the server stopped
+	Cut        = "cut"        // the connection went away before the heartbeat ended
+	Evicted    = "evicted"    // Status 1, the user held more Pings than allowed
 )
 
 // deviceKey keys the held Pings, one per device.
@@ -108,7 +110,7 @@ type heldPing struct {
 	heartbeat int
 	start     time.Time
 	timer     *time.Timer
-	answer    func(PingResult)
+	answer    func(Result)
 	ended     bool // under Hub.mu
 	// done is closed once the answer is written and the Ping recorded.
 	done chan struct{}
@@ -125,12 +127,11 @@ type Hub struct {
 	stopFeed   func()
 	bounds     HeartbeatBounds
 	maxFolders int
-	// perUser caps one user's held Pings (see Config.DevicesPerUser); below
-	// 1, no cap.
+	// perUser caps one user's held Pings (see SetPerUser); below 1, no cap.
 	perUser int
 	log     *slog.Logger
-	// metrics counts Ping endings and pushes; nil counts nothing.
-	metrics *metrics
+	// counters counts Ping endings, evictions and pushes.
+	counters Counters
 	// heard counts the folder changes and resyncs heard, so a Hold knows
 	// whether one came while it read the sequences without its Ping parked.
 	heard atomic.Uint64
@@ -160,12 +161,39 @@ func NewHub(devices state.PingDevices, mail state.Store, bounds HeartbeatBounds,
 	id := make([]byte, 8)
 	rand.Read(id)
 	h := &Hub{
-		devices: devices, mail: mail, id: hex.EncodeToString(id), bounds: bounds, maxFolders: maxPingFolders, perUser: state.DefaultDevicesPerUser, log: log,
+		devices: devices, mail: mail, id: hex.EncodeToString(id), bounds: bounds, maxFolders: maxPingFolders, perUser: state.DefaultDevicesPerUser, log: log, counters: noCounters{},
 		held: map[string]*heldPing{}, byUser: map[string]map[*heldPing]bool{},
 	}
 	h.stopFeed = mail.Subscribe(h.hear)
 	return h, nil
 }
+
+// Counters counts what a hub does, for the server's metrics (package
+// ops), which the hub must not know of: it imports this package.
+type Counters interface {
+	// PingEnded counts a Ping answered, by how it ended (Changes...).
+	PingEnded(outcome string)
+	// PingEvicted counts a held Ping ended to keep its user within the
+	// per-user limit.
+	PingEvicted()
+	// Pushed counts a test message delivered.
+	Pushed()
+}
+
+type noCounters struct{}
+
+func (noCounters) PingEnded(string) {}
+func (noCounters) PingEvicted()     {}
+func (noCounters) Pushed()          {}
+
+// SetCounters has c count what the hub does from now on; call it before
+// the hub holds a Ping.
+func (h *Hub) SetCounters(c Counters) { h.counters = c }
+
+// SetPerUser caps one user's held Pings at n, the oldest going first; below
+// 1, no cap. The default is state.DefaultDevicesPerUser. Call it before the
+// hub holds a Ping.
+func (h *Hub) SetPerUser(n int) { h.perUser = n }
 
 // Hold validates req against the device's cache and the server bounds and
 // parks it until a watched folder changes, the heartbeat ends, a newer Ping
@@ -177,7 +205,7 @@ func NewHub(devices state.PingDevices, mail state.Store, bounds HeartbeatBounds,
 // waiting) or later from another goroutine; the Ping is recorded on the
 // device after answer returns, and written behind, so a push does not wait
 // for the disk. ctx bounds the store reads Hold makes before it returns.
-func (h *Hub) Hold(ctx context.Context, user, device string, req PingRequest, answer func(PingResult)) *Held {
+func (h *Hub) Hold(ctx context.Context, user, device string, req Request, answer func(Result)) *Held {
 	me := &heldPing{user: user, device: device, start: time.Now(), answer: answer, done: make(chan struct{})}
 	dev, err := h.devices.Peek(ctx, user, device)
 	if err != nil {
@@ -208,13 +236,13 @@ func (h *Hub) Hold(ctx context.Context, user, device string, req PingRequest, an
 	}
 	key := deviceKey(user, device)
 	h.mu.Lock()
-	var now *PingResult
+	var now *Result
 	switch {
 	case h.closed:
-		now = &PingResult{Status: eas.PingExpired, Outcome: PingShutdown}
+		now = &Result{Status: eas.PingExpired, Outcome: Shutdown}
 	default:
 		if changed := me.changed(seqs[user]); len(changed) > 0 {
-			now = &PingResult{Status: eas.PingChanges, Folders: changed, Outcome: PingChanges}
+			now = &Result{Status: eas.PingChanges, Folders: changed, Outcome: Changes}
 		}
 	}
 	if now != nil {
@@ -223,7 +251,7 @@ func (h *Hub) Hold(ctx context.Context, user, device string, req PingRequest, an
 		return &Held{h, me}
 	}
 	if old := h.held[key]; old != nil {
-		h.endLocked(old, PingResult{Status: eas.PingExpired, Outcome: PingSuperseded})
+		h.endLocked(old, Result{Status: eas.PingExpired, Outcome: Superseded})
 	}
 	// Each held Ping keeps a connection, so one account with endless
 	// DeviceIds could take every file descriptor the process has.
@@ -235,8 +263,8 @@ func (h *Hub) Hold(ctx context.Context, user, device string, req PingRequest, an
 				oldest = p
 			}
 		}
-		h.endLocked(oldest, PingResult{Status: eas.PingExpired, Outcome: PingEvicted})
-		h.metrics.evicted(evictedPing)
+		h.endLocked(oldest, Result{Status: eas.PingExpired, Outcome: Evicted})
+		h.counters.PingEvicted()
 		evicted = append(evicted, oldest.device)
 	}
 	h.held[key] = me
@@ -245,7 +273,7 @@ func (h *Hub) Hold(ctx context.Context, user, device string, req PingRequest, an
 	}
 	h.byUser[user][me] = true
 	me.timer = time.AfterFunc(time.Duration(hb)*time.Second, func() {
-		h.end(me, PingResult{Status: eas.PingExpired, Outcome: PingExpired})
+		h.end(me, Result{Status: eas.PingExpired, Outcome: Expired})
 	})
 	// A change heard between reading the sequences and parking found no
 	// Ping of this device to wake.
@@ -274,7 +302,7 @@ func (p *heldPing) changed(seqs map[string]uint64) []string {
 }
 
 // refused answers a Ping that cannot be parked, which is not recorded.
-func (h *Hub) refused(p *heldPing, res PingResult) *Held {
+func (h *Hub) refused(p *heldPing, res Result) *Held {
 	p.answer(res)
 	close(p.done)
 	return &Held{h, p}
@@ -284,7 +312,7 @@ func (h *Hub) refused(p *heldPing, res PingResult) *Held {
 // the device tries again later.
 func (h *Hub) failed(p *heldPing, err error) *Held {
 	h.log.Error("Ping", "user", p.user, "device", p.device, "err", err)
-	return h.refused(p, PingResult{Status: eas.PingServerError})
+	return h.refused(p, Result{Status: eas.PingServerError})
 }
 
 // Held is a Ping handed to Hold.
@@ -295,13 +323,13 @@ type Held struct {
 
 // Cut ends the Ping because its connection went away, if nothing ended it
 // first; the answer is still called, and fails to write.
-func (x *Held) Cut() { x.h.end(x.p, PingResult{Status: eas.PingExpired, Outcome: PingCut}) }
+func (x *Held) Cut() { x.h.end(x.p, Result{Status: eas.PingExpired, Outcome: Cut}) }
 
 // Done is closed once the Ping is answered and recorded.
 func (x *Held) Done() <-chan struct{} { return x.p.done }
 
 // end answers p with res unless something ended it already.
-func (h *Hub) end(p *heldPing, res PingResult) {
+func (h *Hub) end(p *heldPing, res Result) {
 	h.mu.Lock()
 	if p.ended {
 		h.mu.Unlock()
@@ -332,12 +360,12 @@ func (h *Hub) takeLocked(p *heldPing) {
 }
 
 // endLocked takes p and queues its answer.
-func (h *Hub) endLocked(p *heldPing, res PingResult) {
+func (h *Hub) endLocked(p *heldPing, res Result) {
 	h.takeLocked(p)
 	h.answerLater(p, res)
 }
 
-func (h *Hub) finishTaken(p *heldPing, res PingResult) {
+func (h *Hub) finishTaken(p *heldPing, res Result) {
 	defer h.answering.Done()
 	h.finish(p, res)
 }
@@ -352,13 +380,13 @@ const maxAnswerers = 8
 
 type answerJob struct {
 	p   *heldPing
-	res PingResult
+	res Result
 }
 
 // answerLater queues the answer of a taken Ping, for a goroutine other than
 // the caller (who holds the hub's lock) to write; it starts one when fewer
 // than maxAnswerers run.
-func (h *Hub) answerLater(p *heldPing, res PingResult) {
+func (h *Hub) answerLater(p *heldPing, res Result) {
 	h.qmu.Lock()
 	h.queue = append(h.queue, answerJob{p, res})
 	start := h.answerers < maxAnswerers
@@ -390,33 +418,33 @@ func (h *Hub) answerQueued() {
 }
 
 // finish answers p and records it on the device.
-func (h *Hub) finish(p *heldPing, res PingResult) {
+func (h *Hub) finish(p *heldPing, res Result) {
 	defer close(p.done)
 	p.answer(res)
-	h.metrics.pingEnded(res.Outcome)
+	h.counters.PingEnded(res.Outcome)
 	log := state.PingLog{Start: p.start.UTC(), Heartbeat: p.heartbeat, Outcome: res.Outcome, Held: int(time.Since(p.start) / time.Second)}
 	h.log.Debug("ping ended", "user", p.user, "device", p.device, "heartbeat_s", p.heartbeat, "outcome", res.Outcome, "held_s", log.Held)
 	h.devices.LogPing(p.user, p.device, log)
 }
 
 // check refuses a Ping that cannot be parked, with the status that says why.
-func (h *Hub) check(hb int, folders []string) (PingResult, bool) {
+func (h *Hub) check(hb int, folders []string) (Result, bool) {
 	switch {
 	case hb == 0 || len(folders) == 0:
-		return PingResult{Status: eas.PingMissingParameters}, false
+		return Result{Status: eas.PingMissingParameters}, false
 	case hb < h.bounds.Min:
-		return PingResult{Status: eas.PingHeartbeatOutOfRange, Heartbeat: h.bounds.Min}, false
+		return Result{Status: eas.PingHeartbeatOutOfRange, Heartbeat: h.bounds.Min}, false
 	case hb > h.bounds.Max:
-		return PingResult{Status: eas.PingHeartbeatOutOfRange, Heartbeat: h.bounds.Max}, false
+		return Result{Status: eas.PingHeartbeatOutOfRange, Heartbeat: h.bounds.Max}, false
 	case len(folders) > h.maxFolders:
-		return PingResult{Status: eas.PingTooManyFolders, MaxFolders: h.maxFolders}, false
+		return Result{Status: eas.PingTooManyFolders, MaxFolders: h.maxFolders}, false
 	}
 	for _, id := range folders {
-		if !isFolder(id) {
-			return PingResult{Status: eas.PingFolderSyncRequired}, false
+		if !IsFolder(id) {
+			return Result{Status: eas.PingFolderSyncRequired}, false
 		}
 	}
-	return PingResult{}, true
+	return Result{}, true
 }
 
 // Held returns how many Pings are parked.
@@ -441,7 +469,7 @@ func (h *Hub) Close() {
 		ending = append(ending, p)
 	}
 	for _, p := range ending {
-		h.endLocked(p, PingResult{Status: eas.PingExpired, Outcome: PingShutdown})
+		h.endLocked(p, Result{Status: eas.PingExpired, Outcome: Shutdown})
 	}
 	h.mu.Unlock()
 	h.answering.Wait()
