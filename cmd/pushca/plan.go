@@ -160,7 +160,7 @@ func deviceRecords(c *cli.Context) ([]state.Device, string, error) {
 		return nil, "", err
 	}
 	if dsn != "" {
-		devs, err := sharedDevices(c, dsn)
+		devs, err := pgstate.ReadDevices(c.Context, dsn)
 		return devs, "the database " + dsn, err
 	}
 	path := push.DevicesPath(c.String("dir"))
@@ -178,17 +178,6 @@ func deviceRecords(c *cli.Context) ([]state.Device, string, error) {
 		return nil, "", fmt.Errorf("%w; asking its admin API instead (--admin): %w", err, aerr)
 	}
 	return devs, "the admin API at " + c.String("admin"), nil
-}
-
-// sharedDevices lists the device records every pushca serve on the
-// PostgreSQL database dsn shares.
-func sharedDevices(c *cli.Context, dsn string) ([]state.Device, error) {
-	db, err := pgstate.Open(c.Context, dsn, logger(c))
-	if err != nil {
-		return nil, err
-	}
-	devs, err := db.Devices().List(c.Context)
-	return devs, errors.Join(err, db.Close())
 }
 
 // preflight runs cert plan's check before a change after which host
