@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushca/pushca/internal/pgtest"
 	"github.com/pushca/pushca/profile"
 )
 
@@ -81,10 +82,14 @@ func loadN(b *testing.B) int {
 func BenchmarkInstances(b *testing.B) {
 	n := loadN(b)
 	const probes = 200
-	f := sharedFixture(b, newFixture(b, probes), probes)
-	for range b.N {
+	pg := pgtest.Start(b)
+	base := newFixture(b, probes)
+	for i := range b.N {
 		runs := map[int]*Result{}
 		for _, count := range []int{1, 2} {
+			// A database of its own for each run, so that the second does
+			// not start on the first's rows and dead tuples.
+			f := withDatabase(b, pg, base, fmt.Sprintf("pushca_%d_%d", i, count), probes)
 			var servers []*server
 			for range count {
 				servers = append(servers, startChild(b, sharedKind, f))

@@ -278,7 +278,14 @@ func sharedState(cfg push.Config) (push.Config, error) {
 // holding the crowd's and the probes' users.
 func sharedFixture(t testing.TB, f fixture, probes int) fixture {
 	t.Helper()
-	f.db = pgtest.Start(t).CreateDB(t, "pushca")
+	return withDatabase(t, pgtest.Start(t), f, "pushca", probes)
+}
+
+// withDatabase is f with a new database named name on s, holding the
+// crowd's and the probes' users.
+func withDatabase(t testing.TB, s *pgtest.Server, f fixture, name string, probes int) fixture {
+	t.Helper()
+	f.db = s.CreateDB(t, name)
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, f.db)
 	if err != nil {
