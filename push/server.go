@@ -228,8 +228,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metrics = ops.NewMetrics(s.hub, s.servedCerts)
 	s.hub.SetCounters(s.metrics)
-	if bolt != nil {
-		bolt.OnEvict(s.metrics.DeviceEvicted)
+	if e, ok := s.devices.(state.EvictionCounter); ok {
+		e.OnEvict(s.metrics.DeviceEvicted)
 	}
 	if s.dash, err = ops.NewDashboard(s.token, s.devices, cfg.HeartbeatAlert, s.hub, s.servedCerts, s.metrics, s.log); err != nil {
 		s.devices.Close()

@@ -25,6 +25,8 @@ type devices struct {
 	db      *DB
 	perUser int
 	alert   state.HeartbeatAlert
+	// onEvict, when set, is told of every record the cap drops.
+	onEvict func()
 
 	// flushing is held by a flush while it commits and drops the notes
 	// it wrote, so that a read never sees a note both in the row and here.
@@ -48,7 +50,14 @@ type note struct {
 	fn     func(*state.Device)
 }
 
-var _ state.Devices = (*devices)(nil)
+var (
+	_ state.Devices         = (*devices)(nil)
+	_ state.EvictionCounter = (*devices)(nil)
+)
+
+// OnEvict implements state.EvictionCounter. A record counted is dropped in
+// a transaction that may yet fail to commit, which the log then says.
+func (d *devices) OnEvict(fn func()) { d.onEvict = fn }
 
 func newDevices(db *DB) *devices {
 	d := &devices{
@@ -185,6 +194,9 @@ func (d *devices) evict(ctx context.Context, tx pgx.Tx, k key) error {
 		}
 		d.db.log.Info("device record dropped: the user has more devices than the per-user limit; the one seen longest ago goes",
 			"user", k.user, "device", id, "last_seen", seen, "limit", d.perUser)
+		if d.onEvict != nil {
+			d.onEvict()
+		}
 	}
 	return rows.Err()
 }

@@ -56,6 +56,10 @@ func TestDevicesPerUser(t *testing.T) {
 	dbA.SetDeviceRules(2, state.DefaultHeartbeatAlert())
 	dbB.SetDeviceRules(2, state.DefaultHeartbeatAlert())
 	a, b := dbA.Devices(), dbB.Devices()
+	var evicted atomic.Int64
+	for _, d := range []state.Devices{a, b} {
+		d.(state.EvictionCounter).OnEvict(func() { evicted.Add(1) })
+	}
 	for i, d := range []state.Devices{a, b, a} {
 		if _, err := d.Update(ctx, "alice", string(rune('A'+i)), func(*state.Device) {}); err != nil {
 			t.Fatal(err)
@@ -74,6 +78,9 @@ func TestDevicesPerUser(t *testing.T) {
 	}
 	if len(got) != 3 || got[0] != "alice/B" || got[1] != "alice/C" || got[2] != "bob/A" {
 		t.Fatalf("records: %v, want alice/B, alice/C and bob/A", got)
+	}
+	if n := evicted.Load(); n != 1 {
+		t.Fatalf("%d evictions counted, want 1 (alice/A)", n)
 	}
 }
 

@@ -99,7 +99,9 @@ func (d *BoltDevices) SetRules(perUser int, alert HeartbeatAlert) {
 	d.perUser, d.alert = perUser, alert
 }
 
-// OnEvict has fn called for every record the cap drops, for a metric.
+var _ EvictionCounter = (*BoltDevices)(nil)
+
+// OnEvict implements EvictionCounter.
 func (d *BoltDevices) OnEvict(fn func()) { d.onEvict = fn }
 
 // ErrDevicesInUse says a running pushca serve holds the device database:

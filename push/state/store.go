@@ -113,3 +113,10 @@ type Devices interface {
 	// Close writes what was noted and releases the store.
 	Close() error
 }
+
+// EvictionCounter is a Devices that tells when its per-user cap drops a
+// record, for the server's metrics: OnEvict has fn called for each. Call
+// it before the records are used.
+type EvictionCounter interface {
+	OnEvict(fn func())
+}
