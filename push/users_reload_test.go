@@ -198,3 +198,39 @@ func TestNewUserWaitsForTheLookUnderWay(t *testing.T) {
 		t.Fatal("bob, added before the look, or alice was refused")
 	}
 }
+
+// countingSource counts the looks at a users file.
+type countingSource struct {
+	state.UserSource
+	looks atomic.Int64
+}
+
+func (s *countingSource) Changed(ctx context.Context) (bool, error) {
+	s.looks.Add(1)
+	return s.UserSource.Changed(ctx)
+}
+
+// TestHasKnownUserDoesNotLook: the admin API's check before a delivery
+// answers a known user from the last look, however long ago; a user not
+// known yet is looked for, so one just added is found.
+func TestHasKnownUserDoesNotLook(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users")
+	usersFile(t, path, map[string]int{"alice": 4})
+	src := &countingSource{UserSource: state.FileUsers(path)}
+	u, err := NewUsers(src, 4, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.interval = 0 // any call that may look, looks
+	before := src.looks.Load()
+	if !u.Has("alice") || src.looks.Load() != before {
+		t.Fatalf("Has(alice) looked %d time(s) at the source, want 0", src.looks.Load()-before)
+	}
+	usersFile(t, path, map[string]int{"alice": 4, "bob": 4})
+	if !u.Has("bob") {
+		t.Fatal("bob, added to the file, was not found")
+	}
+	if src.looks.Load() == before {
+		t.Fatal("Has(bob) found bob without looking; the test proves nothing")
+	}
+}
