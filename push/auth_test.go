@@ -79,8 +79,7 @@ func TestUsersFile(t *testing.T) {
 // once, not when the watch next looks.
 func TestReloadRereadsUsers(t *testing.T) {
 	ts := startServer(t, ping.HeartbeatBounds{Min: 1, Max: 3540})
-	ts.users.interval = time.Hour
-	ts.users.Has("alice") // the watch has looked now
+	ts.users.interval = time.Hour // it looked when the server started
 	other, err := OpenUsers(UsersPath(ts.dir), bcrypt.MinCost)
 	if err == nil {
 		err = other.Add("carol", "pw3")
