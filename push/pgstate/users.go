@@ -13,7 +13,9 @@ import (
 // usersSchema keeps the users beside a change counter that a trigger bumps
 // on every write to the table, made by pushca or by hand: each server reads
 // the counter, one row, where a users file is stat'ed, and reads the users
-// again only when it moved. (CREATE OR REPLACE TRIGGER needs PostgreSQL 14.)
+// again only when it moved. The trigger is dropped and made again rather
+// than replaced: CREATE OR REPLACE TRIGGER needs PostgreSQL 14, and the
+// schema lock's transaction makes the pair atomic.
 const usersSchema = `
 CREATE TABLE IF NOT EXISTS pushca_push_users (
 	name text PRIMARY KEY,
@@ -29,7 +31,8 @@ BEGIN
 	UPDATE pushca_push_users_version SET changes = changes + 1;
 	RETURN NULL;
 END $$;
-CREATE OR REPLACE TRIGGER pushca_push_users_changed
+DROP TRIGGER IF EXISTS pushca_push_users_changed ON pushca_push_users;
+CREATE TRIGGER pushca_push_users_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pushca_push_users
 	FOR EACH STATEMENT EXECUTE FUNCTION pushca_push_users_changed();
 `
