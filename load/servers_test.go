@@ -207,11 +207,7 @@ func newFixture(t testing.TB, probes int) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range append([]string{crowdUser}, probeNames(probes)...) {
-		if err := users.Add(u, password); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addLoadUsers(t, users, probes)
 	return f
 }
 
@@ -300,12 +296,18 @@ func withDatabase(t testing.TB, s *pgtest.Server, f fixture, name string, probes
 	if err != nil {
 		t.Fatal(err)
 	}
+	addLoadUsers(t, users, probes)
+	return f
+}
+
+// addLoadUsers adds the crowd's and the probes' users to users.
+func addLoadUsers(t testing.TB, users *push.Users, probes int) {
+	t.Helper()
 	for _, u := range append([]string{crowdUser}, probeNames(probes)...) {
 		if err := users.Add(u, password); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return f
 }
 
 // oneFamilyConfig serves one family's chain of the fixture alone, from a

@@ -377,9 +377,10 @@ func (u *Users) mac(user, password string) []byte {
 // Has says whether a user exists. A user known from the last look is
 // answered without a new one: the admin API asks before every test
 // delivery, which must not wait for a round trip to the source (on
-// PostgreSQL, one in four deliveries did), and a test message to a user
-// removed within the last second is harmless. A name not known looks,
-// or waits for the look under way, so that a user just added is found.
+// PostgreSQL, any delivery a second or more after the last look did), and
+// a test message to a user removed within the last second is harmless. A
+// name not known looks, or waits for the look under way, so that a user
+// just added is found.
 func (u *Users) Has(name string) bool {
 	norm, err := state.NormalizeUser(name)
 	if err != nil {
